@@ -1,0 +1,89 @@
+//! # testwerk-bundle
+//!
+//! Turns a compiled [`Plan`] into the Kubernetes objects of one execution, in the order they
+//! must be created: Secrets, ConfigMaps, PersistentVolumeClaims, then the Job whose Pod runs
+//! every action group (all but the last as init containers).
+//!
+//! Every object carries the labels of [`labels`], so an agent can find all of an execution's
+//! objects after a restart. The Pod spec follows upstream's defaults: `restartPolicy: Never`,
+//! `enableServiceLinks: false`, `backoffLimit: 0`, and an fsGroup so that all containers can
+//! share the working volumes.
+
+pub mod containers;
+pub mod env;
+pub mod labels;
+mod pod;
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
+use serde_json::Value as Json;
+use testwerk_plan::Plan;
+
+pub use pod::build;
+
+/// Extra facts about one execution.
+#[derive(Clone, Debug, Default)]
+pub struct BundleOptions {
+    /// When the execution was scheduled (RFC 3339); omitted for reproducible output.
+    pub scheduled_at: Option<String>,
+    /// Secret values (e.g. sensitive config) to create, by Secret name then key.
+    pub secrets: IndexMap<String, IndexMap<String, String>>,
+}
+
+/// The objects of one execution.
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    pub secrets: Vec<Secret>,
+    pub config_maps: Vec<ConfigMap>,
+    pub pvcs: Vec<PersistentVolumeClaim>,
+    pub job: Job,
+}
+
+impl Bundle {
+    /// All objects as JSON values, in creation order, each with `apiVersion` and `kind`.
+    pub fn objects(&self) -> Vec<Json> {
+        let mut out = Vec::new();
+        let mut push = |kind: &str, api: &str, v: Result<Json, serde_json::Error>| {
+            if let Ok(Json::Object(mut m)) = v {
+                let mut obj = serde_json::Map::new();
+                obj.insert("apiVersion".into(), Json::String(api.into()));
+                obj.insert("kind".into(), Json::String(kind.into()));
+                m.shift_remove("apiVersion");
+                m.shift_remove("kind");
+                obj.extend(m);
+                out.push(Json::Object(obj));
+            }
+        };
+        for s in &self.secrets {
+            push("Secret", "v1", serde_json::to_value(s));
+        }
+        for c in &self.config_maps {
+            push("ConfigMap", "v1", serde_json::to_value(c));
+        }
+        for p in &self.pvcs {
+            push("PersistentVolumeClaim", "v1", serde_json::to_value(p));
+        }
+        push("Job", "batch/v1", serde_json::to_value(&self.job));
+        out
+    }
+}
+
+/// A plan that cannot become valid Kubernetes objects (a non-numeric user id, a bad quantity).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleError(pub String);
+
+impl fmt::Display for BundleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BundleError {}
+
+/// Convenience: the bundle of a plan as JSON objects.
+pub fn objects(plan: &Plan, opts: &BundleOptions) -> Result<Vec<Json>, BundleError> {
+    Ok(build(plan, opts)?.objects())
+}

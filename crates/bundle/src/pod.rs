@@ -1,0 +1,197 @@
+//! The Job, its Pod template, and the objects created beside it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, EmptyDirVolumeSource, PersistentVolumeClaim, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Secret, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
+use testwerk_plan::{Plan, paths};
+
+use crate::containers::{container, int};
+use crate::{labels, Bundle, BundleError, BundleOptions};
+
+/// Builds every object of the execution.
+pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
+    let namespace = plan.job.namespace.clone().unwrap_or_else(|| plan.namespace.clone());
+    let ours = own_labels(plan);
+    let meta = |name: &str| ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(namespace.clone()),
+        labels: Some(ours.clone()),
+        ..Default::default()
+    };
+
+    let secrets = opts
+        .secrets
+        .iter()
+        .map(|(name, data)| Secret {
+            metadata: meta(name),
+            string_data: Some(data.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            type_: Some("Opaque".into()),
+            ..Default::default()
+        })
+        .collect();
+    let config_maps = plan
+        .config_maps
+        .iter()
+        .map(|cm| ConfigMap {
+            metadata: meta(&cm.name),
+            immutable: Some(true),
+            data: Some(cm.data.clone()),
+            binary_data: None::<BTreeMap<String, ByteString>>,
+        })
+        .collect();
+    let pvcs = plan
+        .pvcs
+        .values()
+        .map(|(name, spec)| PersistentVolumeClaim {
+            metadata: meta(name),
+            spec: Some(spec.clone()),
+            ..Default::default()
+        })
+        .collect();
+
+    let mut containers = Vec::with_capacity(plan.groups.len());
+    for (i, group) in plan.groups.iter().enumerate() {
+        containers.push(container(plan, i, group)?);
+    }
+    let main = containers.pop().ok_or_else(|| BundleError("the plan has no container".into()))?;
+
+    let mut pod_labels = plan.pod.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
+    pod_labels.extend(ours.clone());
+    let mut annotations = plan.pod.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
+    annotations.insert(labels::PLAN.into(), to_json(&plan.wire())?);
+    annotations.insert(labels::SIGNATURE.into(), to_json(&plan.signature)?);
+    annotations.insert(labels::CONFIG.into(), to_json(&execution_config(plan))?);
+    if let Some(at) = &opts.scheduled_at {
+        annotations.insert(labels::SCHEDULED_AT.into(), at.clone());
+    }
+
+    let mut volumes: Vec<Volume> = paths::DEFAULT_VOLUMES
+        .iter()
+        .map(|(name, _)| Volume {
+            name: (*name).to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        })
+        .collect();
+    volumes.extend(plan.volumes.iter().cloned());
+    let pod = &plan.pod;
+    let path = "spec.pod.securityContext";
+    let security = match &pod.security_context {
+        Some(c) => Some(PodSecurityContext {
+            app_armor_profile: c.app_armor_profile.clone(),
+            fs_group: None,
+            fs_group_change_policy: c.fs_group_change_policy.clone(),
+            run_as_group: c.run_as_group.as_ref().map(|v| int(v, &format!("{path}.runAsGroup"))).transpose()?,
+            run_as_non_root: c.run_as_non_root,
+            run_as_user: c.run_as_user.as_ref().map(|v| int(v, &format!("{path}.runAsUser"))).transpose()?,
+            se_linux_change_policy: c.se_linux_change_policy.clone(),
+            se_linux_options: c.se_linux_options.clone(),
+            seccomp_profile: c.seccomp_profile.clone(),
+            supplemental_groups: (!c.supplemental_groups.is_empty()).then(|| c.supplemental_groups.clone()),
+            supplemental_groups_policy: c.supplemental_groups_policy.clone(),
+            sysctls: (!c.sysctls.is_empty()).then(|| c.sysctls.clone()),
+            windows_options: c.windows_options.clone(),
+            ..Default::default()
+        }),
+        None => None,
+    };
+    let mut security = security;
+    if let Some(fs) = &plan.fs_group {
+        security.get_or_insert_with(PodSecurityContext::default).fs_group = Some(int(fs, &format!("{path}.fsGroup"))?);
+    }
+
+    let spec = PodSpec {
+        restart_policy: Some("Never".into()),
+        enable_service_links: Some(false),
+        init_containers: (!containers.is_empty()).then_some(containers),
+        containers: vec![main],
+        volumes: Some(volumes),
+        security_context: security,
+        service_account_name: pod.service_account_name.clone(),
+        image_pull_secrets: some_list(&pod.image_pull_secrets),
+        node_selector: (!pod.node_selector.is_empty()).then(|| pod.node_selector.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        active_deadline_seconds: pod.active_deadline_seconds,
+        dns_policy: pod.dns_policy.clone(),
+        node_name: pod.node_name.clone(),
+        hostname: pod.hostname.clone(),
+        subdomain: pod.subdomain.clone(),
+        affinity: pod.affinity.clone(),
+        tolerations: some_list(&pod.tolerations),
+        host_aliases: some_list(&pod.host_aliases),
+        priority_class_name: pod.priority_class_name.clone(),
+        priority: pod.priority,
+        dns_config: pod.dns_config.clone(),
+        preemption_policy: pod.preemption_policy.clone(),
+        topology_spread_constraints: some_list(&pod.topology_spread_constraints),
+        scheduling_gates: some_list(&pod.scheduling_gates),
+        resource_claims: some_list(&pod.resource_claims),
+        host_pid: pod.host_pid,
+        ..Default::default()
+    };
+
+    let mut job_labels = plan.job.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
+    job_labels.extend(ours);
+    let job_annotations: BTreeMap<String, String> = plan.job.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let job = Job {
+        metadata: ObjectMeta {
+            name: Some(plan.resource_id.clone()),
+            namespace: Some(namespace),
+            labels: Some(job_labels),
+            annotations: (!job_annotations.is_empty()).then_some(job_annotations),
+            ..Default::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(0),
+            active_deadline_seconds: plan.job.active_deadline_seconds,
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(annotations),
+                    ..Default::default()
+                }),
+                spec: Some(spec),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Ok(Bundle { secrets, config_maps, pvcs, job })
+}
+
+fn own_labels(plan: &Plan) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    out.insert(labels::EXECUTION.into(), plan.resource_id.clone());
+    out.insert(labels::ROOT.into(), plan.root_id.clone());
+    let workflow = labels::label_value(&plan.workflow_name);
+    if !workflow.is_empty() {
+        out.insert(labels::WORKFLOW.into(), workflow);
+    }
+    out
+}
+
+/// Facts `init` and the toolkit need about the execution.
+fn execution_config(plan: &Plan) -> serde_json::Value {
+    serde_json::json!({
+        "execution": {"id": plan.resource_id, "root": plan.root_id},
+        "workflow": {"name": plan.workflow_name},
+        "namespace": plan.namespace,
+        "images": {"init": plan.images.init, "toolkit": plan.images.toolkit},
+        "globalEnv": plan.global_env,
+        "pvcs": plan.pvcs.iter().map(|(k, (n, _))| (k.clone(), n.clone())).collect::<BTreeMap<_, _>>(),
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, BundleError> {
+    serde_json::to_string(value).map_err(|e| BundleError(e.to_string()))
+}
+
+/// `None` for an empty list, so the Pod spec shows only what is set.
+fn some_list<T: Clone>(list: &[T]) -> Option<Vec<T>> {
+    (!list.is_empty()).then(|| list.to_vec())
+}

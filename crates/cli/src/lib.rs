@@ -1,0 +1,7 @@
+//! # testwerk (command line)
+//!
+//! The surfaces of testwerk that run on a workstation. [`pipeline`] ties the stages together —
+//! load YAML, gather templates, resolve, plan, bundle — and is what every surface calls.
+
+pub mod pipeline;
+pub mod render;

@@ -1,0 +1,182 @@
+//! `testwerk`: compile, run and inspect TestWorkflows.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use testwerk_cli::{pipeline, render};
+use testwerk_plan::{ImageSource, NoImages, OwnImages, StaticImages};
+
+#[derive(Parser)]
+#[command(name = "testwerk", version, about = "A Kubernetes-native test workflow engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile TestWorkflows into the Kubernetes objects that run them.
+    Compile(CompileArgs),
+    /// Print the CustomResourceDefinitions of the testworkflows.testkube.io/v1 kinds.
+    Crds,
+}
+
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// A YAML file with one or more TestWorkflow (and TestWorkflowTemplate) documents.
+    file: PathBuf,
+    /// A template file, or a directory searched recursively; may be repeated.
+    #[arg(long = "templates", value_name = "PATH")]
+    templates: Vec<PathBuf>,
+    /// Compile only the workflow with this name.
+    #[arg(long)]
+    workflow: Option<String>,
+    /// Image metadata table (YAML: `images: {<ref>: {entrypoint, cmd, workingDir, user}}`).
+    #[arg(long, value_name = "FILE")]
+    images: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Output::Yaml)]
+    output: Output,
+    /// Print a readable plan (containers, steps, merge decisions) instead of objects.
+    #[arg(long)]
+    plan: bool,
+    /// A config value for the workflow: `--config name=value`; may be repeated.
+    #[arg(long = "config", value_name = "NAME=VALUE")]
+    config: Vec<String>,
+    /// Execution id used to name the objects (default: `<workflow>-1`).
+    #[arg(long = "id")]
+    execution_id: Option<String>,
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Image that runs `init` and our own steps.
+    #[arg(long)]
+    init_image: Option<String>,
+    /// Image that runs the toolkit (clone, artifacts, services, parallel, execute).
+    #[arg(long)]
+    toolkit_image: Option<String>,
+    /// Show Secret values in the output instead of redacting them.
+    #[arg(long)]
+    reveal_secrets: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Yaml,
+    Json,
+}
+
+/// Exit code for input errors (bad YAML, unknown template, bad config).
+const INPUT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Compile(args) => compile(args),
+        Command::Crds => {
+            print!("{}", testwerk_spec::crds_yaml());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn compile(args: CompileArgs) -> ExitCode {
+    let mut stderr = std::io::stderr();
+    let static_images;
+    let image_source: &dyn ImageSource = match &args.images {
+        Some(path) => {
+            let loaded = std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| StaticImages::from_yaml(&t));
+            match loaded {
+                Ok(table) => {
+                    static_images = table;
+                    &static_images
+                }
+                Err(e) => {
+                    let _ = writeln!(stderr, "error: --images {}: {e}", path.display());
+                    return ExitCode::from(INPUT_ERROR);
+                }
+            }
+        }
+        None => &NoImages,
+    };
+    let mut config = indexmap::IndexMap::new();
+    for pair in &args.config {
+        let Some((k, v)) = pair.split_once('=') else {
+            let _ = writeln!(stderr, "error: --config `{pair}`: expected NAME=VALUE");
+            return ExitCode::from(INPUT_ERROR);
+        };
+        config.insert(k.to_owned(), v.to_owned());
+    }
+    let defaults = pipeline::default_images();
+    let settings = pipeline::CompileSettings {
+        namespace: args.namespace.clone(),
+        images: OwnImages {
+            init: args.init_image.clone().unwrap_or(defaults.init),
+            toolkit: args.toolkit_image.clone().unwrap_or(defaults.toolkit),
+        },
+        image_source,
+        execution_id: args.execution_id.clone(),
+        config,
+    };
+
+    let inputs = match pipeline::load_inputs(&args.file, &args.templates) {
+        Ok(i) => i,
+        Err(diagnostics) => {
+            for d in diagnostics {
+                let _ = writeln!(stderr, "{d}\n");
+            }
+            return ExitCode::from(INPUT_ERROR);
+        }
+    };
+    let selected: Vec<_> = inputs
+        .workflows
+        .iter()
+        .filter(|w| args.workflow.as_ref().is_none_or(|n| w.value.metadata.name.as_ref() == Some(n)))
+        .collect();
+    if selected.is_empty() {
+        let what = match &args.workflow {
+            Some(n) => format!("no TestWorkflow named `{n}` in {}", args.file.display()),
+            None => format!("no TestWorkflow in {}", args.file.display()),
+        };
+        let _ = writeln!(stderr, "error: {what}");
+        return ExitCode::from(INPUT_ERROR);
+    }
+
+    let mut failed = false;
+    let mut json_out = Vec::new();
+    let mut stdout = std::io::stdout().lock();
+    for doc in selected {
+        match pipeline::compile(doc, &inputs.templates, &settings) {
+            Ok(compiled) => {
+                if args.plan {
+                    let _ = write!(stdout, "{}", testwerk_plan::explain::explain(&compiled.plan));
+                    continue;
+                }
+                let mut objects = compiled.bundle.objects();
+                if !args.reveal_secrets {
+                    render::redact_secrets(&mut objects);
+                }
+                match args.output {
+                    Output::Yaml => {
+                        let _ = writeln!(stdout, "# workflow: {}", compiled.name);
+                        let _ = write!(stdout, "{}", render::yaml(&objects));
+                    }
+                    Output::Json => json_out.push(serde_json::json!({"name": compiled.name, "objects": objects})),
+                }
+            }
+            Err(diagnostics) => {
+                failed = true;
+                for d in diagnostics {
+                    let _ = writeln!(stderr, "{d}\n");
+                }
+            }
+        }
+    }
+    if matches!(args.output, Output::Json) && !args.plan {
+        let doc = serde_json::json!({ "workflows": json_out });
+        let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    if failed { ExitCode::from(INPUT_ERROR) } else { ExitCode::SUCCESS }
+}

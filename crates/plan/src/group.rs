@@ -1,0 +1,293 @@
+//! Actions are split into containers and adjacent containers merged where that is safe
+//! (`action/group.go` and `action/finalize.go` semantics).
+
+use std::fmt;
+
+use testwerk_spec::ContainerConfig;
+
+use crate::action::{Action, SetupCopies};
+use crate::paths;
+
+/// The images that are ours rather than the user's.
+#[derive(Clone, Debug)]
+pub struct OwnImages {
+    pub init: String,
+    pub toolkit: String,
+}
+
+impl OwnImages {
+    /// An unset image runs in the init image.
+    pub fn is_own(&self, image: Option<&str>) -> bool {
+        match image {
+            None | Some("") => true,
+            Some(i) => i == self.init || i == self.toolkit,
+        }
+    }
+
+    fn is_toolkit(&self, image: Option<&str>) -> bool {
+        image == Some(self.toolkit.as_str())
+    }
+}
+
+/// Why two neighbouring containers were or were not merged; shown by `testwerk compile --plan`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeDecision {
+    /// The step that ends the first container and the one that starts the second.
+    pub left: String,
+    pub right: String,
+    pub merged: bool,
+    pub reason: String,
+}
+
+impl fmt::Display for MergeDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.merged { "merged" } else { "kept apart" };
+        write!(f, "{} + {}: {verb}: {}", self.left, self.right, self.reason)
+    }
+}
+
+pub struct Grouping {
+    pub groups: Vec<Vec<Action>>,
+    pub decisions: Vec<MergeDecision>,
+}
+
+/// Splits at every execute point, then merges neighbours unless `isolated`.
+pub fn group(actions: Vec<Action>, images: &OwnImages, isolated: bool) -> Grouping {
+    let mut groups = split(actions);
+    let mut decisions = Vec::new();
+    if isolated {
+        for pair in groups.windows(2) {
+            decisions.push(decision(&pair[0], &pair[1], false, "system.isolatedContainers is set".into()));
+        }
+        return Grouping { groups, decisions };
+    }
+    let mut i = groups.len().saturating_sub(1);
+    while i > 0 {
+        i -= 1;
+        loop {
+            if i + 1 >= groups.len() {
+                break;
+            }
+            let (merge, reason) = can_merge(&groups[i], &groups[i + 1], images);
+            decisions.push(decision(&groups[i], &groups[i + 1], merge, reason));
+            if !merge {
+                break;
+            }
+            let next = groups.remove(i + 1);
+            groups[i].extend(next);
+        }
+    }
+    decisions.reverse();
+    for g in &mut groups {
+        if !images.is_own(main_config(g, images).and_then(|c| c.image.clone()).as_deref()) {
+            rewrite_command_prefix(g, paths::IMAGE_BIN_DIR, paths::COPIED_BIN_DIR, |_| true);
+        }
+    }
+    Grouping { groups, decisions }
+}
+
+fn decision(left: &[Action], right: &[Action], merged: bool, reason: String) -> MergeDecision {
+    let last_exec = left.iter().rev().find_map(exec_ref).unwrap_or("(setup)").to_owned();
+    let first_exec = right.iter().find_map(exec_ref).unwrap_or("(none)").to_owned();
+    MergeDecision { left: last_exec, right: first_exec, merged, reason }
+}
+
+fn exec_ref(a: &Action) -> Option<&str> {
+    match a {
+        Action::Execute { r#ref, .. } => Some(r#ref),
+        _ => None,
+    }
+}
+
+fn split(actions: Vec<Action>) -> Vec<Vec<Action>> {
+    let execs: Vec<(usize, String)> = actions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| exec_ref(a).map(|r| (i, r.to_owned())))
+        .collect();
+    if execs.len() <= 1 {
+        return vec![actions];
+    }
+    // Each execute's container starts at its `Start` or its container transition, whichever is first.
+    let mut boundaries: Vec<usize> = execs[1..]
+        .iter()
+        .map(|(at, r)| {
+            actions[..*at]
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, a)| match a {
+                    Action::Start(s) => s == r,
+                    Action::Container { r#ref, .. } => r#ref == r,
+                    _ => false,
+                })
+                .map(|(i, _)| i)
+                .min()
+                .unwrap_or(*at)
+        })
+        .collect();
+    boundaries.dedup();
+    let mut groups = Vec::new();
+    let mut rest = actions;
+    for &b in boundaries.iter().rev() {
+        let tail = rest.split_off(b.min(rest.len()));
+        groups.push(tail);
+    }
+    groups.push(rest);
+    groups.reverse();
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+fn is_pure(group: &[Action]) -> bool {
+    group.iter().all(|a| !matches!(a, Action::Execute { pure: false, .. }))
+}
+
+fn transitions(group: &[Action]) -> impl Iterator<Item = &ContainerConfig> {
+    group.iter().filter_map(|a| match a {
+        Action::Container { config, .. } => Some(config.as_ref()),
+        _ => None,
+    })
+}
+
+fn can_merge(a: &[Action], b: &[Action], images: &OwnImages) -> (bool, String) {
+    let (pure_a, pure_b) = (is_pure(a), is_pure(b));
+    if !pure_a && !pure_b {
+        return (false, "both run impure steps (mark one `pure: true` to allow merging)".into());
+    }
+    if transitions(a).next().is_none() || transitions(b).next().is_none() {
+        return (true, "one side changes no container settings".into());
+    }
+    let relevant = |group: &'_ [Action], pure: bool| -> Vec<ContainerConfig> {
+        transitions(group)
+            .filter(|c| !(pure && images.is_own(c.image.as_deref())))
+            .cloned()
+            .collect()
+    };
+    for x in relevant(a, pure_a) {
+        for y in relevant(b, pure_b) {
+            if let Some(why) = incompatibility(&x, &y, images) {
+                return (false, why);
+            }
+        }
+    }
+    (true, "compatible containers and at least one side is pure".into())
+}
+
+/// `None` when two container configs can share one Kubernetes container.
+fn incompatibility(x: &ContainerConfig, y: &ContainerConfig, images: &OwnImages) -> Option<String> {
+    let image = |c: &ContainerConfig| c.image.clone().filter(|i| !i.is_empty()).unwrap_or_else(|| images.init.clone());
+    if image(x) != image(y) {
+        return Some(format!("different images ({} and {})", image(x), image(y)));
+    }
+    if x.image_pull_policy != y.image_pull_policy {
+        return Some("different image pull policies".into());
+    }
+    if x.resources != y.resources {
+        return Some("different resources".into());
+    }
+    if x.security_context != y.security_context {
+        return Some("different security contexts".into());
+    }
+    for mx in &x.volume_mounts {
+        for my in &y.volume_mounts {
+            if mx.mount_path == my.mount_path
+                && (mx.name != my.name || mx.sub_path != my.sub_path || mx.sub_path_expr != my.sub_path_expr)
+            {
+                return Some(format!("different volumes mounted at {}", mx.mount_path));
+            }
+        }
+    }
+    None
+}
+
+/// The container settings that decide a group's image: the first executed step with a user
+/// image, else the first executed step, else the last transition.
+pub fn main_config<'a>(group: &'a [Action], images: &OwnImages) -> Option<&'a ContainerConfig> {
+    let executed: Vec<&str> = group.iter().filter_map(exec_ref).collect();
+    let executable: Vec<&ContainerConfig> = group
+        .iter()
+        .filter_map(|a| match a {
+            Action::Container { r#ref, config } if executed.contains(&r#ref.as_str()) => Some(config.as_ref()),
+            _ => None,
+        })
+        .collect();
+    executable
+        .iter()
+        .find(|c| !images.is_own(c.image.as_deref()))
+        .or(executable.first())
+        .copied()
+        .or_else(|| transitions(group).last())
+}
+
+/// Rewrites the first element of commands starting with `from` (in transitions `which` accepts).
+fn rewrite_command_prefix(group: &mut [Action], from: &str, to: &str, which: impl Fn(&ContainerConfig) -> bool) {
+    for a in group.iter_mut() {
+        if let Action::Container { config, .. } = a
+            && which(config)
+            && let Some(cmd) = config.command.as_mut().and_then(|c| c.first_mut())
+            && let Some(rest) = cmd.strip_prefix(from)
+        {
+            *cmd = format!("{to}{rest}");
+        }
+    }
+}
+
+/// Uses the image's own shell in our images (`/.testwerk-bin/sh`); called before grouping.
+pub fn use_image_shell(actions: &mut [Action], images: &OwnImages) {
+    rewrite_command_prefix(actions, paths::COPIED_BIN_DIR, paths::IMAGE_BIN_DIR, |c| {
+        images.is_own(c.image.as_deref())
+    });
+}
+
+/// Adds the setup step: merged into the first container when that one runs our image, else a
+/// container of its own that also takes the first group's leading bookkeeping actions.
+pub fn finalize(mut groups: Vec<Vec<Action>>, images: &OwnImages, isolated: bool) -> (Vec<Vec<Action>>, SetupCopies) {
+    let any_user_image = groups.iter().flatten().any(|a| match a {
+        Action::Container { config, .. } => !images.is_own(config.image.as_deref()),
+        _ => false,
+    });
+    let first_is_own = groups
+        .first()
+        .is_some_and(|g| transitions(g).all(|c| images.is_own(c.image.as_deref())));
+    let merge_setup = !isolated && first_is_own;
+    let first_uses_toolkit = groups
+        .first()
+        .is_some_and(|g| transitions(g).any(|c| images.is_toolkit(c.image.as_deref())));
+    let mixes_toolkit = groups.iter().any(|g| {
+        transitions(g).any(|c| images.is_toolkit(c.image.as_deref()))
+            && transitions(g).any(|c| !images.is_own(c.image.as_deref()))
+    });
+    let mut copies = SetupCopies {
+        init: any_user_image,
+        binaries: any_user_image,
+        toolkit: mixes_toolkit || (merge_setup && first_uses_toolkit),
+    };
+    if groups.len() == 1 && merge_setup {
+        copies = SetupCopies::default();
+    }
+    if !copies.toolkit {
+        for g in &mut groups {
+            rewrite_command_prefix(g, paths::COPIED_TOOLKIT, paths::IMAGE_TOOLKIT, |c| {
+                images.is_toolkit(c.image.as_deref())
+            });
+        }
+    }
+    if merge_setup {
+        if let Some(first) = groups.first_mut() {
+            first.insert(0, Action::Setup(copies));
+        }
+        return (groups, copies);
+    }
+    let mut setup = vec![Action::Setup(copies)];
+    if let Some(first) = groups.first_mut() {
+        let leading = first
+            .iter()
+            .position(|a| matches!(a, Action::Container { .. }))
+            .unwrap_or(first.len());
+        setup.extend(first.drain(..leading));
+    }
+    groups.insert(0, setup);
+    groups.retain(|g| !g.is_empty());
+    (groups, copies)
+}

@@ -1,0 +1,147 @@
+//! Static knowledge folded into the action list: what is always or never run is decided here,
+//! so `init` does not start containers for steps that cannot run.
+
+use std::collections::HashSet;
+
+use testwerk_expr::{Expr, Lookup, Machine, Value};
+
+use crate::action::Action;
+
+/// What is known at one point of the sequence.
+struct Knowledge<'a> {
+    all_refs: &'a HashSet<String>,
+    finished: &'a HashSet<String>,
+    skipped: &'a HashSet<String>,
+    /// The current-status chain here; `None` when only skip knowledge may be used.
+    status: Option<&'a str>,
+}
+
+impl Knowledge<'_> {
+    /// A status chain (refs joined by `&&`, as `sequence` builds it) without the refs that
+    /// cannot have failed here: skipped ones and those that have not finished.
+    fn settled(&self, chain: &str) -> String {
+        let refs: Vec<&str> = chain
+            .split("&&")
+            .map(str::trim)
+            .filter(|r| *r != "true" && !self.skipped.contains(*r))
+            .filter(|r| !self.all_refs.contains(*r) || self.finished.contains(*r))
+            .collect();
+        if refs.is_empty() { "true".to_owned() } else { refs.join("&&") }
+    }
+}
+
+impl Machine for Knowledge<'_> {
+    fn get(&self, name: &str) -> Option<Lookup> {
+        if self.skipped.contains(name) {
+            return Some(Lookup::Value(Value::Bool(true)));
+        }
+        let status = self.status?;
+        match name {
+            "always" => Some(Lookup::Value(Value::Bool(true))),
+            "never" => Some(Lookup::Value(Value::Bool(false))),
+            "passed" | "success" => Expr::parse(&self.settled(status)).ok().map(Lookup::Expr),
+            "failed" | "error" => Expr::parse(&format!("!({})", self.settled(status))).ok().map(Lookup::Expr),
+            // A step that has not finished yet cannot have failed yet.
+            r if self.all_refs.contains(r) && !self.finished.contains(r) => {
+                Some(Lookup::Value(Value::Bool(true)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Folds what is statically known into conditions, statuses and results, drops the actions of
+/// statically skipped steps, and sorts declarations to the front.
+pub fn optimize(actions: Vec<Action>) -> Vec<Action> {
+    let mut actions = actions;
+    loop {
+        let before = actions.len();
+        actions = fold_once(actions);
+        if actions.len() == before {
+            break;
+        }
+    }
+    let mut indexed: Vec<(usize, Action)> = actions.into_iter().enumerate().collect();
+    indexed.sort_by_key(|(i, a)| (a.priority(), *i));
+    indexed.into_iter().map(|(_, a)| a).collect()
+}
+
+fn fold_once(actions: Vec<Action>) -> Vec<Action> {
+    let all_refs: HashSet<String> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Declare { r#ref, .. } => Some(r#ref.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut finished = HashSet::new();
+    let mut skipped: HashSet<String> = HashSet::new();
+    let mut status = "true".to_owned();
+    let mut out = Vec::with_capacity(actions.len());
+    for action in actions {
+        let action = match action {
+            Action::CurrentStatus(s) => {
+                status = s.split("&&").filter(|r| !skipped.contains(r.trim())).collect::<Vec<_>>().join("&&");
+                if status.is_empty() {
+                    status = "true".to_owned();
+                }
+                Action::CurrentStatus(status.clone())
+            }
+            Action::Declare { r#ref, id, condition, parents } => {
+                let parent_skipped = parents.iter().any(|p| skipped.contains(p));
+                let condition = if parent_skipped {
+                    "false".to_owned()
+                } else {
+                    let k = Knowledge { all_refs: &all_refs, finished: &finished, skipped: &skipped, status: Some(&status) };
+                    simplify(&condition, &k)
+                };
+                if condition == "false" {
+                    skipped.insert(r#ref.clone());
+                    Action::Declare { r#ref, id, condition, parents: Vec::new() }
+                } else {
+                    Action::Declare { r#ref, id, condition, parents }
+                }
+            }
+            Action::Result { r#ref, value } => {
+                let k = Knowledge { all_refs: &all_refs, finished: &finished, skipped: &skipped, status: Some(&status) };
+                // A plain AND-chain of children is settled directly; `a && true` stays `a`.
+                let value = if value.contains("||") || value.starts_with('!') {
+                    simplify(&value, &k)
+                } else {
+                    k.settled(&value)
+                };
+                Action::Result { r#ref, value }
+            }
+            Action::End(r) => {
+                finished.insert(r.clone());
+                Action::End(r)
+            }
+            other => other,
+        };
+        out.push(action);
+    }
+    out.retain(|a| match a {
+        Action::Execute { r#ref, .. }
+        | Action::Result { r#ref, .. }
+        | Action::Timeout { r#ref, .. }
+        | Action::Retry { r#ref, .. }
+        | Action::Pause { r#ref }
+        | Action::Container { r#ref, .. } => !skipped.contains(r#ref),
+        _ => true,
+    });
+    out
+}
+
+/// Partially evaluates an expression; anything that cannot be parsed or evaluated is kept as
+/// written, for `init` to report with its real context.
+fn simplify(source: &str, knowledge: &Knowledge<'_>) -> String {
+    let Ok(expr) = Expr::parse(source) else { return source.to_owned() };
+    match expr.resolve(knowledge) {
+        Ok(resolved) => match resolved.static_value() {
+            Some(v) => testwerk_expr::truthy(v).to_string(),
+            None => resolved.to_string(),
+        },
+        Err(_) => source.to_owned(),
+    }
+}
+

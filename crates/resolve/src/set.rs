@@ -1,0 +1,73 @@
+//! The templates available to a workflow, found by name.
+
+use indexmap::IndexMap;
+use testwerk_spec::{Diagnostic, Document, TestWorkflowTemplate, template_internal_name};
+
+/// Loaded `TestWorkflowTemplate` documents keyed by internal name, so that `official/k6/v1`
+/// and `official--k6--v1` find the same template.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateSet {
+    templates: IndexMap<String, Document<TestWorkflowTemplate>>,
+}
+
+impl TemplateSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a template. The same template loaded twice is accepted (a cluster holds one object
+    /// per name, and applying a file twice changes nothing); two different templates under one
+    /// name are an error naming both files, because which one a workflow gets would otherwise
+    /// depend on load order.
+    pub fn add(&mut self, doc: Document<TestWorkflowTemplate>) -> Result<(), Diagnostic> {
+        let name = doc.value.metadata.name.clone().unwrap_or_default();
+        if name.trim().is_empty() {
+            return Err(doc
+                .source
+                .diagnostic("metadata", "a TestWorkflowTemplate needs `metadata.name`"));
+        }
+        let key = template_internal_name(&name);
+        if let Some(existing) = self.templates.get(&key) {
+            if existing.value.spec == doc.value.spec {
+                return Ok(());
+            }
+            let first = existing.source.diagnostic("metadata.name", "");
+            let at = match first.location {
+                Some(loc) => format!("{}:{loc}", first.file),
+                None => first.file,
+            };
+            return Err(doc
+                .source
+                .diagnostic(
+                    "metadata.name",
+                    format!("template \"{name}\" is defined twice, differently: here and in {at}"),
+                )
+                .with_suggestion("rename one of them, or keep a single definition"));
+        }
+        self.templates.insert(key, doc);
+        Ok(())
+    }
+
+    /// The template called `name`, written either way (`a/b` or `a--b`).
+    pub fn get(&self, name: &str) -> Option<&Document<TestWorkflowTemplate>> {
+        self.templates.get(&template_internal_name(name))
+    }
+
+    pub fn len(&self) -> usize {
+        self.templates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.templates.is_empty()
+    }
+
+    /// Display names (`a/b`) of every template, for suggestions.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.templates.keys().map(|k| k.replace("--", "/"))
+    }
+
+    /// The known name closest to `name`, when it is close enough to be a likely typo.
+    pub fn nearest(&self, name: &str) -> Option<String> {
+        crate::suggest::nearest(&name.replace("--", "/"), self.names())
+    }
+}
