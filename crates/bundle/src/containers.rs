@@ -12,12 +12,12 @@ use testwerk_plan::{Action, Plan, paths};
 use testwerk_spec::{ContainerConfig, ParamValue};
 
 use crate::env;
-use crate::BundleError;
+use crate::{BundleError, WorkerDefaults};
 
 /// Builds the container for group `index` of the plan.
-pub fn container(plan: &Plan, index: usize, group: &[Action]) -> Result<Container, BundleError> {
+pub fn container(plan: &Plan, index: usize, group: &[Action], worker: &WorkerDefaults) -> Result<Container, BundleError> {
     let name = (index + 1).to_string();
-    let base = main_config(group, &plan.images).cloned().unwrap_or_default();
+    let base = main_config(group, &plan.images).cloned().unwrap_or_else(|| plan.defaults.clone());
     let uses_toolkit = plan.groups.iter().flatten().any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
     let mut image = base.image.clone().filter(|i| !i.is_empty()).unwrap_or_else(|| plan.images.init.clone());
     if uses_toolkit && image == plan.images.init {
@@ -78,15 +78,24 @@ pub fn container(plan: &Plan, index: usize, group: &[Action]) -> Result<Containe
             ctx.run_as_group = Some(int(fs_group, &format!("{path}: fsGroup"))?);
         }
     }
+    let pull_policy = base
+        .image_pull_policy
+        .clone()
+        .or_else(|| own_image.then(|| worker.default_pull_policy.clone()).flatten())
+        .unwrap_or_else(|| "IfNotPresent".into());
+    let mut resources = resources(&base, &path)?;
+    if own_image {
+        worker.apply_runner_resources(&mut resources);
+    }
     Ok(Container {
         name,
         image: Some(image),
-        image_pull_policy: Some(base.image_pull_policy.clone().unwrap_or_else(|| "IfNotPresent".into())),
+        image_pull_policy: Some(pull_policy),
         command: Some(command),
         env: Some(env_vars),
         env_from: (!env_from.is_empty()).then_some(env_from),
         volume_mounts: Some(mounts),
-        resources: resources(&base, &path)?,
+        resources,
         security_context: security,
         ..Default::default()
     })

@@ -13,6 +13,9 @@ pub mod containers;
 pub mod env;
 pub mod labels;
 mod pod;
+mod worker;
+
+pub use worker::WorkerDefaults;
 
 use std::fmt;
 
@@ -31,6 +34,8 @@ pub struct BundleOptions {
     pub scheduled_at: Option<String>,
     /// Secret values (e.g. sensitive config) to create, by Secret name then key.
     pub secrets: IndexMap<String, IndexMap<String, String>>,
+    /// Defaults of the runner for our own containers and volumes.
+    pub worker: WorkerDefaults,
 }
 
 /// The objects of one execution.

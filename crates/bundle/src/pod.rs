@@ -16,6 +16,7 @@ use crate::{labels, Bundle, BundleError, BundleOptions};
 
 /// Builds every object of the execution.
 pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
+    opts.worker.validate()?;
     let namespace = plan.job.namespace.clone().unwrap_or_else(|| plan.namespace.clone());
     let ours = own_labels(plan);
     let meta = |name: &str| ObjectMeta {
@@ -57,7 +58,7 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
 
     let mut containers = Vec::with_capacity(plan.groups.len());
     for (i, group) in plan.groups.iter().enumerate() {
-        containers.push(container(plan, i, group)?);
+        containers.push(container(plan, i, group, &opts.worker)?);
     }
     let main = containers.pop().ok_or_else(|| BundleError("the plan has no container".into()))?;
 
@@ -80,6 +81,7 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         })
         .collect();
     volumes.extend(plan.volumes.iter().cloned());
+    opts.worker.apply_size_limit(&mut volumes);
     let pod = &plan.pod;
     let path = "spec.pod.securityContext";
     let security = match &pod.security_context {

@@ -5,6 +5,7 @@ use serde_json::Value;
 use crate::error::{EvalError, ParseError};
 use crate::eval::{Ctx, Limits};
 use crate::machine::Machine;
+use crate::stack::StackScope;
 use crate::value::truthy;
 
 /// Binary operators, from the loosest to the tightest binding group.
@@ -198,6 +199,7 @@ impl Expr {
     /// computed, unknown variables and functions stay symbolic. The result is stable: resolving
     /// it again with the same machine changes nothing.
     pub fn resolve(&self, m: &dyn Machine) -> Result<Expr, EvalError> {
+        let _scope = StackScope::enter();
         let limits = Limits::default();
         let ctx = Ctx::new(m, false, &limits);
         ctx.eval(&self.node).map(Expr::from_node)
@@ -205,6 +207,7 @@ impl Expr {
 
     /// Fully evaluates; unknown variables and functions are errors.
     pub fn finalize(&self, m: &dyn Machine) -> Result<Value, EvalError> {
+        let _scope = StackScope::enter();
         let limits = Limits::default();
         let ctx = Ctx::new(m, true, &limits);
         match ctx.eval(&self.node)? {

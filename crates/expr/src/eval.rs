@@ -9,13 +9,14 @@ use crate::ast::{Arg, BinOp, Expr, Node, UnOp};
 use crate::error::EvalError;
 use crate::machine::{Lookup, Machine};
 use crate::ops;
+use crate::stack;
 use crate::stdlib::{self, Outcome};
 use crate::value::{number_value, to_number, truthy};
 
 /// Deepest evaluation recursion (nodes, aliases, `eval`, `map`...).
 pub(crate) const MAX_DEPTH: usize = 300;
 /// Most node evaluations in one `resolve`/`finalize`.
-pub(crate) const MAX_STEPS: u64 = 5_000_000;
+pub(crate) const MAX_STEPS: u64 = 2_000_000;
 
 /// Shared counters that bound one evaluation.
 #[derive(Default)]
@@ -80,7 +81,7 @@ impl<'a> Ctx<'a> {
 
     fn enter(&self) -> Result<DepthGuard<'a>, EvalError> {
         let depth = self.limits.depth.get() + 1;
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || stack::exhausted() {
             return Err(EvalError::Limit(format!(
                 "maximum call stack exceeded (evaluation nested deeper than {MAX_DEPTH})"
             )));

@@ -100,7 +100,7 @@
 //! Nothing panics on any input. Parsing rejects expressions nested deeper than about 100
 //! levels or with syntax trees taller than 160; evaluation stops at a depth of 300 (so
 //! recursive aliases or `eval` loops fail with "maximum call stack exceeded") and after
-//! 5,000,000 steps; `range` builds at most 1,000,000 items; `jq` runs on its own thread,
+//! 2,000,000 steps; `range` builds at most 1,000,000 items; `jq` runs on its own thread,
 //! for at most 10 seconds and 10,000 results.
 
 mod ast;
@@ -111,6 +111,7 @@ mod machine;
 mod ops;
 mod parser;
 mod print;
+mod stack;
 mod stdlib;
 mod template;
 mod value;
@@ -190,3 +191,4 @@ pub fn expand_list_final(items: &[String], m: &dyn Machine) -> Result<Vec<String
     }
     Ok(out)
 }
+

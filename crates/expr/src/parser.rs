@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::ast::{Arg, BinOp, Node, UnOp};
 use crate::error::ParseError;
 use crate::lexer::{Lexer, Seg, Tok, Token};
+use crate::stack::{self, StackScope};
 use crate::value::number_value;
 
 /// Deepest allowed syntax tree (also bounds evaluation and printing recursion).
@@ -27,6 +28,7 @@ struct Parser<'s> {
 
 /// Parses a whole string as one expression.
 pub(crate) fn parse_expression(src: &str) -> Result<Node, ParseError> {
+    let _scope = StackScope::enter();
     let mut p = Parser::new(src, 0);
     let (node, _) = p.ternary()?;
     let t = p.next()?;
@@ -42,6 +44,7 @@ pub(crate) fn parse_expression(src: &str) -> Result<Node, ParseError> {
 /// Parses the expression of a template segment starting at `start` (just after `{{`) up to
 /// and including the closing `}}`; returns the node and the offset after `}}`.
 pub(crate) fn parse_embedded(src: &str, start: usize) -> Result<(Node, usize), ParseError> {
+    let _scope = StackScope::enter();
     let mut p = Parser::new(src, start);
     let (node, _) = p.ternary()?;
     let t = p.next()?;
@@ -118,7 +121,7 @@ impl<'s> Parser<'s> {
 
     fn enter(&mut self, offset: usize) -> Result<(), ParseError> {
         self.nesting += 1;
-        if self.nesting > MAX_NESTING {
+        if self.nesting > MAX_NESTING || stack::exhausted() {
             return Err(self.err(offset, "expression is nested too deeply"));
         }
         Ok(())
@@ -137,36 +140,30 @@ impl<'s> Parser<'s> {
 
     fn ternary(&mut self) -> Result<P, ParseError> {
         let offset = self.peek()?.start;
-        self.enter(offset)?;
         let (cond, hc) = self.binary(0)?;
-        let result = if self.eat(&Tok::Question)? {
-            let (then, ht) = self.ternary()?;
-            self.expect(&Tok::Colon, "`:` of the ternary operator")?;
-            let (other, ho) = self.ternary()?;
-            let h = hc.max(ht).max(ho) + 1;
-            let node = Node::Ternary(Box::new(cond), Box::new(then), Box::new(other));
-            self.node(offset, node, h)?
-        } else {
-            (cond, hc)
-        };
+        if !self.eat(&Tok::Question)? {
+            return Ok((cond, hc));
+        }
+        self.enter(offset)?;
+        let (then, ht) = self.ternary()?;
+        self.expect(&Tok::Colon, "`:` of the ternary operator")?;
+        let (other, ho) = self.ternary()?;
         self.leave();
-        Ok(result)
+        let h = hc.max(ht).max(ho) + 1;
+        let node = Node::Ternary(Box::new(cond), Box::new(then), Box::new(other));
+        self.node(offset, node, h)
     }
 
-    fn binary(&mut self, level: usize) -> Result<P, ParseError> {
-        if level > 4 {
-            return self.unary();
-        }
-        let (mut left, mut hl) = self.binary(level + 1)?;
+    /// Precedence climbing over the binary operators whose level is at least `min_level`.
+    fn binary(&mut self, min_level: usize) -> Result<P, ParseError> {
+        let (mut left, mut hl) = self.unary()?;
         loop {
-            let t = self.peek()?;
-            let op = match t.tok {
-                Tok::Bin(op) if binop_level(op) == level => op,
+            let (op, offset) = match self.peek()?.tok {
+                Tok::Bin(op) if binop_level(op) >= min_level => (op, self.peek()?.start),
                 _ => break,
             };
-            let offset = t.start;
             self.next()?;
-            let (right, hr) = self.binary(level + 1)?;
+            let (right, hr) = self.binary(binop_level(op) + 1)?;
             let node = Node::Binary(op, Box::new(left), Box::new(right));
             (left, hl) = self.node(offset, node, hl.max(hr) + 1)?;
         }
@@ -215,12 +212,18 @@ impl<'s> Parser<'s> {
         Ok(base)
     }
 
+    /// Applies `.name` / `.*` segments of one accessor token; names after a `*` in the same
+    /// token extend that wildcard's path.
     fn apply_segments(&self, offset: usize, base: P, segs: Vec<Seg>) -> Result<P, ParseError> {
         let (mut node, mut h) = base;
+        let mut in_wildcard = false;
         for seg in segs {
             (node, h) = match (seg, node) {
-                (Seg::Star, n) => self.node(offset, Node::Wildcard(Box::new(n), Vec::new()), h + 1)?,
-                (Seg::Name(name), Node::Wildcard(b, mut path)) => {
+                (Seg::Star, n) => {
+                    in_wildcard = true;
+                    self.node(offset, Node::Wildcard(Box::new(n), Vec::new()), h + 1)?
+                }
+                (Seg::Name(name), Node::Wildcard(b, mut path)) if in_wildcard => {
                     path.push(name);
                     (Node::Wildcard(b, path), h)
                 }
@@ -273,20 +276,24 @@ impl<'s> Parser<'s> {
         if names.is_empty() {
             return Err(self.err(offset, "expected a name before `.*`"));
         }
-        if names.len() == 1 && rest.is_empty() {
-            let word = names[0].as_str();
-            match word {
-                "null" => return Ok((Node::Value(Value::Null), 1)),
-                "true" => return Ok((Node::Value(Value::Bool(true)), 1)),
-                "false" => return Ok((Node::Value(Value::Bool(false)), 1)),
-                _ => {}
-            }
-            if self.peek()?.tok == Tok::LParen {
-                let name = names.remove(0);
+        let keyword = match names.first().map(String::as_str) {
+            Some("null") => Some(Value::Null),
+            Some("true") => Some(Value::Bool(true)),
+            Some("false") => Some(Value::Bool(false)),
+            _ => None,
+        };
+        if let Some(v) = keyword {
+            let segs = names.into_iter().skip(1).map(Seg::Name).chain(rest).collect();
+            return self.apply_segments(offset, (Node::Value(v), 1), segs);
+        }
+        if self.peek()?.tok == Tok::LParen {
+            let at = self.peek()?.start;
+            if names.len() == 1
+                && rest.is_empty()
+                && let Some(name) = names.pop()
+            {
                 return self.call(offset, name);
             }
-        } else if self.peek()?.tok == Tok::LParen {
-            let at = self.peek()?.start;
             return Err(self.err(at, "only a plain name can be called as a function"));
         }
         self.apply_segments(offset, (Node::Var(names.join(".")), 1), rest)

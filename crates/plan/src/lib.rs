@@ -82,6 +82,9 @@ pub struct Plan {
     pub global_env: Vec<EnvVar>,
     /// Image metadata used, by image.
     pub image_metadata: imagedata::FetchedImages,
+    /// The workflow-level container settings every step starts from (used for containers that
+    /// run no step of their own, such as a separate setup container).
+    pub defaults: ContainerConfig,
 }
 
 impl Plan {
@@ -124,6 +127,7 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
         Some(c) => container::inherit(&defaults, c),
         None => defaults,
     };
+    let defaults_for_bundle = root_container.clone();
     let root_step = Step {
         content: body.content.clone(),
         services: body.services.clone(),
@@ -195,6 +199,7 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
         fs_group,
         global_env,
         image_metadata: fetched,
+        defaults: defaults_for_bundle,
     })
 }
 

@@ -136,6 +136,24 @@ pub fn template(
             .map(|e| Problem::new(e.path, e.message)),
     );
     if !problems.is_empty() {
+        // A value passed under a name the template does not declare is the likely cause.
+        let undeclared: Vec<&str> = reference
+            .config
+            .keys()
+            .filter(|k| !spec.config.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        if !undeclared.is_empty() {
+            let declared: Vec<&str> = spec.config.keys().map(String::as_str).collect();
+            let hint = format!(
+                "the template does not declare {}; it declares: {}",
+                undeclared.join(", "),
+                if declared.is_empty() { "nothing".to_owned() } else { declared.join(", ") }
+            );
+            for p in &mut problems {
+                p.suggestion.get_or_insert_with(|| hint.clone());
+            }
+        }
         return Err(problems);
     }
     let mut body: SpecBody = serde_json::from_value(value).map_err(|e| {

@@ -93,6 +93,9 @@ fn schemas_are_structural() {
         check_structural(root, "", &mut problems);
         assert!(problems.is_empty(), "{}:\n{}", c["metadata"]["name"], problems.join("\n"));
         assert_eq!(root["properties"]["metadata"], serde_json::json!({"type": "object"}));
+        if c["spec"]["names"]["kind"] == "TestWorkflowExecution" {
+            continue;
+        }
         // Doc comments of the model become descriptions.
         let steps = &root["properties"]["spec"]["properties"]["steps"]["items"];
         assert!(steps["description"].as_str().is_some_and(|d| d.starts_with("One step.")));

@@ -87,18 +87,27 @@ pub(super) fn call(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome, EvalError>
         return Ok(Outcome::Value(Value::String(out)));
     }
     args.count(1, 2)?;
-    let base = if args.len() == 2 {
-        args.string(1)
-    } else {
+    let path = args.string(0);
+    let base = (args.len() == 2).then(|| args.string(1));
+    let is_abs = |p: &str| p.starts_with('/');
+    // The working directory matters only when a relative path meets an absolute one, or
+    // when there is no base.
+    let needs_wd = match (&base, args.name) {
+        (None, _) => true,
+        (Some(b), "relpath") => is_abs(&path) != is_abs(b),
+        (Some(b), _) => !is_abs(&path) && !is_abs(b),
+    };
+    let wd = if needs_wd {
         match working_dir(ctx)? {
-            Some(dir) => dir,
+            Some(dir) => absolute(&dir, "/"),
             None => return Ok(Outcome::Keep),
         }
+    } else {
+        "/".to_string()
     };
-    let base = absolute(&base, "/");
-    let path = args.string(0);
+    let base = absolute(base.as_deref().unwrap_or(&wd), &wd);
     let out = if args.name == "relpath" {
-        relative(&base, &absolute(&path, &base))
+        relative(&base, &absolute(&path, &wd))
     } else {
         absolute(&path, &base)
     };

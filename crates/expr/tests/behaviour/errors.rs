@@ -101,20 +101,62 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert!(Expr::parse(&nots).is_err());
     let lists = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
     assert!(Expr::parse(&lists).is_err());
-    // The largest accepted expressions evaluate and print without trouble.
-    let ok = vec!["x"; 150].join("+");
+    // Big but reasonable expressions evaluate and print without trouble.
+    let ok = vec!["x"; 100].join("+");
     let e = Expr::parse(&ok).unwrap();
     let m = MapMachine::new([("x", json!(1))]);
-    assert_eq!(e.finalize(&m).unwrap(), json!(150));
+    assert_eq!(e.finalize(&m).unwrap(), json!(100));
     assert_eq!(e.resolve(&NoMachine).unwrap().to_string(), ok);
-    let nested = format!("{}x{}", "f(".repeat(90), ")".repeat(90));
+    let nested = format!("{}x{}", "f(".repeat(30), ")".repeat(30));
     let e = Expr::parse(&nested).unwrap();
     assert_eq!(e.resolve(&NoMachine).unwrap().to_string(), nested);
 }
 
+/// Inputs at (and past) every limit, on a thread with a 2 MiB stack (the test harness
+/// default), must end with a value or an error, never a stack overflow.
+#[test]
+fn limits_hold_on_a_small_stack() {
+    let run = || {
+        let sources = [
+            format!("{}1{}", "(".repeat(99), ")".repeat(99)),
+            format!("{}x{}", "f(".repeat(99), ")".repeat(99)),
+            format!("{}x{}", "[".repeat(99), "]".repeat(99)),
+            format!("{}x", "!".repeat(99)),
+            format!("{}x", "- ".repeat(99)),
+            vec!["x"; 160].join("+"),
+            vec!["x"; 160].join("**"),
+            (0..99).map(|_| "x ? y : ").collect::<String>() + "z",
+            format!("{}x{}", "eval(\"".repeat(1), "\")".repeat(1)),
+        ];
+        let m = MapMachine::new([("x", json!(1)), ("y", json!(2)), ("z", json!(3))]);
+        for src in &sources {
+            if let Ok(e) = Expr::parse(src) {
+                let _ = e.resolve(&m);
+                let _ = e.finalize(&m);
+                let _ = e.to_string();
+            }
+            let _ = testwerk_expr::Template::parse(&format!("{{{{{src}}}}}"));
+        }
+        let loops = FnMachine::new(|name| Some(Lookup::Expr(Expr::var(&format!("{name}x")))));
+        assert!(Expr::var("a").resolve(&loops).is_err());
+        let quine = FnMachine::new(|name| (name == "q").then(|| Lookup::Value(json!("eval(q) + 1"))));
+        assert!(Expr::parse("eval(q)").unwrap().finalize(&quine).is_err());
+        let deep_map = FnMachine::new(|name| {
+            (name == "q").then(|| Lookup::Value(json!("map([1], q)")))
+        });
+        assert!(Expr::parse("map([1], q)").unwrap().finalize(&deep_map).is_err());
+    };
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 #[test]
 fn work_is_bounded() {
-    let e = Expr::parse(r#"map(range(1000), "map(range(1000), \"_.value * 2\")")"#).unwrap();
+    let e = Expr::parse(r#"map(range(2000), "map(range(2000), \"_.value * 2\")")"#).unwrap();
     let err = e.finalize(&NoMachine).unwrap_err();
     assert!(matches!(err, EvalError::Limit(_)), "{err}");
 }

@@ -34,7 +34,14 @@ fn logical_short_circuit_while_partial() {
 #[test]
 fn passed_and_config() {
     let config = MapMachine::with_prefix("config", [("enabled", json!(true))]);
-    assert_eq!(res("passed && config.enabled", &config), "passed");
+    // JS-like `&&` returns `passed` itself only when it is falsy: it stays.
+    assert_eq!(res("passed && config.enabled", &config), "passed&&true");
+    // With an alias known to be boolean, the constant folds away.
+    let aliases = FnMachine::new(|name| {
+        (name == "passed").then(|| Lookup::Expr(Expr::parse("status == \"passed\"").unwrap()))
+    });
+    let both = [&config as &dyn testwerk_expr::Machine, &aliases];
+    assert_eq!(res("passed && config.enabled", &both), "status==\"passed\"");
     let disabled = MapMachine::with_prefix("config", [("enabled", json!(false))]);
     assert_eq!(res("passed && config.enabled", &disabled), "passed&&false");
     assert_eq!(res("config.enabled && passed", &disabled), "false");

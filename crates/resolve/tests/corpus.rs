@@ -1,0 +1,140 @@
+//! The Testkube corpus: with every template of `k8s/templates` and `test/` loaded, every
+//! TestWorkflow under `test/` resolves, except the three that are meant to fail at compile time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use testwerk_resolve::{ResolveOptions, TemplateSet, resolve};
+use testwerk_spec::{AnyDocument, Document, TestWorkflow, load_path};
+
+/// `$TESTWERK_COMPAT_DIR`, else `shared/compat/testkube` beside the repository; panics with
+/// instructions when missing, so this test never passes vacuously.
+fn corpus_dir() -> PathBuf {
+    let dir = match std::env::var_os("TESTWERK_COMPAT_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/compat/testkube"))
+            .to_path_buf(),
+    };
+    assert!(
+        dir.join("k8s/templates").is_dir() && dir.join("test").is_dir(),
+        "the Testkube compatibility corpus is missing at {}: set TESTWERK_COMPAT_DIR to the \
+         directory holding k8s/templates and test/ (see shared/compat/README.md)",
+        dir.display()
+    );
+    dir
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                pending.push(p);
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn load_corpus() -> (TemplateSet, Vec<Document<TestWorkflow>>) {
+    let dir = corpus_dir();
+    let mut files = yaml_files(&dir.join("k8s/templates"));
+    files.extend(yaml_files(&dir.join("test")));
+    let mut set = TemplateSet::new();
+    let mut workflows = Vec::new();
+    for file in files {
+        let docs = load_path(&file).unwrap_or_else(|e| panic!("{}: {}", file.display(), e[0]));
+        for doc in docs {
+            match doc {
+                AnyDocument::Template(t) => set.add(t).unwrap_or_else(|e| panic!("{e}")),
+                AnyDocument::Workflow(w) => workflows.push(w),
+                AnyDocument::Execution(_) => {}
+            }
+        }
+    }
+    (set, workflows)
+}
+
+/// Workflows meant to fail at compile time, and what their error must mention.
+const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
+    (
+        "expected-fail-missing-template",
+        &["template \"some-non-existant-template-name\" not found"],
+    ),
+    (
+        "expected-fail-template-missing-config-options",
+        &["expected-fail-required-config-template", "config.message: unknown variable"],
+    ),
+    (
+        "expected-fail-template-not-defined-config-options",
+        &["expected-fail-required-config-template", "config.message: unknown variable"],
+    ),
+];
+
+#[test]
+fn every_corpus_workflow_resolves_except_the_expected_failures() {
+    let (set, workflows) = load_corpus();
+    assert_eq!(set.len(), 24, "18 official templates and 6 in test/");
+    assert_eq!(workflows.len(), 212);
+
+    let mut failures: BTreeMap<String, String> = BTreeMap::new();
+    let mut resolved = 0;
+    for doc in &workflows {
+        let name = doc.value.metadata.name.clone().unwrap_or_default();
+        // Every workflow declaring parameters without defaults would need values; give the
+        // required ones a placeholder so the whole corpus is exercised.
+        let mut opts = ResolveOptions {
+            secret_name: format!("{name}-secrets"),
+            ..ResolveOptions::default()
+        };
+        for (k, p) in &doc.value.spec.body.config {
+            if p.default.is_none() {
+                opts.config.insert(k.clone(), "1".into());
+            }
+        }
+        match resolve(doc, &set, &opts) {
+            Ok(r) => {
+                resolved += 1;
+                let text = serde_json::to_string(&r.workflow.spec).unwrap_or_default();
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                assert!(!has_key(&value, "use"), "{name}: `use` left in {text}");
+                assert!(!has_key(&value, "template"), "{name}: `template` left in {text}");
+                assert!(!text.contains("{{config.") && !text.contains("{{ config."), "{name}: config reference left in {text}");
+            }
+            Err(errors) => {
+                let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                failures.insert(name, all.join("\n"));
+            }
+        }
+    }
+
+    let unexpected: Vec<String> = failures
+        .iter()
+        .filter(|(name, _)| !EXPECTED_FAILURES.iter().any(|(n, _)| n == name))
+        .map(|(name, e)| format!("{name}:\n{e}"))
+        .collect();
+    assert!(unexpected.is_empty(), "unexpected failures:\n{}", unexpected.join("\n\n"));
+    for (name, needles) in EXPECTED_FAILURES {
+        let message = failures
+            .get(*name)
+            .unwrap_or_else(|| panic!("{name} resolved but must fail"));
+        for needle in *needles {
+            assert!(message.contains(needle), "{name}: {message:?} lacks {needle:?}");
+        }
+    }
+    assert_eq!(resolved, 212 - EXPECTED_FAILURES.len());
+}
+
+fn has_key(v: &serde_json::Value, key: &str) -> bool {
+    match v {
+        serde_json::Value::Object(m) => m.iter().any(|(k, v)| k == key || has_key(v, key)),
+        serde_json::Value::Array(items) => items.iter().any(|v| has_key(v, key)),
+        _ => false,
+    }
+}
