@@ -25,28 +25,36 @@ pub struct Inputs {
 /// Loads `file` (its workflows and templates) and every template under `template_paths`
 /// (files, or directories searched recursively for `.yaml`/`.yml`).
 pub fn load_inputs(file: &Path, template_paths: &[PathBuf]) -> Result<Inputs, Vec<Diagnostic>> {
+    let templates = load_templates(template_paths, Some(file))?;
+    load_file(file, &templates)
+}
+
+/// Loads the workflows of `file`; its templates join (a copy of) `templates`.
+pub fn load_file(file: &Path, templates: &TemplateSet) -> Result<Inputs, Vec<Diagnostic>> {
+    let mut templates = templates.clone();
     let mut errors = Vec::new();
     let mut workflows = Vec::new();
-    let mut templates = TemplateSet::new();
-    match testwerk_spec::load_path(file) {
-        Ok(docs) => {
-            for doc in docs {
-                match doc {
-                    AnyDocument::Workflow(w) => workflows.push(w),
-                    AnyDocument::Template(t) => {
-                        if let Err(e) = templates.add(t) {
-                            errors.push(e);
-                        }
-                    }
-                    AnyDocument::Execution(_) => {}
+    for doc in testwerk_spec::load_path(file)? {
+        match doc {
+            AnyDocument::Workflow(w) => workflows.push(w),
+            AnyDocument::Template(t) => {
+                if let Err(e) = templates.add(t) {
+                    errors.push(e);
                 }
             }
+            AnyDocument::Execution(_) => {}
         }
-        Err(e) => errors.extend(e),
     }
-    let canonical = file.canonicalize().ok();
-    for path in template_files(template_paths, &mut errors) {
-        if canonical.is_some() && path.canonicalize().ok() == canonical {
+    if errors.is_empty() { Ok(Inputs { workflows, templates }) } else { Err(errors) }
+}
+
+/// Every `TestWorkflowTemplate` under `paths` (except in `skip`, read separately by the caller).
+pub fn load_templates(paths: &[PathBuf], skip: Option<&Path>) -> Result<TemplateSet, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut templates = TemplateSet::new();
+    let skip = skip.and_then(|f| f.canonicalize().ok());
+    for path in template_files(paths, &mut errors) {
+        if skip.is_some() && path.canonicalize().ok() == skip {
             continue;
         }
         // A template directory may hold other YAML (Kubernetes manifests, tool configs):
@@ -68,10 +76,11 @@ pub fn load_inputs(file: &Path, template_paths: &[PathBuf]) -> Result<Inputs, Ve
             Err(e) => errors.extend(e),
         }
     }
-    if errors.is_empty() { Ok(Inputs { workflows, templates }) } else { Err(errors) }
+    if errors.is_empty() { Ok(templates) } else { Err(errors) }
 }
 
-fn template_files(paths: &[PathBuf], errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+/// The `.yaml`/`.yml` files under `paths`, sorted, so results never depend on directory order.
+pub fn template_files(paths: &[PathBuf], errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {

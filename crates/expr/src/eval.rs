@@ -43,7 +43,10 @@ pub(crate) struct Ctx<'a> {
 fn op_err(node: &Node, message: String) -> EvalError {
     let mut expr = Expr::from_node(node.clone()).to_string();
     if expr.len() > 200 {
-        let cut = (0..=197).rev().find(|i| expr.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=197)
+            .rev()
+            .find(|i| expr.is_char_boundary(*i))
+            .unwrap_or(0);
         expr.truncate(cut);
         expr.push_str("...");
     }
@@ -197,12 +200,14 @@ impl<'a> Ctx<'a> {
                 path.push('.');
                 path.push_str(key);
                 node = match node {
-                    Node::Value(v) => ops::property(&v, key)
-                        .map(Node::Value)
-                        .map_err(|message| EvalError::Operation {
-                            expr: path.clone(),
-                            message,
-                        })?,
+                    Node::Value(v) => {
+                        ops::property(&v, key).map(Node::Value).map_err(|message| {
+                            EvalError::Operation {
+                                expr: path.clone(),
+                                message,
+                            }
+                        })?
+                    }
                     other => Node::Prop(Box::new(other), key.to_string()),
                 };
             }
@@ -272,7 +277,11 @@ impl<'a> Ctx<'a> {
             && let Some(Value::Bool(b)) = r.as_value()
         {
             // boolean && true = boolean; boolean && false = false (and dually for ||).
-            return Ok(if *b == is_and { l } else { Node::Value(Value::Bool(*b)) });
+            return Ok(if *b == is_and {
+                l
+            } else {
+                Node::Value(Value::Bool(*b))
+            });
         }
         Ok(Node::Binary(*op, Box::new(l), Box::new(r)))
     }

@@ -290,7 +290,9 @@ impl<'s> Lexer<'s> {
                                 match low {
                                     Some(lo) if (0xDC00..0xE000).contains(&lo) => {
                                         chars.nth(5);
-                                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                                        char::from_u32(
+                                            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00),
+                                        )
                                     }
                                     _ => None,
                                 }
@@ -324,6 +326,7 @@ impl<'s> Lexer<'s> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn toks(src: &str) -> Vec<Tok> {
@@ -361,10 +364,7 @@ mod tests {
             toks("a.*.b"),
             vec![Tok::Path(vec![name("a"), Seg::Star, name("b")])]
         );
-        assert_eq!(
-            toks("a..."),
-            vec![Tok::Path(vec![name("a")]), Tok::Spread]
-        );
+        assert_eq!(toks("a..."), vec![Tok::Path(vec![name("a")]), Tok::Spread]);
         assert_eq!(
             toks("f().0.5"),
             vec![
@@ -383,7 +383,10 @@ mod tests {
         assert_eq!(toks("2e-2"), vec![Tok::Num(0.02)]);
         assert_eq!(toks("1abc"), vec![Tok::Path(vec![name("1abc")])]);
         assert_eq!(toks("1..."), vec![Tok::Num(1.0), Tok::Spread]);
-        assert_eq!(toks("7.x"), vec![Tok::Num(7.0), Tok::Dot, Tok::Path(vec![name("x")])]);
+        assert_eq!(
+            toks("7.x"),
+            vec![Tok::Num(7.0), Tok::Dot, Tok::Path(vec![name("x")])]
+        );
     }
 
     #[test]
@@ -402,7 +405,10 @@ mod tests {
             toks("--5"),
             vec![Tok::Bin(BinOp::Sub), Tok::Bin(BinOp::Sub), Tok::Num(5.0)]
         );
-        assert_eq!(toks("** *"), vec![Tok::Bin(BinOp::Pow), Tok::Bin(BinOp::Mul)]);
+        assert_eq!(
+            toks("** *"),
+            vec![Tok::Bin(BinOp::Pow), Tok::Bin(BinOp::Mul)]
+        );
     }
 
     #[test]
@@ -410,7 +416,10 @@ mod tests {
         assert_eq!(toks(r#""a\"b\n""#), vec![Tok::Str("a\"b\n".into())]);
         assert_eq!(toks(r"'it\'s'"), vec![Tok::Str("it's".into())]);
         assert_eq!(toks("\"x\ny\""), vec![Tok::Str("x\ny".into())]);
-        assert_eq!(toks(r#""\u00e9\ud83d\ude00""#), vec![Tok::Str("é😀".into())]);
+        assert_eq!(
+            toks(r#""\u00e9\ud83d\ude00""#),
+            vec![Tok::Str("é😀".into())]
+        );
         assert_eq!(toks("'say \"hi\"'"), vec![Tok::Str("say \"hi\"".into())]);
         let err = Lexer::new("  \"abc", 0).next_token().unwrap_err();
         assert_eq!(err.offset, 2);

@@ -15,8 +15,10 @@
 //! let config = MapMachine::with_prefix("config", [("enabled", Value::Bool(true))]);
 //!
 //! // `passed` is only known at runtime: it stays.
-//! let e = Expr::parse("passed && config.enabled").unwrap().resolve(&config).unwrap();
+//! let e = Expr::parse("config.enabled && passed").unwrap().resolve(&config).unwrap();
 //! assert_eq!(e.to_string(), "passed");
+//! let e = Expr::parse("!config.enabled && passed").unwrap().resolve(&config).unwrap();
+//! assert_eq!(e.to_string(), "false");
 //!
 //! // Templates resolve to template text.
 //! assert_eq!(resolve_template("a{{1+1}}{{env.X}}", &NoMachine).unwrap(), "a2{{env.X}}");
@@ -191,4 +193,3 @@ pub fn expand_list_final(items: &[String], m: &dyn Machine) -> Result<Vec<String
     }
     Ok(out)
 }
-

@@ -158,10 +158,13 @@ type CallFn<'a> = Box<dyn Fn(&str, &[Expr]) -> Option<Result<Lookup, String>> + 
 /// ```
 /// use testwerk_expr::{Expr, FnMachine, Lookup, Value};
 /// let m = FnMachine::new(|name| name.strip_prefix("env.").map(|k| Lookup::from(format!("${k}"))))
-///     .with_call(|name, args| (name == "twice").then(|| {
-///         Ok(Lookup::Expr(Expr::parse(&format!("{0}+{0}", args.first()?.clone())).ok()?))
-///     }).and_then(|r: Result<Lookup, String>| Some(r)));
+///     .with_call(|name, args| match name {
+///         // twice(x) → x+x, evaluated further
+///         "twice" => Some(Ok(Lookup::Expr(Expr::parse(&format!("{0}+{0}", args.first()?)).ok()?))),
+///         _ => None,
+///     });
 /// assert_eq!(Expr::parse("env.HOME").unwrap().finalize(&m).unwrap(), Value::from("$HOME"));
+/// assert_eq!(Expr::parse("twice(2)").unwrap().finalize(&m).unwrap(), Value::from(4));
 /// ```
 pub struct FnMachine<'a> {
     get: Option<GetFn<'a>>,
@@ -309,7 +312,10 @@ mod tests {
         assert_eq!(m.get("config.x"), Some(Lookup::Value(json!(1))));
         assert_eq!(m.get("x"), None);
         assert_eq!(m.get("configx"), None);
-        assert_eq!(m.get("config"), Some(Lookup::Value(json!({"x": 1, "y": "b"}))));
+        assert_eq!(
+            m.get("config"),
+            Some(Lookup::Value(json!({"x": 1, "y": "b"})))
+        );
     }
 
     #[test]

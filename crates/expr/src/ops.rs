@@ -22,9 +22,9 @@ pub(crate) fn binary(op: BinOp, l: &Value, r: &Value) -> Result<Value, String> {
                 _ => a <= b,
             }))
         }
-        BinOp::Add if l.is_string() || r.is_string() => Ok(Value::String(
-            to_string_form(l) + &to_string_form(r),
-        )),
+        BinOp::Add if l.is_string() || r.is_string() => {
+            Ok(Value::String(to_string_form(l) + &to_string_form(r)))
+        }
         BinOp::Add => num(to_number(l)? + to_number(r)?),
         BinOp::Sub => num(to_number(l)? - to_number(r)?),
         BinOp::Mul => num(to_number(l)? * to_number(r)?),
@@ -64,7 +64,10 @@ pub(crate) fn property(base: &Value, key: &str) -> Result<Value, String> {
         Value::Object(map) => Ok(map.get(key).cloned().unwrap_or(Value::Null)),
         Value::String(s) => {
             let i = index(key, s.chars().count(), "a string")?;
-            Ok(s.chars().nth(i).map(|c| Value::String(c.to_string())).unwrap_or(Value::Null))
+            Ok(s.chars()
+                .nth(i)
+                .map(|c| Value::String(c.to_string()))
+                .unwrap_or(Value::Null))
         }
         other => Err(format!(
             "cannot read property `{key}` of {} ({})",

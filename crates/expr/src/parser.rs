@@ -121,8 +121,14 @@ impl<'s> Parser<'s> {
 
     fn enter(&mut self, offset: usize) -> Result<(), ParseError> {
         self.nesting += 1;
-        if self.nesting > MAX_NESTING || stack::exhausted() {
+        if self.nesting > MAX_NESTING {
             return Err(self.err(offset, "expression is nested too deeply"));
+        }
+        if stack::exhausted() {
+            return Err(self.err(
+                offset,
+                "expression is nested too deeply (maximum call stack exceeded)",
+            ));
         }
         Ok(())
     }
@@ -204,7 +210,10 @@ impl<'s> Parser<'s> {
             let Tok::Path(segs) = t.tok else {
                 return Err(self.err(
                     t.start,
-                    format!("expected a property name after `.`, found {}", t.tok.describe()),
+                    format!(
+                        "expected a property name after `.`, found {}",
+                        t.tok.describe()
+                    ),
                 ));
             };
             base = self.apply_segments(dot.start, base, segs)?;
@@ -283,7 +292,12 @@ impl<'s> Parser<'s> {
             _ => None,
         };
         if let Some(v) = keyword {
-            let segs = names.into_iter().skip(1).map(Seg::Name).chain(rest).collect();
+            let segs = names
+                .into_iter()
+                .skip(1)
+                .map(Seg::Name)
+                .chain(rest)
+                .collect();
             return self.apply_segments(offset, (Node::Value(v), 1), segs);
         }
         if self.peek()?.tok == Tok::LParen {
@@ -317,7 +331,10 @@ impl<'s> Parser<'s> {
                     other => {
                         return Err(self.err(
                             t.start,
-                            format!("expected `,` or `)` in the call of {name}, found {}", other.describe()),
+                            format!(
+                                "expected `,` or `)` in the call of {name}, found {}",
+                                other.describe()
+                            ),
                         ));
                     }
                 }
@@ -343,7 +360,10 @@ impl<'s> Parser<'s> {
                     other => {
                         return Err(self.err(
                             t.start,
-                            format!("expected `,` or `]` in the list, found {}", other.describe()),
+                            format!(
+                                "expected `,` or `]` in the list, found {}",
+                                other.describe()
+                            ),
                         ));
                     }
                 }
@@ -373,7 +393,10 @@ impl<'s> Parser<'s> {
                 let Tok::Str(key) = t.tok else {
                     return Err(self.err(
                         t.start,
-                        format!("expected a quoted key in the map, found {}", t.tok.describe()),
+                        format!(
+                            "expected a quoted key in the map, found {}",
+                            t.tok.describe()
+                        ),
                     ));
                 };
                 self.expect(&Tok::Colon, "`:` after the map key")?;
@@ -387,7 +410,10 @@ impl<'s> Parser<'s> {
                     other => {
                         return Err(self.err(
                             t.start,
-                            format!("expected `,` or `}}` in the map, found {}", other.describe()),
+                            format!(
+                                "expected `,` or `}}` in the map, found {}",
+                                other.describe()
+                            ),
                         ));
                     }
                 }

@@ -62,7 +62,13 @@ pub(crate) fn write_node(f: &mut dyn Write, node: &Node) -> fmt::Result {
                 UnOp::Not => '!',
                 UnOp::Neg => '-',
             })?;
-            write_paren(f, operand, operand.prec() < 7)
+            // `-5` would read back as the literal -5: keep `-(5)` distinct.
+            let literal = matches!(operand.as_ref(), Node::Value(Value::Number(_)));
+            write_paren(
+                f,
+                operand,
+                operand.prec() < 7 || (*op == UnOp::Neg && literal),
+            )
         }
         Node::Binary(op, l, r) => {
             let p = op.prec();

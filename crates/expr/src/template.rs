@@ -165,9 +165,12 @@ impl Display for Template {
     }
 }
 
-/// Escapes literal text as template text (`{{` → `{{"{{"}}`).
+/// Escapes literal text as template text (`{{` → `{{"{{"}}`). A trailing `{` is escaped too
+/// (`{{"{"}}`), so the result may be followed directly by a `{{expr}}` segment.
 pub fn escape_template(text: &str) -> String {
-    Template::text(text).to_string()
+    let mut out = String::new();
+    let _ = write_text(&mut out, text, true);
+    out
 }
 
 /// Whether an expression is a bare wildcard accessor (comma-joined by list expansion).

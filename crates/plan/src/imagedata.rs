@@ -37,7 +37,10 @@ pub fn apply_commands(root: &mut Stage, images: &OwnImages, source: &dyn ImageSo
             Ok(None) => {
                 failure = Some(PlanError::new(
                     stage_label(stage),
-                    format!("the step runs image `{image}` without a command, and its entrypoint is not known"),
+                    match &stage.meta.name {
+                        Some(n) => format!("step \"{n}\" runs image `{image}` without a command, and the image's entrypoint is not known"),
+                        None => format!("the step runs image `{image}` without a command, and the image's entrypoint is not known"),
+                    },
                 )
                 .with_help("set `command` on the step, or describe the image in the file given with --images"));
             }
@@ -48,11 +51,7 @@ pub fn apply_commands(root: &mut Stage, images: &OwnImages, source: &dyn ImageSo
 }
 
 fn stage_label(stage: &ContainerStage) -> String {
-    match (&stage.meta.name, &stage.meta.id) {
-        (Some(n), _) => format!("step \"{n}\""),
-        (None, Some(id)) => format!("step {id}"),
-        _ => format!("step {}", stage.meta.r#ref),
-    }
+    if stage.meta.path.is_empty() { "spec".to_owned() } else { stage.meta.path.clone() }
 }
 
 fn lookup(image: &str, source: &dyn ImageSource, fetched: &mut FetchedImages) -> Result<Option<ImageMetadata>, String> {

@@ -44,6 +44,7 @@ impl Processor<'_> {
         };
         let meta = StageMeta {
             r#ref: self.layer.next_ref(),
+            path: path.to_owned(),
             id: step.id.clone(),
             name: step.name.clone(),
             condition,
@@ -57,8 +58,11 @@ impl Processor<'_> {
         };
         let mut group = GroupStage::new(meta, false);
         let own_condition = step.condition.as_deref().map(Condition::of);
-        let add = |group: &mut GroupStage, stage: Option<Stage>| {
+        let add = |group: &mut GroupStage, stage: Option<Stage>, operation: &str| {
             if let Some(mut stage) = stage {
+                if stage.meta().path.is_empty() {
+                    stage.meta_mut().path = format!("{path}.{operation}");
+                }
                 if let Some(c) = &own_condition {
                     stage.meta_mut().condition.prepend(c);
                 }
@@ -67,49 +71,49 @@ impl Processor<'_> {
         };
 
         let delay = self.delay(step, &container, path)?;
-        add(&mut group, delay);
+        add(&mut group, delay, "delay");
         if let Some(content) = &step.content {
             self.content_files(content, &mut container, &format!("{path}.content"))?;
             let git = self.content_git(content, &mut container, &format!("{path}.content.git"))?;
-            add(&mut group, git);
+            add(&mut group, git, "content.git");
             let tarball =
                 self.content_tarball(content, &mut container, &format!("{path}.content.tarball"))?;
-            add(&mut group, tarball);
+            add(&mut group, tarball, "content.tarball");
         }
         let services_ref = if step.services.is_empty() {
             None
         } else {
             let (stage, svc_ref) = self.services_start(&step.services, &mut container)?;
-            add(&mut group, Some(stage));
+            add(&mut group, Some(stage), "services");
             Some(svc_ref)
         };
         let setup = self.children(&step.setup, &container, &format!("{path}.setup"))?;
-        add(&mut group, setup);
+        add(&mut group, setup, "setup");
         if let Some(run) = &step.run {
             let stage = self.run(run, &container, &format!("{path}.run"))?;
-            add(&mut group, Some(stage));
+            add(&mut group, Some(stage), "run");
         }
         if let Some(script) = &step.shell {
             let stage = self.shell(script, &container);
-            add(&mut group, Some(stage));
+            add(&mut group, Some(stage), "shell");
         }
         if let Some(execute) = &step.execute {
             let stage = self.execute(execute, &container, &format!("{path}.execute"))?;
-            add(&mut group, Some(stage));
+            add(&mut group, Some(stage), "execute");
         }
         if let Some(parallel) = &step.parallel {
             let stage = self.parallel(parallel, &container)?;
-            add(&mut group, Some(stage));
+            add(&mut group, Some(stage), "parallel");
         }
         let steps = self.children(&step.steps, &container, &format!("{path}.steps"))?;
-        add(&mut group, steps);
+        add(&mut group, steps, "steps");
         if let Some(svc_ref) = services_ref {
             let stage = self.services_stop(&step.services, &svc_ref, &container);
-            add(&mut group, Some(stage));
+            add(&mut group, Some(stage), "services");
         }
         if let Some(artifacts) = &step.artifacts {
             let stage = self.artifacts(artifacts, &container, &format!("{path}.artifacts"))?;
-            add(&mut group, Some(stage));
+            add(&mut group, Some(stage), "artifacts");
         }
 
         if group.meta.paused && group.children.is_empty() {

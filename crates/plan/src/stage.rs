@@ -8,6 +8,8 @@ use crate::condition::Condition;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StageMeta {
     pub r#ref: String,
+    /// Where in the workflow the stage comes from (`spec.steps[2].run`), for error messages.
+    pub path: String,
     pub id: Option<String>,
     pub name: Option<String>,
     /// What kind of operation a container stage is ("Run shell command", "Upload artifacts", …).

@@ -8,14 +8,17 @@
 //! steps still have the indexes they were written with, and a problem inside a template is
 //! reported at the reference that brought it in.
 
-use testwerk_spec::{Document, ServiceSpec, SpecBody, Step, StepParallel, TemplateRef, TestWorkflowTemplate, WorkflowSpec};
+use testwerk_spec::{
+    Document, ServiceSpec, SpecBody, Step, StepParallel, TemplateRef, TestWorkflowTemplate,
+    WorkflowSpec,
+};
 
 use crate::configure;
-use crate::secrets::Secrets;
 use crate::flatten::flatten_step_list;
 use crate::merge;
 use crate::paths::{index, key};
 use crate::problem::Problem;
+use crate::secrets::Secrets;
 use crate::set::TemplateSet;
 
 /// How deep templates may reference templates before we call it a runaway.
@@ -26,6 +29,9 @@ pub struct Applier<'a> {
     /// Prepended to the `use` of the workflow and of each of its own steps.
     pub global: Option<&'a TemplateRef>,
     pub secrets: &'a mut Secrets,
+    /// The global template, expanded once: it joins every step and must not be reported once
+    /// per step when broken.
+    global_body: Option<SpecBody>,
     /// Internal names of the templates being expanded, outermost first, for cycle detection.
     stack: Vec<String>,
 }
@@ -34,6 +40,7 @@ pub struct Applier<'a> {
 struct Site {
     reference: TemplateRef,
     path: String,
+    global: bool,
 }
 
 impl<'a> Applier<'a> {
@@ -46,6 +53,7 @@ impl<'a> Applier<'a> {
             templates,
             global,
             secrets,
+            global_body: None,
             stack: Vec::new(),
         }
     }
@@ -53,8 +61,27 @@ impl<'a> Applier<'a> {
     /// Resolves a workflow's `spec` at `path`: its own steps and services first, then its
     /// `use` list (last to first), then the top-level lists are flattened.
     pub fn workflow(&mut self, spec: &mut WorkflowSpec, path: &str, problems: &mut Vec<Problem>) {
+        if let Some(global) = self.global {
+            let mut found = Vec::new();
+            self.global_body = self.expand(global, path, &mut found);
+            if !found.is_empty() {
+                problems.extend(found.into_iter().map(|mut p| {
+                    p.message = format!("global template: {}", p.message);
+                    p
+                }));
+                return;
+            }
+        }
         let global = self.global.cloned();
         self.spec(spec, path, true, global.as_ref(), Vec::new(), problems);
+    }
+
+    /// The template a site brings, expanded (the global one comes ready).
+    fn site_body(&mut self, site: &Site, problems: &mut Vec<Problem>) -> Option<SpecBody> {
+        if site.global {
+            return self.global_body.clone();
+        }
+        self.expand(&site.reference, &site.path, problems)
     }
 
     /// `owned`: the steps belong to the workflow (not to a template), so the global template
@@ -82,6 +109,7 @@ impl<'a> Applier<'a> {
             sites.push(Site {
                 reference: global.clone(),
                 path: key(path, "use"),
+                global: true,
             });
         }
         let uses = key(path, "use");
@@ -89,11 +117,12 @@ impl<'a> Applier<'a> {
             sites.push(Site {
                 reference,
                 path: index(&uses, i),
+                global: false,
             });
         }
         // Last to first: `use: [A, B]` gives steps `A, B, own` and after `own, B, A`.
         for site in sites.into_iter().rev() {
-            if let Some(tpl) = self.expand(&site.reference, &site.path, problems) {
+            if let Some(tpl) = self.site_body(&site, problems) {
                 inject_into_spec(&mut spec.body, tpl);
             }
         }
@@ -144,6 +173,7 @@ impl<'a> Applier<'a> {
             sites.push(Site {
                 reference: global,
                 path: key(path, "use"),
+                global: true,
             });
         }
         let uses = key(path, "use");
@@ -151,10 +181,11 @@ impl<'a> Applier<'a> {
             sites.push(Site {
                 reference,
                 path: index(&uses, i),
+                global: false,
             });
         }
         for site in sites.into_iter().rev() {
-            if let Some(tpl) = self.expand(&site.reference, &site.path, problems) {
+            if let Some(tpl) = self.site_body(&site, problems) {
                 inject_into_step(step, tpl);
             }
         }
@@ -198,13 +229,22 @@ impl<'a> Applier<'a> {
             }
             service.pod = merge::option(tpl.pod, service.pod.take(), merge::pod);
             service.content = merge::option(tpl.content, service.content.take(), merge::content);
-            service.container = merge::container(tpl.container.unwrap_or_default(), std::mem::take(&mut service.container));
+            service.container = merge::container(
+                tpl.container.unwrap_or_default(),
+                std::mem::take(&mut service.container),
+            );
             service.pvcs = merge::map(tpl.pvcs, std::mem::take(&mut service.pvcs));
         }
     }
 
     /// A parallel block is a workflow of its own; its `template` becomes its first step.
-    fn parallel(&mut self, parallel: &mut StepParallel, path: &str, owned: bool, problems: &mut Vec<Problem>) {
+    fn parallel(
+        &mut self,
+        parallel: &mut StepParallel,
+        path: &str,
+        owned: bool,
+        problems: &mut Vec<Problem>,
+    ) {
         let mut lead = Vec::new();
         if let Some(reference) = parallel.template.take() {
             let mut first = Step {
@@ -236,21 +276,43 @@ impl<'a> Applier<'a> {
 
     /// The template `reference` names, configured and with its own references resolved, or
     /// `None` after reporting why not (at `at`).
-    fn expand(&mut self, reference: &TemplateRef, at: &str, problems: &mut Vec<Problem>) -> Option<SpecBody> {
+    fn expand(
+        &mut self,
+        reference: &TemplateRef,
+        at: &str,
+        problems: &mut Vec<Problem>,
+    ) -> Option<SpecBody> {
         let Some(doc) = self.templates.get(&reference.name) else {
             problems.push(
-                Problem::new(at, format!("resolving template: template \"{}\" not found", reference.name))
-                    .with_suggestion(self.templates.nearest(&reference.name).map(|n| format!("did you mean \"{n}\"?"))),
+                Problem::new(
+                    at,
+                    format!(
+                        "resolving template: template \"{}\" not found",
+                        reference.name
+                    ),
+                )
+                .with_suggestion(
+                    self.templates
+                        .nearest(&reference.name)
+                        .map(|n| format!("did you mean \"{n}\"?")),
+                ),
             );
             return None;
         };
         let internal = testwerk_spec::template_internal_name(&reference.name);
         if self.stack.contains(&internal) {
-            let mut chain: Vec<String> = self.stack.iter().map(|n| testwerk_spec::template_display_name(n)).collect();
+            let mut chain: Vec<String> = self
+                .stack
+                .iter()
+                .map(|n| testwerk_spec::template_display_name(n))
+                .collect();
             chain.push(testwerk_spec::template_display_name(&internal));
             problems.push(Problem::new(
                 at,
-                format!("resolving template: cyclic template reference: {}", chain.join(" → ")),
+                format!(
+                    "resolving template: cyclic template reference: {}",
+                    chain.join(" → ")
+                ),
             ));
             return None;
         }
@@ -265,7 +327,11 @@ impl<'a> Applier<'a> {
         let mut inner: Vec<Problem> = Vec::new();
         let body = self.expand_document(doc, reference, &internal, &mut inner);
         let display = testwerk_spec::template_display_name(&internal);
-        problems.extend(inner.into_iter().map(|p| p.inside_template(&display, &doc.source, at)));
+        problems.extend(
+            inner
+                .into_iter()
+                .map(|p| p.inside_template(&display, &doc.source, at)),
+        );
         body
     }
 

@@ -148,7 +148,11 @@ pub fn template(
             let hint = format!(
                 "the template does not declare {}; it declares: {}",
                 undeclared.join(", "),
-                if declared.is_empty() { "nothing".to_owned() } else { declared.join(", ") }
+                if declared.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    declared.join(", ")
+                }
             );
             for p in &mut problems {
                 p.suggestion.get_or_insert_with(|| hint.clone());

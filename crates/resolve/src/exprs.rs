@@ -146,7 +146,10 @@ mod tests {
         m.set("x", Value::from("X").into());
         let mut r = Resolving::new(&m, true);
         assert_eq!(r.template("keep {{ env.A }}"), Ok(None));
-        assert_eq!(r.template("{{config.x}}-{{ env.A }}"), Ok(Some("X-{{env.A}}".into())));
+        assert_eq!(
+            r.template("{{config.x}}-{{ env.A }}"),
+            Ok(Some("X-{{env.A}}".into()))
+        );
         assert_eq!(r.expression("passed"), Ok(None));
         assert_eq!(r.expression("config.x == 'X'"), Ok(Some("true".into())));
         assert_eq!(

@@ -48,7 +48,10 @@ mod tests {
             ..Step::default()
         };
         let out = flatten_step_list(vec![named("first"), wrapper, group.clone()]);
-        let names: Vec<_> = out.iter().map(|s| s.name.clone().unwrap_or_default()).collect();
+        let names: Vec<_> = out
+            .iter()
+            .map(|s| s.name.clone().unwrap_or_default())
+            .collect();
         assert_eq!(names, ["first", "s", "a", "b", "group"]);
         assert_eq!(out[4], group);
     }

@@ -115,18 +115,20 @@ fn dns_config(base: PodDNSConfig, over: PodDNSConfig) -> PodDNSConfig {
 
 fn affinity(base: Affinity, over: Affinity) -> Affinity {
     Affinity {
-        node_affinity: option(base.node_affinity, over.node_affinity, |b, o| NodeAffinity {
-            preferred_during_scheduling_ignored_during_execution: append_opt(
-                b.preferred_during_scheduling_ignored_during_execution,
-                o.preferred_during_scheduling_ignored_during_execution,
-            ),
-            required_during_scheduling_ignored_during_execution: option(
-                b.required_during_scheduling_ignored_during_execution,
-                o.required_during_scheduling_ignored_during_execution,
-                |b, o| NodeSelector {
-                    node_selector_terms: append(b.node_selector_terms, o.node_selector_terms),
-                },
-            ),
+        node_affinity: option(base.node_affinity, over.node_affinity, |b, o| {
+            NodeAffinity {
+                preferred_during_scheduling_ignored_during_execution: append_opt(
+                    b.preferred_during_scheduling_ignored_during_execution,
+                    o.preferred_during_scheduling_ignored_during_execution,
+                ),
+                required_during_scheduling_ignored_during_execution: option(
+                    b.required_during_scheduling_ignored_during_execution,
+                    o.required_during_scheduling_ignored_during_execution,
+                    |b, o| NodeSelector {
+                        node_selector_terms: append(b.node_selector_terms, o.node_selector_terms),
+                    },
+                ),
+            }
         }),
         pod_affinity: option(base.pod_affinity, over.pod_affinity, |b, o| PodAffinity {
             preferred_during_scheduling_ignored_during_execution: append_opt(
@@ -417,8 +419,14 @@ mod tests {
             ..Default::default()
         };
         let merged = security(base, over);
-        assert_eq!(merged.run_as_user, Some(testwerk_spec::ParamValue::Int(1000)));
-        assert_eq!(merged.run_as_group, Some(testwerk_spec::ParamValue::Int(2000)));
+        assert_eq!(
+            merged.run_as_user,
+            Some(testwerk_spec::ParamValue::Int(1000))
+        );
+        assert_eq!(
+            merged.run_as_group,
+            Some(testwerk_spec::ParamValue::Int(2000))
+        );
         assert_eq!(merged.privileged, Some(true));
         let caps = merged.capabilities.unwrap_or_default();
         assert_eq!(caps.add, strings(&["NET_ADMIN", "SYS_TIME"]));
@@ -437,7 +445,11 @@ mod tests {
             ..Default::default()
         };
         let base = PodConfig {
-            labels: [("a".to_string(), "tpl".to_string()), ("b".into(), "tpl".into())].into(),
+            labels: [
+                ("a".to_string(), "tpl".to_string()),
+                ("b".into(), "tpl".into()),
+            ]
+            .into(),
             image_pull_secrets: vec![secret("tpl")],
             resource_claims: vec![claim("tpl")],
             service_account_name: Some("tpl-sa".into()),
@@ -452,7 +464,10 @@ mod tests {
         let merged = pod(base, over);
         assert_eq!(merged.labels.get("a").map(String::as_str), Some("own"));
         assert_eq!(merged.labels.get("b").map(String::as_str), Some("tpl"));
-        assert_eq!(merged.image_pull_secrets, vec![secret("tpl"), secret("own")]);
+        assert_eq!(
+            merged.image_pull_secrets,
+            vec![secret("tpl"), secret("own")]
+        );
         assert_eq!(merged.resource_claims, vec![claim("own"), claim("tpl")]);
         assert_eq!(merged.service_account_name.as_deref(), Some("tpl-sa"));
     }

@@ -61,13 +61,22 @@ fn to_bool(text: &str) -> Result<bool, String> {
     }
 }
 
-fn check(value: &Value, text: &str, ty: ParameterType, schema: &ParameterSchema) -> Result<(), String> {
+fn check(
+    value: &Value,
+    text: &str,
+    ty: ParameterType,
+    schema: &ParameterSchema,
+) -> Result<(), String> {
     if !schema.r#enum.is_empty() {
         let form = match value {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        if !schema.r#enum.iter().any(|e| *e == form || e.trim() == text.trim()) {
+        if !schema
+            .r#enum
+            .iter()
+            .any(|e| *e == form || e.trim() == text.trim())
+        {
             return Err(format!(
                 "value {text:?} is not one of the allowed values: {}",
                 schema.r#enum.join(", ")
@@ -77,7 +86,10 @@ fn check(value: &Value, text: &str, ty: ParameterType, schema: &ParameterSchema)
     if ty == ParameterType::String {
         check_string(text, schema)?;
     }
-    if let Some(n) = value.as_f64().filter(|_| matches!(ty, ParameterType::Integer | ParameterType::Number)) {
+    if let Some(n) = value
+        .as_f64()
+        .filter(|_| matches!(ty, ParameterType::Integer | ParameterType::Number))
+    {
         check_number(n, schema)?;
     }
     Ok(())
@@ -86,17 +98,24 @@ fn check(value: &Value, text: &str, ty: ParameterType, schema: &ParameterSchema)
 fn check_string(text: &str, schema: &ParameterSchema) -> Result<(), String> {
     let len = text.chars().count() as i64;
     if let Some(min) = schema.min_length.filter(|min| len < *min) {
-        return Err(format!("value {text:?} is shorter than the minimum length {min}"));
+        return Err(format!(
+            "value {text:?} is shorter than the minimum length {min}"
+        ));
     }
     if let Some(max) = schema.max_length.filter(|max| len > *max) {
-        return Err(format!("value {text:?} is longer than the maximum length {max}"));
+        return Err(format!(
+            "value {text:?} is longer than the maximum length {max}"
+        ));
     }
     if let Some(pattern) = &schema.pattern {
-        let re = regex_lite::Regex::new(pattern)
-            .map_err(|e| format!("the parameter's pattern {pattern:?} is not a valid regular expression: {e}"))?;
+        let re = regex_lite::Regex::new(pattern).map_err(|e| {
+            format!("the parameter's pattern {pattern:?} is not a valid regular expression: {e}")
+        })?;
         // JSON Schema semantics: the pattern may match anywhere unless it anchors itself.
         if !re.is_match(text) {
-            return Err(format!("value {text:?} does not match the pattern {pattern:?}"));
+            return Err(format!(
+                "value {text:?} does not match the pattern {pattern:?}"
+            ));
         }
     }
     Ok(())
@@ -114,7 +133,10 @@ fn check_number(n: f64, schema: &ParameterSchema) -> Result<(), String> {
         return Err(format!("value {} is less than the minimum {min}", show(n)));
     }
     if let Some(max) = schema.maximum.filter(|m| n > *m as f64) {
-        return Err(format!("value {} is greater than the maximum {max}", show(n)));
+        return Err(format!(
+            "value {} is greater than the maximum {max}",
+            show(n)
+        ));
     }
     if let Some(min) = schema.exclusive_minimum.filter(|m| n <= *m as f64) {
         return Err(format!("value {} must be greater than {min}", show(n)));
@@ -157,7 +179,10 @@ mod tests {
     #[test]
     fn refuses_values_of_the_wrong_type() {
         let err = cast("text", &of(ParameterType::Integer)).unwrap_err();
-        assert!(err.contains("error while converting value to number"), "{err}");
+        assert!(
+            err.contains("error while converting value to number"),
+            "{err}"
+        );
         assert!(cast("2.5", &of(ParameterType::Integer)).is_err());
         assert!(cast("abc", &of(ParameterType::Number)).is_err());
         assert!(cast("inf", &of(ParameterType::Number)).is_err());
@@ -172,7 +197,11 @@ mod tests {
             ..Default::default()
         };
         assert!(cast("chrome", &schema).is_ok());
-        assert!(cast("edge", &schema).unwrap_err().contains("chrome, firefox"));
+        assert!(
+            cast("edge", &schema)
+                .unwrap_err()
+                .contains("chrome, firefox")
+        );
 
         let schema = ParameterSchema {
             pattern: Some("^v[0-9]+$".into()),
@@ -182,14 +211,22 @@ mod tests {
         };
         assert!(cast("v12", &schema).is_ok());
         assert!(cast("v", &schema).unwrap_err().contains("minimum length 2"));
-        assert!(cast("v12345", &schema).unwrap_err().contains("maximum length 4"));
+        assert!(
+            cast("v12345", &schema)
+                .unwrap_err()
+                .contains("maximum length 4")
+        );
         assert!(cast("x12", &schema).unwrap_err().contains("pattern"));
 
         let broken = ParameterSchema {
             pattern: Some("(".into()),
             ..Default::default()
         };
-        assert!(cast("x", &broken).unwrap_err().contains("not a valid regular expression"));
+        assert!(
+            cast("x", &broken)
+                .unwrap_err()
+                .contains("not a valid regular expression")
+        );
     }
 
     #[test]

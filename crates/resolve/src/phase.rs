@@ -16,7 +16,10 @@ pub fn workflow_machine(workflow: &TestWorkflow) -> MapMachine {
     if let Some(labels) = &workflow.metadata.labels {
         for (k, v) in labels {
             all.insert(k.clone(), Value::from(v.as_str()));
-            m.set(format!("labels.{}", sanitize_label(k)), Value::from(v.as_str()));
+            m.set(
+                format!("labels.{}", sanitize_label(k)),
+                Value::from(v.as_str()),
+            );
         }
     }
     m.set("workflow.labels", Value::Object(all));
@@ -52,9 +55,13 @@ mod tests {
     fn exposes_name_and_sanitized_labels() {
         let mut wf = TestWorkflow::default();
         wf.metadata.name = Some("smoke".into());
-        wf.metadata.labels = Some([("app.kubernetes.io/name".to_string(), "web".to_string())].into());
+        wf.metadata.labels =
+            Some([("app.kubernetes.io/name".to_string(), "web".to_string())].into());
         let m = workflow_machine(&wf);
-        assert_eq!(m.get("workflow.name"), Some(Lookup::Value(Value::from("smoke"))));
+        assert_eq!(
+            m.get("workflow.name"),
+            Some(Lookup::Value(Value::from("smoke")))
+        );
         assert_eq!(
             m.get("labels.app_kubernetes_io_name"),
             Some(Lookup::Value(Value::from("web")))

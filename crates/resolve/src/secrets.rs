@@ -69,6 +69,9 @@ mod tests {
         assert_eq!(b.to_string(), r#"secret("wf-secret","tpl.db.password.2")"#);
         let values = s.into_values();
         assert_eq!(values.len(), 2);
-        assert_eq!(values.get("tpl.db.password.2").map(String::as_str), Some("two"));
+        assert_eq!(
+            values.get("tpl.db.password.2").map(String::as_str),
+            Some("two")
+        );
     }
 }

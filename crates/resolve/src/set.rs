@@ -19,6 +19,9 @@ impl TemplateSet {
     /// per name, and applying a file twice changes nothing); two different templates under one
     /// name are an error naming both files, because which one a workflow gets would otherwise
     /// depend on load order.
+    // The signature is the compiler's contract; an error here is rare and one allocation-free
+    // move of a Diagnostic is no cost worth boxing for.
+    #[allow(clippy::result_large_err)]
     pub fn add(&mut self, doc: Document<TestWorkflowTemplate>) -> Result<(), Diagnostic> {
         let name = doc.value.metadata.name.clone().unwrap_or_default();
         if name.trim().is_empty() {

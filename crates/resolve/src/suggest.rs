@@ -9,7 +9,8 @@ pub fn nearest(wanted: &str, candidates: impl IntoIterator<Item = String>) -> Op
         .map(|c| {
             let lower = c.to_lowercase();
             let mut score = strsim::normalized_levenshtein(&wanted_lower, &lower);
-            if !wanted_lower.is_empty() && (lower.contains(&wanted_lower) || wanted_lower.contains(&lower))
+            if !wanted_lower.is_empty()
+                && (lower.contains(&wanted_lower) || wanted_lower.contains(&lower))
             {
                 score = score.max(0.7);
             }
@@ -26,8 +27,16 @@ mod tests {
 
     #[test]
     fn finds_typos_and_ignores_strangers() {
-        let names = || ["official/k6/v1".to_string(), "official/jmeter/v1".to_string()];
-        assert_eq!(nearest("official/k6/v2", names()).as_deref(), Some("official/k6/v1"));
+        let names = || {
+            [
+                "official/k6/v1".to_string(),
+                "official/jmeter/v1".to_string(),
+            ]
+        };
+        assert_eq!(
+            nearest("official/k6/v2", names()).as_deref(),
+            Some("official/k6/v1")
+        );
         assert_eq!(nearest("something-else", names()), None);
     }
 }

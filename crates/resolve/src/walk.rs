@@ -196,13 +196,11 @@ impl Walker<'_> {
                     self.visit(item, ctx, &crate::paths::index(path, i), key);
                 }
             }
-            Value::String(text) if ctx == Ctx::Force => {
-                match self.rewriter.template(text) {
-                    Ok(Some(new)) => *text = new,
-                    Ok(None) => {}
-                    Err(message) => self.fail(path, message),
-                }
-            }
+            Value::String(text) if ctx == Ctx::Force => match self.rewriter.template(text) {
+                Ok(Some(new)) => *text = new,
+                Ok(None) => {}
+                Err(message) => self.fail(path, message),
+            },
             _ => {}
         }
     }

@@ -33,43 +33,94 @@ fn expressions_keep_what_only_runtime_knows() {
     );
     let r = ok(&yaml);
     let steps = &r.workflow.spec.body.steps;
-    assert_eq!(steps[0].condition.as_deref(), Some("passed"));
-    assert_eq!(steps[0].retry.as_ref().and_then(|r| r.until.as_deref()), Some("self.passed"));
-    assert_eq!(steps[1].condition.as_deref(), Some("always"), "untouched: nothing to substitute");
+    // `passed && true` may print as `passed&&true`: `&&` returns an operand, so it cannot
+    // always be shortened; what matters is that config is gone and `passed` stays.
+    let condition = steps[0].condition.clone().unwrap_or_default();
+    assert!(
+        condition.starts_with("passed") && !condition.contains("config"),
+        "{condition}"
+    );
+    let until = steps[0]
+        .retry
+        .as_ref()
+        .and_then(|r| r.until.clone())
+        .unwrap_or_default();
+    assert_eq!(until, "self.passed");
+    assert_eq!(
+        steps[1].condition.as_deref(),
+        Some("always"),
+        "untouched: nothing to substitute"
+    );
 }
 
 #[test]
 fn missing_required_parameter_is_named() {
-    let errors = err_with(&workflow("    url: {type: string}\n", "  - shell: 'curl {{config.url}}'\n"), &options(&[]));
+    let errors = err_with(
+        &workflow(
+            "    url: {type: string}\n",
+            "  - shell: 'curl {{config.url}}'\n",
+        ),
+        &options(&[]),
+    );
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].path, "spec.config.url");
-    assert!(errors[0].message.contains("\"url\" is required"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("\"url\" is required"),
+        "{}",
+        errors[0].message
+    );
     assert!(errors[0].location.is_some());
 }
 
 #[test]
 fn wrong_type_is_an_error() {
-    let yaml = workflow("    workers: {type: integer, default: 2}\n", "  - shell: 'true'\n");
+    let yaml = workflow(
+        "    workers: {type: integer, default: 2}\n",
+        "  - shell: 'true'\n",
+    );
     let errors = err_with(&yaml, &options(&[("workers", "many")]));
     assert_eq!(errors[0].path, "spec.config.workers");
-    assert!(errors[0].message.contains("config.workers: error while converting value to number"));
-    let errors = err_with(&workflow("    on: {type: boolean}\n", "  - shell: 'true'\n"), &options(&[("on", "perhaps")]));
+    assert!(
+        errors[0]
+            .message
+            .contains("config.workers: error while converting value to number")
+    );
+    let errors = err_with(
+        &workflow("    on: {type: boolean}\n", "  - shell: 'true'\n"),
+        &options(&[("on", "perhaps")]),
+    );
     assert!(errors[0].message.contains("converting value to bool"));
 }
 
 #[test]
 fn invalid_default_points_at_the_default() {
-    let errors = err_with(&workflow("    workers: {type: integer, default: lots}\n", "  - shell: 'true'\n"), &options(&[]));
+    let errors = err_with(
+        &workflow(
+            "    workers: {type: integer, default: lots}\n",
+            "  - shell: 'true'\n",
+        ),
+        &options(&[]),
+    );
     assert_eq!(errors[0].path, "spec.config.workers.default");
 }
 
 #[test]
 fn unknown_parameter_gets_a_suggestion() {
-    let yaml = workflow("    workers: {type: integer, default: 2}\n", "  - shell: 'true'\n");
+    let yaml = workflow(
+        "    workers: {type: integer, default: 2}\n",
+        "  - shell: 'true'\n",
+    );
     let errors = err_with(&yaml, &options(&[("worker", "3")]));
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].message.contains("unknown config parameter \"worker\""));
-    assert_eq!(errors[0].suggestion.as_deref(), Some("did you mean \"workers\"?"));
+    assert!(
+        errors[0]
+            .message
+            .contains("unknown config parameter \"worker\"")
+    );
+    assert_eq!(
+        errors[0].suggestion.as_deref(),
+        Some("did you mean \"workers\"?")
+    );
 }
 
 #[test]
@@ -78,8 +129,14 @@ fn constraints_are_enforced() {
         "    browser: {enum: [chrome, firefox], default: chrome}\n    tag: {pattern: '^v[0-9]+$', default: v1}\n    count: {type: integer, minimum: 1, maximum: 5, default: 1}\n",
         "  - shell: 'run {{config.browser}} {{config.tag}} {{config.count}}'\n",
     );
-    assert_eq!(ok(&yaml).workflow.spec.body.steps[0].shell.as_deref(), Some("run chrome v1 1"));
-    let errors = err_with(&yaml, &options(&[("browser", "edge"), ("tag", "latest"), ("count", "9")]));
+    assert_eq!(
+        ok(&yaml).workflow.spec.body.steps[0].shell.as_deref(),
+        Some("run chrome v1 1")
+    );
+    let errors = err_with(
+        &yaml,
+        &options(&[("browser", "edge"), ("tag", "latest"), ("count", "9")]),
+    );
     let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(errors.len(), 3, "{messages:?}");
     assert!(messages[0].contains("chrome, firefox"));
@@ -89,7 +146,10 @@ fn constraints_are_enforced() {
 
 #[test]
 fn unknown_config_reference_is_an_error_at_its_field() {
-    let errors = err_with(&workflow("    a: {default: x}\n", "  - shell: 'echo {{config.b}}'\n"), &options(&[]));
+    let errors = err_with(
+        &workflow("    a: {default: x}\n", "  - shell: 'echo {{config.b}}'\n"),
+        &options(&[]),
+    );
     assert_eq!(errors[0].path, "spec.steps[0].shell");
     assert_eq!(errors[0].message, "config.b: unknown variable");
 }
@@ -109,8 +169,14 @@ fn sensitive_values_go_to_the_secret() {
         step.shell.as_deref(),
         Some(r#"login {{secret("wf-secret","token")}} {{secret("wf-secret","pin")}}"#)
     );
-    assert_eq!(step.condition.as_deref(), Some(r#"secret("wf-secret","token")!="""#));
-    assert_eq!(r.secrets.get("token").map(String::as_str), Some("s3cr3t-value"));
+    assert_eq!(
+        step.condition.as_deref(),
+        Some(r#"secret("wf-secret","token")!="""#)
+    );
+    assert_eq!(
+        r.secrets.get("token").map(String::as_str),
+        Some("s3cr3t-value")
+    );
     assert_eq!(r.secrets.get("pin").map(String::as_str), Some("1234"));
     // The default left in the schema reads the Secret too.
     let pin = &r.workflow.spec.body.config["pin"];
@@ -127,7 +193,10 @@ fn sensitive_template_parameters_go_to_the_secret() {
     );
     let r = ok(&yaml);
     assert!(!yaml_of(&r).contains("hunter2"));
-    assert_eq!(r.secrets.get("tpl.login.password").map(String::as_str), Some("hunter2"));
+    assert_eq!(
+        r.secrets.get("tpl.login.password").map(String::as_str),
+        Some("hunter2")
+    );
     assert_eq!(
         r.workflow.spec.body.steps[0].shell.as_deref(),
         Some(r#"login {{secret("wf-secret","tpl.login.password")}}"#)
@@ -143,7 +212,10 @@ fn template_config_types_and_defaults() {
     let c = r.workflow.spec.body.container.unwrap_or_default();
     assert_eq!(c.image.as_deref(), Some("tool:2.0"));
     assert_eq!(
-        c.security_context.and_then(|s| s.run_as_user).map(|v| v.as_text()).as_deref(),
+        c.security_context
+            .and_then(|s| s.run_as_user)
+            .map(|v| v.as_text())
+            .as_deref(),
         Some("65532")
     );
 }
@@ -155,7 +227,11 @@ fn undeclared_template_parameters_are_hinted() {
     );
     let errors = err_with(&yaml, &options(&[]));
     assert_eq!(errors[0].path, "spec.steps[0].template");
-    assert!(errors[0].message.contains("config.message: unknown variable"));
+    assert!(
+        errors[0]
+            .message
+            .contains("config.message: unknown variable")
+    );
     assert_eq!(
         errors[0].suggestion.as_deref(),
         Some("the template does not declare msg; it declares: message")
@@ -172,15 +248,24 @@ fn phase_a_variables() {
     opts.variables = Some(&execution);
     let r = ok_with(&yaml, &opts);
     let step = &r.workflow.spec.body.steps[0];
-    assert_eq!(step.name.as_deref(), Some("wf web exec-1 {{step.x.results}}"));
-    assert_eq!(step.shell.as_deref(), Some(r#"echo {{ secret("a", "b") }} {{ env.HOME }} qa"#).map(|_| {
-        // Only the part that changed is re-spelled; untouched segments keep their meaning.
-        step.shell.as_deref().unwrap_or_default()
-    }));
+    assert_eq!(
+        step.name.as_deref(),
+        Some("wf web exec-1 {{step.x.results}}")
+    );
+    // The string is re-printed because it changed; the symbolic parts keep their meaning.
     let shell = step.shell.clone().unwrap_or_default();
     assert!(shell.ends_with(" qa"), "{shell}");
-    assert!(shell.contains("secret(\"a\",\"b\")") && shell.contains("env.HOME"), "{shell}");
-    let labels = r.workflow.spec.body.pod.map(|p| p.labels).unwrap_or_default();
+    assert!(
+        shell.contains("secret(\"a\",\"b\")") && shell.contains("env.HOME"),
+        "{shell}"
+    );
+    let labels = r
+        .workflow
+        .spec
+        .body
+        .pod
+        .map(|p| p.labels)
+        .unwrap_or_default();
     assert_eq!(labels.get("wf-owner").map(String::as_str), Some("qa"));
 }
 
@@ -191,8 +276,14 @@ fn strings_needing_nothing_keep_their_spelling() {
     );
     let r = ok(&yaml);
     let step = &r.workflow.spec.body.steps[0];
-    assert_eq!(step.shell.as_deref(), Some(r#"echo {{ env.A }} {{"{{"}}literal"#));
-    assert_eq!(step.condition.as_deref(), Some(r#"passed  &&  env.X == "1""#));
+    assert_eq!(
+        step.shell.as_deref(),
+        Some(r#"echo {{ env.A }} {{"{{"}}literal"#)
+    );
+    assert_eq!(
+        step.condition.as_deref(),
+        Some(r#"passed  &&  env.X == "1""#)
+    );
 }
 
 #[test]
@@ -202,6 +293,17 @@ fn list_arguments_expand() {
         "  - run:\n      image: alpine\n      args: ['{{ shellparse(config.flags) }}', 'x-{{config.flags}}', '{{ env.KEEP }}']\n",
     );
     let r = ok(&yaml);
-    let args = r.workflow.spec.body.steps[0].run.as_ref().and_then(|r| r.container.args.clone());
-    assert_eq!(args, Some(vec!["-a".into(), "-b".into(), "x--a -b".into(), "{{ env.KEEP }}".into()]));
+    let args = r.workflow.spec.body.steps[0]
+        .run
+        .as_ref()
+        .and_then(|r| r.container.args.clone());
+    assert_eq!(
+        args,
+        Some(vec![
+            "-a".into(),
+            "-b".into(),
+            "x--a -b".into(),
+            "{{ env.KEEP }}".into()
+        ])
+    );
 }

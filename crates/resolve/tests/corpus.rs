@@ -12,8 +12,11 @@ use testwerk_spec::{AnyDocument, Document, TestWorkflow, load_path};
 fn corpus_dir() -> PathBuf {
     let dir = match std::env::var_os("TESTWERK_COMPAT_DIR") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/compat/testkube"))
-            .to_path_buf(),
+        None => Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/compat/testkube"
+        ))
+        .to_path_buf(),
     };
     assert!(
         dir.join("k8s/templates").is_dir() && dir.join("test").is_dir(),
@@ -28,7 +31,8 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
-        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
+        let entries =
+            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
         for entry in entries.flatten() {
             let p = entry.path();
             if p.is_dir() {
@@ -69,11 +73,17 @@ const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
     ),
     (
         "expected-fail-template-missing-config-options",
-        &["expected-fail-required-config-template", "config.message: unknown variable"],
+        &[
+            "expected-fail-required-config-template",
+            "config.message: unknown variable",
+        ],
     ),
     (
         "expected-fail-template-not-defined-config-options",
-        &["expected-fail-required-config-template", "config.message: unknown variable"],
+        &[
+            "expected-fail-required-config-template",
+            "config.message: unknown variable",
+        ],
     ),
 ];
 
@@ -104,8 +114,14 @@ fn every_corpus_workflow_resolves_except_the_expected_failures() {
                 let text = serde_json::to_string(&r.workflow.spec).unwrap_or_default();
                 let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
                 assert!(!has_key(&value, "use"), "{name}: `use` left in {text}");
-                assert!(!has_key(&value, "template"), "{name}: `template` left in {text}");
-                assert!(!text.contains("{{config.") && !text.contains("{{ config."), "{name}: config reference left in {text}");
+                assert!(
+                    !has_key(&value, "template"),
+                    "{name}: `template` left in {text}"
+                );
+                assert!(
+                    !text.contains("{{config.") && !text.contains("{{ config."),
+                    "{name}: config reference left in {text}"
+                );
             }
             Err(errors) => {
                 let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -119,13 +135,20 @@ fn every_corpus_workflow_resolves_except_the_expected_failures() {
         .filter(|(name, _)| !EXPECTED_FAILURES.iter().any(|(n, _)| n == name))
         .map(|(name, e)| format!("{name}:\n{e}"))
         .collect();
-    assert!(unexpected.is_empty(), "unexpected failures:\n{}", unexpected.join("\n\n"));
+    assert!(
+        unexpected.is_empty(),
+        "unexpected failures:\n{}",
+        unexpected.join("\n\n")
+    );
     for (name, needles) in EXPECTED_FAILURES {
         let message = failures
             .get(*name)
             .unwrap_or_else(|| panic!("{name} resolved but must fail"));
         for needle in *needles {
-            assert!(message.contains(needle), "{name}: {message:?} lacks {needle:?}");
+            assert!(
+                message.contains(needle),
+                "{name}: {message:?} lacks {needle:?}"
+            );
         }
     }
     assert_eq!(resolved, 212 - EXPECTED_FAILURES.len());

@@ -8,7 +8,8 @@ use indexmap::IndexMap;
 
 use crate::duration::{parse_delay, parse_go};
 use crate::{
-    Diagnostic, RetryPolicy, ServiceSpec, Source, SpecBody, Step, StepArtifacts, StepParallel, StepRun, path,
+    Diagnostic, RetryPolicy, ServiceSpec, Source, SpecBody, Step, StepArtifacts, StepParallel,
+    StepRun, path,
 };
 
 /// Whether templates may be referenced: not from inside a `TestWorkflowTemplate`.
@@ -26,6 +27,47 @@ pub(crate) fn spec(body: &SpecBody, context: Context, source: &Source) -> Vec<Di
     };
     checker.body(body, "spec", &mut HashMap::new());
     checker.found
+}
+
+/// Steps may nest this deep (`steps`, `setup`, `after` and `parallel` each count). Upstream sets
+/// no limit, but the corpus never goes past 3, and the typed model is deserialized recursively:
+/// without a bound, a hostile file could overflow the stack, which aborts the process.
+pub const MAX_STEP_DEPTH: usize = 16;
+
+/// The path of the first step nested deeper than [`MAX_STEP_DEPTH`] in a raw document.
+pub(crate) fn too_deep(value: &serde_json::Value) -> Option<String> {
+    fn walk(value: &serde_json::Value, at: &str, depth: usize) -> Option<String> {
+        let serde_json::Value::Object(object) = value else {
+            return None;
+        };
+        for (key, child) in object {
+            let child_at = path::key(at, key);
+            match (key.as_str(), child) {
+                ("steps" | "setup" | "after", serde_json::Value::Array(steps)) => {
+                    for (i, step) in steps.iter().enumerate() {
+                        let step_at = path::index(&child_at, i);
+                        if depth + 1 > MAX_STEP_DEPTH {
+                            return Some(step_at);
+                        }
+                        if let Some(found) = walk(step, &step_at, depth + 1) {
+                            return Some(found);
+                        }
+                    }
+                }
+                ("parallel", _) => {
+                    if depth + 1 > MAX_STEP_DEPTH {
+                        return Some(child_at);
+                    }
+                    if let Some(found) = walk(child, &child_at, depth + 1) {
+                        return Some(found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+    walk(value.get("spec")?, "spec", 0)
 }
 
 /// Whether `id` is acceptable as an explicit step id: `^[a-z0-9][a-z0-9_]*$`.
@@ -56,7 +98,11 @@ impl Checker<'_> {
     /// A workflow-shaped body: the spec itself, or the inside of a `parallel` block.
     fn body(&mut self, body: &SpecBody, at: &str, ids: &mut Namespace) {
         self.services(&body.services, &path::key(at, "services"));
-        for (list, steps) in [("setup", &body.setup), ("steps", &body.steps), ("after", &body.after)] {
+        for (list, steps) in [
+            ("setup", &body.setup),
+            ("steps", &body.steps),
+            ("after", &body.after),
+        ] {
             let list_path = path::key(at, list);
             for (i, step) in steps.iter().enumerate() {
                 self.step(step, &path::index(&list_path, i), ids);
@@ -96,16 +142,23 @@ impl Checker<'_> {
     fn step_id(&mut self, id: &str, at: &str, ids: &mut Namespace) {
         let id_path = path::key(at, "id");
         if !is_valid_step_id(id) {
-            self.report(&id_path, format!("invalid step id `{id}`")).expected =
-                Some("lowercase letters, digits and `_`, not starting with `_` (^[a-z0-9][a-z0-9_]*$)".into());
+            self.report(&id_path, format!("invalid step id `{id}`"))
+                .expected = Some(
+                "lowercase letters, digits and `_`, not starting with `_` (^[a-z0-9][a-z0-9_]*$)"
+                    .into(),
+            );
             return;
         }
         if let Some(first) = ids.get(id) {
             let help = match self.source.locations.get(first) {
-                Some(loc) => format!("`{id}` is already the id of {first} (line {}); ids must be unique", loc.line),
+                Some(loc) => format!(
+                    "`{id}` is already the id of {first} (line {}); ids must be unique",
+                    loc.line
+                ),
                 None => format!("`{id}` is already the id of {first}; ids must be unique"),
             };
-            self.report(&id_path, format!("duplicate step id \"{id}\"")).suggestion = Some(help);
+            self.report(&id_path, format!("duplicate step id \"{id}\""))
+                .suggestion = Some(help);
             return;
         }
         ids.insert(id.to_owned(), at.to_owned());
@@ -150,9 +203,10 @@ impl Checker<'_> {
             && run.shell.is_some()
             && (run.container.command.is_some() || run.container.args.is_some())
         {
-            let message = "run.shell should not be used in conjunction with run.command or run.args";
-            self.report(&path::key(&path::key(at, "run"), "shell"), message.into()).suggestion =
-                Some("use either `shell`, or `command` and `args`".into());
+            let message =
+                "run.shell should not be used in conjunction with run.command or run.args";
+            self.report(&path::key(&path::key(at, "run"), "shell"), message.into())
+                .suggestion = Some("use either `shell`, or `command` and `args`".into());
         }
     }
 
@@ -161,7 +215,8 @@ impl Checker<'_> {
             && artifacts.paths.is_empty()
         {
             let message = "there needs to be at least one path to scrap for artifacts";
-            self.report(&path::key(at, "artifacts"), message.into()).expected =
+            self.report(&path::key(at, "artifacts"), message.into())
+                .expected =
                 Some("`paths` with at least one glob, e.g. `paths: [\"reports/**/*\"]`".into());
         }
     }
@@ -195,8 +250,8 @@ impl Checker<'_> {
         if parallel.body.concurrency.is_some() {
             // Upstream's parallel block embeds a workflow spec without this one field.
             let message = "`concurrency` is not supported inside `parallel`".to_owned();
-            self.report(&path::key(at, "concurrency"), message).suggestion =
-                Some("set `concurrency` on the workflow's `spec` instead".into());
+            self.report(&path::key(at, "concurrency"), message)
+                .suggestion = Some("set `concurrency` on the workflow's `spec` instead".into());
         }
         self.body(&parallel.body, at, &mut HashMap::new());
     }

@@ -58,8 +58,15 @@ fn crd(kind: Kind) -> Value {
 /// The structural schema of one kind.
 pub fn open_api_schema(kind: Kind) -> Value {
     let root = schema::json_schema(kind);
-    let defs = root.get("$defs").and_then(Value::as_object).cloned().unwrap_or_default();
-    let mut converter = Converter { defs: &defs, stack: Vec::new() };
+    let defs = root
+        .get("$defs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut converter = Converter {
+        defs: &defs,
+        stack: Vec::new(),
+    };
     let mut out = converter.convert(root);
     if let Some(o) = out.as_object_mut() {
         // The API server owns these three: only `type: object` may be said about metadata,
@@ -111,12 +118,20 @@ impl Converter<'_> {
             return preserve(None);
         };
         let description = s.get("description").filter(|_| self.describing());
-        if let Some(name) = s.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+        if let Some(name) = s
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+        {
             let Some(target) = self.defs.get(name) else {
                 return preserve(description);
             };
             let mut out = if self.stack.iter().any(|n| n == name) || OPAQUE.contains(&name) {
-                let mut cut = preserve(target.get("description").filter(|_| !name.starts_with("io.k8s.") && self.describing()));
+                let mut cut = preserve(
+                    target
+                        .get("description")
+                        .filter(|_| !name.starts_with("io.k8s.") && self.describing()),
+                );
                 if target.get("type").and_then(Value::as_str) == Some("object") {
                     cut["type"] = json!("object");
                 }
@@ -127,13 +142,19 @@ impl Converter<'_> {
                 self.stack.pop();
                 out
             };
-            if let (Some(d), Some(o)) = (description.filter(|_| self.describing()), out.as_object_mut()) {
+            if let (Some(d), Some(o)) = (
+                description.filter(|_| self.describing()),
+                out.as_object_mut(),
+            ) {
                 o.insert("description".into(), d.clone());
             }
             return out;
         }
         if let Some(Value::Array(branches)) = s.get("anyOf").or_else(|| s.get("oneOf")) {
-            let non_null: Vec<&Value> = branches.iter().filter(|b| b.get("type") != Some(&json!("null"))).collect();
+            let non_null: Vec<&Value> = branches
+                .iter()
+                .filter(|b| b.get("type") != Some(&json!("null")))
+                .collect();
             let mut out = match non_null.as_slice() {
                 [only] => {
                     let mut out = self.convert(only);
@@ -160,8 +181,15 @@ impl Converter<'_> {
         let (ty, nullable) = match s.get("type") {
             Some(Value::String(t)) => (Some(t.as_str()), false),
             Some(Value::Array(ts)) => {
-                let named: Vec<&str> = ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect();
-                (named.first().copied().filter(|_| named.len() == 1), ts.len() > named.len())
+                let named: Vec<&str> = ts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|t| *t != "null")
+                    .collect();
+                (
+                    named.first().copied().filter(|_| named.len() == 1),
+                    ts.len() > named.len(),
+                )
             }
             _ => (None, false),
         };
@@ -172,10 +200,23 @@ impl Converter<'_> {
         if nullable {
             out.insert("nullable".into(), json!(true));
         }
-        if let Some(f) = s.get("format").and_then(Value::as_str).filter(|f| KNOWN_FORMATS.contains(f)) {
+        if let Some(f) = s
+            .get("format")
+            .and_then(Value::as_str)
+            .filter(|f| KNOWN_FORMATS.contains(f))
+        {
             out.insert("format".into(), json!(f));
         }
-        for keyword in ["minimum", "maximum", "enum", "pattern", "minLength", "maxLength", "minItems", "maxItems"] {
+        for keyword in [
+            "minimum",
+            "maximum",
+            "enum",
+            "pattern",
+            "minLength",
+            "maxLength",
+            "minItems",
+            "maxItems",
+        ] {
             if let Some(v) = s.get(keyword) {
                 out.insert(keyword.into(), v.clone());
             }
@@ -183,7 +224,9 @@ impl Converter<'_> {
         match ty {
             "object" => self.object(s, &mut out),
             "array" => {
-                let items = s.get("items").map_or_else(|| preserve(None), |i| self.convert(i));
+                let items = s
+                    .get("items")
+                    .map_or_else(|| preserve(None), |i| self.convert(i));
                 out.insert("items".into(), items);
             }
             _ => {}
@@ -193,7 +236,10 @@ impl Converter<'_> {
 
     fn object(&mut self, s: &Map<String, Value>, out: &mut Map<String, Value>) {
         if let Some(Value::Object(props)) = s.get("properties") {
-            let converted: Map<String, Value> = props.iter().map(|(k, v)| (k.clone(), self.convert(v))).collect();
+            let converted: Map<String, Value> = props
+                .iter()
+                .map(|(k, v)| (k.clone(), self.convert(v)))
+                .collect();
             out.insert("properties".into(), Value::Object(converted));
             if let Some(Value::Array(required)) = s.get("required")
                 && !required.is_empty()

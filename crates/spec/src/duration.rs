@@ -48,7 +48,9 @@ pub fn parse_go(s: &str) -> Result<Duration, String> {
             "h" => 3_600_000_000_000,
             "" => return Err(invalid("missing unit; use ns, us, ms, s, m or h")),
             other => {
-                return Err(invalid(&format!("unknown unit `{other}`; use ns, us, ms, s, m or h")));
+                return Err(invalid(&format!(
+                    "unknown unit `{other}`; use ns, us, ms, s, m or h"
+                )));
             }
         };
         let too_large = || invalid("too large");
@@ -64,9 +66,12 @@ pub fn parse_go(s: &str) -> Result<Duration, String> {
         if !frac_digits.is_empty() {
             let scale = 10u128.pow(frac_digits.len() as u32);
             let frac: u128 = frac_digits.parse().map_err(|_| too_large())?;
-            part += frac * unit_nanos / scale;
+            part = part.checked_add(frac * unit_nanos / scale).ok_or_else(too_large)?;
         }
-        total = total.checked_add(part).filter(|t| *t <= MAX_NANOS).ok_or_else(too_large)?;
+        total = total
+            .checked_add(part)
+            .filter(|t| *t <= MAX_NANOS)
+            .ok_or_else(too_large)?;
         rest = after;
     }
     let nanos = u64::try_from(total).map_err(|_| invalid("too large"))?;
@@ -80,7 +85,9 @@ pub fn parse_go(s: &str) -> Result<Duration, String> {
 pub fn parse_delay(s: &str) -> Result<Duration, String> {
     const UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
     let invalid = |why: &str| {
-        format!("invalid delay `{s}`: {why}; write whole numbers with units h, m, s, ms in that order, e.g. `1m30s` or `500ms`")
+        format!(
+            "invalid delay `{s}`: {why}; write whole numbers with units h, m, s, ms in that order, e.g. `1m30s` or `500ms`"
+        )
     };
     let mut rest = s;
     let mut next_unit = 0;
@@ -108,8 +115,12 @@ pub fn parse_delay(s: &str) -> Result<Duration, String> {
         }
         next_unit = position + 1;
         let n: u64 = digits.parse().map_err(|_| invalid("too large"))?;
-        let part = n.checked_mul(UNITS[position].1).ok_or_else(|| invalid("too large"))?;
-        millis = millis.checked_add(part).ok_or_else(|| invalid("too large"))?;
+        let part = n
+            .checked_mul(UNITS[position].1)
+            .ok_or_else(|| invalid("too large"))?;
+        millis = millis
+            .checked_add(part)
+            .ok_or_else(|| invalid("too large"))?;
         rest = after;
     }
     Ok(Duration::from_millis(millis))
@@ -148,6 +159,7 @@ mod tests {
             ("1h x", "unknown unit `h x`"),
             ("3000000h", "too large"),
             ("99999999999999999999999999999999999999999h", "too large"),
+            ("94522879700260684295381835397713.9h", "too large"),
         ] {
             let err = parse_go(s).expect_err(s);
             assert!(err.contains(why), "{s}: {err}");
@@ -156,7 +168,15 @@ mod tests {
 
     #[test]
     fn delays() {
-        for (s, ms) in [("", 0), ("0s", 0), ("1h30m", 5_400_000), ("10s", 10_000), ("1s500ms", 1_500), ("5ms", 5), ("5m", 300_000)] {
+        for (s, ms) in [
+            ("", 0),
+            ("0s", 0),
+            ("1h30m", 5_400_000),
+            ("10s", 10_000),
+            ("1s500ms", 1_500),
+            ("5ms", 5),
+            ("5m", 300_000),
+        ] {
             assert_eq!(parse_delay(s), Ok(Duration::from_millis(ms)), "{s}");
         }
         for (s, why) in [

@@ -107,7 +107,10 @@ pub fn load_path(path: &Path) -> Result<Vec<AnyDocument>, Vec<Diagnostic>> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => load_str(&file, &text),
-        Err(e) => Err(vec![Diagnostic::file(file, format!("cannot read the file: {e}"))]),
+        Err(e) => Err(vec![Diagnostic::file(
+            file,
+            format!("cannot read the file: {e}"),
+        )]),
     }
 }
 
@@ -116,13 +119,25 @@ fn expected_kinds() -> String {
     format!("a document of kind {}", kinds.join(", "))
 }
 
-fn load_document(file: &Arc<str>, index: usize, raw: RawDocument) -> Result<AnyDocument, Vec<Diagnostic>> {
-    let RawDocument { value, locations, start } = raw;
+fn load_document(
+    file: &Arc<str>,
+    index: usize,
+    raw: RawDocument,
+) -> Result<AnyDocument, Vec<Diagnostic>> {
+    let RawDocument {
+        value,
+        locations,
+        start,
+    } = raw;
     let source = Source {
         file: Arc::clone(file),
         locations: Arc::new(locations),
     };
     let kind = identify(&value, &source, start)?;
+    if let Some(at) = checks::too_deep(&value) {
+        let message = format!("steps nested deeper than {} levels", checks::MAX_STEP_DEPTH);
+        return Err(vec![source.diagnostic(&at, message)]);
+    }
     let mut errors = schema::check(schema::json_schema(kind), &value, &source);
     if !errors.is_empty() {
         // The typed model would only repeat these; stop here.
@@ -132,26 +147,58 @@ fn load_document(file: &Arc<str>, index: usize, raw: RawDocument) -> Result<AnyD
         Kind::TestWorkflow => {
             let wf: TestWorkflow = deserialize(&value, &source)?;
             let found = checks::spec(&wf.spec.body, Context::Workflow, &source);
-            (AnyDocument::Workflow(Document { source, index, value: wf }), found)
+            (
+                AnyDocument::Workflow(Document {
+                    source,
+                    index,
+                    value: wf,
+                }),
+                found,
+            )
         }
         Kind::TestWorkflowTemplate => {
             let t: TestWorkflowTemplate = deserialize(&value, &source)?;
             let found = checks::spec(&t.spec, Context::Template, &source);
-            (AnyDocument::Template(Document { source, index, value: t }), found)
+            (
+                AnyDocument::Template(Document {
+                    source,
+                    index,
+                    value: t,
+                }),
+                found,
+            )
         }
         Kind::TestWorkflowExecution => {
             let e: TestWorkflowExecution = deserialize(&value, &source)?;
-            (AnyDocument::Execution(Document { source, index, value: e }), Vec::new())
+            (
+                AnyDocument::Execution(Document {
+                    source,
+                    index,
+                    value: e,
+                }),
+                Vec::new(),
+            )
         }
     };
     errors.extend(found);
-    if errors.is_empty() { Ok(document) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(document)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Which kind a raw document claims to be, from `apiVersion` and `kind`.
-fn identify(value: &Value, source: &Source, start: crate::Location) -> Result<Kind, Vec<Diagnostic>> {
+fn identify(
+    value: &Value,
+    source: &Source,
+    start: crate::Location,
+) -> Result<Kind, Vec<Diagnostic>> {
     let Value::Object(object) = value else {
-        let mut d = source.diagnostic("", format!("a document must be a mapping, found {}", type_name(value)));
+        let mut d = source.diagnostic(
+            "",
+            format!("a document must be a mapping, found {}", type_name(value)),
+        );
         d.location = Some(start);
         return Err(vec![d.with_expected(expected_kinds())]);
     };
@@ -159,7 +206,9 @@ fn identify(value: &Value, source: &Source, start: crate::Location) -> Result<Ki
     match object.get("apiVersion") {
         Some(Value::String(v)) if v == API_VERSION => {}
         Some(other) => {
-            let shown = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
+            let shown = other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_owned);
             let d = source.diagnostic("apiVersion", format!("unsupported apiVersion `{shown}`"));
             errors.push(d.with_expected(format!("`{API_VERSION}` (the only version accepted)")));
         }
@@ -181,7 +230,10 @@ fn identify(value: &Value, source: &Source, start: crate::Location) -> Result<Ki
             }
         },
         Some(other) => {
-            let d = source.diagnostic("kind", format!("wrong type for `kind`: found {}", type_name(other)));
+            let d = source.diagnostic(
+                "kind",
+                format!("wrong type for `kind`: found {}", type_name(other)),
+            );
             errors.push(d.with_expected(format!("one of: {}", names.join(", "))));
             None
         }

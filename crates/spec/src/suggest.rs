@@ -25,6 +25,9 @@ mod tests {
         assert_eq!(nearest("workingdir", fields), Some("workingDir"));
         assert_eq!(nearest("stpes", fields), Some("steps"));
         assert_eq!(nearest("image", fields), None);
-        assert_eq!(nearest("TestWorkflows", ["TestWorkflow", "TestWorkflowTemplate"]), Some("TestWorkflow"));
+        assert_eq!(
+            nearest("TestWorkflows", ["TestWorkflow", "TestWorkflowTemplate"]),
+            Some("TestWorkflow")
+        );
     }
 }

@@ -17,7 +17,12 @@ fn load_all() -> Vec<(String, Vec<AnyDocument>)> {
             Err(errors) => failures.extend(errors.iter().map(ToString::to_string)),
         }
     }
-    assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     loaded
 }
 
@@ -31,11 +36,19 @@ fn every_corpus_document_loads() {
     let mut counts = BTreeMap::new();
     let mut largest = 0;
     for (file, docs) in load_all() {
-        let area = if file.contains("k8s/templates") { "k8s/templates" } else { "test" };
+        let area = if file.contains("k8s/templates") {
+            "k8s/templates"
+        } else {
+            "test"
+        };
         for d in docs {
             *counts.entry((area, d.kind().as_str())).or_insert(0) += 1;
             largest = largest.max(d.source().locations.len());
-            assert!(!d.name().is_empty(), "{file}: document {} has no name", d.index());
+            assert!(
+                !d.name().is_empty(),
+                "{file}: document {} has no name",
+                d.index()
+            );
         }
     }
     let counts: Vec<_> = counts.into_iter().collect();
@@ -48,7 +61,10 @@ fn every_corpus_document_loads() {
         ]
     );
     // The loader's expansion limit (250 000 values) must stay far above real documents.
-    assert!((100..25_000).contains(&largest), "largest document has {largest} fields");
+    assert!(
+        (100..25_000).contains(&largest),
+        "largest document has {largest} fields"
+    );
 }
 
 /// The value of a document as JSON, through its typed model.
@@ -68,8 +84,9 @@ fn every_corpus_document_round_trips() {
         for d in docs {
             let first = to_json(&d);
             let text = to_yaml(&first);
-            let again = load_str(&file, &text)
-                .unwrap_or_else(|e| panic!("{file}: our own output does not load:\n{}\n{text}", e[0]));
+            let again = load_str(&file, &text).unwrap_or_else(|e| {
+                panic!("{file}: our own output does not load:\n{}\n{text}", e[0])
+            });
             assert_eq!(again.len(), 1);
             let second = &again[0];
             let same = match (&d, second) {
@@ -78,7 +95,11 @@ fn every_corpus_document_round_trips() {
                 (AnyDocument::Execution(a), AnyDocument::Execution(b)) => a.value == b.value,
                 _ => false,
             };
-            assert!(same, "{file}: document {} changed in a round trip", d.index());
+            assert!(
+                same,
+                "{file}: document {} changed in a round trip",
+                d.index()
+            );
             assert_eq!(to_json(second), first, "{file}: document {}", d.index());
             checked += 1;
         }
@@ -104,7 +125,10 @@ fn every_corpus_document_passes_the_generated_crds() {
         let text = std::fs::read_to_string(&file).expect("corpus file is readable");
         let values = parse_values(&text).unwrap_or_else(|e| panic!("{}: {}", file.display(), e[0]));
         for value in values {
-            let kind = value["kind"].as_str().and_then(Kind::parse).expect("a known kind");
+            let kind = value["kind"]
+                .as_str()
+                .and_then(Kind::parse)
+                .expect("a known kind");
             let (_, schema) = schemas.iter().find(|(k, _)| *k == kind).expect("schema");
             for d in schema::check_value(schema, &value) {
                 failures.push(format!("{}: {} at {}", file.display(), d.message, d.path));
@@ -129,10 +153,17 @@ fn the_crds_reject_what_they_should() {
             "container": {"resources": {"requests": {"cpu": 1, "memory": "1Gi"}}}
         }
     });
-    let mut found: Vec<String> = schema::check_value(&schema, &bad).into_iter().map(|d| d.path).collect();
+    let mut found: Vec<String> = schema::check_value(&schema, &bad)
+        .into_iter()
+        .map(|d| d.path)
+        .collect();
     found.sort();
     assert_eq!(
         found,
-        vec!["spec.pod.securityContext.bogus", "spec.steps[0].retry.count", "spec.steps[0].shel"]
+        vec![
+            "spec.pod.securityContext.bogus",
+            "spec.steps[0].retry.count",
+            "spec.steps[0].shel"
+        ]
     );
 }

@@ -14,20 +14,39 @@ fn three_namespaced_crds_with_status_where_upstream_has_it() {
         .iter()
         .map(|c| {
             (
-                c["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
-                c["spec"]["names"]["plural"].as_str().unwrap_or_default().to_owned(),
+                c["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                c["spec"]["names"]["plural"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 c["spec"]["scope"].as_str().unwrap_or_default().to_owned(),
                 c["spec"]["versions"][0]["subresources"]["status"].is_object(),
             )
         })
         .collect();
-    let expect = |n: &str, p: &str, s: bool| (n.to_owned(), p.to_owned(), "Namespaced".to_owned(), s);
+    let expect =
+        |n: &str, p: &str, s: bool| (n.to_owned(), p.to_owned(), "Namespaced".to_owned(), s);
     assert_eq!(
         summary,
         vec![
-            expect("testworkflows.testworkflows.testkube.io", "testworkflows", true),
-            expect("testworkflowtemplates.testworkflows.testkube.io", "testworkflowtemplates", false),
-            expect("testworkflowexecutions.testworkflows.testkube.io", "testworkflowexecutions", true),
+            expect(
+                "testworkflows.testworkflows.testkube.io",
+                "testworkflows",
+                true
+            ),
+            expect(
+                "testworkflowtemplates.testworkflows.testkube.io",
+                "testworkflowtemplates",
+                false
+            ),
+            expect(
+                "testworkflowexecutions.testworkflows.testkube.io",
+                "testworkflowexecutions",
+                true
+            ),
         ]
     );
     for c in &crds {
@@ -35,7 +54,9 @@ fn three_namespaced_crds_with_status_where_upstream_has_it() {
         assert_eq!(c["spec"]["group"], "testworkflows.testkube.io");
         assert_eq!(c["spec"]["versions"][0]["name"], "v1");
         // etcd refuses objects over 1.5 MiB; stay well below.
-        let size = serde_json::to_string(c).map(|s| s.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_string(c)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
         assert!(size < 600_000, "{} is {size} bytes", c["metadata"]["name"]);
     }
 }
@@ -53,14 +74,19 @@ fn check_structural(node: &Value, at: &str, problems: &mut Vec<String>) {
         problems.push(format!("{at}: not a schema object"));
         return;
     };
-    for forbidden in ["$ref", "$defs", "oneOf", "allOf", "default", "const", "$schema", "title"] {
+    for forbidden in [
+        "$ref", "$defs", "oneOf", "allOf", "default", "const", "$schema", "title",
+    ] {
         if s.contains_key(forbidden) {
             problems.push(format!("{at}: has `{forbidden}`"));
         }
     }
     let typed = s.get("type").and_then(Value::as_str).is_some();
     let marker = |k: &str| s.get(k) == Some(&Value::Bool(true));
-    if !typed && !marker("x-kubernetes-preserve-unknown-fields") && !marker("x-kubernetes-int-or-string") {
+    if !typed
+        && !marker("x-kubernetes-preserve-unknown-fields")
+        && !marker("x-kubernetes-int-or-string")
+    {
         problems.push(format!("{at}: no type"));
     }
     if s.get("type").is_some_and(|t| !t.is_string()) {
@@ -91,16 +117,31 @@ fn schemas_are_structural() {
         let mut problems = Vec::new();
         let root = &c["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
         check_structural(root, "", &mut problems);
-        assert!(problems.is_empty(), "{}:\n{}", c["metadata"]["name"], problems.join("\n"));
-        assert_eq!(root["properties"]["metadata"], serde_json::json!({"type": "object"}));
+        assert!(
+            problems.is_empty(),
+            "{}:\n{}",
+            c["metadata"]["name"],
+            problems.join("\n")
+        );
+        assert_eq!(
+            root["properties"]["metadata"],
+            serde_json::json!({"type": "object"})
+        );
         if c["spec"]["names"]["kind"] == "TestWorkflowExecution" {
             continue;
         }
         // Doc comments of the model become descriptions.
         let steps = &root["properties"]["spec"]["properties"]["steps"]["items"];
-        assert!(steps["description"].as_str().is_some_and(|d| d.starts_with("One step.")));
+        assert!(
+            steps["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("One step."))
+        );
         // Steps inside steps are cut, not expanded forever.
-        assert_eq!(steps["properties"]["steps"]["items"]["x-kubernetes-preserve-unknown-fields"], true);
+        assert_eq!(
+            steps["properties"]["steps"]["items"]["x-kubernetes-preserve-unknown-fields"],
+            true
+        );
     }
 }
 
@@ -113,9 +154,24 @@ fn schemas_are_structural() {
 fn expected_difference(kind: &str, at: &str, ours_only: &BTreeSet<String>) -> bool {
     let names = |list: &[&str]| ours_only.iter().all(|n| list.contains(&n.as_str()));
     let parallel_spec = [
-        "after", "concurrency", "config", "container", "content", "events", "execution", "job",
-        "notifications", "pod", "pvcs", "services", "setup", "steps", "system", "template",
-        "timeouts", "use",
+        "after",
+        "concurrency",
+        "config",
+        "container",
+        "content",
+        "events",
+        "execution",
+        "job",
+        "notifications",
+        "pod",
+        "pvcs",
+        "services",
+        "setup",
+        "steps",
+        "system",
+        "template",
+        "timeouts",
+        "use",
     ];
     match kind {
         "testworkflowtemplates" if at.ends_with("parallel") => names(&parallel_spec),
@@ -127,10 +183,14 @@ fn expected_difference(kind: &str, at: &str, ours_only: &BTreeSet<String>) -> bo
 }
 
 fn compare(ours: &Value, upstream: &Value, kind: &str, at: &str, problems: &mut Vec<String>) {
-    if let (Some(Value::Object(a)), Some(Value::Object(b))) = (ours.get("properties"), upstream.get("properties")) {
+    if let (Some(Value::Object(a)), Some(Value::Object(b))) =
+        (ours.get("properties"), upstream.get("properties"))
+    {
         let missing: Vec<&String> = b.keys().filter(|k| !a.contains_key(*k)).collect();
         if !missing.is_empty() {
-            problems.push(format!("{at}: upstream fields missing from the model: {missing:?}"));
+            problems.push(format!(
+                "{at}: upstream fields missing from the model: {missing:?}"
+            ));
         }
         let extra: BTreeSet<String> = a.keys().filter(|k| !b.contains_key(*k)).cloned().collect();
         if !extra.is_empty() && !expected_difference(kind, at, &extra) {
@@ -145,9 +205,10 @@ fn compare(ours: &Value, upstream: &Value, kind: &str, at: &str, problems: &mut 
     if let (Some(a), Some(b)) = (ours.get("items"), upstream.get("items")) {
         compare(a, b, kind, &format!("{at}[]"), problems);
     }
-    if let (Some(a @ Value::Object(_)), Some(b @ Value::Object(_))) =
-        (ours.get("additionalProperties"), upstream.get("additionalProperties"))
-    {
+    if let (Some(a @ Value::Object(_)), Some(b @ Value::Object(_))) = (
+        ours.get("additionalProperties"),
+        upstream.get("additionalProperties"),
+    ) {
         compare(a, b, kind, &format!("{at}{{}}"), problems);
     }
 }
@@ -156,9 +217,13 @@ fn compare(ours: &Value, upstream: &Value, kind: &str, at: &str, problems: &mut 
 fn field_names_match_the_upstream_crds() {
     let dir = common::corpus_dir().join("k8s/crd");
     for c in crds() {
-        let plural = c["spec"]["names"]["plural"].as_str().unwrap_or_default().to_owned();
+        let plural = c["spec"]["names"]["plural"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let file = dir.join(format!("testworkflows.testkube.io_{plural}.yaml"));
-        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let upstream = parse_values(&text).expect("upstream CRD parses").remove(0);
         let mut problems = Vec::new();
         compare(

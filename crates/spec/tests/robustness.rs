@@ -20,7 +20,10 @@ fn load_checked(text: &str) {
 fn check(d: &Diagnostic, lines: usize) {
     assert_eq!(d.file, "m.yaml");
     assert!(!d.message.is_empty());
-    assert!(!d.message.contains("the parser failed"), "the YAML parser panicked");
+    assert!(
+        !d.message.contains("the parser failed"),
+        "the YAML parser panicked"
+    );
     if let Some(l) = d.location {
         assert!(l.line >= 1 && l.line <= lines && l.column >= 1, "{d}");
     }
@@ -52,8 +55,29 @@ fn truncated_corpus_files() {
 
 #[test]
 fn deep_nesting_is_refused_or_loaded_without_overflow() {
+    let nested = |depth: usize| {
+        let mut text = String::from(
+            "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata: {name: deep}\nspec:\n",
+        );
+        for level in 0..depth {
+            let pad = "  ".repeat(level + 1);
+            text.push_str(&format!("{pad}steps:\n{pad}- name: s{level}\n"));
+        }
+        text
+    };
+    // Test threads have 2 MiB stacks; unoptimized builds need the most: the limit must fit.
+    let deepest = testwerk_spec::checks::MAX_STEP_DEPTH;
+    assert!(load_str("m.yaml", &nested(deepest)).is_ok());
+    let e = load_str("m.yaml", &nested(deepest + 1)).expect_err("too deep");
+    assert_eq!(
+        e[0].message,
+        format!("steps nested deeper than {deepest} levels")
+    );
+    assert_eq!(e[0].location.map(|l| l.line), Some(6 + 2 * deepest));
     for depth in [50, 150, 199, 400] {
-        let mut text = String::from("apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata: {name: deep}\nspec:\n");
+        let mut text = String::from(
+            "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata: {name: deep}\nspec:\n",
+        );
         for level in 0..depth {
             let pad = "  ".repeat(level + 1);
             text.push_str(&format!("{pad}steps:\n{pad}- name: s{level}\n"));
@@ -75,13 +99,18 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let piece = prop::sample::select(vec![
-        ":", "- ", "[", "]", "{", "}", "&a ", "*a", "!!str ", "|", ">-", "\t", "\n", "'", "\"", "#", "%", "@",
-        "`", " ", "x", "0", "<<: *a\n", "? ", "---\n", "...\n", "\u{feff}", "é", "  ", "steps:", "id: X\n",
+        ":", "- ", "[", "]", "{", "}", "&a ", "*a", "!!str ", "|", ">-", "\t", "\n", "'", "\"",
+        "#", "%", "@", "`", " ", "x", "0", "<<: *a\n", "? ", "---\n", "...\n", "\u{feff}", "é",
+        "  ", "steps:", "id: X\n",
     ]);
     prop_oneof![
         (any::<usize>(), 1usize..40).prop_map(|(at, len)| Edit::Delete { at, len }),
-        (any::<usize>(), prop::collection::vec(piece, 1..4))
-            .prop_map(|(at, pieces)| Edit::Insert { at, text: pieces.concat() }),
+        (any::<usize>(), prop::collection::vec(piece, 1..4)).prop_map(|(at, pieces)| {
+            Edit::Insert {
+                at,
+                text: pieces.concat(),
+            }
+        }),
         any::<usize>().prop_map(|line| Edit::DuplicateLine { line }),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::SwapLines { a, b }),
     ]

@@ -124,10 +124,19 @@ pub(super) fn entries(args: &Args<'_>) -> Result<Value, EvalError> {
     ))
 }
 
+/// Parses the expression argument of `eval`, `map` or `filter`.
+fn parse_arg(args: &Args<'_>, src: &str) -> Result<Expr, EvalError> {
+    if crate::stack::exhausted() {
+        return Err(EvalError::Limit(
+            "maximum call stack exceeded (nested evaluation)".to_string(),
+        ));
+    }
+    Expr::parse(src).map_err(|e| args.err(format!("invalid expression: {e}")))
+}
+
 pub(super) fn eval(args: &Args<'_>) -> Result<Outcome, EvalError> {
     args.count(1, 1)?;
-    let src = args.string(0);
-    let expr = Expr::parse(&src).map_err(|e| args.err(format!("invalid expression: {e}")))?;
+    let expr = parse_arg(args, &args.string(0))?;
     Ok(Outcome::Node(expr.node))
 }
 
@@ -178,7 +187,7 @@ fn per_item(
         Value::String(s) => s,
         other => return Err(args.wrong_type(1, "an expression string", other)),
     };
-    let expr = Expr::parse(src).map_err(|e| args.err(format!("invalid expression: {e}")))?;
+    let expr = parse_arg(args, src)?;
     for (index, value) in items.iter().enumerate() {
         let item = Item { value, index };
         let scoped = Scoped(&item, ctx.machine);

@@ -45,7 +45,11 @@ pub(super) fn date(args: &Args<'_>) -> Result<Value, EvalError> {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let secs = i64::try_from(now.as_secs()).unwrap_or(0);
-    Ok(Value::String(format_go_time(secs, now.subsec_nanos(), &layout)))
+    Ok(Value::String(format_go_time(
+        secs,
+        now.subsec_nanos(),
+        &layout,
+    )))
 }
 
 /// Civil date (year, month 1-12, day 1-31) of a day count since 1970-01-01.
@@ -172,7 +176,10 @@ mod tests {
             format_go_time(T, 120_000_000, DEFAULT_LAYOUT),
             "2024-02-29T13:04:05.120Z"
         );
-        assert_eq!(format_go_time(0, 0, DEFAULT_LAYOUT), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_go_time(0, 0, DEFAULT_LAYOUT),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -187,7 +194,10 @@ mod tests {
         );
         assert_eq!(format_go_time(T, 0, "2006-01-02"), "2024-02-29");
         assert_eq!(format_go_time(T, 0, "20060102.999"), "20240229");
-        assert_eq!(format_go_time(-86_400, 0, "2006-01-02 Mon"), "1969-12-31 Wed");
+        assert_eq!(
+            format_go_time(-86_400, 0, "2006-01-02 Mon"),
+            "1969-12-31 Wed"
+        );
         assert_eq!(format_go_time(T, 0, "literal é"), "literal é");
     }
 }

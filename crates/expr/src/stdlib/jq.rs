@@ -63,7 +63,13 @@ fn run_here(input: &Value, query: &str) -> Result<Value, String> {
     let loader = Loader::new(defs);
     let arena = Arena::default();
     let modules = loader
-        .load(&arena, File { code: query, path: () })
+        .load(
+            &arena,
+            File {
+                code: query,
+                path: (),
+            },
+        )
         .map_err(|errs| {
             let details: Vec<String> = errs.iter().map(|(_, e)| format!("{e:?}")).collect();
             format!("invalid query `{query}`: {}", details.join("; "))

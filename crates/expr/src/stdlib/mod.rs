@@ -15,7 +15,6 @@ use crate::error::EvalError;
 use crate::eval::Ctx;
 use crate::value::{describe, kind, to_int, to_number, to_string_form};
 
-
 /// What a standard function produced.
 pub(crate) enum Outcome {
     /// A value.

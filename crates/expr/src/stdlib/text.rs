@@ -117,7 +117,16 @@ mod tests {
 
     #[test]
     fn quoting_round_trips_through_splitting() {
-        for word in ["abc", "a b", "", "it's", "$HOME", "x\"y", "tab\there", "ünï"] {
+        for word in [
+            "abc",
+            "a b",
+            "",
+            "it's",
+            "$HOME",
+            "x\"y",
+            "tab\there",
+            "ünï",
+        ] {
             let q = quote(word);
             assert_eq!(split_words(&q).unwrap(), vec![word.to_string()], "{q}");
         }

@@ -1,7 +1,9 @@
 //! Parse errors, evaluation errors and limits.
 
 use serde_json::json;
-use testwerk_expr::{Error, EvalError, Expr, FnMachine, Lookup, MapMachine, NoMachine, resolve_template};
+use testwerk_expr::{
+    Error, EvalError, Expr, FnMachine, Lookup, MapMachine, NoMachine, resolve_template,
+};
 
 fn parse_err(src: &str) -> (usize, String) {
     let e = Expr::parse(src).unwrap_err();
@@ -41,18 +43,29 @@ fn parse_error_display() {
 
 #[test]
 fn unknown_names_when_finalizing() {
-    let e = Expr::parse("config.department + 1").unwrap().finalize(&NoMachine).unwrap_err();
+    let e = Expr::parse("config.department + 1")
+        .unwrap()
+        .finalize(&NoMachine)
+        .unwrap_err();
     assert_eq!(e, EvalError::UnknownVariable("config.department".into()));
     assert_eq!(e.to_string(), "config.department: unknown variable");
     assert!(e.is_unknown());
-    let e = Expr::parse("foo(1)").unwrap().finalize(&NoMachine).unwrap_err();
+    let e = Expr::parse("foo(1)")
+        .unwrap()
+        .finalize(&NoMachine)
+        .unwrap_err();
     assert_eq!(e.to_string(), "foo: unknown function");
 }
 
 #[test]
 fn machine_function_errors_name_the_function() {
-    let m = FnMachine::functions(|name, _| (name == "secret").then(|| Err("no such secret".to_string())));
-    let e = Expr::parse("secret(\"a\", \"b\")").unwrap().finalize(&m).unwrap_err();
+    let m = FnMachine::functions(|name, _| {
+        (name == "secret").then(|| Err("no such secret".to_string()))
+    });
+    let e = Expr::parse("secret(\"a\", \"b\")")
+        .unwrap()
+        .finalize(&m)
+        .unwrap_err();
     assert_eq!(e.to_string(), "secret: no such secret");
 }
 
@@ -60,7 +73,10 @@ fn machine_function_errors_name_the_function() {
 fn errors_in_properties_name_the_path() {
     let m = MapMachine::new([("a", json!({"b": 5}))]);
     let e = Expr::parse("a.b.c").unwrap().finalize(&m).unwrap_err();
-    assert_eq!(e.to_string(), "a.b.c: cannot read property `c` of a number (5)");
+    assert_eq!(
+        e.to_string(),
+        "a.b.c: cannot read property `c` of a number (5)"
+    );
 }
 
 #[test]
@@ -84,17 +100,23 @@ fn recursion_is_bounded() {
         assert!(e.to_string().contains("call stack exceeded"), "{e}");
     }
     // eval of itself
-    let quine = FnMachine::new(|name| {
-        (name == "q").then(|| Lookup::Value(json!("eval(q)")))
-    });
-    let e = Expr::parse("eval(q)").unwrap().finalize(&quine).unwrap_err();
+    let quine = FnMachine::new(|name| (name == "q").then(|| Lookup::Value(json!("eval(q)"))));
+    let e = Expr::parse("eval(q)")
+        .unwrap()
+        .finalize(&quine)
+        .unwrap_err();
     assert!(e.to_string().contains("call stack exceeded"), "{e}");
 }
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
     let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
-    assert!(Expr::parse(&deep).unwrap_err().message.contains("nested too deeply"));
+    assert!(
+        Expr::parse(&deep)
+            .unwrap_err()
+            .message
+            .contains("nested too deeply")
+    );
     let long = vec!["1"; 100_000].join("+");
     assert!(Expr::parse(&long).is_err());
     let nots = format!("{}x", "!".repeat(10_000));
@@ -126,7 +148,7 @@ fn limits_hold_on_a_small_stack() {
             vec!["x"; 160].join("+"),
             vec!["x"; 160].join("**"),
             (0..99).map(|_| "x ? y : ").collect::<String>() + "z",
-            format!("{}x{}", "eval(\"".repeat(1), "\")".repeat(1)),
+            "eval(\"x + eval(\\\"x\\\")\")".to_string(),
         ];
         let m = MapMachine::new([("x", json!(1)), ("y", json!(2)), ("z", json!(3))]);
         for src in &sources {
@@ -139,12 +161,17 @@ fn limits_hold_on_a_small_stack() {
         }
         let loops = FnMachine::new(|name| Some(Lookup::Expr(Expr::var(&format!("{name}x")))));
         assert!(Expr::var("a").resolve(&loops).is_err());
-        let quine = FnMachine::new(|name| (name == "q").then(|| Lookup::Value(json!("eval(q) + 1"))));
+        let quine =
+            FnMachine::new(|name| (name == "q").then(|| Lookup::Value(json!("eval(q) + 1"))));
         assert!(Expr::parse("eval(q)").unwrap().finalize(&quine).is_err());
-        let deep_map = FnMachine::new(|name| {
-            (name == "q").then(|| Lookup::Value(json!("map([1], q)")))
-        });
-        assert!(Expr::parse("map([1], q)").unwrap().finalize(&deep_map).is_err());
+        let deep_map =
+            FnMachine::new(|name| (name == "q").then(|| Lookup::Value(json!("map([1], q)"))));
+        assert!(
+            Expr::parse("map([1], q)")
+                .unwrap()
+                .finalize(&deep_map)
+                .is_err()
+        );
     };
     std::thread::Builder::new()
         .stack_size(2 << 20)

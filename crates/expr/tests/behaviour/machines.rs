@@ -26,9 +26,8 @@ fn full_name_then_shorter_prefixes() {
 
 #[test]
 fn prefix_answering_an_expression() {
-    let m = FnMachine::new(|name| {
-        (name == "step").then(|| Lookup::Expr(Expr::var("runtime.step")))
-    });
+    let m =
+        FnMachine::new(|name| (name == "step").then(|| Lookup::Expr(Expr::var("runtime.step"))));
     assert_eq!(res("step.outputs.x", &m), "(runtime.step).outputs.x");
     let later = vars(&[("runtime.step", json!({"outputs": {"x": "ok"}}))]);
     assert_eq!(ev_with("(runtime.step).outputs.x", &later), json!("ok"));
@@ -40,7 +39,8 @@ fn map_machine_from_collections() {
     b.insert("x".to_string(), json!(1));
     let config = MapMachine::with_prefix("config", b);
     let obj = json!({"name": "wf", "labels": {"app": "x"}});
-    let workflow = MapMachine::with_prefix("workflow", obj.as_object().cloned().unwrap_or_default());
+    let workflow =
+        MapMachine::with_prefix("workflow", obj.as_object().cloned().unwrap_or_default());
     let env = MapMachine::new(vec![("env.HOME", json!("/root"))]).with("env.USER", json!("me"));
     let chain = Chain::new(vec![&config, &workflow]).with(&env);
     assert_eq!(ev_with("config.x + 1", &chain), json!(2));
@@ -54,7 +54,10 @@ fn map_machine_from_collections() {
 #[test]
 fn machine_functions_override_and_extend() {
     let m = FnMachine::functions(|name, args| match name {
-        "file" => Some(Ok(Lookup::Value(json!(format!("content of {}", args.first()?))))),
+        "file" => Some(Ok(Lookup::Value(json!(format!(
+            "content of {}",
+            args.first()?
+        ))))),
         "len" => Some(Ok(Lookup::Value(json!(-1)))),
         // A rewrite: secret(name, key) → env.<key>, resolved later.
         "secret" => {
@@ -74,5 +77,12 @@ fn machine_functions_override_and_extend() {
     });
     assert_eq!(ev_with("count([1, 2, 3]..., 4)", &count), json!(4));
     assert_eq!(res("count(x...)", &count), "count(x...)");
-    assert_eq!(Expr::parse("count()").unwrap().finalize(&NoMachine).unwrap_err().to_string(), "count: unknown function");
+    assert_eq!(
+        Expr::parse("count()")
+            .unwrap()
+            .finalize(&NoMachine)
+            .unwrap_err()
+            .to_string(),
+        "count: unknown function"
+    );
 }

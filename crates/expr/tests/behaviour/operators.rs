@@ -18,7 +18,10 @@ fn literals() {
     assert_eq!(ev("'single \"quoted\"'"), json!("single \"quoted\""));
     assert_eq!(ev("\"multi\nline\""), json!("multi\nline"));
     assert_eq!(ev("[1, \"a\", [true]]"), json!([1, "a", [true]]));
-    assert_eq!(ev(r#"{"a": 1, "b": {"c": null}}"#), json!({"a": 1, "b": {"c": null}}));
+    assert_eq!(
+        ev(r#"{"a": 1, "b": {"c": null}}"#),
+        json!({"a": 1, "b": {"c": null}})
+    );
     assert_eq!(ev("[]"), json!([]));
     assert_eq!(ev("{}"), json!({}));
 }
@@ -139,9 +142,18 @@ fn unary_minus_binds_tightly() {
 fn ternary() {
     assert_eq!(ev(r#"true ? "value" : "another""#), json!("value"));
     assert_eq!(ev(r#"5 == 3 ? "value" : "another""#), json!("another"));
-    assert_eq!(ev(r#"5 == 3 && 2 == 4 ? "value" : "another""#), json!("another"));
-    assert_eq!(ev(r#"3 == 3 || 2 == 4 ? "value" : "another""#), json!("value"));
-    assert_eq!(ev(r#"false ? "value" : true ? "xyz" : "another""#), json!("xyz"));
+    assert_eq!(
+        ev(r#"5 == 3 && 2 == 4 ? "value" : "another""#),
+        json!("another")
+    );
+    assert_eq!(
+        ev(r#"3 == 3 || 2 == 4 ? "value" : "another""#),
+        json!("value")
+    );
+    assert_eq!(
+        ev(r#"false ? "value" : true ? "xyz" : "another""#),
+        json!("xyz")
+    );
     assert_eq!(ev("false ? 3 : (true ? 5.78 : 2)"), json!(5.78));
     assert_eq!(ev("true ? false ? 1 : 2 : 3"), json!(2));
     assert_eq!(ev("1 ? 2 : 1/0"), json!(2));
@@ -163,17 +175,30 @@ fn property_access() {
 #[test]
 fn wildcards() {
     assert_eq!(ev(r#"[{"a": 1}, {"a": 2}].*.a"#), json!([1, 2]));
-    assert_eq!(ev(r#"{"x": {"ip": "1"}, "y": {"ip": "2"}}.*.ip"#), json!(["1", "2"]));
+    assert_eq!(
+        ev(r#"{"x": {"ip": "1"}, "y": {"ip": "2"}}.*.ip"#),
+        json!(["1", "2"])
+    );
     assert_eq!(ev("[1, 2].*"), json!([1, 2]));
     assert_eq!(ev("null.*"), json!([]));
-    assert_eq!(ev(r#"[{"b": [{"c": 1}]}, {"b": [{"c": 2}]}].*.b.*.0"#), json!([{"c": 1}]));
+    // A second `*` iterates the list made by the first.
+    assert_eq!(
+        ev(r#"[{"b": [{"c": 1}]}, {"b": [{"c": 2}]}].*.b.*.0"#),
+        json!([{"c": 1}, {"c": 2}])
+    );
     assert!(ev_err("(5).*").contains("needs a list or a map"));
 }
 
 #[test]
 fn spread_arguments() {
-    assert_eq!(ev(r#"shellquote(["a", "b", "c", "a b c"]...)"#), json!("a b c 'a b c'"));
-    assert_eq!(ev("shellquote(shellparse(\"a b c\n'a b c'\")...)"), json!("a b c 'a b c'"));
+    assert_eq!(
+        ev(r#"shellquote(["a", "b", "c", "a b c"]...)"#),
+        json!("a b c 'a b c'")
+    );
+    assert_eq!(
+        ev("shellquote(shellparse(\"a b c\n'a b c'\")...)"),
+        json!("a b c 'a b c'")
+    );
     assert_eq!(ev(r#"join([["a", "b"], "x"]...)"#), json!("axb"));
     assert_eq!(ev("list(1, [2, 3]..., null...)"), json!([1, 2, 3]));
     assert!(ev_err("list(5...)").contains("spread operator"));
@@ -202,7 +227,10 @@ fn printing_is_minimal_and_parses_back() {
         (r#"{"k": a}"#, r#"{"k":a}"#),
         ("'it\"s'", r#""it\"s""#),
         ("\"a\nb\"", r#""a\nb""#),
-        ("A + B * (C + D) / E * F + G <> H ** I * J ** K", "A+B*(C+D)/E*F+G!=H**I*J**K"),
+        (
+            "A + B * (C + D) / E * F + G <> H ** I * J ** K",
+            "A+B*(C+D)/E*F+G!=H**I*J**K",
+        ),
         ("env . HOME", "env.HOME"),
     ] {
         let e = Expr::parse(src).unwrap();

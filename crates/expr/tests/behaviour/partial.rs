@@ -10,7 +10,10 @@ fn unknown_variables_stay_symbolic() {
     assert_eq!(simp("env.TEST"), "env.TEST");
     assert_eq!(simp("env.TEST + 1 * 2"), "env.TEST+2");
     assert_eq!(simp("3 + env.xyz + env.abc"), "3+env.xyz+env.abc");
-    assert_eq!(simp(r#""3" + (env.xyz + env.abc)"#), r#""3"+(env.xyz+env.abc)"#);
+    assert_eq!(
+        simp(r#""3" + (env.xyz + env.abc)"#),
+        r#""3"+(env.xyz+env.abc)"#
+    );
 }
 
 #[test]
@@ -53,7 +56,12 @@ fn errors_in_undecided_branches_wait() {
     assert_eq!(simp("x && 1 / 0"), "x&&1/0");
     let m = vars(&[("x", json!(false))]);
     assert_eq!(ev_with(&simp("x ? 1 / 0 : 2"), &m), json!(2));
-    assert!(Expr::parse("1 / 0 + x").unwrap().resolve(&NoMachine).is_err());
+    assert!(
+        Expr::parse("1 / 0 + x")
+            .unwrap()
+            .resolve(&NoMachine)
+            .is_err()
+    );
 }
 
 #[test]
@@ -107,7 +115,10 @@ fn map_resolves_what_it_can() {
     assert_eq!(res("map(list, \"_.value * k\")", &m), "[1*k,2*k]");
     let later = vars(&[("k", json!(10))]);
     assert_eq!(ev_with("[1*k,2*k]", &later), json!([10, 20]));
-    assert_eq!(res("filter(list, \"_.value > k\")", &m), "filter([1,2],\"_.value > k\")");
+    assert_eq!(
+        res("filter(list, \"_.value > k\")", &m),
+        "filter([1,2],\"_.value > k\")"
+    );
     assert_eq!(res("map(x, \"_.value\")", &m), "map(x,\"_.value\")");
 }
 
@@ -119,7 +130,12 @@ fn any_takes_the_first_available() {
     assert_eq!(simp("any([7, 8]...)"), "7");
     assert_eq!(simp("any()"), "null");
     assert_eq!(ev_with("any(missing, 2)", &NoMachine), json!(2));
-    assert!(Expr::parse("any(missing)").unwrap().finalize(&NoMachine).is_err());
+    assert!(
+        Expr::parse("any(missing)")
+            .unwrap()
+            .finalize(&NoMachine)
+            .is_err()
+    );
 }
 
 #[test]
@@ -135,7 +151,10 @@ fn resolving_is_stable() {
         let once = Expr::parse(src).unwrap().resolve(&m).unwrap();
         let twice = once.resolve(&m).unwrap();
         assert_eq!(once, twice, "{src}");
-        assert_eq!(Expr::parse(&once.to_string()).unwrap().resolve(&m).unwrap(), once);
+        assert_eq!(
+            Expr::parse(&once.to_string()).unwrap().resolve(&m).unwrap(),
+            once
+        );
     }
 }
 

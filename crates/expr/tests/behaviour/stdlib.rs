@@ -11,7 +11,10 @@ fn conversions() {
     assert_eq!(ev("bool(500)"), json!(true));
     assert_eq!(ev("bool(\"off\")"), json!(false));
     assert_eq!(ev("string(500)"), json!("500"));
-    assert_eq!(ev("string(1, \"a\", null, [1, 2], true)"), json!("1a1,2true"));
+    assert_eq!(
+        ev("string(1, \"a\", null, [1, 2], true)"),
+        json!("1a1,2true")
+    );
     assert_eq!(ev("string()"), json!(""));
     assert_eq!(ev("int(500)"), json!(500));
     assert_eq!(ev("int(500.888)"), json!(500));
@@ -43,10 +46,19 @@ fn json_and_yaml() {
     assert!(ev_err("json(\"{\")").starts_with("json: invalid JSON"));
     assert!(ev_err("json(5)").contains("argument 1 must be a string"));
     assert_eq!(ev(r#"yaml("\"abc\"")"#), json!("abc"));
-    assert_eq!(ev(r#"yaml("foo:\n  bar: 'baz'")"#), json!({"foo": {"bar": "baz"}}));
+    assert_eq!(
+        ev(r#"yaml("foo:\n  bar: 'baz'")"#),
+        json!({"foo": {"bar": "baz"}})
+    );
     assert_eq!(ev("yaml(\"\na:\n- b\n- v\n\")"), json!({"a": ["b", "v"]}));
-    assert_eq!(ev(r#"yaml("1: one\ntrue: yes")"#), json!({"1": "one", "true": "yes"}));
-    assert_eq!(ev(r#"toyaml({"foo": {"bar": "baz"}})"#), json!("foo:\n  bar: baz\n"));
+    assert_eq!(
+        ev(r#"yaml("1: one\ntrue: yes")"#),
+        json!({"1": "one", "true": "yes"})
+    );
+    assert_eq!(
+        ev(r#"toyaml({"foo": {"bar": "baz"}})"#),
+        json!("foo:\n  bar: baz\n")
+    );
     assert!(ev_err("yaml(\"a: [\")").starts_with("yaml: invalid YAML"));
 }
 
@@ -54,7 +66,10 @@ fn json_and_yaml() {
 fn lists_and_strings() {
     assert_eq!(ev(r#"list("a", 10, ["a", 4])"#), json!(["a", 10, ["a", 4]]));
     assert_eq!(ev(r#"join(["a", 10, ["a", 4]])"#), json!("a,10,a,4"));
-    assert_eq!(ev(r#"join(["a", 10, ["a", 4]], "---")"#), json!("a---10---a,4"));
+    assert_eq!(
+        ev(r#"join(["a", 10, ["a", 4]], "---")"#),
+        json!("a---10---a,4")
+    );
     assert_eq!(ev("join(null)"), json!(null));
     assert!(ev_err("join(\"a\")").contains("must be a list"));
     assert_eq!(ev("split(null)"), json!([""]));
@@ -76,9 +91,15 @@ fn at_indexes_lists_maps_and_strings() {
     assert_eq!(ev(r#"at({"x": "value"}, "x")"#), json!("value"));
     assert_eq!(ev(r#"at({"x": "value"}, "unknown-key")"#), json!(null));
     assert_eq!(ev(r#"at("añb", 1)"#), json!("ñ"));
-    assert_eq!(ev(r#"at({"service-name-with-dash": [{"ip": "1.2.3.4"}]}, "service-name-with-dash").0.ip"#), json!("1.2.3.4"));
+    assert_eq!(
+        ev(r#"at({"service-name-with-dash": [{"ip": "1.2.3.4"}]}, "service-name-with-dash").0.ip"#),
+        json!("1.2.3.4")
+    );
     assert_eq!(ev_err("at([1], 1)"), "at: index 1 out of bounds (length 1)");
-    assert_eq!(ev_err("at([1], -1)"), "at: index -1 out of bounds (length 1)");
+    assert_eq!(
+        ev_err("at([1], -1)"),
+        "at: index -1 out of bounds (length 1)"
+    );
     assert!(ev_err("at(5, 1)").contains("must be a list, a map or a string"));
 }
 
@@ -98,14 +119,29 @@ fn chunk_and_range() {
 
 #[test]
 fn map_filter_entries() {
-    assert_eq!(ev(r#"map([1,2,3,4,5], "_.value * 2")"#), json!([2, 4, 6, 8, 10]));
-    assert_eq!(ev(r#"map([10,20,30,40,50], "_.index * 2")"#), json!([0, 2, 4, 6, 8]));
+    assert_eq!(
+        ev(r#"map([1,2,3,4,5], "_.value * 2")"#),
+        json!([2, 4, 6, 8, 10])
+    );
+    assert_eq!(
+        ev(r#"map([10,20,30,40,50], "_.index * 2")"#),
+        json!([0, 2, 4, 6, 8])
+    );
     assert_eq!(ev(r#"map(["a"], "_.key + _.value")"#), json!(["0a"]));
     assert_eq!(ev(r#"map([{"a": 1}], "_.value.a")"#), json!([1]));
-    assert_eq!(ev(r#"map(["v1", "v2"], "_.value + \"abc\"").0"#), json!("v1abc"));
+    assert_eq!(
+        ev(r#"map(["v1", "v2"], "_.value + \"abc\"").0"#),
+        json!("v1abc")
+    );
     assert_eq!(ev(r#"map(null, "_.value")"#), json!([]));
-    assert_eq!(ev(r#"filter([1,2,3,4,5], "_.value > 2")"#), json!([3, 4, 5]));
-    assert_eq!(ev(r#"filter(["a", "", "b"], "_.value")"#), json!(["a", "b"]));
+    assert_eq!(
+        ev(r#"filter([1,2,3,4,5], "_.value > 2")"#),
+        json!([3, 4, 5])
+    );
+    assert_eq!(
+        ev(r#"filter(["a", "", "b"], "_.value")"#),
+        json!(["a", "b"])
+    );
     assert_eq!(
         ev(r#"entries({"A": "B", "C": 5})"#),
         json!([{"key": "A", "value": "B"}, {"key": "C", "value": 5}])
@@ -113,7 +149,9 @@ fn map_filter_entries() {
     assert!(ev_err(r#"map([1], "_.value +")"#).starts_with("map: invalid expression"));
     assert!(ev_err(r#"map([1], "_.value / 0")"#).starts_with("map: item 0:"));
     assert_eq!(
-        ev(r#"join(map(["cypress/e2e/a.js", "cypress/e2e/b/c.js"], "relpath(_.value, \"cypress/e2e\")"), ", ")"#),
+        ev(
+            r#"join(map(["cypress/e2e/a.js", "cypress/e2e/b/c.js"], "relpath(_.value, \"cypress/e2e\")"), ", ")"#
+        ),
         json!("a.js, b/c.js")
     );
     // Nested map: the inner expression is a string, seen by the inner map only.
@@ -127,7 +165,10 @@ fn map_filter_entries() {
 fn map_sees_outer_variables() {
     let m = MapMachine::new([("k", json!(3))]);
     assert_eq!(ev_with(r#"map([1, 2], "_.value * k")"#, &m), json!([3, 6]));
-    assert_eq!(ev_with(r#"filter([1, 2, 4], "_.value >= k")"#, &m), json!([4]));
+    assert_eq!(
+        ev_with(r#"filter([1, 2, 4], "_.value >= k")"#, &m),
+        json!([4])
+    );
 }
 
 #[test]
@@ -140,8 +181,14 @@ fn eval_parses_and_evaluates() {
 #[test]
 fn jq_returns_all_results() {
     assert_eq!(ev(r#"jq([1,2,3,4,5], ". | max")"#), json!([5]));
-    assert_eq!(ev(r#"jq([{"a":{"v": 1}},{"b":{"v": 2}}], ". | max_by(.v)")"#), json!([{"b": {"v": 2}}]));
-    assert_eq!(ev(r#"jq([1,2,3,4,5], "map(select(. > 2))")"#), json!([[3, 4, 5]]));
+    assert_eq!(
+        ev(r#"jq([{"a":{"v": 1}},{"b":{"v": 2}}], ". | max_by(.v)")"#),
+        json!([{"b": {"v": 2}}])
+    );
+    assert_eq!(
+        ev(r#"jq([1,2,3,4,5], "map(select(. > 2))")"#),
+        json!([[3, 4, 5]])
+    );
     assert_eq!(ev(r#"jq({"a": [1, 2]}, ".a[]")"#), json!([1, 2]));
     assert_eq!(ev(r#"jq(null, "empty")"#), json!([]));
     assert_eq!(ev(r#"jq("x", "ascii_upcase")"#), json!(["X"]));
@@ -155,10 +202,16 @@ fn jq_returns_all_results() {
 fn shell_functions() {
     assert_eq!(ev(r#"shellquote("abc")"#), json!("abc"));
     assert_eq!(ev(r#"shellquote("a b c")"#), json!("'a b c'"));
-    assert_eq!(ev(r#"shellquote("a b c", "d e f")"#), json!("'a b c' 'd e f'"));
+    assert_eq!(
+        ev(r#"shellquote("a b c", "d e f")"#),
+        json!("'a b c' 'd e f'")
+    );
     assert_eq!(ev("shellquote(null)"), json!("''"));
     assert_eq!(ev(r#"shellquote("it's")"#), json!(r"'it'\''s'"));
-    assert_eq!(ev(r#"shellparse("a b c 'a b c'")"#), json!(["a", "b", "c", "a b c"]));
+    assert_eq!(
+        ev(r#"shellparse("a b c 'a b c'")"#),
+        json!(["a", "b", "c", "a b c"])
+    );
     assert!(ev_err(r#"shellparse("'open")"#).starts_with("shellparse: unterminated"));
 }
 
@@ -169,11 +222,26 @@ fn paths() {
     assert_eq!(ev(r#"relpath("/xyz", "/xyz")"#), json!("."));
     assert_eq!(ev(r#"relpath("/abc", "/xyz")"#), json!("../abc"));
     assert_eq!(ev(r#"relpath("/data/abc/def", "/data")"#), json!("abc/def"));
-    assert_eq!(ev(r#"relpath("/data/abc/def", "/data/abc/def/xyz")"#), json!(".."));
-    assert_eq!(ev(r#"relpath("/data/abc/def/ccc", "/data/abc/def/xyz")"#), json!("../ccc"));
-    assert_eq!(ev(r#"abspath("/data/abc/def/ccc", "/data")"#), json!("/data/abc/def/ccc"));
-    assert_eq!(ev(r#"abspath("/data/abc/def/ccc", "/abc")"#), json!("/data/abc/def/ccc"));
-    assert_eq!(ev(r#"abspath("def/ccc", "/data/abc")"#), json!("/data/abc/def/ccc"));
+    assert_eq!(
+        ev(r#"relpath("/data/abc/def", "/data/abc/def/xyz")"#),
+        json!("..")
+    );
+    assert_eq!(
+        ev(r#"relpath("/data/abc/def/ccc", "/data/abc/def/xyz")"#),
+        json!("../ccc")
+    );
+    assert_eq!(
+        ev(r#"abspath("/data/abc/def/ccc", "/data")"#),
+        json!("/data/abc/def/ccc")
+    );
+    assert_eq!(
+        ev(r#"abspath("/data/abc/def/ccc", "/abc")"#),
+        json!("/data/abc/def/ccc")
+    );
+    assert_eq!(
+        ev(r#"abspath("def/ccc", "/data/abc")"#),
+        json!("/data/abc/def/ccc")
+    );
     assert_eq!(ev(r#"abspath("..", "/data/abc")"#), json!("/data"));
     assert_eq!(ev(r#"makepath("/data", "x/y")"#), json!("/data/x/y"));
     assert_eq!(ev(r#"makepath("/data", "/abs")"#), json!("/abs"));
@@ -192,7 +260,10 @@ fn paths_relative_to_the_working_dir() {
     let cwd = std::env::current_dir().unwrap();
     let expected = cwd.join("x");
     assert_eq!(
-        Expr::parse(r#"abspath("x")"#).unwrap().finalize(&NoMachine).unwrap(),
+        Expr::parse(r#"abspath("x")"#)
+            .unwrap()
+            .finalize(&NoMachine)
+            .unwrap(),
         json!(expected.to_str().unwrap())
     );
 }

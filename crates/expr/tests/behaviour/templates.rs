@@ -19,18 +19,27 @@ fn static_templates() {
     assert_eq!(t("abc"), "abc");
     assert_eq!(t(r#"abc{{ "xyz" }}{{ 5 }}"#), "abcxyz5");
     assert_eq!(t("abc{{ 5 + 45 }}def"), "abc50def");
-    assert_eq!(t("{{ [1, 2] }}-{{ null }}-{{ {\"a\": {\"b\": 1}} }}"), r#"1,2--{"a":{"b":1}}"#);
+    assert_eq!(
+        t("{{ [1, 2] }}-{{ null }}-{{ {\"a\": {\"b\": 1}} }}"),
+        r#"1,2--{"a":{"b":1}}"#
+    );
     assert_eq!(t("}} {"), "}} {");
 }
 
 #[test]
 fn partial_templates() {
-    assert_eq!(resolve_template("a{{1+1}}{{x}}", &NoMachine).unwrap(), "a2{{x}}");
+    assert_eq!(
+        resolve_template("a{{1+1}}{{x}}", &NoMachine).unwrap(),
+        "a2{{x}}"
+    );
     assert_eq!(
         resolve_template("abc{{ 5 + 45 }}def{{env.abc * 5}}20", &NoMachine).unwrap(),
         "abc50def{{env.abc*5}}20"
     );
-    assert_eq!(resolve_template("{{ env.TEST }}", &NoMachine).unwrap(), "{{env.TEST}}");
+    assert_eq!(
+        resolve_template("{{ env.TEST }}", &NoMachine).unwrap(),
+        "{{env.TEST}}"
+    );
     let m = vars(&[("env.TEST", json!("value"))]);
     assert_eq!(resolve_template("x={{ env.TEST }}", &m).unwrap(), "x=value");
 }
@@ -52,11 +61,17 @@ fn escaped_braces() {
 
 #[test]
 fn text_before_an_expression_ending_in_a_brace_is_escaped() {
-    let t = Template::parse(r#"a{{"{"}}{{x}}"#).unwrap().resolve(&NoMachine).unwrap();
+    let t = Template::parse(r#"a{{"{"}}{{x}}"#)
+        .unwrap()
+        .resolve(&NoMachine)
+        .unwrap();
     let printed = t.to_string();
     assert_eq!(printed, r#"a{{"{"}}{{x}}"#);
     let m = vars(&[("x", json!(1))]);
-    assert_eq!(Template::parse(&printed).unwrap().finalize(&m).unwrap(), "a{1");
+    assert_eq!(
+        Template::parse(&printed).unwrap().finalize(&m).unwrap(),
+        "a{1"
+    );
     assert_eq!(escape_template("x{{y}}"), r#"x{{"{{"}}y}}"#);
 }
 
@@ -65,11 +80,22 @@ fn single_expr_and_helpers() {
     let t = Template::parse("{{ x }}").unwrap();
     assert_eq!(t.single_expr().unwrap().to_string(), "x");
     assert!(Template::parse(" {{ x }}").unwrap().single_expr().is_none());
-    assert!(Template::parse("{{ x }}{{ y }}").unwrap().single_expr().is_none());
+    assert!(
+        Template::parse("{{ x }}{{ y }}")
+            .unwrap()
+            .single_expr()
+            .is_none()
+    );
     let t = Template::parse("{{a}}-{{b + a}}").unwrap();
     assert_eq!(t.variables(), vec!["a", "b"]);
     assert_eq!(t.static_string(), None);
-    assert_eq!(Template::parse("x{{1}}").unwrap().static_string().as_deref(), Some("x1"));
+    assert_eq!(
+        Template::parse("x{{1}}")
+            .unwrap()
+            .static_string()
+            .as_deref(),
+        Some("x1")
+    );
 }
 
 #[test]
@@ -90,7 +116,10 @@ fn list_expansion() {
     let m = vars(&[
         ("args", json!(["--a", "b c"])),
         ("one", json!("x")),
-        ("services.slave", json!([{"ip": "1.1.1.1"}, {"ip": "2.2.2.2"}])),
+        (
+            "services.slave",
+            json!([{"ip": "1.1.1.1"}, {"ip": "2.2.2.2"}]),
+        ),
     ]);
     let out = expand_list(
         &strings(&[

@@ -18,7 +18,10 @@ pub fn load(yaml: &str) -> (Document<TestWorkflow>, TemplateSet) {
             AnyDocument::Execution(_) => {}
         }
     }
-    (workflow.unwrap_or_else(|| panic!("no workflow in the test YAML")), set)
+    (
+        workflow.unwrap_or_else(|| panic!("no workflow in the test YAML")),
+        set,
+    )
 }
 
 pub fn options(config: &[(&str, &str)]) -> ResolveOptions<'static> {

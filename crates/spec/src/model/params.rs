@@ -15,8 +15,9 @@ pub struct TemplateRef {
 
 /// A config value as written: an integer or a string (upstream `IntOrString`).
 ///
-/// YAML booleans and floats are accepted too and kept as their text, because a reader writing
-/// `enabled: true` means the string `true` that the parameter's type will cast anyway.
+/// Loading a file accepts only those two, as upstream and the generated CRDs do (the error
+/// suggests quoting `true` or `0.5`). Deserializing in code is more lenient: booleans and
+/// floats become their text, which the parameter's declared type casts anyway.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ParamValue {
     Int(i64),

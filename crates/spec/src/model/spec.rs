@@ -4,8 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ContainerConfig, Content, JobConfig, ParameterSchema, PodConfig, ServiceSpec, Step,
-    TemplateRef,
+    ContainerConfig, Content, JobConfig, ParameterSchema, PodConfig, ServiceSpec, Step, TemplateRef,
 };
 
 /// `spec` of a `TestWorkflow`: the shared body plus the templates it uses.

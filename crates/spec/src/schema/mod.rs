@@ -53,7 +53,11 @@ pub fn check_value(schema: &Value, value: &Value) -> Vec<Diagnostic> {
 }
 
 fn diagnose(issue: Issue, source: &Source) -> Diagnostic {
-    let Issue { path: at, context, problem } = issue;
+    let Issue {
+        path: at,
+        context,
+        problem,
+    } = issue;
     // The mapping the problem is in: the field's parent, or the mapping missing a field.
     let container = match &problem {
         Problem::Missing { .. } => at.as_str(),
@@ -77,8 +81,18 @@ fn diagnose(issue: Issue, source: &Source) -> Diagnostic {
         }
         Problem::WrongType { expected, found } => {
             let name = path::last_name(&at);
-            let subject = if name.is_empty() { "the document".to_owned() } else { format!("`{name}`") };
-            let d = source.diagnostic(&at, format!("wrong type for {subject}: found {found}"));
+            let subject = if name.is_empty() {
+                "the document".to_owned()
+            } else {
+                format!("`{name}`")
+            };
+            let mut d = source.diagnostic(&at, format!("wrong type for {subject}: found {found}"));
+            if expected == "an integer or a string"
+                && matches!(found, "a boolean" | "a decimal number")
+            {
+                // Upstream reads these as int-or-string too, and rejects the same values.
+                d.suggestion = Some("put the value in quotes to pass it as a string".into());
+            }
             d.with_expected(expected)
         }
         Problem::NotAllowed { value, allowed } => {

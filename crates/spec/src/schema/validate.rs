@@ -43,7 +43,11 @@ pub(crate) struct Issue {
 
 /// Validates `value` against `root` (a schema whose `$ref`s point into its own `$defs`).
 pub(crate) fn validate(root: &Value, value: &Value) -> Vec<Issue> {
-    let mut validator = Validator { root, issues: Vec::new(), depth: 0 };
+    let mut validator = Validator {
+        root,
+        issues: Vec::new(),
+        depth: 0,
+    };
     validator.check(root, value, "", None);
     validator.issues
 }
@@ -65,6 +69,13 @@ pub(crate) fn type_name(value: &Value) -> &'static str {
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
     }
+}
+
+/// A value as a person would write it: strings without their JSON quotes.
+fn text_of(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
 }
 
 fn describe_type(t: &str) -> &'static str {
@@ -123,19 +134,31 @@ impl<'a> Validator<'a> {
         self.depth -= 1;
     }
 
-    fn check_inner(&mut self, schema: &'a Value, value: &Value, at: &str, context: Option<&'a str>) {
+    fn check_inner(
+        &mut self,
+        schema: &'a Value,
+        value: &Value,
+        at: &str,
+        context: Option<&'a str>,
+    ) {
         let Value::Object(s) = schema else {
             if schema == &Value::Bool(false) {
-                self.report(at, context, Problem::NotAllowed { value: value.to_string(), allowed: vec![] });
+                self.report(
+                    at,
+                    context,
+                    Problem::NotAllowed {
+                        value: text_of(value),
+                        allowed: vec![],
+                    },
+                );
             }
             return;
         };
         let mut context = context;
-        if let Some(reference) = s.get("$ref").and_then(Value::as_str) {
-            if let Some((target, name)) = self.resolve(reference) {
-                self.check(target, value, at, Some(name));
-                context = Some(name);
-            }
+        let reference = s.get("$ref").and_then(Value::as_str);
+        if let Some((target, name)) = reference.and_then(|r| self.resolve(r)) {
+            self.check(target, value, at, Some(name));
+            context = Some(name);
         }
         if value.is_null() && s.get("nullable") == Some(&Value::Bool(true)) {
             return;
@@ -143,7 +166,14 @@ impl<'a> Validator<'a> {
         if s.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
             if !is_int_or_string(value) {
                 let expected = "an integer or a string".to_owned();
-                self.report(at, context, Problem::WrongType { expected, found: type_name(value) });
+                self.report(
+                    at,
+                    context,
+                    Problem::WrongType {
+                        expected,
+                        found: type_name(value),
+                    },
+                );
             }
             return;
         }
@@ -164,19 +194,29 @@ impl<'a> Validator<'a> {
                 _ => vec![],
             };
             if !names.is_empty() && !names.iter().any(|t| matches_type(t, value)) {
-                let wanted: Vec<&str> =
-                    names.iter().filter(|t| **t != "null").map(|t| describe_type(t)).collect();
+                let wanted: Vec<&str> = names
+                    .iter()
+                    .filter(|t| **t != "null")
+                    .map(|t| describe_type(t))
+                    .collect();
                 let expected = wanted.join(" or ");
-                self.report(at, context, Problem::WrongType { expected, found: type_name(value) });
+                self.report(
+                    at,
+                    context,
+                    Problem::WrongType {
+                        expected,
+                        found: type_name(value),
+                    },
+                );
                 return;
             }
         }
-        if let Some(Value::Array(allowed)) = s.get("enum") {
-            if !allowed.contains(value) {
-                let allowed = allowed.iter().map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned)).collect();
-                let shown = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-                self.report(at, context, Problem::NotAllowed { value: shown, allowed });
-            }
+        if let Some(Value::Array(allowed)) = s.get("enum")
+            && !allowed.contains(value)
+        {
+            let allowed = allowed.iter().map(text_of).collect();
+            let value = text_of(value);
+            self.report(at, context, Problem::NotAllowed { value, allowed });
         }
         if let Value::Number(n) = value {
             self.check_range(s, n, at, context);
@@ -208,8 +248,14 @@ impl<'a> Validator<'a> {
             Some("uint8") => (0.0, 255.0),
             _ => (f64::NEG_INFINITY, f64::INFINITY),
         };
-        let lo = s.get("minimum").and_then(Value::as_f64).map_or(lo, |m| m.max(lo));
-        let hi = s.get("maximum").and_then(Value::as_f64).map_or(hi, |m| m.min(hi));
+        let lo = s
+            .get("minimum")
+            .and_then(Value::as_f64)
+            .map_or(lo, |m| m.max(lo));
+        let hi = s
+            .get("maximum")
+            .and_then(Value::as_f64)
+            .map_or(hi, |m| m.min(hi));
         if x < lo || x > hi {
             let detail = match (lo.is_finite(), hi.is_finite()) {
                 (true, true) => format!("{n} is out of range: expected {lo} to {hi}"),
@@ -241,15 +287,35 @@ impl<'a> Validator<'a> {
                 && additional != Some(&Value::Bool(true))
             {
                 let expected = properties.keys().cloned().collect();
-                self.report(&field_path, context, Problem::UnknownField { field: key.clone(), expected });
+                self.report(
+                    &field_path,
+                    context,
+                    Problem::UnknownField {
+                        field: key.clone(),
+                        expected,
+                    },
+                );
             } else if additional == Some(&Value::Bool(false)) && !preserve {
-                self.report(&field_path, context, Problem::UnknownField { field: key.clone(), expected: vec![] });
+                self.report(
+                    &field_path,
+                    context,
+                    Problem::UnknownField {
+                        field: key.clone(),
+                        expected: vec![],
+                    },
+                );
             }
         }
         if let Some(Value::Array(required)) = s.get("required") {
             for field in required.iter().filter_map(Value::as_str) {
                 if !object.contains_key(field) {
-                    self.report(at, context, Problem::Missing { field: field.to_owned() });
+                    self.report(
+                        at,
+                        context,
+                        Problem::Missing {
+                            field: field.to_owned(),
+                        },
+                    );
                 }
             }
         }
@@ -257,15 +323,29 @@ impl<'a> Validator<'a> {
 
     /// `anyOf`/`oneOf`: fine if one branch accepts the value. Otherwise the errors of the branch
     /// meant for this kind of value are the useful ones; failing that, say which kinds fit.
-    fn check_branches(&mut self, branches: &'a [Value], value: &Value, at: &str, context: Option<&'a str>) {
+    fn check_branches(
+        &mut self,
+        branches: &'a [Value],
+        value: &Value,
+        at: &str,
+        context: Option<&'a str>,
+    ) {
         let mut candidates = Vec::new();
         for branch in branches {
-            let mut trial = Validator { root: self.root, issues: Vec::new(), depth: self.depth };
+            let mut trial = Validator {
+                root: self.root,
+                issues: Vec::new(),
+                depth: self.depth,
+            };
             trial.check(branch, value, at, context);
             if trial.issues.is_empty() {
                 return;
             }
-            if self.accepted_types(branch).iter().any(|t| matches_type(t, value) || (*t == "number" && value.is_number())) {
+            if self
+                .accepted_types(branch)
+                .iter()
+                .any(|t| matches_type(t, value) || (*t == "number" && value.is_number()))
+            {
                 candidates.push(trial.issues);
             }
         }
@@ -283,7 +363,14 @@ impl<'a> Validator<'a> {
             }
         }
         let expected = wanted.join(" or ");
-        self.report(at, context, Problem::WrongType { expected, found: type_name(value) });
+        self.report(
+            at,
+            context,
+            Problem::WrongType {
+                expected,
+                found: type_name(value),
+            },
+        );
     }
 
     /// The JSON types a schema can accept at its top level.
@@ -298,7 +385,11 @@ impl<'a> Validator<'a> {
         if depth > 16 {
             return;
         }
-        if let Some((target, _)) = s.get("$ref").and_then(Value::as_str).and_then(|r| self.resolve(r)) {
+        if let Some((target, _)) = s
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| self.resolve(r))
+        {
             self.collect_types(target, out, depth + 1);
         }
         if s.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
@@ -364,7 +455,9 @@ mod tests {
                 ("".into(), None),
             ]
         );
-        assert!(matches!(&issues[3].problem, Problem::WrongType { expected, .. } if expected == "a list or a string"));
+        assert!(
+            matches!(&issues[3].problem, Problem::WrongType { expected, .. } if expected == "a list or a string")
+        );
         assert!(matches!(&issues[7].problem, Problem::Missing { field } if field == "name"));
     }
 

@@ -58,6 +58,9 @@ fn location(mark: Marker) -> Location {
     }
 }
 
+/// A problem that ends reading the stream: where, and what.
+struct Fatal(Location, String);
+
 struct Builder<'a> {
     file: &'a str,
     stack: Vec<Frame>,
@@ -82,22 +85,23 @@ pub(super) fn documents(file: &str, text: &str) -> (Vec<Rc<Node>>, Vec<Diagnosti
         loop {
             match parser.next_token() {
                 Ok((Event::StreamEnd, _)) => return Ok(()),
-                Ok((event, mark)) => {
-                    if let Err(fatal) = builder.on_event(event, location(mark)) {
-                        return Err(fatal);
-                    }
-                }
+                Ok((event, mark)) => builder.on_event(event, location(mark))?,
                 Err(e) => {
                     let message = format!("not valid YAML: {}", e.info());
-                    return Err(builder.diagnostic(location(*e.marker()), message));
+                    return Err(Fatal(location(*e.marker()), message));
                 }
             }
         }
     }));
     match outcome {
         Ok(Ok(())) => {}
-        Ok(Err(fatal)) => builder.errors.push(fatal),
-        Err(_) => builder.errors.push(Diagnostic::file(file, "not valid YAML: the parser failed")),
+        Ok(Err(Fatal(mark, message))) => {
+            let diagnostic = builder.diagnostic(mark, message);
+            builder.errors.push(diagnostic);
+        }
+        Err(_) => builder
+            .errors
+            .push(Diagnostic::file(file, "not valid YAML: the parser failed")),
     }
     (builder.documents, builder.errors)
 }
@@ -115,7 +119,7 @@ impl Builder<'_> {
     }
 
     /// Handles one event; an `Err` is fatal for the rest of the stream.
-    fn on_event(&mut self, event: Event, mark: Location) -> Result<(), Diagnostic> {
+    fn on_event(&mut self, event: Event, mark: Location) -> Result<(), Fatal> {
         match event {
             Event::DocumentStart => {
                 self.stack.clear();
@@ -138,7 +142,7 @@ impl Builder<'_> {
                 // its own alias, which would make an infinite value.
                 None => {
                     let message = "an alias cannot be used inside the node it names".into();
-                    return Err(self.diagnostic(mark, message));
+                    return Err(Fatal(mark, message));
                 }
             },
             Event::SequenceStart(anchor, _) => {
@@ -185,16 +189,19 @@ impl Builder<'_> {
                     });
                     self.complete(node, anchor, false);
                 }
-                None => return Err(self.diagnostic(mark, "unbalanced collection end".into())),
+                None => return Err(Fatal(mark, "unbalanced collection end".into())),
             },
             Event::StreamStart | Event::DocumentEnd | Event::StreamEnd | Event::Nothing => {}
         }
         Ok(())
     }
 
-    fn open(&self, mark: Location) -> Result<(), Diagnostic> {
+    fn open(&self, mark: Location) -> Result<(), Fatal> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(self.diagnostic(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
+            return Err(Fatal(
+                mark,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ));
         }
         Ok(())
     }

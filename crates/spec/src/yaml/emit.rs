@@ -93,16 +93,25 @@ fn literal_block_ok(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\t', '\n'])
         && s.chars().all(|c| {
-            c == '\n' || c == '\t' || (!c.is_control() && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'))
+            c == '\n'
+                || c == '\t'
+                || (!c.is_control() && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'))
         })
 }
 
 /// Plain when no YAML reader could take it for something else, else a JSON string (valid
 /// double-quoted YAML). YAML 1.1 words such as `yes` and `on` are quoted for older readers.
 fn quote_if_needed(s: &str) -> String {
-    const WORDS: [&str; 11] = ["true", "false", "null", "yes", "no", "on", "off", "y", "n", "~", "nan"];
+    const WORDS: [&str; 11] = [
+        "true", "false", "null", "yes", "no", "on", "off", "y", "n", "~", "nan",
+    ];
     let plain = s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
         && !WORDS.contains(&s.to_ascii_lowercase().as_str());
-    if plain { s.to_owned() } else { Value::from(s).to_string() }
+    if plain {
+        s.to_owned()
+    } else {
+        Value::from(s).to_string()
+    }
 }

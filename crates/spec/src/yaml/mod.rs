@@ -37,7 +37,13 @@ pub(crate) fn parse(file: &str, text: &str) -> (Vec<RawDocument>, Vec<Diagnostic
     let (nodes, mut errors) = build::documents(file, text);
     let mut documents = Vec::new();
     for node in nodes {
-        if matches!(node.kind, NodeKind::Scalar { value: Value::Null, .. }) {
+        if matches!(
+            node.kind,
+            NodeKind::Scalar {
+                value: Value::Null,
+                ..
+            }
+        ) {
             continue;
         }
         let mut converter = Converter {
@@ -93,7 +99,11 @@ impl Converter<'_> {
 
     fn convert(&mut self, node: &Node, at: &str, depth: usize) -> Value {
         if depth > MAX_DEPTH {
-            self.error(node.mark, at, format!("nesting deeper than {MAX_DEPTH} levels"));
+            self.error(
+                node.mark,
+                at,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            );
             return Value::Null;
         }
         if self.budget == 0 {
@@ -131,7 +141,13 @@ impl Converter<'_> {
 
     /// Fills `object` with the entries of a mapping: explicit keys first, then those merged in
     /// with `<<` (explicit keys win, and among merged mappings the first one listed wins).
-    fn convert_map(&mut self, node: &Node, at: &str, depth: usize, object: &mut Map<String, Value>) {
+    fn convert_map(
+        &mut self,
+        node: &Node,
+        at: &str,
+        depth: usize,
+        object: &mut Map<String, Value>,
+    ) {
         let NodeKind::Map(entries) = &node.kind else {
             return;
         };
@@ -140,7 +156,10 @@ impl Converter<'_> {
             let p = path::key(at, &entry.key);
             if let Some(first) = first_seen.get(entry.key.as_str()) {
                 let message = format!("duplicate key `{}`", entry.key);
-                let help = format!("it was already set at line {}; remove one of them", first.line);
+                let help = format!(
+                    "it was already set at line {}; remove one of them",
+                    first.line
+                );
                 self.error(entry.key_mark, &p, message).suggestion = Some(help);
                 continue;
             }
@@ -156,7 +175,9 @@ impl Converter<'_> {
         for entry in entries.iter().filter(|e| e.merge) {
             let sources: Vec<&Node> = match &entry.value.kind {
                 NodeKind::Map(_) => vec![&entry.value],
-                NodeKind::Seq(items) if items.iter().all(|i| matches!(i.kind, NodeKind::Map(_))) => {
+                NodeKind::Seq(items)
+                    if items.iter().all(|i| matches!(i.kind, NodeKind::Map(_))) =>
+                {
                     items.iter().map(|i| &**i).collect()
                 }
                 _ => {

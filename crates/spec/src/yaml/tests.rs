@@ -10,14 +10,20 @@ fn one(text: &str) -> RawDocument {
 }
 
 fn at(doc: &RawDocument, path: &str) -> (usize, usize) {
-    let loc = doc.locations.get(path).unwrap_or_else(|| panic!("no location for {path}"));
+    let loc = doc
+        .locations
+        .get(path)
+        .unwrap_or_else(|| panic!("no location for {path}"));
     (loc.line, loc.column)
 }
 
 #[test]
 fn records_keys_and_items() {
     let doc = one("a:\n  - value: x\n    b: 2\n  - [1, 2]\n  - {k: v}\nc: |\n  text\n\"d.e\": 1\n");
-    assert_eq!(doc.value, json!({"a": [{"value": "x", "b": 2}, [1, 2], {"k": "v"}], "c": "text\n", "d.e": 1}));
+    assert_eq!(
+        doc.value,
+        json!({"a": [{"value": "x", "b": 2}, [1, 2], {"k": "v"}], "c": "text\n", "d.e": 1})
+    );
     assert_eq!(at(&doc, ""), (1, 1));
     assert_eq!(at(&doc, "a"), (1, 1));
     assert_eq!(at(&doc, "a[0]"), (2, 5));
@@ -28,12 +34,18 @@ fn records_keys_and_items() {
     assert_eq!(at(&doc, "c"), (6, 1));
     assert_eq!(at(&doc, r#"["d.e"]"#), (8, 1));
     // Nearest ancestor for what the file does not have.
-    assert_eq!(doc.locations.nearest("a[0].b.missing[3]"), doc.locations.get("a[0].b"));
+    assert_eq!(
+        doc.locations.nearest("a[0].b.missing[3]"),
+        doc.locations.get("a[0].b")
+    );
 }
 
 #[test]
 fn several_documents_and_empty_ones() {
-    let (docs, errors) = parse("t.yaml", "---\na: 1\n---\n---\n# only a comment\n---\nb: 2\n...\n");
+    let (docs, errors) = parse(
+        "t.yaml",
+        "---\na: 1\n---\n---\n# only a comment\n---\nb: 2\n...\n",
+    );
     assert!(errors.is_empty());
     let values: Vec<_> = docs.iter().map(|d| d.value.clone()).collect();
     assert_eq!(values, vec![json!({"a": 1}), json!({"b": 2})]);
@@ -44,7 +56,10 @@ fn several_documents_and_empty_ones() {
 fn core_schema_and_tags() {
     let doc = one("a: on\nb: yes\nc: 'true'\nd: !!str 5\ne: 0x10\nf:\ng: 1.5\nh: \"012\"\n");
     // `f:` (null) is dropped, as Kubernetes drops null fields.
-    assert_eq!(doc.value, json!({"a": "on", "b": "yes", "c": "true", "d": "5", "e": 16, "g": 1.5, "h": "012"}));
+    assert_eq!(
+        doc.value,
+        json!({"a": "on", "b": "yes", "c": "true", "d": "5", "e": 16, "g": 1.5, "h": "012"})
+    );
     assert!(doc.locations.get("f").is_some());
 }
 
@@ -77,29 +92,51 @@ fn duplicate_keys_are_errors() {
     assert_eq!(e.message, "duplicate key `c`");
     assert_eq!(e.path, "b.c");
     assert_eq!(e.location, Some(Location { line: 4, column: 3 }));
-    assert!(e.suggestion.as_deref().is_some_and(|s| s.contains("line 3")));
+    assert!(
+        e.suggestion
+            .as_deref()
+            .is_some_and(|s| s.contains("line 3"))
+    );
 }
 
 #[test]
 fn syntax_errors_and_limits() {
     let (_, errors) = parse("t.yaml", "a: [1, 2\nb: 3\n");
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].message.starts_with("not valid YAML"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.starts_with("not valid YAML"),
+        "{}",
+        errors[0].message
+    );
     assert!(errors[0].location.is_some());
 
     let (_, errors) = parse("t.yaml", "a: *nowhere\n");
-    assert!(errors[0].message.contains("unknown anchor"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("unknown anchor"),
+        "{}",
+        errors[0].message
+    );
     let (_, errors) = parse("t.yaml", "a: &x [1, *x]\n");
-    assert_eq!(errors[0].message, "an alias cannot be used inside the node it names");
+    assert_eq!(
+        errors[0].message,
+        "an alias cannot be used inside the node it names"
+    );
 
     let (_, errors) = parse("t.yaml", "? [a]\n: 1\n");
-    assert!(errors[0].message.contains("mapping key"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("mapping key"),
+        "{}",
+        errors[0].message
+    );
 
     for depth in [250, 5000] {
         let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
         let (_, errors) = parse("t.yaml", &deep);
         let message = &errors[0].message;
-        assert!(message.contains("nesting") || message.contains("recursion limit"), "{message}");
+        assert!(
+            message.contains("nesting") || message.contains("recursion limit"),
+            "{message}"
+        );
     }
 
     // Each level doubles the size: 2^30 values if expanded.
@@ -108,7 +145,10 @@ fn syntax_errors_and_limits() {
         bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}]\n", p = i - 1));
     }
     let (_, errors) = parse("t.yaml", &bomb);
-    assert!(errors.iter().any(|e| e.message.contains("too many values")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.message.contains("too many values")),
+        "{errors:?}"
+    );
 }
 
 #[test]
