@@ -17,13 +17,14 @@ use crate::{BundleError, WorkerDefaults};
 /// Builds the container for group `index` of the plan.
 pub fn container(plan: &Plan, index: usize, group: &[Action], worker: &WorkerDefaults) -> Result<Container, BundleError> {
     let name = (index + 1).to_string();
-    let base = main_config(group, &plan.images).cloned().unwrap_or_else(|| plan.defaults.clone());
-    let uses_toolkit = plan.groups.iter().flatten().any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
-    let mut image = base.image.clone().filter(|i| !i.is_empty()).unwrap_or_else(|| plan.images.init.clone());
-    if uses_toolkit && image == plan.images.init {
-        // The toolkit image carries `init` too; one image then serves every own container.
-        image = plan.images.toolkit.clone();
-    }
+    // A container that switches to no step (a separate setup) runs our image with the
+    // workflow's defaults (security context, resources, the shared volumes).
+    let base = main_config(group, &plan.images).cloned().unwrap_or_else(|| ContainerConfig {
+        image: None,
+        image_pull_policy: None,
+        ..plan.defaults.clone()
+    });
+    let image = plan.container_image(index);
     let own_image = plan.images.is_own(Some(&image));
     let command = vec![
         if own_image { paths::IMAGE_INIT } else { paths::COPIED_INIT }.to_owned(),
@@ -37,6 +38,11 @@ pub fn container(plan: &Plan, index: usize, group: &[Action], worker: &WorkerDef
         Action::Container { config, .. } => Some(config.as_ref()),
         _ => None,
     });
+    for m in &base.volume_mounts {
+        if !mounts.iter().any(|x: &VolumeMount| x.mount_path == m.mount_path) {
+            mounts.push(m.clone());
+        }
+    }
     for (k, config) in transitions.enumerate() {
         env_vars.extend(user_env(k, config));
         env_from.extend(config.env_from.iter().map(|e| prefixed_env_from(k, e)));

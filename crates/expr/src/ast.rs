@@ -258,6 +258,13 @@ impl Expr {
     }
 }
 
+impl std::str::FromStr for Expr {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Expr, ParseError> {
+        Expr::parse(s)
+    }
+}
+
 impl From<Value> for Expr {
     fn from(v: Value) -> Self {
         Expr::value(v)

@@ -99,11 +99,20 @@
 //!
 //! ## Limits
 //!
-//! Nothing panics on any input. Parsing rejects expressions nested deeper than about 100
-//! levels or with syntax trees taller than 160; evaluation stops at a depth of 300 (so
-//! recursive aliases or `eval` loops fail with "maximum call stack exceeded") and after
-//! 2,000,000 steps; `range` builds at most 1,000,000 items; `jq` runs on its own thread,
-//! for at most 10 seconds and 10,000 results.
+//! Nothing panics on any input. Parsing rejects expressions nested deeper than 100 levels
+//! (parentheses, calls, lists, prefix operators, ternaries) or with syntax trees taller than
+//! 160; evaluation stops at a depth of 300 (so recursive aliases or `eval` loops fail with
+//! "maximum call stack exceeded") and after 2,000,000 steps. Independently of those counts,
+//! one parse or evaluation (with everything nested in it) may use at most 1 MiB of stack,
+//! which keeps debug builds on 2 MiB test threads safe. `range` builds at most 1,000,000
+//! items; `jq` runs on its own thread, for at most 10 seconds and 10,000 results.
+//!
+//! ## API notes
+//!
+//! [`Expr::parse`] does not simplify: `Expr::parse("1+1")` has no static value until it is
+//! resolved (`resolve(&NoMachine)`). Resolving is idempotent. [`Template::parse`] keeps its
+//! `{{ }}` segments; [`Template::static_string`] already counts literal segments such as
+//! `{{"{{"}}` as text.
 
 mod ast;
 mod error;

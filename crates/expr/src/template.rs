@@ -128,6 +128,13 @@ impl Template {
     }
 }
 
+impl std::str::FromStr for Template {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Template, ParseError> {
+        Template::parse(s)
+    }
+}
+
 /// Writes literal text so that it parses back as the same text: `{{` becomes `{{"{{"}}`, and a
 /// `{` right before an expression segment becomes `{{"{"}}`.
 fn write_text(f: &mut dyn Write, s: &str, before_expr: bool) -> fmt::Result {

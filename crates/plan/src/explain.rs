@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::action::Action;
-use crate::group::main_config;
 use crate::stage::Stage;
 use crate::Plan;
 
@@ -23,10 +22,7 @@ pub fn explain(plan: &Plan) -> String {
         n.saturating_sub(1)
     );
     for (i, group) in plan.groups.iter().enumerate() {
-        let image = main_config(group, &plan.images)
-            .and_then(|c| c.image.clone())
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| plan.images.init.clone());
+        let image = plan.container_image(i);
         let role = if i + 1 == n { "main" } else { "init" };
         let _ = writeln!(out, "  container {} ({role}) image {image}", i + 1);
         for action in group {
@@ -47,7 +43,8 @@ pub fn explain(plan: &Plan) -> String {
                     let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
                     let label = labels.get(r#ref.as_str()).cloned().unwrap_or_default();
                     let condition = declared_condition(plan, r#ref).unwrap_or_default();
-                    let _ = writeln!(out, "    {ref_} {label}{flags}  if {condition}", ref_ = r#ref);
+                    let controls = controls(plan, r#ref);
+                    let _ = writeln!(out, "    {ref_} {label}{flags}  if {condition}{controls}", ref_ = r#ref);
                 }
                 _ => {}
             }
@@ -57,6 +54,34 @@ pub fn explain(plan: &Plan) -> String {
         let _ = writeln!(out, "  merging:");
         for d in &plan.decisions {
             let _ = writeln!(out, "    {d}");
+        }
+    }
+    out
+}
+
+/// Timeout, retry and pause of a step and of the groups it is in.
+fn controls(plan: &Plan, r: &str) -> String {
+    let parents = plan
+        .groups
+        .iter()
+        .flatten()
+        .find_map(|a| match a {
+            Action::Declare { r#ref, parents, .. } if r#ref == r => Some(parents.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut out = String::new();
+    for a in plan.groups.iter().flatten() {
+        let mine = |x: &str| x == r || parents.iter().any(|p| p == x);
+        match a {
+            Action::Timeout { r#ref, timeout } if mine(r#ref) => {
+                let _ = write!(out, ", timeout {timeout}");
+            }
+            Action::Retry { r#ref, count, until } if r#ref == r => {
+                let _ = write!(out, ", retry {count}x until {}", until.as_deref().unwrap_or("passed"));
+            }
+            Action::Pause { r#ref } if r#ref == r => out.push_str(", paused"),
+            _ => {}
         }
     }
     out

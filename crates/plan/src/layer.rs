@@ -11,6 +11,8 @@ pub const MAX_CONFIG_MAP_BYTES: usize = 950 * 1024;
 #[derive(Clone, Debug, PartialEq)]
 pub struct FilesConfigMap {
     pub name: String,
+    /// The Pod volume that mounts it.
+    pub volume: String,
     pub default_mode: Option<i32>,
     pub data: BTreeMap<String, String>,
     pub size: usize,
@@ -39,13 +41,14 @@ impl Layer {
         format!("r{}", radix36(self.next_ref))
     }
 
-    /// A name for a generated volume or object: the execution id and a fresh ref.
-    pub fn object_name(&mut self) -> String {
+    /// A name for a generated volume: volume names only need to be unique in the Pod, and
+    /// must stay short (63 characters), so they do not carry the execution id.
+    pub fn volume_name(&mut self) -> String {
         let r = self.next_ref();
-        format!("{}-{r}", self.resource_id)
+        format!("tw-{r}")
     }
 
-    /// Stores an inline file and returns (ConfigMap name, key) to mount it from.
+    /// Stores an inline file and returns (volume name, key) to mount it from.
     pub fn add_file(&mut self, content: &str, mode: Option<i32>) -> Result<(String, String), String> {
         if content.len() > MAX_CONFIG_MAP_BYTES {
             return Err(format!(
@@ -58,7 +61,7 @@ impl Layer {
             if cm.default_mode == mode
                 && let Some((key, _)) = cm.data.iter().find(|(_, v)| v.as_str() == content)
             {
-                return Ok((cm.name.clone(), key.clone()));
+                return Ok((cm.volume.clone(), key.clone()));
             }
         }
         let fits = |cm: &FilesConfigMap| {
@@ -67,9 +70,10 @@ impl Layer {
         let index = match self.config_maps.iter().position(fits) {
             Some(i) => i,
             None => {
-                let name = format!("{}-files-{}", self.resource_id, self.config_maps.len() + 1);
+                let n = self.config_maps.len() + 1;
                 self.config_maps.push(FilesConfigMap {
-                    name,
+                    name: format!("{}-files-{n}", self.resource_id),
+                    volume: format!("tw-files-{n}"),
                     default_mode: mode,
                     data: BTreeMap::new(),
                     size: 0,
@@ -81,7 +85,7 @@ impl Layer {
         let key = cm.data.len().to_string();
         cm.data.insert(key.clone(), content.to_owned());
         cm.size += content.len();
-        Ok((cm.name.clone(), key))
+        Ok((cm.volume.clone(), key))
     }
 }
 

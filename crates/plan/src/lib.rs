@@ -88,6 +88,18 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The image container `index` runs: its main step's image, or ours. When any step needs
+    /// the toolkit, our containers use the toolkit image, which carries `init` too.
+    pub fn container_image(&self, index: usize) -> String {
+        let group = self.groups.get(index).map(Vec::as_slice).unwrap_or_default();
+        let image = group::main_config(group, &self.images)
+            .and_then(|c| c.image.clone())
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| self.images.init.clone());
+        let uses_toolkit = self.groups.iter().flatten().any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
+        if uses_toolkit && image == self.images.init { self.images.toolkit.clone() } else { image }
+    }
+
     /// What `init` receives.
     pub fn wire(&self) -> WirePlan {
         WirePlan {

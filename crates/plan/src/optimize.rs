@@ -93,7 +93,7 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
                     "false".to_owned()
                 } else {
                     let k = Knowledge { all_refs: &all_refs, finished: &finished, skipped: &skipped, status: Some(&status) };
-                    simplify(&condition, &k)
+                    truthiness(simplify(&condition, &k))
                 };
                 if condition == "false" {
                     skipped.insert(r#ref.clone());
@@ -130,6 +130,16 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
         _ => true,
     });
     out
+}
+
+/// A condition only matters for its truthiness, and `x && true` is as truthy as `x`: drop
+/// trailing `&&true` left by folding (`&&` and `||` share one precedence level and associate to
+/// the left, so a trailing `&&true` always applies to everything before it).
+fn truthiness(mut condition: String) -> String {
+    while let Some(rest) = condition.strip_suffix("&&true") {
+        condition = rest.trim_end().to_owned();
+    }
+    condition
 }
 
 /// Partially evaluates an expression; anything that cannot be parsed or evaluated is kept as

@@ -155,6 +155,7 @@ fn check_number(n: f64, schema: &ParameterSchema) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
 

@@ -6,7 +6,8 @@
 //! expressions:
 //!
 //! - expressions (the whole string is one): `condition`, `retry.until`, `logs` of services and
-//!   parallel blocks, `count`/`maxCount` of strategies;
+//!   parallel blocks, `count`/`maxCount` of strategies (an integer result is written back as a
+//!   number, as if it had been written so);
 //! - left alone: `id`, `delay`, `paused`, the `config` schema, `events`, `system`,
 //!   `concurrency`, `job.namespace`, template names;
 //! - templates (`{{ }}` inside text): every other string, and the keys of `labels`,
@@ -55,6 +56,9 @@ enum Ctx {
 enum Field {
     Skip,
     Expr,
+    /// An expression for a number of instances (`count`, `maxCount`): a result that is an
+    /// integer becomes a JSON number, as if it had been written as one.
+    Count,
     In(Ctx),
     List(Ctx),
     /// A map whose keys are templates and whose values are visited in the context.
@@ -122,13 +126,15 @@ fn field(ctx: Ctx, key: &str) -> Field {
             _ => force(key),
         },
         Ctx::Parallel => match key {
-            "logs" | "count" | "maxCount" => Field::Expr,
+            "logs" => Field::Expr,
+            "count" | "maxCount" => Field::Count,
             k if SPEC_ONLY.contains(&k) => field(Ctx::Spec, k),
             k => field(Ctx::Step, k),
         },
         Ctx::Service => match key {
             "use" => Field::List(Ctx::Ref),
-            "logs" | "count" | "maxCount" => Field::Expr,
+            "logs" => Field::Expr,
+            "count" | "maxCount" => Field::Count,
             _ => force(key),
         },
         Ctx::Execute => match key {
@@ -136,7 +142,7 @@ fn field(ctx: Ctx, key: &str) -> Field {
             _ => force(key),
         },
         Ctx::ExecuteWorkflow => match key {
-            "count" | "maxCount" => Field::Expr,
+            "count" | "maxCount" => Field::Count,
             _ => force(key),
         },
         Ctx::Retry => match key {
@@ -208,10 +214,13 @@ impl Walker<'_> {
     fn visit_field(&mut self, value: &mut Value, field: Field, path: &str, key: &str) {
         match field {
             Field::Skip => {}
-            Field::Expr => {
+            Field::Expr | Field::Count => {
                 if let Value::String(text) = value {
                     match self.rewriter.expression(text) {
-                        Ok(Some(new)) => *text = new,
+                        Ok(Some(new)) => match new.parse::<i64>() {
+                            Ok(n) if matches!(field, Field::Count) => *value = Value::from(n),
+                            _ => *text = new,
+                        },
                         Ok(None) => {}
                         Err(message) => self.fail(path, message),
                     }

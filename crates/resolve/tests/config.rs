@@ -307,3 +307,18 @@ fn list_arguments_expand() {
         ])
     );
 }
+
+#[test]
+fn counts_become_numbers() {
+    let yaml = workflow(
+        "    workers: {type: integer, default: 3}\n",
+        "  - parallel:\n      count: config.workers\n      maxCount: 'config.workers * 2'\n      shell: 'true'\n  - parallel:\n      count: 'len(env.LIST)'\n      shell: 'true'\n",
+    );
+    let r = ok(&yaml);
+    let steps = &r.workflow.spec.body.steps;
+    let strategy = &steps[0].parallel.as_deref().cloned().unwrap_or_default().strategy;
+    assert_eq!(strategy.count, Some(testwerk_spec::ParamValue::Int(3)));
+    assert_eq!(strategy.max_count, Some(testwerk_spec::ParamValue::Int(6)));
+    let runtime = &steps[1].parallel.as_deref().cloned().unwrap_or_default().strategy;
+    assert_eq!(runtime.count, Some(testwerk_spec::ParamValue::String("len(env.LIST)".into())));
+}

@@ -226,13 +226,25 @@ fn runaway_nesting_is_bounded() {
     let (doc, _) = load(WORKFLOW);
     let mut set = TemplateSet::new();
     // a → t1 → t2 → … → t29: no cycle, but deeper than anyone means.
-    set.add(raw_template("a.yaml", "a", json!({"steps": [{"template": {"name": "t1"}}]}))).unwrap_or_else(|e| panic!("{e}"));
+    set.add(raw_template(
+        "a.yaml",
+        "a",
+        json!({"steps": [{"template": {"name": "t1"}}]}),
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     for i in 1..30 {
         let spec = json!({"steps": [{"template": {"name": format!("t{}", i + 1)}}]});
-        set.add(raw_template(&format!("t{i}.yaml"), &format!("t{i}"), spec)).unwrap_or_else(|e| panic!("{e}"));
+        set.add(raw_template(&format!("t{i}.yaml"), &format!("t{i}"), spec))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let errors = resolve(&doc, &set, &options(&[])).err().unwrap_or_default();
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].message.contains("templates nested more than 16 deep"), "{}", errors[0].message);
+    assert!(
+        errors[0]
+            .message
+            .contains("templates nested more than 16 deep"),
+        "{}",
+        errors[0].message
+    );
     assert_eq!(errors[0].path, "spec.steps[1].template");
 }

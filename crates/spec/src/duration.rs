@@ -66,7 +66,9 @@ pub fn parse_go(s: &str) -> Result<Duration, String> {
         if !frac_digits.is_empty() {
             let scale = 10u128.pow(frac_digits.len() as u32);
             let frac: u128 = frac_digits.parse().map_err(|_| too_large())?;
-            part = part.checked_add(frac * unit_nanos / scale).ok_or_else(too_large)?;
+            part = part
+                .checked_add(frac * unit_nanos / scale)
+                .ok_or_else(too_large)?;
         }
         total = total
             .checked_add(part)

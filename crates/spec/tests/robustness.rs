@@ -85,6 +85,16 @@ fn deep_nesting_is_refused_or_loaded_without_overflow() {
         load_checked(&text);
         let flow = format!("{}{}", "{a: [".repeat(depth), "]}".repeat(depth));
         load_checked(&flow);
+        // Free-form fields (status, matrix values) are not walked by the schema, only by serde.
+        let free = format!(
+            "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata: {{name: x}}\n\
+             status: {}1{}\nspec:\n  services:\n    s:\n      matrix:\n        m: {}1{}\n",
+            "{a: [".repeat(depth / 2),
+            "]}".repeat(depth / 2),
+            "[".repeat(depth - 10),
+            "]".repeat(depth - 10),
+        );
+        load_checked(&free);
     }
 }
 
@@ -167,5 +177,21 @@ proptest! {
             text = apply(&text, e);
         }
         load_checked(&text);
+    }
+}
+
+proptest! {
+    #[test]
+    fn duration_parsers_never_panic(s in "[0-9.hmsuµn+ -]{0,24}") {
+        let _ = testwerk_spec::duration::parse_go(&s);
+        let _ = testwerk_spec::duration::parse_delay(&s);
+    }
+
+    #[test]
+    fn go_durations_add_up(h in 0u64..1000, m in 0u64..1000, s in 0u64..1000, ms in 0u64..1000) {
+        let text = format!("{h}h{m}m{s}s{ms}ms");
+        let want = std::time::Duration::from_millis(((h * 60 + m) * 60 + s) * 1000 + ms);
+        prop_assert_eq!(testwerk_spec::duration::parse_go(&text), Ok(want));
+        prop_assert_eq!(testwerk_spec::duration::parse_delay(&text), Ok(want));
     }
 }

@@ -86,3 +86,20 @@ fn machine_functions_override_and_extend() {
         "count: unknown function"
     );
 }
+
+#[test]
+fn builders_and_from_str() {
+    let e: Expr = "1 + x".parse().unwrap();
+    assert_eq!(e.to_string(), "1+x");
+    let t: testwerk_expr::Template = "a{{x}}".parse().unwrap();
+    assert_eq!(t.to_string(), "a{{x}}");
+    let call = Expr::call(
+        "join",
+        vec![Expr::value(json!(["a", "b"])), Expr::var("sep")],
+    );
+    assert_eq!(call.to_string(), "join([\"a\",\"b\"],sep)");
+    let m = vars(&[("sep", json!("-"))]);
+    assert_eq!(call.finalize(&m).unwrap(), json!("a-b"));
+    assert!(Expr::parse("a.*.b").unwrap().is_wildcard());
+    assert!(!Expr::parse("(a.*.b).c").unwrap().is_wildcard());
+}

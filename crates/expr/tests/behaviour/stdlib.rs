@@ -256,6 +256,10 @@ fn paths_relative_to_the_working_dir() {
     let m = MapMachine::new([("workingDir", json!("/data"))]);
     assert_eq!(res(r#"relpath("/data/x")"#, &m), r#""x""#);
     assert_eq!(res(r#"abspath("x/y")"#, &m), r#""/data/x/y""#);
+    // A relative path against an absolute base also needs it.
+    assert_eq!(simp(r#"relpath("a", "/x")"#), r#"relpath("a","/x")"#);
+    assert_eq!(res(r#"relpath("a", "/data/x")"#, &m), r#""../a""#);
+    assert_eq!(res(r#"abspath("a", "b")"#, &m), r#""/data/b/a""#);
     // Finalizing without one uses the process directory.
     let cwd = std::env::current_dir().unwrap();
     let expected = cwd.join("x");

@@ -25,10 +25,17 @@ impl Processor<'_> {
                     .add_file(text, file.mode)
                     .map_err(|e| PlanError::new(&here, e))?;
                 if !self.layer.volumes.iter().any(|v| v.name == name) {
+                    let config_map = self
+                        .layer
+                        .config_maps
+                        .iter()
+                        .find(|c| c.volume == name)
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default();
                     self.layer.volumes.push(Volume {
                         name: name.clone(),
                         config_map: Some(ConfigMapVolumeSource {
-                            name: name.clone(),
+                            name: config_map,
                             default_mode: file.mode,
                             ..Default::default()
                         }),
@@ -42,7 +49,7 @@ impl Processor<'_> {
                     ..Default::default()
                 });
             } else if let Some(source) = &file.content_from {
-                let name = self.layer.object_name();
+                let name = self.layer.volume_name();
                 let item = |key: &str| KeyToPath { key: key.to_owned(), path: "file".into(), mode: file.mode };
                 let volume = if let Some(cm) = &source.config_map_key_ref {
                     Volume {
@@ -115,7 +122,7 @@ impl Processor<'_> {
             container,
             git.mount_path.as_deref().unwrap_or(paths::DEFAULT_GIT_MOUNT),
         );
-        let volume = self.layer.object_name();
+        let volume = self.layer.volume_name();
         self.layer.volumes.push(empty_dir(&volume));
         container.volume_mounts.push(VolumeMount {
             name: volume,
@@ -190,7 +197,7 @@ impl Processor<'_> {
                 .with_help("set `mount: true` or unpack under a mounted directory such as /data"));
             }
             if tarball.mount == Some(true) || (tarball.mount.is_none() && !mounted) {
-                let volume = self.layer.object_name();
+                let volume = self.layer.volume_name();
                 self.layer.volumes.push(empty_dir(&volume));
                 container.volume_mounts.push(VolumeMount {
                     name: volume,

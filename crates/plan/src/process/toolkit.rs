@@ -54,7 +54,7 @@ impl Processor<'_> {
         if container.volume_mounts.iter().any(|m| m.mount_path == paths::TRANSFER_DIR) {
             return;
         }
-        let name = self.layer.object_name();
+        let name = self.layer.volume_name();
         self.layer.volumes.push(empty_dir(&name));
         container.volume_mounts.push(VolumeMount {
             name,
