@@ -15,19 +15,31 @@ use crate::env;
 use crate::{BundleError, WorkerDefaults};
 
 /// Builds the container for group `index` of the plan.
-pub fn container(plan: &Plan, index: usize, group: &[Action], worker: &WorkerDefaults) -> Result<Container, BundleError> {
+pub fn container(
+    plan: &Plan,
+    index: usize,
+    group: &[Action],
+    worker: &WorkerDefaults,
+) -> Result<Container, BundleError> {
     let name = (index + 1).to_string();
     // A container that switches to no step (a separate setup) runs our image with the
     // workflow's defaults (security context, resources, the shared volumes).
-    let base = main_config(group, &plan.images).cloned().unwrap_or_else(|| ContainerConfig {
-        image: None,
-        image_pull_policy: None,
-        ..plan.defaults.clone()
-    });
+    let base = main_config(group, &plan.images)
+        .cloned()
+        .unwrap_or_else(|| ContainerConfig {
+            image: None,
+            image_pull_policy: None,
+            ..plan.defaults.clone()
+        });
     let image = plan.container_image(index);
     let own_image = plan.images.is_own(Some(&image));
     let command = vec![
-        if own_image { paths::IMAGE_INIT } else { paths::COPIED_INIT }.to_owned(),
+        if own_image {
+            paths::IMAGE_INIT
+        } else {
+            paths::COPIED_INIT
+        }
+        .to_owned(),
         index.to_string(),
     ];
 
@@ -39,7 +51,10 @@ pub fn container(plan: &Plan, index: usize, group: &[Action], worker: &WorkerDef
         _ => None,
     });
     for m in &base.volume_mounts {
-        if !mounts.iter().any(|x: &VolumeMount| x.mount_path == m.mount_path) {
+        if !mounts
+            .iter()
+            .any(|x: &VolumeMount| x.mount_path == m.mount_path)
+        {
             mounts.push(m.clone());
         }
     }
@@ -49,7 +64,11 @@ pub fn container(plan: &Plan, index: usize, group: &[Action], worker: &WorkerDef
         for m in &config.volume_mounts {
             let mut m = m.clone();
             if !m.mount_path.starts_with('/') {
-                let base = config.working_dir.as_deref().filter(|w| w.starts_with('/')).unwrap_or(paths::DATA_DIR);
+                let base = config
+                    .working_dir
+                    .as_deref()
+                    .filter(|w| w.starts_with('/'))
+                    .unwrap_or(paths::DATA_DIR);
                 m.mount_path = testwerk_plan::container::join_path(base, &m.mount_path);
             }
             if !mounts.iter().any(|x| x.mount_path == m.mount_path) {
@@ -87,7 +106,11 @@ pub fn container(plan: &Plan, index: usize, group: &[Action], worker: &WorkerDef
     let pull_policy = base
         .image_pull_policy
         .clone()
-        .or_else(|| own_image.then(|| worker.default_pull_policy.clone()).flatten())
+        .or_else(|| {
+            own_image
+                .then(|| worker.default_pull_policy.clone())
+                .flatten()
+        })
         .unwrap_or_else(|| "IfNotPresent".into());
     let mut resources = resources(&base, &path)?;
     if own_image {
@@ -113,10 +136,16 @@ fn user_env(k: usize, config: &ContainerConfig) -> Vec<EnvVar> {
     let statics = StaticEnv(config);
     let mut out: Vec<(&str, EnvVar)> = Vec::new();
     for var in &config.env {
-        let sensitive = var.value_from.as_ref().is_some_and(|v| v.secret_key_ref.is_some());
+        let sensitive = var
+            .value_from
+            .as_ref()
+            .is_some_and(|v| v.secret_key_ref.is_some());
         let (value, computed) = match &var.value {
             Some(v) if v.contains("{{") => match testwerk_expr::resolve_template(v, &statics) {
-                Ok(resolved) => match Template::parse(&resolved).ok().and_then(|t| t.static_string()) {
+                Ok(resolved) => match Template::parse(&resolved)
+                    .ok()
+                    .and_then(|t| t.static_string())
+                {
                     Some(text) if !text.contains("{{") => (Some(text), false),
                     _ => (Some(resolved), true),
                 },
@@ -136,7 +165,14 @@ fn user_env(k: usize, config: &ContainerConfig) -> Vec<EnvVar> {
         let name = format!("{}{}", env::user_prefix(k, computed, sensitive), var.name);
         // Later definitions of a name win, as in a shell.
         out.retain(|(original, _)| *original != var.name);
-        out.push((&var.name, EnvVar { name, value, value_from }));
+        out.push((
+            &var.name,
+            EnvVar {
+                name,
+                value,
+                value_from,
+            },
+        ));
     }
     out.into_iter().map(|(_, e)| e).collect()
 }
@@ -161,7 +197,11 @@ impl Machine for StaticEnv<'_> {
 fn prefixed_env_from(k: usize, source: &EnvFromSource) -> EnvFromSource {
     let sensitive = source.secret_ref.is_some();
     let mut out = source.clone();
-    out.prefix = Some(format!("{}{}", env::user_prefix(k, false, sensitive), source.prefix.clone().unwrap_or_default()));
+    out.prefix = Some(format!(
+        "{}{}",
+        env::user_prefix(k, false, sensitive),
+        source.prefix.clone().unwrap_or_default()
+    ));
     if let Some(r) = out.config_map_ref.as_mut() {
         r.optional.get_or_insert(true);
     }
@@ -171,9 +211,16 @@ fn prefixed_env_from(k: usize, source: &EnvFromSource) -> EnvFromSource {
     out
 }
 
-fn resources(config: &ContainerConfig, path: &str) -> Result<Option<ResourceRequirements>, BundleError> {
-    let Some(r) = &config.resources else { return Ok(None) };
-    let convert = |m: &indexmap::IndexMap<String, ParamValue>, what: &str| -> Result<Option<BTreeMap<String, Quantity>>, BundleError> {
+fn resources(
+    config: &ContainerConfig,
+    path: &str,
+) -> Result<Option<ResourceRequirements>, BundleError> {
+    let Some(r) = &config.resources else {
+        return Ok(None);
+    };
+    let convert = |m: &indexmap::IndexMap<String, ParamValue>,
+                   what: &str|
+     -> Result<Option<BTreeMap<String, Quantity>>, BundleError> {
         if m.is_empty() {
             return Ok(None);
         }
@@ -181,7 +228,9 @@ fn resources(config: &ContainerConfig, path: &str) -> Result<Option<ResourceRequ
         for (k, v) in m {
             let text = v.as_text();
             if text.contains("{{") || text.trim().is_empty() {
-                return Err(BundleError(format!("{path}: resources.{what}.{k}: `{text}` is not a quantity")));
+                return Err(BundleError(format!(
+                    "{path}: resources.{what}.{k}: `{text}` is not a quantity"
+                )));
             }
             out.insert(k.clone(), Quantity(text));
         }
@@ -204,13 +253,23 @@ pub(crate) fn int(v: &ParamValue, path: &str) -> Result<i64, BundleError> {
     }
 }
 
-fn security_context(ctx: Option<&testwerk_spec::SecurityContext>, path: &str) -> Result<Option<SecurityContext>, BundleError> {
+fn security_context(
+    ctx: Option<&testwerk_spec::SecurityContext>,
+    path: &str,
+) -> Result<Option<SecurityContext>, BundleError> {
     let Some(c) = ctx else { return Ok(None) };
-    let id = |v: &Option<ParamValue>, field: &str| v.as_ref().map(|v| int(v, &format!("{path}: securityContext.{field}"))).transpose();
+    let id = |v: &Option<ParamValue>, field: &str| {
+        v.as_ref()
+            .map(|v| int(v, &format!("{path}: securityContext.{field}")))
+            .transpose()
+    };
     Ok(Some(SecurityContext {
         allow_privilege_escalation: c.allow_privilege_escalation,
         app_armor_profile: c.app_armor_profile.clone(),
-        capabilities: c.capabilities.clone().map(|c| Capabilities { add: c.add, drop: c.drop }),
+        capabilities: c.capabilities.clone().map(|c| Capabilities {
+            add: c.add,
+            drop: c.drop,
+        }),
         privileged: c.privileged,
         proc_mount: c.proc_mount.clone(),
         read_only_root_filesystem: c.read_only_root_filesystem,

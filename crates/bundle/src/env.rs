@@ -35,14 +35,21 @@ pub const CONTAINER_NAME: &str = "_05_TW_CONTAINER";
 
 /// The prefix of a user variable of transition `k`.
 pub fn user_prefix(k: usize, computed: bool, sensitive: bool) -> String {
-    format!("_{k}{}{}_", if computed { "C" } else { "" }, if sensitive { "S" } else { "" })
+    format!(
+        "_{k}{}{}_",
+        if computed { "C" } else { "" },
+        if sensitive { "S" } else { "" }
+    )
 }
 
 fn field(name: &str, path: &str) -> EnvVar {
     EnvVar {
         name: name.into(),
         value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector { field_path: path.into(), ..Default::default() }),
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -56,9 +63,18 @@ pub fn setup_vars() -> Vec<EnvVar> {
         field(POD_NAME, "metadata.name"),
         field(NAMESPACE, "metadata.namespace"),
         field(SERVICE_ACCOUNT, "spec.serviceAccountName"),
-        field(PLAN, &format!("metadata.annotations['{}']", crate::labels::PLAN)),
-        field(CONFIG, &format!("metadata.annotations['{}']", crate::labels::CONFIG)),
-        field(SIGNATURE, &format!("metadata.annotations['{}']", crate::labels::SIGNATURE)),
+        field(
+            PLAN,
+            &format!("metadata.annotations['{}']", crate::labels::PLAN),
+        ),
+        field(
+            CONFIG,
+            &format!("metadata.annotations['{}']", crate::labels::CONFIG),
+        ),
+        field(
+            SIGNATURE,
+            &format!("metadata.annotations['{}']", crate::labels::SIGNATURE),
+        ),
     ]
 }
 
@@ -81,6 +97,10 @@ pub fn container_vars(container: &str) -> Vec<EnvVar> {
         resource(CPU_LIMIT, "limits.cpu", "1m"),
         resource(MEMORY_REQUEST, "requests.memory", "1"),
         resource(MEMORY_LIMIT, "limits.memory", "1"),
-        EnvVar { name: CONTAINER_NAME.into(), value: Some(container.into()), ..Default::default() },
+        EnvVar {
+            name: CONTAINER_NAME.into(),
+            value: Some(container.into()),
+            ..Default::default()
+        },
     ]
 }

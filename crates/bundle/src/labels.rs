@@ -25,7 +25,13 @@ pub const SCHEDULED_AT: &str = "testwerk.io/scheduled-at";
 pub fn label_value(text: &str) -> String {
     let mapped: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let trimmed: String = mapped.chars().take(63).collect();
     trimmed

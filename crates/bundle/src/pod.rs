@@ -2,22 +2,26 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, EmptyDirVolumeSource, PersistentVolumeClaim, PodSecurityContext, PodSpec,
     PodTemplateSpec, Secret, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::ByteString;
 use testwerk_plan::{Plan, paths};
 
 use crate::containers::{container, int};
-use crate::{labels, Bundle, BundleError, BundleOptions};
+use crate::{Bundle, BundleError, BundleOptions, labels};
 
 /// Builds every object of the execution.
 pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
     opts.worker.validate()?;
-    let namespace = plan.job.namespace.clone().unwrap_or_else(|| plan.namespace.clone());
+    let namespace = plan
+        .job
+        .namespace
+        .clone()
+        .unwrap_or_else(|| plan.namespace.clone());
     let ours = own_labels(plan);
     let meta = |name: &str| ObjectMeta {
         name: Some(name.to_owned()),
@@ -60,11 +64,23 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
     for (i, group) in plan.groups.iter().enumerate() {
         containers.push(container(plan, i, group, &opts.worker)?);
     }
-    let main = containers.pop().ok_or_else(|| BundleError("the plan has no container".into()))?;
+    let main = containers
+        .pop()
+        .ok_or_else(|| BundleError("the plan has no container".into()))?;
 
-    let mut pod_labels = plan.pod.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
+    let mut pod_labels = plan
+        .pod
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<BTreeMap<_, _>>();
     pod_labels.extend(ours.clone());
-    let mut annotations = plan.pod.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
+    let mut annotations = plan
+        .pod
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<BTreeMap<_, _>>();
     annotations.insert(labels::PLAN.into(), to_json(&plan.wire())?);
     annotations.insert(labels::SIGNATURE.into(), to_json(&plan.signature)?);
     annotations.insert(labels::CONFIG.into(), to_json(&execution_config(plan))?);
@@ -89,23 +105,33 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
             app_armor_profile: c.app_armor_profile.clone(),
             fs_group: None,
             fs_group_change_policy: c.fs_group_change_policy.clone(),
-            run_as_group: c.run_as_group.as_ref().map(|v| int(v, &format!("{path}.runAsGroup"))).transpose()?,
+            run_as_group: c
+                .run_as_group
+                .as_ref()
+                .map(|v| int(v, &format!("{path}.runAsGroup")))
+                .transpose()?,
             run_as_non_root: c.run_as_non_root,
-            run_as_user: c.run_as_user.as_ref().map(|v| int(v, &format!("{path}.runAsUser"))).transpose()?,
+            run_as_user: c
+                .run_as_user
+                .as_ref()
+                .map(|v| int(v, &format!("{path}.runAsUser")))
+                .transpose()?,
             se_linux_change_policy: c.se_linux_change_policy.clone(),
             se_linux_options: c.se_linux_options.clone(),
             seccomp_profile: c.seccomp_profile.clone(),
-            supplemental_groups: (!c.supplemental_groups.is_empty()).then(|| c.supplemental_groups.clone()),
+            supplemental_groups: (!c.supplemental_groups.is_empty())
+                .then(|| c.supplemental_groups.clone()),
             supplemental_groups_policy: c.supplemental_groups_policy.clone(),
             sysctls: (!c.sysctls.is_empty()).then(|| c.sysctls.clone()),
             windows_options: c.windows_options.clone(),
-            ..Default::default()
         }),
         None => None,
     };
     let mut security = security;
     if let Some(fs) = &plan.fs_group {
-        security.get_or_insert_with(PodSecurityContext::default).fs_group = Some(int(fs, &format!("{path}.fsGroup"))?);
+        security
+            .get_or_insert_with(PodSecurityContext::default)
+            .fs_group = Some(int(fs, &format!("{path}.fsGroup"))?);
     }
 
     let spec = PodSpec {
@@ -117,7 +143,12 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         security_context: security,
         service_account_name: pod.service_account_name.clone(),
         image_pull_secrets: some_list(&pod.image_pull_secrets),
-        node_selector: (!pod.node_selector.is_empty()).then(|| pod.node_selector.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        node_selector: (!pod.node_selector.is_empty()).then(|| {
+            pod.node_selector
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }),
         active_deadline_seconds: pod.active_deadline_seconds,
         dns_policy: pod.dns_policy.clone(),
         node_name: pod.node_name.clone(),
@@ -137,9 +168,19 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         ..Default::default()
     };
 
-    let mut job_labels = plan.job.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
+    let mut job_labels = plan
+        .job
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<BTreeMap<_, _>>();
     job_labels.extend(ours);
-    let job_annotations: BTreeMap<String, String> = plan.job.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let job_annotations: BTreeMap<String, String> = plan
+        .job
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let job = Job {
         metadata: ObjectMeta {
             name: Some(plan.resource_id.clone()),
@@ -163,7 +204,12 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         }),
         ..Default::default()
     };
-    Ok(Bundle { secrets, config_maps, pvcs, job })
+    Ok(Bundle {
+        secrets,
+        config_maps,
+        pvcs,
+        job,
+    })
 }
 
 fn own_labels(plan: &Plan) -> BTreeMap<String, String> {

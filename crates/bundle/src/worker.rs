@@ -32,9 +32,14 @@ impl WorkerDefaults {
         if let Some(q) = &self.empty_dir_size_limit
             && !is_quantity(q)
         {
-            return Err(BundleError(format!("invalid worker emptyDir size limit \"{q}\"")));
+            return Err(BundleError(format!(
+                "invalid worker emptyDir size limit \"{q}\""
+            )));
         }
-        for (kind, map) in [("request", &self.runner_requests), ("limit", &self.runner_limits)] {
+        for (kind, map) in [
+            ("request", &self.runner_requests),
+            ("limit", &self.runner_limits),
+        ] {
             for (resource, q) in map {
                 if !is_quantity(q) {
                     return Err(BundleError(format!(
@@ -55,7 +60,9 @@ impl WorkerDefaults {
         }
         let r = resources.get_or_insert_with(ResourceRequirements::default);
         let quantities = |m: &BTreeMap<String, String>| {
-            m.iter().map(|(k, v)| (k.clone(), Quantity(v.clone()))).collect::<BTreeMap<_, _>>()
+            m.iter()
+                .map(|(k, v)| (k.clone(), Quantity(v.clone())))
+                .collect::<BTreeMap<_, _>>()
         };
         if r.requests.as_ref().is_none_or(BTreeMap::is_empty) && !self.runner_requests.is_empty() {
             r.requests = Some(quantities(&self.runner_requests));
@@ -66,7 +73,9 @@ impl WorkerDefaults {
     }
 
     pub fn apply_size_limit(&self, volumes: &mut [Volume]) {
-        let Some(limit) = &self.empty_dir_size_limit else { return };
+        let Some(limit) = &self.empty_dir_size_limit else {
+            return;
+        };
         for v in volumes {
             if let Some(dir) = v.empty_dir.as_mut()
                 && dir.size_limit.is_none()
@@ -89,8 +98,26 @@ pub fn is_quantity(text: &str) -> bool {
         && !number.ends_with('.');
     let suffix_ok = matches!(
         suffix,
-        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E"
-    ) || (suffix.starts_with(['e', 'E']) && suffix[1..].trim_start_matches(['+', '-']).parse::<u32>().is_ok());
+        "" | "Ki"
+            | "Mi"
+            | "Gi"
+            | "Ti"
+            | "Pi"
+            | "Ei"
+            | "n"
+            | "u"
+            | "m"
+            | "k"
+            | "M"
+            | "G"
+            | "T"
+            | "P"
+            | "E"
+    ) || (suffix.starts_with(['e', 'E'])
+        && suffix[1..]
+            .trim_start_matches(['+', '-'])
+            .parse::<u32>()
+            .is_ok());
     number_ok && suffix_ok
 }
 

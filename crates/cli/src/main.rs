@@ -9,7 +9,11 @@ use testwerk_cli::{pipeline, render};
 use testwerk_plan::{ImageSource, NoImages, OwnImages, StaticImages};
 
 #[derive(Parser)]
-#[command(name = "testwerk", version, about = "A Kubernetes-native test workflow engine")]
+#[command(
+    name = "testwerk",
+    version,
+    about = "A Kubernetes-native test workflow engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Compile TestWorkflows into the Kubernetes objects that run them.
-    Compile(CompileArgs),
+    Compile(Box<CompileArgs>),
     /// Print the CustomResourceDefinitions of the testworkflows.testkube.io/v1 kinds.
     Crds,
 }
@@ -72,7 +76,7 @@ const INPUT_ERROR: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Compile(args) => compile(args),
+        Command::Compile(args) => compile(*args),
         Command::Crds => {
             print!("{}", testwerk_spec::crds_yaml());
             ExitCode::SUCCESS
@@ -133,7 +137,11 @@ fn compile(args: CompileArgs) -> ExitCode {
     let selected: Vec<_> = inputs
         .workflows
         .iter()
-        .filter(|w| args.workflow.as_ref().is_none_or(|n| w.value.metadata.name.as_ref() == Some(n)))
+        .filter(|w| {
+            args.workflow
+                .as_ref()
+                .is_none_or(|n| w.value.metadata.name.as_ref() == Some(n))
+        })
         .collect();
     if selected.is_empty() {
         let what = match &args.workflow {
@@ -151,7 +159,11 @@ fn compile(args: CompileArgs) -> ExitCode {
         match pipeline::compile(doc, &inputs.templates, &settings) {
             Ok(compiled) => {
                 if args.plan {
-                    let _ = write!(stdout, "{}", testwerk_plan::explain::explain(&compiled.plan));
+                    let _ = write!(
+                        stdout,
+                        "{}",
+                        testwerk_plan::explain::explain(&compiled.plan)
+                    );
                     continue;
                 }
                 let mut objects = compiled.bundle.objects();
@@ -163,7 +175,8 @@ fn compile(args: CompileArgs) -> ExitCode {
                         let _ = writeln!(stdout, "# workflow: {}", compiled.name);
                         let _ = write!(stdout, "{}", render::yaml(&objects));
                     }
-                    Output::Json => json_out.push(serde_json::json!({"name": compiled.name, "objects": objects})),
+                    Output::Json => json_out
+                        .push(serde_json::json!({"name": compiled.name, "objects": objects})),
                 }
             }
             Err(diagnostics) => {
@@ -176,7 +189,15 @@ fn compile(args: CompileArgs) -> ExitCode {
     }
     if matches!(args.output, Output::Json) && !args.plan {
         let doc = serde_json::json!({ "workflows": json_out });
-        let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        );
     }
-    if failed { ExitCode::from(INPUT_ERROR) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(INPUT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

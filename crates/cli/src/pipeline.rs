@@ -45,11 +45,21 @@ pub fn load_file(file: &Path, templates: &TemplateSet) -> Result<Inputs, Vec<Dia
             AnyDocument::Execution(_) => {}
         }
     }
-    if errors.is_empty() { Ok(Inputs { workflows, templates }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Inputs {
+            workflows,
+            templates,
+        })
+    } else {
+        Err(errors)
+    }
 }
 
 /// Every `TestWorkflowTemplate` under `paths` (except in `skip`, read separately by the caller).
-pub fn load_templates(paths: &[PathBuf], skip: Option<&Path>) -> Result<TemplateSet, Vec<Diagnostic>> {
+pub fn load_templates(
+    paths: &[PathBuf],
+    skip: Option<&Path>,
+) -> Result<TemplateSet, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut templates = TemplateSet::new();
     let skip = skip.and_then(|f| f.canonicalize().ok());
@@ -59,7 +69,9 @@ pub fn load_templates(paths: &[PathBuf], skip: Option<&Path>) -> Result<Template
         }
         // A template directory may hold other YAML (Kubernetes manifests, tool configs):
         // only files that speak our API are read, and their errors are reported.
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         if !text.contains("testworkflows.testkube.io") {
             continue;
         }
@@ -76,7 +88,11 @@ pub fn load_templates(paths: &[PathBuf], skip: Option<&Path>) -> Result<Template
             Err(e) => errors.extend(e),
         }
     }
-    if errors.is_empty() { Ok(templates) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(templates)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The `.yaml`/`.yml` files under `paths`, sorted, so results never depend on directory order.
@@ -88,7 +104,10 @@ pub fn template_files(paths: &[PathBuf], errors: &mut Vec<Diagnostic>) -> Vec<Pa
         } else if p.is_file() {
             out.push(p.clone());
         } else {
-            errors.push(Diagnostic::file(p.display().to_string(), "--templates: no such file or directory"));
+            errors.push(Diagnostic::file(
+                p.display().to_string(),
+                "--templates: no such file or directory",
+            ));
         }
     }
     out.sort();
@@ -96,12 +115,17 @@ pub fn template_files(paths: &[PathBuf], errors: &mut Vec<Diagnostic>) -> Vec<Pa
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
             walk(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
             out.push(path);
         }
     }
@@ -125,12 +149,21 @@ pub struct Compiled {
 }
 
 /// Resolves, plans and bundles one workflow.
-pub fn compile(doc: &Document<TestWorkflow>, templates: &TemplateSet, settings: &CompileSettings<'_>) -> Result<Compiled, Vec<Diagnostic>> {
+pub fn compile(
+    doc: &Document<TestWorkflow>,
+    templates: &TemplateSet,
+    settings: &CompileSettings<'_>,
+) -> Result<Compiled, Vec<Diagnostic>> {
     let name = doc.value.metadata.name.clone().unwrap_or_default();
-    let id = settings
-        .execution_id
-        .clone()
-        .unwrap_or_else(|| format!("{}-1", testwerk_plan::dns_label(&name).chars().take(56).collect::<String>()));
+    let id = settings.execution_id.clone().unwrap_or_else(|| {
+        format!(
+            "{}-1",
+            testwerk_plan::dns_label(&name)
+                .chars()
+                .take(56)
+                .collect::<String>()
+        )
+    });
     let secret_name = format!("{id}-config");
     let opts = ResolveOptions {
         config: settings.config.clone(),
@@ -145,10 +178,13 @@ pub fn compile(doc: &Document<TestWorkflow>, templates: &TemplateSet, settings: 
         images: settings.images.clone(),
         image_source: settings.image_source,
     };
-    let plan = testwerk_plan::compile(&resolved.workflow, &plan_opts).map_err(|e| vec![plan_diagnostic(doc, &e)])?;
+    let plan = testwerk_plan::compile(&resolved.workflow, &plan_opts)
+        .map_err(|e| vec![plan_diagnostic(doc, &e)])?;
     let mut bundle_opts = BundleOptions::default();
     if !resolved.secrets.is_empty() {
-        bundle_opts.secrets.insert(secret_name, resolved.secrets.clone());
+        bundle_opts
+            .secrets
+            .insert(secret_name, resolved.secrets.clone());
     }
     let bundle = testwerk_bundle::build(&plan, &bundle_opts)
         .map_err(|e| vec![doc.source.diagnostic("spec", e.to_string())])?;
@@ -156,8 +192,16 @@ pub fn compile(doc: &Document<TestWorkflow>, templates: &TemplateSet, settings: 
 }
 
 fn plan_diagnostic(doc: &Document<TestWorkflow>, e: &PlanError) -> Diagnostic {
-    let path = if e.path.starts_with("spec") { e.path.clone() } else { "spec".to_owned() };
-    let message = if e.path.starts_with("spec") { e.message.clone() } else { e.to_string() };
+    let path = if e.path.starts_with("spec") {
+        e.path.clone()
+    } else {
+        "spec".to_owned()
+    };
+    let message = if e.path.starts_with("spec") {
+        e.message.clone()
+    } else {
+        e.to_string()
+    };
     let mut d = doc.source.diagnostic(&path, message);
     if let Some(help) = &e.help {
         d = d.with_suggestion(help.clone());

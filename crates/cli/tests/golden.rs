@@ -41,11 +41,13 @@ const GOLDEN: [&str; 24] = [
 fn golden_plans_and_objects() {
     let compat = compat_dir();
     let images = corpus_images();
-    let templates = pipeline::load_templates(&[compat.join("k8s/templates"), compat.join("test")], None)
-        .unwrap_or_else(|e| panic!("{}", join(&e)));
+    let templates =
+        pipeline::load_templates(&[compat.join("k8s/templates"), compat.join("test")], None)
+            .unwrap_or_else(|e| panic!("{}", join(&e)));
     let mut found = HashMap::new();
     for file in workflow_files(&compat.join("test")) {
-        let inputs = pipeline::load_file(&file, &templates).unwrap_or_else(|e| panic!("{}", join(&e)));
+        let inputs =
+            pipeline::load_file(&file, &templates).unwrap_or_else(|e| panic!("{}", join(&e)));
         for doc in inputs.workflows.iter() {
             let name = doc.value.metadata.name.clone().unwrap_or_default();
             if GOLDEN.contains(&name.as_str()) {
@@ -54,11 +56,17 @@ fn golden_plans_and_objects() {
         }
     }
     for name in GOLDEN {
-        let (doc, templates) = found.get(name).unwrap_or_else(|| panic!("{name} is not in the corpus"));
-        let compiled = pipeline::compile(doc, templates, &settings(&images)).unwrap_or_else(|e| panic!("{name}: {}", join(&e)));
+        let (doc, templates) = found
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in the corpus"));
+        let compiled = pipeline::compile(doc, templates, &settings(&images))
+            .unwrap_or_else(|e| panic!("{name}: {}", join(&e)));
         let settings = insta_settings();
         settings.bind(|| {
-            insta::assert_snapshot!(format!("{name}.plan"), testwerk_plan::explain::explain(&compiled.plan));
+            insta::assert_snapshot!(
+                format!("{name}.plan"),
+                testwerk_plan::explain::explain(&compiled.plan)
+            );
             let mut objects = compiled.bundle.objects();
             render::redact_secrets(&mut objects);
             insta::assert_snapshot!(format!("{name}.objects"), render::yaml(&objects));

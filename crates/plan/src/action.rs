@@ -39,18 +39,43 @@ pub struct Transition {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Setup(SetupCopies),
-    Declare { r#ref: String, id: Option<String>, condition: String, parents: Vec<String> },
-    Result { r#ref: String, value: String },
+    Declare {
+        r#ref: String,
+        id: Option<String>,
+        condition: String,
+        parents: Vec<String>,
+    },
+    Result {
+        r#ref: String,
+        value: String,
+    },
     /// Switch to another step's container settings; the full config is kept for grouping and
     /// for building the Kubernetes container.
-    Container { r#ref: String, config: Box<ContainerConfig> },
+    Container {
+        r#ref: String,
+        config: Box<ContainerConfig>,
+    },
     CurrentStatus(String),
     Start(String),
     End(String),
-    Execute { r#ref: String, negative: bool, toolkit: bool, pure: bool },
-    Timeout { r#ref: String, timeout: String },
-    Pause { r#ref: String },
-    Retry { r#ref: String, count: i32, until: Option<String> },
+    Execute {
+        r#ref: String,
+        negative: bool,
+        toolkit: bool,
+        pure: bool,
+    },
+    Timeout {
+        r#ref: String,
+        timeout: String,
+    },
+    Pause {
+        r#ref: String,
+    },
+    Retry {
+        r#ref: String,
+        count: i32,
+        until: Option<String>,
+    },
 }
 
 impl Action {
@@ -167,7 +192,17 @@ impl Action {
     pub fn to_wire(&self) -> WireAction {
         match self.clone() {
             Action::Setup(s) => WireAction::Setup(s),
-            Action::Declare { r#ref, id, condition, parents } => WireAction::Declare { condition, r#ref, id, parents },
+            Action::Declare {
+                r#ref,
+                id,
+                condition,
+                parents,
+            } => WireAction::Declare {
+                condition,
+                r#ref,
+                id,
+                parents,
+            },
             Action::Result { r#ref, value } => WireAction::Result { r#ref, value },
             Action::Container { r#ref, config } => WireAction::Container {
                 r#ref,
@@ -180,10 +215,28 @@ impl Action {
             Action::CurrentStatus(s) => WireAction::CurrentStatus(s),
             Action::Start(r) => WireAction::Start(r),
             Action::End(r) => WireAction::End(r),
-            Action::Execute { r#ref, negative, toolkit, pure } => WireAction::Execute { r#ref, negative, toolkit, pure },
+            Action::Execute {
+                r#ref,
+                negative,
+                toolkit,
+                pure,
+            } => WireAction::Execute {
+                r#ref,
+                negative,
+                toolkit,
+                pure,
+            },
             Action::Timeout { r#ref, timeout } => WireAction::Timeout { r#ref, timeout },
             Action::Pause { r#ref } => WireAction::Pause { r#ref },
-            Action::Retry { r#ref, count, until } => WireAction::Retry { r#ref, count, until },
+            Action::Retry {
+                r#ref,
+                count,
+                until,
+            } => WireAction::Retry {
+                r#ref,
+                count,
+                until,
+            },
         }
     }
 }

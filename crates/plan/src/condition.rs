@@ -71,7 +71,11 @@ pub fn parenthesize(term: &str) -> String {
         .trim_start_matches('!')
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-    if simple { term.to_owned() } else { format!("({term})") }
+    if simple {
+        term.to_owned()
+    } else {
+        format!("({term})")
+    }
 }
 
 #[cfg(test)]

@@ -21,15 +21,16 @@ pub fn inherit(parent: &ContainerConfig, child: &ContainerConfig) -> ContainerCo
         parent.command.clone()
     };
     let child_sets_args = child.args.as_ref().is_some_and(|a| !a.is_empty());
-    let args = if child_sets_args {
-        child.args.clone()
-    } else if child.command.is_some() || image_changes {
+    let args = if child_sets_args || child.command.is_some() || image_changes {
         child.args.clone()
     } else {
         parent.args.clone()
     };
     ContainerConfig {
-        working_dir: compose_working_dir(parent.working_dir.as_deref(), child.working_dir.as_deref()),
+        working_dir: compose_working_dir(
+            parent.working_dir.as_deref(),
+            child.working_dir.as_deref(),
+        ),
         image,
         image_pull_policy: non_empty(&child.image_pull_policy)
             .or_else(|| non_empty(&parent.image_pull_policy)),
@@ -111,8 +112,16 @@ fn inherit_resources(
         (p, None) => p.clone(),
         (None, c) => c.clone(),
         (Some(p), Some(c)) => Some(testwerk_spec::Resources {
-            limits: if c.limits.is_empty() { p.limits.clone() } else { c.limits.clone() },
-            requests: if c.requests.is_empty() { p.requests.clone() } else { c.requests.clone() },
+            limits: if c.limits.is_empty() {
+                p.limits.clone()
+            } else {
+                c.limits.clone()
+            },
+            requests: if c.requests.is_empty() {
+                p.requests.clone()
+            } else {
+                c.requests.clone()
+            },
         }),
     }
 }
@@ -171,7 +180,11 @@ pub fn merge_security_context(
 mod tests {
     use super::*;
 
-    fn cfg(image: Option<&str>, command: Option<&[&str]>, args: Option<&[&str]>) -> ContainerConfig {
+    fn cfg(
+        image: Option<&str>,
+        command: Option<&[&str]>,
+        args: Option<&[&str]>,
+    ) -> ContainerConfig {
         ContainerConfig {
             image: image.map(str::to_owned),
             command: command.map(|c| c.iter().map(|s| s.to_string()).collect()),
@@ -204,10 +217,22 @@ mod tests {
 
     #[test]
     fn working_directories_compose() {
-        assert_eq!(compose_working_dir(Some("/data"), Some("repo")).as_deref(), Some("/data/repo"));
-        assert_eq!(compose_working_dir(Some("/data"), Some("/abs")).as_deref(), Some("/abs"));
-        assert_eq!(compose_working_dir(None, Some("rel")).as_deref(), Some("rel"));
-        assert_eq!(compose_working_dir(Some("/a/b"), Some("../c")).as_deref(), Some("/a/c"));
+        assert_eq!(
+            compose_working_dir(Some("/data"), Some("repo")).as_deref(),
+            Some("/data/repo")
+        );
+        assert_eq!(
+            compose_working_dir(Some("/data"), Some("/abs")).as_deref(),
+            Some("/abs")
+        );
+        assert_eq!(
+            compose_working_dir(None, Some("rel")).as_deref(),
+            Some("rel")
+        );
+        assert_eq!(
+            compose_working_dir(Some("/a/b"), Some("../c")).as_deref(),
+            Some("/a/c")
+        );
         assert_eq!(
             compose_working_dir(Some("{{config.dir}}"), Some("sub")).as_deref(),
             Some("{{makepath(config.dir, \"sub\")}}")

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use crate::Plan;
 use crate::action::Action;
 use crate::stage::Stage;
-use crate::Plan;
 
 /// Renders the plan as indented text (for `testwerk compile --plan`).
 pub fn explain(plan: &Plan) -> String {
@@ -29,22 +29,51 @@ pub fn explain(plan: &Plan) -> String {
             match action {
                 Action::Setup(copies) => {
                     let mut what = Vec::new();
-                    if copies.init { what.push("init"); }
-                    if copies.toolkit { what.push("toolkit"); }
-                    if copies.binaries { what.push("shell"); }
-                    let what = if what.is_empty() { "nothing to copy".to_owned() } else { format!("copies {}", what.join(", ")) };
+                    if copies.init {
+                        what.push("init");
+                    }
+                    if copies.toolkit {
+                        what.push("toolkit");
+                    }
+                    if copies.binaries {
+                        what.push("shell");
+                    }
+                    let what = if what.is_empty() {
+                        "nothing to copy".to_owned()
+                    } else {
+                        format!("copies {}", what.join(", "))
+                    };
                     let _ = writeln!(out, "    setup: {what}");
                 }
-                Action::Execute { r#ref, pure, toolkit, negative } => {
+                Action::Execute {
+                    r#ref,
+                    pure,
+                    toolkit,
+                    negative,
+                } => {
                     let mut flags = Vec::new();
-                    if *pure { flags.push("pure"); }
-                    if *toolkit { flags.push("toolkit"); }
-                    if *negative { flags.push("negative"); }
-                    let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
+                    if *pure {
+                        flags.push("pure");
+                    }
+                    if *toolkit {
+                        flags.push("toolkit");
+                    }
+                    if *negative {
+                        flags.push("negative");
+                    }
+                    let flags = if flags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", flags.join(", "))
+                    };
                     let label = labels.get(r#ref.as_str()).cloned().unwrap_or_default();
                     let condition = declared_condition(plan, r#ref).unwrap_or_default();
                     let controls = controls(plan, r#ref);
-                    let _ = writeln!(out, "    {ref_} {label}{flags}  if {condition}{controls}", ref_ = r#ref);
+                    let _ = writeln!(
+                        out,
+                        "    {ref_} {label}{flags}  if {condition}{controls}",
+                        ref_ = r#ref
+                    );
                 }
                 _ => {}
             }
@@ -77,8 +106,16 @@ fn controls(plan: &Plan, r: &str) -> String {
             Action::Timeout { r#ref, timeout } if mine(r#ref) => {
                 let _ = write!(out, ", timeout {timeout}");
             }
-            Action::Retry { r#ref, count, until } if r#ref == r => {
-                let _ = write!(out, ", retry {count}x until {}", until.as_deref().unwrap_or("passed"));
+            Action::Retry {
+                r#ref,
+                count,
+                until,
+            } if r#ref == r => {
+                let _ = write!(
+                    out,
+                    ", retry {count}x until {}",
+                    until.as_deref().unwrap_or("passed")
+                );
             }
             Action::Pause { r#ref } if r#ref == r => out.push_str(", paused"),
             _ => {}
@@ -89,7 +126,9 @@ fn controls(plan: &Plan, r: &str) -> String {
 
 fn declared_condition(plan: &Plan, r: &str) -> Option<String> {
     plan.groups.iter().flatten().find_map(|a| match a {
-        Action::Declare { r#ref, condition, .. } if r#ref == r => Some(condition.clone()),
+        Action::Declare {
+            r#ref, condition, ..
+        } if r#ref == r => Some(condition.clone()),
         _ => None,
     })
 }

@@ -57,7 +57,12 @@ pub fn group(actions: Vec<Action>, images: &OwnImages, isolated: bool) -> Groupi
     let mut decisions = Vec::new();
     if isolated {
         for pair in groups.windows(2) {
-            decisions.push(decision(&pair[0], &pair[1], false, "system.isolatedContainers is set".into()));
+            decisions.push(decision(
+                &pair[0],
+                &pair[1],
+                false,
+                "system.isolatedContainers is set".into(),
+            ));
         }
         return Grouping { groups, decisions };
     }
@@ -79,7 +84,11 @@ pub fn group(actions: Vec<Action>, images: &OwnImages, isolated: bool) -> Groupi
     }
     decisions.reverse();
     for g in &mut groups {
-        if !images.is_own(main_config(g, images).and_then(|c| c.image.clone()).as_deref()) {
+        if !images.is_own(
+            main_config(g, images)
+                .and_then(|c| c.image.clone())
+                .as_deref(),
+        ) {
             rewrite_command_prefix(g, paths::IMAGE_BIN_DIR, paths::COPIED_BIN_DIR, |_| true);
         }
     }
@@ -87,9 +96,23 @@ pub fn group(actions: Vec<Action>, images: &OwnImages, isolated: bool) -> Groupi
 }
 
 fn decision(left: &[Action], right: &[Action], merged: bool, reason: String) -> MergeDecision {
-    let last_exec = left.iter().rev().find_map(exec_ref).unwrap_or("(setup)").to_owned();
-    let first_exec = right.iter().find_map(exec_ref).unwrap_or("(none)").to_owned();
-    MergeDecision { left: last_exec, right: first_exec, merged, reason }
+    let last_exec = left
+        .iter()
+        .rev()
+        .find_map(exec_ref)
+        .unwrap_or("(setup)")
+        .to_owned();
+    let first_exec = right
+        .iter()
+        .find_map(exec_ref)
+        .unwrap_or("(none)")
+        .to_owned();
+    MergeDecision {
+        left: last_exec,
+        right: first_exec,
+        merged,
+        reason,
+    }
 }
 
 fn exec_ref(a: &Action) -> Option<&str> {
@@ -140,7 +163,9 @@ fn split(actions: Vec<Action>) -> Vec<Vec<Action>> {
 }
 
 fn is_pure(group: &[Action]) -> bool {
-    group.iter().all(|a| !matches!(a, Action::Execute { pure: false, .. }))
+    group
+        .iter()
+        .all(|a| !matches!(a, Action::Execute { pure: false, .. }))
 }
 
 fn transitions(group: &[Action]) -> impl Iterator<Item = &ContainerConfig> {
@@ -153,7 +178,10 @@ fn transitions(group: &[Action]) -> impl Iterator<Item = &ContainerConfig> {
 fn can_merge(a: &[Action], b: &[Action], images: &OwnImages) -> (bool, String) {
     let (pure_a, pure_b) = (is_pure(a), is_pure(b));
     if !pure_a && !pure_b {
-        return (false, "both run impure steps (mark one `pure: true` to allow merging)".into());
+        return (
+            false,
+            "both run impure steps (mark one `pure: true` to allow merging)".into(),
+        );
     }
     if transitions(a).next().is_none() || transitions(b).next().is_none() {
         return (true, "one side changes no container settings".into());
@@ -171,12 +199,20 @@ fn can_merge(a: &[Action], b: &[Action], images: &OwnImages) -> (bool, String) {
             }
         }
     }
-    (true, "compatible containers and at least one side is pure".into())
+    (
+        true,
+        "compatible containers and at least one side is pure".into(),
+    )
 }
 
 /// `None` when two container configs can share one Kubernetes container.
 fn incompatibility(x: &ContainerConfig, y: &ContainerConfig, images: &OwnImages) -> Option<String> {
-    let image = |c: &ContainerConfig| c.image.clone().filter(|i| !i.is_empty()).unwrap_or_else(|| images.init.clone());
+    let image = |c: &ContainerConfig| {
+        c.image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| images.init.clone())
+    };
     if image(x) != image(y) {
         return Some(format!("different images ({} and {})", image(x), image(y)));
     }
@@ -192,7 +228,9 @@ fn incompatibility(x: &ContainerConfig, y: &ContainerConfig, images: &OwnImages)
     for mx in &x.volume_mounts {
         for my in &y.volume_mounts {
             if mx.mount_path == my.mount_path
-                && (mx.name != my.name || mx.sub_path != my.sub_path || mx.sub_path_expr != my.sub_path_expr)
+                && (mx.name != my.name
+                    || mx.sub_path != my.sub_path
+                    || mx.sub_path_expr != my.sub_path_expr)
             {
                 return Some(format!("different volumes mounted at {}", mx.mount_path));
             }
@@ -208,7 +246,9 @@ pub fn main_config<'a>(group: &'a [Action], images: &OwnImages) -> Option<&'a Co
     let executable: Vec<&ContainerConfig> = group
         .iter()
         .filter_map(|a| match a {
-            Action::Container { r#ref, config } if executed.contains(&r#ref.as_str()) => Some(config.as_ref()),
+            Action::Container { r#ref, config } if executed.contains(&r#ref.as_str()) => {
+                Some(config.as_ref())
+            }
             _ => None,
         })
         .collect();
@@ -221,7 +261,12 @@ pub fn main_config<'a>(group: &'a [Action], images: &OwnImages) -> Option<&'a Co
 }
 
 /// Rewrites the first element of commands starting with `from` (in transitions `which` accepts).
-fn rewrite_command_prefix(group: &mut [Action], from: &str, to: &str, which: impl Fn(&ContainerConfig) -> bool) {
+fn rewrite_command_prefix(
+    group: &mut [Action],
+    from: &str,
+    to: &str,
+    which: impl Fn(&ContainerConfig) -> bool,
+) {
     for a in group.iter_mut() {
         if let Action::Container { config, .. } = a
             && which(config)
@@ -242,7 +287,11 @@ pub fn use_image_shell(actions: &mut [Action], images: &OwnImages) {
 
 /// Adds the setup step: merged into the first container when that one runs our image, else a
 /// container of its own that also takes the first group's leading bookkeeping actions.
-pub fn finalize(mut groups: Vec<Vec<Action>>, images: &OwnImages, isolated: bool) -> (Vec<Vec<Action>>, SetupCopies) {
+pub fn finalize(
+    mut groups: Vec<Vec<Action>>,
+    images: &OwnImages,
+    isolated: bool,
+) -> (Vec<Vec<Action>>, SetupCopies) {
     let any_user_image = groups.iter().flatten().any(|a| match a {
         Action::Container { config, .. } => !images.is_own(config.image.as_deref()),
         _ => false,

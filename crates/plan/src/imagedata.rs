@@ -17,10 +17,21 @@ pub type FetchedImages = BTreeMap<String, ImageMetadata>;
 /// Fills the command of every container stage that has none from its image. Only those stages
 /// cause a lookup: unlike upstream we never fetch just for the working directory, since the
 /// container starts in the image's working directory anyway.
-pub fn apply_commands(root: &mut Stage, images: &OwnImages, source: &dyn ImageSource, fetched: &mut FetchedImages) -> Result<()> {
+pub fn apply_commands(
+    root: &mut Stage,
+    images: &OwnImages,
+    source: &dyn ImageSource,
+    fetched: &mut FetchedImages,
+) -> Result<()> {
     let mut failure = None;
     for_each_container(root, &mut |stage| {
-        if failure.is_some() || stage.container.command.as_ref().is_some_and(|c| !c.is_empty()) {
+        if failure.is_some()
+            || stage
+                .container
+                .command
+                .as_ref()
+                .is_some_and(|c| !c.is_empty())
+        {
             return;
         }
         let image = stage.container.image.clone().unwrap_or_default();
@@ -44,17 +55,30 @@ pub fn apply_commands(root: &mut Stage, images: &OwnImages, source: &dyn ImageSo
                 )
                 .with_help("set `command` on the step, or describe the image in the file given with --images"));
             }
-            Err(e) => failure = Some(PlanError::new(stage_label(stage), format!("inspecting image `{image}`: {e}"))),
+            Err(e) => {
+                failure = Some(PlanError::new(
+                    stage_label(stage),
+                    format!("inspecting image `{image}`: {e}"),
+                ))
+            }
         }
     });
     failure.map_or(Ok(()), Err)
 }
 
 fn stage_label(stage: &ContainerStage) -> String {
-    if stage.meta.path.is_empty() { "spec".to_owned() } else { stage.meta.path.clone() }
+    if stage.meta.path.is_empty() {
+        "spec".to_owned()
+    } else {
+        stage.meta.path.clone()
+    }
 }
 
-fn lookup(image: &str, source: &dyn ImageSource, fetched: &mut FetchedImages) -> Result<Option<ImageMetadata>, String> {
+fn lookup(
+    image: &str,
+    source: &dyn ImageSource,
+    fetched: &mut FetchedImages,
+) -> Result<Option<ImageMetadata>, String> {
     if let Some(m) = fetched.get(image) {
         return Ok(Some(m.clone()));
     }
@@ -75,10 +99,18 @@ fn for_each_container(stage: &mut Stage, f: &mut dyn FnMut(&mut ContainerStage))
 /// The Pod's fsGroup, after the upstream rules: with exactly one user-image step whose image is
 /// known, files belong to that image's group (and the step runs with it); otherwise 1001. An
 /// explicit `pod.securityContext.fsGroup` wins; `disableFsGroupDefaulting` turns defaulting off.
-pub fn security_defaults(root: &mut Stage, pod: Option<&PodConfig>, images: &OwnImages, source: &dyn ImageSource, fetched: &mut FetchedImages) -> Option<ParamValue> {
+pub fn security_defaults(
+    root: &mut Stage,
+    pod: Option<&PodConfig>,
+    images: &OwnImages,
+    source: &dyn ImageSource,
+    fetched: &mut FetchedImages,
+) -> Option<ParamValue> {
     let pod_ctx = pod.and_then(|p| p.security_context.as_ref());
     let explicit = pod_ctx.and_then(|c| c.fs_group.clone());
-    let disabled = pod.and_then(|p| p.disable_fs_group_defaulting).unwrap_or(false);
+    let disabled = pod
+        .and_then(|p| p.disable_fs_group_defaulting)
+        .unwrap_or(false);
     let pod_sets_group = pod_ctx.is_some_and(|c| c.run_as_group.is_some());
 
     let mut user_stages = 0;
@@ -94,13 +126,20 @@ pub fn security_defaults(root: &mut Stage, pod: Option<&PodConfig>, images: &Own
             if images.is_own(Some(&image)) || pod_sets_group {
                 return;
             }
-            let sets_group = s.container.security_context.as_ref().is_some_and(|c| c.run_as_group.is_some());
+            let sets_group = s
+                .container
+                .security_context
+                .as_ref()
+                .is_some_and(|c| c.run_as_group.is_some());
             if sets_group {
                 return;
             }
             if let Ok(Some(meta)) = lookup(&image, source, fetched) {
                 let group = meta.group();
-                let ctx = s.container.security_context.get_or_insert_with(SecurityContext::default);
+                let ctx = s
+                    .container
+                    .security_context
+                    .get_or_insert_with(SecurityContext::default);
                 ctx.run_as_group = Some(ParamValue::Int(group));
                 image_group = Some(group);
             }

@@ -30,7 +30,10 @@ pub struct Layer {
 
 impl Layer {
     pub fn new(resource_id: &str) -> Self {
-        Self { resource_id: resource_id.to_owned(), ..Self::default() }
+        Self {
+            resource_id: resource_id.to_owned(),
+            ..Self::default()
+        }
     }
 
     /// Refs are deterministic (`r1`, `r2`, …) so that the same workflow compiles to the same
@@ -49,7 +52,11 @@ impl Layer {
     }
 
     /// Stores an inline file and returns (volume name, key) to mount it from.
-    pub fn add_file(&mut self, content: &str, mode: Option<i32>) -> Result<(String, String), String> {
+    pub fn add_file(
+        &mut self,
+        content: &str,
+        mode: Option<i32>,
+    ) -> Result<(String, String), String> {
         if content.len() > MAX_CONFIG_MAP_BYTES {
             return Err(format!(
                 "the file is {} bytes; the maximum file size is {} bytes (950 KiB)",

@@ -20,6 +20,7 @@ pub mod group;
 pub mod imagedata;
 pub mod images;
 pub mod layer;
+mod optimize;
 pub mod paths;
 pub mod process;
 pub mod sequence;
@@ -27,14 +28,15 @@ pub mod signature;
 pub mod stage;
 pub mod stepid;
 pub mod variables;
-mod optimize;
 
 use indexmap::IndexMap;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, Volume, VolumeMount};
 use testwerk_expr::Value;
-use testwerk_spec::{ContainerConfig, EnvVar, JobConfig, ParamValue, PodConfig, Step, TestWorkflow};
+use testwerk_spec::{
+    ContainerConfig, EnvVar, JobConfig, ParamValue, PodConfig, Step, TestWorkflow,
+};
 
-pub use action::{Action, SetupCopies, WireAction, WirePlan, PLAN_FORMAT_VERSION};
+pub use action::{Action, PLAN_FORMAT_VERSION, SetupCopies, WireAction, WirePlan};
 pub use error::PlanError;
 pub use group::{MergeDecision, OwnImages};
 pub use images::{ImageMetadata, ImageSource, NoImages, StaticImages};
@@ -91,20 +93,36 @@ impl Plan {
     /// The image container `index` runs: its main step's image, or ours. When any step needs
     /// the toolkit, our containers use the toolkit image, which carries `init` too.
     pub fn container_image(&self, index: usize) -> String {
-        let group = self.groups.get(index).map(Vec::as_slice).unwrap_or_default();
+        let group = self
+            .groups
+            .get(index)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let image = group::main_config(group, &self.images)
             .and_then(|c| c.image.clone())
             .filter(|i| !i.is_empty())
             .unwrap_or_else(|| self.images.init.clone());
-        let uses_toolkit = self.groups.iter().flatten().any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
-        if uses_toolkit && image == self.images.init { self.images.toolkit.clone() } else { image }
+        let uses_toolkit = self
+            .groups
+            .iter()
+            .flatten()
+            .any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
+        if uses_toolkit && image == self.images.init {
+            self.images.toolkit.clone()
+        } else {
+            image
+        }
     }
 
     /// What `init` receives.
     pub fn wire(&self) -> WirePlan {
         WirePlan {
             version: PLAN_FORMAT_VERSION,
-            groups: self.groups.iter().map(|g| g.iter().map(Action::to_wire).collect()).collect(),
+            groups: self
+                .groups
+                .iter()
+                .map(|g| g.iter().map(Action::to_wire).collect())
+                .collect(),
         }
     }
 }
@@ -121,7 +139,8 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
         .map(|k| (k.clone(), format!("{}-{}", opts.root_id, dns_label(k))))
         .collect();
     let variables = variables::BundleVariables::new(bundle_values(&name, opts, &pvc_names));
-    let mut json = serde_json::to_value(&body).map_err(|e| PlanError::new("spec", e.to_string()))?;
+    let mut json =
+        serde_json::to_value(&body).map_err(|e| PlanError::new("spec", e.to_string()))?;
     variables::simplify_tree(&mut json, &variables, "spec")?;
     for key in ["pod", "job", "pvcs"] {
         if let Some(v) = json.get_mut(key) {
@@ -157,17 +176,34 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
     root.meta_mut().r#ref = paths::ROOT_REF.to_owned();
     root.meta_mut().condition = condition::Condition::new();
     if root.containers().is_empty() {
-        return Err(PlanError::new("spec", "test workflow has nothing to run")
-            .with_help("add a step with `shell`, `run`, `execute` or `parallel` under spec.steps"));
+        return Err(
+            PlanError::new("spec", "test workflow has nothing to run").with_help(
+                "add a step with `shell`, `run`, `execute` or `parallel` under spec.steps",
+            ),
+        );
     }
     finalize_content(&mut layer)?;
 
     let mut fetched = imagedata::FetchedImages::new();
     imagedata::apply_commands(&mut root, &opts.images, opts.image_source, &mut fetched)?;
-    let fs_group = imagedata::security_defaults(&mut root, Some(&pod), &opts.images, opts.image_source, &mut fetched);
+    let fs_group = imagedata::security_defaults(
+        &mut root,
+        Some(&pod),
+        &opts.images,
+        opts.image_source,
+        &mut fetched,
+    );
 
-    let pure_by_default = body.system.as_ref().and_then(|s| s.pure_by_default).unwrap_or(false);
-    let isolated = body.system.as_ref().and_then(|s| s.isolated_containers).unwrap_or(false);
+    let pure_by_default = body
+        .system
+        .as_ref()
+        .and_then(|s| s.pure_by_default)
+        .unwrap_or(false);
+    let isolated = body
+        .system
+        .as_ref()
+        .and_then(|s| s.isolated_containers)
+        .unwrap_or(false);
     let mut actions = optimize::optimize(sequence::sequence(&root, pure_by_default));
     group::use_image_shell(&mut actions, &opts.images);
     let grouping = group::group(actions, &opts.images, isolated);
@@ -178,7 +214,11 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
     let pvcs = body
         .pvcs
         .iter()
-        .filter_map(|(k, spec)| pvc_names.get(k).map(|n| (k.clone(), (n.clone(), spec.clone()))))
+        .filter_map(|(k, spec)| {
+            pvc_names
+                .get(k)
+                .map(|n| (k.clone(), (n.clone(), spec.clone())))
+        })
         .collect();
     let global_env = root
         .containers()
@@ -218,7 +258,11 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
 /// The settings every step starts from: `CI=1` and the four shared directories.
 fn default_container() -> ContainerConfig {
     ContainerConfig {
-        env: vec![EnvVar { name: "CI".into(), value: Some("1".into()), ..Default::default() }],
+        env: vec![EnvVar {
+            name: "CI".into(),
+            value: Some("1".into()),
+            ..Default::default()
+        }],
         volume_mounts: paths::DEFAULT_VOLUMES
             .iter()
             .map(|(name, path)| VolumeMount {
@@ -231,7 +275,11 @@ fn default_container() -> ContainerConfig {
     }
 }
 
-fn bundle_values(name: &str, opts: &PlanOptions<'_>, pvcs: &IndexMap<String, String>) -> IndexMap<String, Value> {
+fn bundle_values(
+    name: &str,
+    opts: &PlanOptions<'_>,
+    pvcs: &IndexMap<String, String>,
+) -> IndexMap<String, Value> {
     let mut values = IndexMap::new();
     let mut set = |k: &str, v: &str| {
         values.insert(k.to_owned(), Value::String(v.to_owned()));
@@ -265,7 +313,13 @@ fn finalize_content(layer: &mut layer::Layer) -> Result<(), PlanError> {
 pub fn dns_label(text: &str) -> String {
     let mut out: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     while out.contains("--") {
         out = out.replace("--", "-");

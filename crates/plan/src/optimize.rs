@@ -26,7 +26,11 @@ impl Knowledge<'_> {
             .filter(|r| *r != "true" && !self.skipped.contains(*r))
             .filter(|r| !self.all_refs.contains(*r) || self.finished.contains(*r))
             .collect();
-        if refs.is_empty() { "true".to_owned() } else { refs.join("&&") }
+        if refs.is_empty() {
+            "true".to_owned()
+        } else {
+            refs.join("&&")
+        }
     }
 }
 
@@ -40,7 +44,9 @@ impl Machine for Knowledge<'_> {
             "always" => Some(Lookup::Value(Value::Bool(true))),
             "never" => Some(Lookup::Value(Value::Bool(false))),
             "passed" | "success" => Expr::parse(&self.settled(status)).ok().map(Lookup::Expr),
-            "failed" | "error" => Expr::parse(&format!("!({})", self.settled(status))).ok().map(Lookup::Expr),
+            "failed" | "error" => Expr::parse(&format!("!({})", self.settled(status)))
+                .ok()
+                .map(Lookup::Expr),
             // A step that has not finished yet cannot have failed yet.
             r if self.all_refs.contains(r) && !self.finished.contains(r) => {
                 Some(Lookup::Value(Value::Bool(true)))
@@ -81,29 +87,58 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
     for action in actions {
         let action = match action {
             Action::CurrentStatus(s) => {
-                status = s.split("&&").filter(|r| !skipped.contains(r.trim())).collect::<Vec<_>>().join("&&");
+                status = s
+                    .split("&&")
+                    .filter(|r| !skipped.contains(r.trim()))
+                    .collect::<Vec<_>>()
+                    .join("&&");
                 if status.is_empty() {
                     status = "true".to_owned();
                 }
                 Action::CurrentStatus(status.clone())
             }
-            Action::Declare { r#ref, id, condition, parents } => {
+            Action::Declare {
+                r#ref,
+                id,
+                condition,
+                parents,
+            } => {
                 let parent_skipped = parents.iter().any(|p| skipped.contains(p));
                 let condition = if parent_skipped {
                     "false".to_owned()
                 } else {
-                    let k = Knowledge { all_refs: &all_refs, finished: &finished, skipped: &skipped, status: Some(&status) };
+                    let k = Knowledge {
+                        all_refs: &all_refs,
+                        finished: &finished,
+                        skipped: &skipped,
+                        status: Some(&status),
+                    };
                     truthiness(simplify(&condition, &k))
                 };
                 if condition == "false" {
                     skipped.insert(r#ref.clone());
-                    Action::Declare { r#ref, id, condition, parents: Vec::new() }
+                    Action::Declare {
+                        r#ref,
+                        id,
+                        condition,
+                        parents: Vec::new(),
+                    }
                 } else {
-                    Action::Declare { r#ref, id, condition, parents }
+                    Action::Declare {
+                        r#ref,
+                        id,
+                        condition,
+                        parents,
+                    }
                 }
             }
             Action::Result { r#ref, value } => {
-                let k = Knowledge { all_refs: &all_refs, finished: &finished, skipped: &skipped, status: Some(&status) };
+                let k = Knowledge {
+                    all_refs: &all_refs,
+                    finished: &finished,
+                    skipped: &skipped,
+                    status: Some(&status),
+                };
                 // A plain AND-chain of children is settled directly; `a && true` stays `a`.
                 let value = if value.contains("||") || value.starts_with('!') {
                     simplify(&value, &k)
@@ -145,7 +180,9 @@ fn truthiness(mut condition: String) -> String {
 /// Partially evaluates an expression; anything that cannot be parsed or evaluated is kept as
 /// written, for `init` to report with its real context.
 fn simplify(source: &str, knowledge: &Knowledge<'_>) -> String {
-    let Ok(expr) = Expr::parse(source) else { return source.to_owned() };
+    let Ok(expr) = Expr::parse(source) else {
+        return source.to_owned();
+    };
     match expr.resolve(knowledge) {
         Ok(resolved) => match resolved.static_value() {
             Some(v) => testwerk_expr::truthy(v).to_string(),
@@ -154,4 +191,3 @@ fn simplify(source: &str, knowledge: &Knowledge<'_>) -> String {
         Err(_) => source.to_owned(),
     }
 }
-

@@ -31,7 +31,10 @@ impl Processor<'_> {
     pub fn step(&mut self, step: &Step, parent: &ContainerConfig, path: &str) -> Result<Stage> {
         let mut container = inherit(
             parent,
-            &ContainerConfig { working_dir: step.working_dir.clone(), ..Default::default() },
+            &ContainerConfig {
+                working_dir: step.working_dir.clone(),
+                ..Default::default()
+            },
         );
         if let Some(own) = &step.container {
             container = inherit(&container, own);
@@ -131,7 +134,12 @@ impl Processor<'_> {
     }
 
     /// A virtual group of sub-steps (setup or steps).
-    fn children(&mut self, steps: &[Step], container: &ContainerConfig, path: &str) -> Result<Option<Stage>> {
+    fn children(
+        &mut self,
+        steps: &[Step],
+        container: &ContainerConfig,
+        path: &str,
+    ) -> Result<Option<Stage>> {
         if steps.is_empty() {
             return Ok(None);
         }
@@ -148,8 +156,15 @@ impl Processor<'_> {
         Ok(Some(Stage::Group(group)))
     }
 
-    fn delay(&mut self, step: &Step, container: &ContainerConfig, path: &str) -> Result<Option<Stage>> {
-        let Some(delay) = &step.delay else { return Ok(None) };
+    fn delay(
+        &mut self,
+        step: &Step,
+        container: &ContainerConfig,
+        path: &str,
+    ) -> Result<Option<Stage>> {
+        let Some(delay) = &step.delay else {
+            return Ok(None);
+        };
         let duration = testwerk_spec::duration::parse_delay(delay)
             .map_err(|e| PlanError::new(format!("{path}.delay"), e))?;
         let seconds = format_seconds(duration.as_secs_f64());
@@ -173,7 +188,10 @@ impl Processor<'_> {
                 .with_help("keep either `shell`, or `command` and `args`"));
             }
             own.command = Some(vec![paths::COPIED_SHELL.into()]);
-            own.args = Some(vec!["-c".into(), format!("{}{script}", paths::SHELL_HEADER)]);
+            own.args = Some(vec![
+                "-c".into(),
+                format!("{}{script}", paths::SHELL_HEADER),
+            ]);
             "Run shell command"
         } else {
             "Run"
@@ -185,7 +203,7 @@ impl Processor<'_> {
         };
         Ok(Stage::Container(ContainerStage {
             meta,
-            container: inherit(container, &own),
+            container: Box::new(inherit(container, &own)),
             toolkit: false,
         }))
     }
@@ -203,7 +221,12 @@ impl Processor<'_> {
     }
 
     /// A container stage running `command` (first element) with the rest as args.
-    fn container_stage(&mut self, container: &ContainerConfig, category: &str, command: Vec<String>) -> ContainerStage {
+    fn container_stage(
+        &mut self,
+        container: &ContainerConfig,
+        category: &str,
+        command: Vec<String>,
+    ) -> ContainerStage {
         let mut parts = command.into_iter();
         let own = ContainerConfig {
             command: parts.next().map(|c| vec![c]),
@@ -216,7 +239,7 @@ impl Processor<'_> {
                 category: Some(category.into()),
                 ..Default::default()
             },
-            container: inherit(container, &own),
+            container: Box::new(inherit(container, &own)),
             toolkit: false,
         }
     }

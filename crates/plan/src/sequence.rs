@@ -7,7 +7,10 @@ use crate::stage::Stage;
 pub fn sequence(root: &Stage, pure_by_default: bool) -> Vec<Action> {
     let mut out = vec![Action::Start(String::new())];
     walk(root, &mut out, &[], &[], None, pure_by_default);
-    out.push(Action::Result { r#ref: String::new(), value: root.meta().r#ref.clone() });
+    out.push(Action::Result {
+        r#ref: String::new(),
+        value: root.meta().r#ref.clone(),
+    });
     out.push(Action::End(String::new()));
     out
 }
@@ -37,14 +40,24 @@ fn walk(
         parents: parents.to_vec(),
     });
     if let Stage::Container(c) = stage {
-        out.push(Action::Container { r#ref: r.clone(), config: Box::new(c.container.clone()) });
+        out.push(Action::Container {
+            r#ref: r.clone(),
+            config: c.container.clone(),
+        });
     }
     out.push(Action::Start(r.clone()));
     if let Some(timeout) = &meta.timeout {
-        out.push(Action::Timeout { r#ref: r.clone(), timeout: timeout.clone() });
+        out.push(Action::Timeout {
+            r#ref: r.clone(),
+            timeout: timeout.clone(),
+        });
     }
     if let Some(retry) = meta.retry.as_ref().filter(|r| r.count > 0) {
-        out.push(Action::Retry { r#ref: r.clone(), count: retry.count, until: retry.until.clone() });
+        out.push(Action::Retry {
+            r#ref: r.clone(),
+            count: retry.count,
+            until: retry.until.clone(),
+        });
     }
     if meta.paused {
         out.push(Action::Pause { r#ref: r.clone() });
@@ -52,7 +65,12 @@ fn walk(
     match stage {
         Stage::Container(c) => {
             let pure = meta.pure.unwrap_or(!c.toolkit && inherited_pure);
-            out.push(Action::Execute { r#ref: r.clone(), negative: meta.negative, toolkit: c.toolkit, pure });
+            out.push(Action::Execute {
+                r#ref: r.clone(),
+                negative: meta.negative,
+                toolkit: c.toolkit,
+                pure,
+            });
         }
         Stage::Group(g) => {
             let mut child_status: Vec<String> = std::iter::once(r.clone())
@@ -63,7 +81,14 @@ fn walk(
             let child_pure = meta.pure.unwrap_or(inherited_pure);
             let mut required = Vec::new();
             for child in &g.children {
-                walk(child, out, &child_parents, &child_status, Some(&condition), child_pure);
+                walk(
+                    child,
+                    out,
+                    &child_parents,
+                    &child_status,
+                    Some(&condition),
+                    child_pure,
+                );
                 if !child.meta().optional {
                     child_status.insert(0, child.meta().r#ref.clone());
                     required.push(child.meta().r#ref.clone());
@@ -73,18 +98,33 @@ fn walk(
                 if required.is_empty() {
                     "false".to_owned()
                 } else {
-                    required.iter().map(|r| format!("!{r}")).collect::<Vec<_>>().join("||")
+                    required
+                        .iter()
+                        .map(|r| format!("!{r}"))
+                        .collect::<Vec<_>>()
+                        .join("||")
                 }
             } else {
                 and_chain(&required)
             };
-            out.push(Action::Result { r#ref: r.clone(), value });
+            out.push(Action::Result {
+                r#ref: r.clone(),
+                value,
+            });
         }
     }
     out.push(Action::End(r));
 }
 
 pub(crate) fn and_chain(terms: &[String]) -> String {
-    let terms: Vec<&str> = terms.iter().map(String::as_str).filter(|t| *t != "true").collect();
-    if terms.is_empty() { "true".to_owned() } else { terms.join("&&") }
+    let terms: Vec<&str> = terms
+        .iter()
+        .map(String::as_str)
+        .filter(|t| *t != "true")
+        .collect();
+    if terms.is_empty() {
+        "true".to_owned()
+    } else {
+        terms.join("&&")
+    }
 }

@@ -34,7 +34,7 @@ pub struct GroupStage {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContainerStage {
     pub meta: StageMeta,
-    pub container: ContainerConfig,
+    pub container: Box<ContainerConfig>,
     /// Runs the toolkit (clone, artifacts, services, parallel, execute…).
     pub toolkit: bool,
 }
@@ -77,7 +77,11 @@ impl Stage {
 
 impl GroupStage {
     pub fn new(meta: StageMeta, is_virtual: bool) -> Self {
-        Self { meta, is_virtual, children: Vec::new() }
+        Self {
+            meta,
+            is_virtual,
+            children: Vec::new(),
+        }
     }
 
     /// Adds a child, flattening as upstream does: empty groups vanish, virtual groups dissolve
@@ -103,12 +107,16 @@ impl GroupStage {
 }
 
 fn can_merge_into_child(group: &GroupStage) -> bool {
-    let Some(child) = group.children.first() else { return false };
+    let Some(child) = group.children.first() else {
+        return false;
+    };
     let (g, c) = (&group.meta, child.meta());
-    !(g.name.is_some() && c.name.is_some())
-        && !(g.timeout.is_some() && c.timeout.is_some())
-        && !(g.paused && c.paused)
-        && !(g.retry.is_some() && c.retry.is_some())
+    // Two of these cannot be folded into one stage without losing one of them.
+    let both_named = g.name.is_some() && c.name.is_some();
+    let both_timed = g.timeout.is_some() && c.timeout.is_some();
+    let both_paused = g.paused && c.paused;
+    let both_retried = g.retry.is_some() && c.retry.is_some();
+    !(both_named || both_timed || both_paused || both_retried)
 }
 
 fn merge_into_only_child(g: StageMeta, mut child: Stage) -> Stage {
@@ -141,4 +149,3 @@ fn merge_into_only_child(g: StageMeta, mut child: Stage) -> Stage {
     }
     child
 }
-

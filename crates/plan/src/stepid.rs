@@ -12,7 +12,12 @@ pub fn assign_ids(body: &mut SpecBody) {
     for step in body.setup.iter().chain(&body.steps).chain(&body.after) {
         collect_explicit(step, &mut taken);
     }
-    for step in body.setup.iter_mut().chain(body.steps.iter_mut()).chain(body.after.iter_mut()) {
+    for step in body
+        .setup
+        .iter_mut()
+        .chain(body.steps.iter_mut())
+        .chain(body.after.iter_mut())
+    {
         derive(step, &mut taken);
     }
 }
@@ -68,7 +73,9 @@ pub fn id_from_name(name: &str) -> Option<String> {
 /// Whether an explicit id is well formed.
 pub fn is_valid_id(id: &str) -> bool {
     let mut chars = id.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
@@ -78,8 +85,14 @@ mod tests {
 
     #[test]
     fn ids_come_from_names() {
-        assert_eq!(id_from_name("Run k6 tests").as_deref(), Some("run_k6_tests"));
-        assert_eq!(id_from_name("  --Hello, World!--").as_deref(), Some("hello_world"));
+        assert_eq!(
+            id_from_name("Run k6 tests").as_deref(),
+            Some("run_k6_tests")
+        );
+        assert_eq!(
+            id_from_name("  --Hello, World!--").as_deref(),
+            Some("hello_world")
+        );
         assert_eq!(id_from_name("Тест"), None);
         assert!(is_valid_id("a_1"));
         assert!(!is_valid_id("_a"));
@@ -94,11 +107,19 @@ mod tests {
             ..Default::default()
         };
         let mut body = SpecBody {
-            steps: vec![step("Build", None), step("Build", None), step("Other", Some("build"))],
+            steps: vec![
+                step("Build", None),
+                step("Build", None),
+                step("Other", Some("build")),
+            ],
             ..Default::default()
         };
         assign_ids(&mut body);
-        let ids: Vec<_> = body.steps.iter().map(|s| s.id.clone().unwrap_or_default()).collect();
+        let ids: Vec<_> = body
+            .steps
+            .iter()
+            .map(|s| s.id.clone().unwrap_or_default())
+            .collect();
         assert_eq!(ids, ["build_1", "build_2", "build"]);
     }
 }

@@ -29,7 +29,10 @@ pub struct BundleVariables {
 
 impl BundleVariables {
     pub fn new(values: IndexMap<String, Value>) -> Self {
-        Self { values, secrets: RefCell::new(Vec::new()) }
+        Self {
+            values,
+            secrets: RefCell::new(Vec::new()),
+        }
     }
 
     fn secret_env(&self, secret: &str, key: &str, computed: bool) -> String {
@@ -51,7 +54,12 @@ impl BundleVariables {
         let name = format!("{}_K_{}", mangle(secret), mangle(key));
         let mut secrets = self.secrets.borrow_mut();
         if !secrets.iter().any(|s| s.name == name) {
-            secrets.push(SecretEnv { name: name.clone(), secret: secret.into(), key: key.into(), computed });
+            secrets.push(SecretEnv {
+                name: name.clone(),
+                secret: secret.into(),
+                key: key.into(),
+                computed,
+            });
         }
         name
     }
@@ -66,16 +74,27 @@ impl Machine for BundleVariables {
         if name != "secret" {
             return None;
         }
-        let text = |i: usize| args.get(i).and_then(|a| a.static_value()).and_then(|v| v.as_str().map(str::to_owned));
+        let text = |i: usize| {
+            args.get(i)
+                .and_then(|a| a.static_value())
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
         let (Some(secret), Some(key)) = (text(0), text(1)) else {
             if args.len() < 2 {
                 return Some(Err("secret(name, key) needs two arguments".into()));
             }
             return None;
         };
-        let computed = args.get(2).and_then(|a| a.static_value()).is_some_and(testwerk_expr::truthy);
+        let computed = args
+            .get(2)
+            .and_then(|a| a.static_value())
+            .is_some_and(testwerk_expr::truthy);
         let env = self.secret_env(&secret, &key, computed);
-        Some(Expr::parse(&format!("env.{env}")).map(Lookup::Expr).map_err(|e| e.to_string()))
+        Some(
+            Expr::parse(&format!("env.{env}"))
+                .map(Lookup::Expr)
+                .map_err(|e| e.to_string()),
+        )
     }
 }
 
@@ -89,7 +108,11 @@ pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Res
     match value {
         Json::Object(map) => {
             for (key, child) in map.iter_mut() {
-                let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let here = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 if UNTOUCHED_KEYS.contains(&key.as_str()) {
                     continue;
                 }
@@ -100,7 +123,9 @@ pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Res
                     Json::Object(m) if key == "matrix" || key == "shards" => {
                         for (k, v) in m.iter_mut() {
                             match v {
-                                Json::String(s) => *s = simplify_expression(s, machine, &format!("{here}.{k}"))?,
+                                Json::String(s) => {
+                                    *s = simplify_expression(s, machine, &format!("{here}.{k}"))?
+                                }
                                 other => simplify_tree(other, machine, &format!("{here}.{k}"))?,
                             }
                         }
@@ -123,7 +148,11 @@ pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Res
     Ok(())
 }
 
-fn simplify_expression(source: &str, machine: &dyn Machine, path: &str) -> Result<String, PlanError> {
+fn simplify_expression(
+    source: &str,
+    machine: &dyn Machine,
+    path: &str,
+) -> Result<String, PlanError> {
     let expr = Expr::parse(source)
         .map_err(|e| PlanError::new(path, format!("invalid expression `{source}`: {e}")))?;
     let resolved = expr
@@ -161,7 +190,10 @@ pub fn final_text(template: &str, path: &str) -> Result<String, PlanError> {
     let parsed = testwerk_expr::Template::parse(template)
         .map_err(|e| PlanError::new(path, format!("invalid template `{template}`: {e}")))?;
     parsed.static_string().ok_or_else(|| {
-        PlanError::new(path, format!("`{template}` must be known when the Kubernetes objects are built"))
-            .with_help("only config.*, workflow.*, resource.*, pvcs.* and secret() can be used here")
+        PlanError::new(
+            path,
+            format!("`{template}` must be known when the Kubernetes objects are built"),
+        )
+        .with_help("only config.*, workflow.*, resource.*, pvcs.* and secret() can be used here")
     })
 }

@@ -316,9 +316,22 @@ fn counts_become_numbers() {
     );
     let r = ok(&yaml);
     let steps = &r.workflow.spec.body.steps;
-    let strategy = &steps[0].parallel.as_deref().cloned().unwrap_or_default().strategy;
+    let strategy = &steps[0]
+        .parallel
+        .as_deref()
+        .cloned()
+        .unwrap_or_default()
+        .strategy;
     assert_eq!(strategy.count, Some(testwerk_spec::ParamValue::Int(3)));
     assert_eq!(strategy.max_count, Some(testwerk_spec::ParamValue::Int(6)));
-    let runtime = &steps[1].parallel.as_deref().cloned().unwrap_or_default().strategy;
-    assert_eq!(runtime.count, Some(testwerk_spec::ParamValue::String("len(env.LIST)".into())));
+    let runtime = &steps[1]
+        .parallel
+        .as_deref()
+        .cloned()
+        .unwrap_or_default()
+        .strategy;
+    assert_eq!(
+        runtime.count,
+        Some(testwerk_spec::ParamValue::String("len(env.LIST)".into()))
+    );
 }

@@ -11,7 +11,9 @@ use testwerk_spec::Diagnostic;
 pub fn compat_dir() -> PathBuf {
     let dir = std::env::var_os("TESTWERK_COMPAT_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/testkube"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/testkube")
+        });
     assert!(
         dir.join("test").is_dir() && dir.join("k8s/templates").is_dir(),
         "\n\n*** The Testkube compatibility corpus is missing at {}.\n*** Set TESTWERK_COMPAT_DIR to the folder holding k8s/ and test/.\n",
@@ -30,7 +32,10 @@ pub fn corpus_images() -> StaticImages {
 pub fn settings(images: &StaticImages) -> pipeline::CompileSettings<'_> {
     pipeline::CompileSettings {
         namespace: "testwerk".into(),
-        images: testwerk_plan::OwnImages { init: "testwerk/init:test".into(), toolkit: "testwerk/toolkit:test".into() },
+        images: testwerk_plan::OwnImages {
+            init: "testwerk/init:test".into(),
+            toolkit: "testwerk/toolkit:test".into(),
+        },
         image_source: images,
         execution_id: None,
         config: Default::default(),
@@ -42,10 +47,17 @@ pub fn workflow_files(dir: &Path) -> Vec<PathBuf> {
     let mut errors = Vec::new();
     pipeline::template_files(&[dir.to_path_buf()], &mut errors)
         .into_iter()
-        .filter(|f| std::fs::read_to_string(f).is_ok_and(|t| t.lines().any(|l| l.trim() == "kind: TestWorkflow")))
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == "kind: TestWorkflow"))
+        })
         .collect()
 }
 
 pub fn join(diagnostics: &[Diagnostic]) -> String {
-    diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
+    diagnostics
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

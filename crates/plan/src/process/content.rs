@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, DownwardAPIProjection, DownwardAPIVolumeFile, EmptyDirVolumeSource,
     KeyToPath, ProjectedVolumeSource, SecretVolumeSource, Volume, VolumeMount, VolumeProjection,
 };
-use testwerk_spec::{Content, ContainerConfig, EnvVar};
+use testwerk_spec::{ContainerConfig, Content, EnvVar};
 
 use super::Processor;
 use crate::container::join_path;
@@ -15,7 +15,12 @@ use crate::stage::Stage;
 impl Processor<'_> {
     /// Inline files go into shared ConfigMaps; `contentFrom` files get a volume each.
     /// Either way they are mounted on the step's container, so sub-steps see them too.
-    pub(super) fn content_files(&mut self, content: &Content, container: &mut ContainerConfig, path: &str) -> Result<()> {
+    pub(super) fn content_files(
+        &mut self,
+        content: &Content,
+        container: &mut ContainerConfig,
+        path: &str,
+    ) -> Result<()> {
         for (i, file) in content.files.iter().enumerate() {
             let here = format!("{path}.files[{i}]");
             let mount_path = absolute_in(container, &file.path);
@@ -50,7 +55,11 @@ impl Processor<'_> {
                 });
             } else if let Some(source) = &file.content_from {
                 let name = self.layer.volume_name();
-                let item = |key: &str| KeyToPath { key: key.to_owned(), path: "file".into(), mode: file.mode };
+                let item = |key: &str| KeyToPath {
+                    key: key.to_owned(),
+                    path: "file".into(),
+                    mode: file.mode,
+                };
                 let volume = if let Some(cm) = &source.config_map_key_ref {
                     Volume {
                         name: name.clone(),
@@ -106,21 +115,35 @@ impl Processor<'_> {
                     ..Default::default()
                 });
             } else {
-                return Err(PlanError::new(&here, "a content file needs `content` or `contentFrom`"));
+                return Err(PlanError::new(
+                    &here,
+                    "a content file needs `content` or `contentFrom`",
+                ));
             }
         }
         Ok(())
     }
 
     /// Clones with the toolkit into an emptyDir mounted on the step's container.
-    pub(super) fn content_git(&mut self, content: &Content, container: &mut ContainerConfig, path: &str) -> Result<Option<Stage>> {
-        let Some(git) = &content.git else { return Ok(None) };
-        let uri = git.uri.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
-            PlanError::new(path, "content.git needs a `uri`")
-        })?;
+    pub(super) fn content_git(
+        &mut self,
+        content: &Content,
+        container: &mut ContainerConfig,
+        path: &str,
+    ) -> Result<Option<Stage>> {
+        let Some(git) = &content.git else {
+            return Ok(None);
+        };
+        let uri = git
+            .uri
+            .clone()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| PlanError::new(path, "content.git needs a `uri`"))?;
         let mount_path = absolute_in(
             container,
-            git.mount_path.as_deref().unwrap_or(paths::DEFAULT_GIT_MOUNT),
+            git.mount_path
+                .as_deref()
+                .unwrap_or(paths::DEFAULT_GIT_MOUNT),
         );
         let volume = self.layer.volume_name();
         self.layer.volumes.push(empty_dir(&volume));
@@ -136,7 +159,10 @@ impl Processor<'_> {
         }
         args.push(uri);
         args.push(mount_path);
-        let mut secret_arg = |flag: &str, value: &Option<String>, from: &Option<k8s_openapi::api::core::v1::EnvVarSource>, env: &str| {
+        let mut secret_arg = |flag: &str,
+                              value: &Option<String>,
+                              from: &Option<k8s_openapi::api::core::v1::EnvVarSource>,
+                              env: &str| {
             if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
                 args.extend([flag.to_owned(), v.clone()]);
             } else if let Some(source) = from {
@@ -178,7 +204,12 @@ impl Processor<'_> {
         Ok(Some(Stage::Container(stage)))
     }
 
-    pub(super) fn content_tarball(&mut self, content: &Content, container: &mut ContainerConfig, path: &str) -> Result<Option<Stage>> {
+    pub(super) fn content_tarball(
+        &mut self,
+        content: &Content,
+        container: &mut ContainerConfig,
+        path: &str,
+    ) -> Result<Option<Stage>> {
         if content.tarball.is_empty() {
             return Ok(None);
         }

@@ -5,22 +5,30 @@
 
 use indexmap::IndexMap;
 use k8s_openapi::api::core::v1::{EnvVarSource, ObjectFieldSelector, VolumeMount};
-use testwerk_spec::{ContainerConfig, EnvVar, ServiceSpec, StepArtifacts, StepExecute, StepParallel};
+use testwerk_spec::{
+    ContainerConfig, EnvVar, ServiceSpec, StepArtifacts, StepExecute, StepParallel,
+};
 
 use super::Processor;
 use super::content::empty_dir;
+use crate::condition::Condition;
 use crate::container::inherit;
 use crate::error::{PlanError, Result};
 use crate::paths;
 use crate::stage::{ContainerStage, Stage, StageMeta};
-use crate::condition::Condition;
 
 /// Env var holding the ref under which a step's services run.
 const SERVICES_REF_ENV: &str = "TW_SVC_REF";
 
 impl Processor<'_> {
     /// A container stage running `toolkit <subcommand> <args…>` in the toolkit image.
-    pub(super) fn toolkit_stage(&mut self, container: &ContainerConfig, category: &str, subcommand: &str, args: Vec<String>) -> ContainerStage {
+    pub(super) fn toolkit_stage(
+        &mut self,
+        container: &ContainerConfig,
+        category: &str,
+        subcommand: &str,
+        args: Vec<String>,
+    ) -> ContainerStage {
         let r#ref = self.layer.next_ref();
         let own = ContainerConfig {
             image: Some(self.toolkit_image.to_owned()),
@@ -39,19 +47,32 @@ impl Processor<'_> {
                     }),
                     ..Default::default()
                 },
-                EnvVar { name: "TW_REF".into(), value: Some(r#ref.clone()), ..Default::default() },
+                EnvVar {
+                    name: "TW_REF".into(),
+                    value: Some(r#ref.clone()),
+                    ..Default::default()
+                },
             ],
             ..Default::default()
         };
         ContainerStage {
-            meta: StageMeta { r#ref, category: Some(category.into()), pure: Some(true), ..Default::default() },
-            container: inherit(container, &own),
+            meta: StageMeta {
+                r#ref,
+                category: Some(category.into()),
+                pure: Some(true),
+                ..Default::default()
+            },
+            container: Box::new(inherit(container, &own)),
             toolkit: true,
         }
     }
 
     fn add_transfer_volume(&mut self, container: &mut ContainerConfig) {
-        if container.volume_mounts.iter().any(|m| m.mount_path == paths::TRANSFER_DIR) {
+        if container
+            .volume_mounts
+            .iter()
+            .any(|m| m.mount_path == paths::TRANSFER_DIR)
+        {
             return;
         }
         let name = self.layer.volume_name();
@@ -63,7 +84,11 @@ impl Processor<'_> {
         });
     }
 
-    pub(super) fn services_start(&mut self, services: &IndexMap<String, ServiceSpec>, container: &mut ContainerConfig) -> Result<(Stage, String)> {
+    pub(super) fn services_start(
+        &mut self,
+        services: &IndexMap<String, ServiceSpec>,
+        container: &mut ContainerConfig,
+    ) -> Result<(Stage, String)> {
         let svc_ref = self.layer.next_ref();
         container.env.push(EnvVar {
             name: SERVICES_REF_ENV.into(),
@@ -72,7 +97,10 @@ impl Processor<'_> {
         });
         self.add_transfer_volume(container);
         let mut services = services.clone();
-        let pull_secrets = self.pod.map(|p| p.image_pull_secrets.clone()).unwrap_or_default();
+        let pull_secrets = self
+            .pod
+            .map(|p| p.image_pull_secrets.clone())
+            .unwrap_or_default();
         if !pull_secrets.is_empty() {
             for svc in services.values_mut() {
                 let pod = svc.pod.get_or_insert_with(Default::default);
@@ -89,7 +117,12 @@ impl Processor<'_> {
         Ok((Stage::Container(stage), svc_ref))
     }
 
-    pub(super) fn services_stop(&mut self, services: &IndexMap<String, ServiceSpec>, svc_ref: &str, container: &ContainerConfig) -> Stage {
+    pub(super) fn services_stop(
+        &mut self,
+        services: &IndexMap<String, ServiceSpec>,
+        svc_ref: &str,
+        container: &ContainerConfig,
+    ) -> Stage {
         let mut args = vec![svc_ref.to_owned()];
         for (name, svc) in services {
             if let Some(logs) = &svc.logs {
@@ -101,7 +134,12 @@ impl Processor<'_> {
         Stage::Container(stage)
     }
 
-    pub(super) fn execute(&mut self, execute: &StepExecute, container: &ContainerConfig, path: &str) -> Result<Stage> {
+    pub(super) fn execute(
+        &mut self,
+        execute: &StepExecute,
+        container: &ContainerConfig,
+        path: &str,
+    ) -> Result<Stage> {
         if execute.workflows.is_empty() && execute.tests.is_empty() {
             return Err(PlanError::new(path, "there are no workflows to execute")
                 .with_help("list at least one entry under `execute.workflows`"));
@@ -113,30 +151,59 @@ impl Processor<'_> {
             "async": execute.async_.unwrap_or(false),
             "parallelism": execute.parallelism,
         });
-        let category = if execute.tests.is_empty() { "Execute test workflows" } else { "Execute test workflows & tests" };
-        let stage = self.toolkit_stage(&container, category, "execute", vec!["--base64".into(), base64_json(&payload)]);
+        let category = if execute.tests.is_empty() {
+            "Execute test workflows"
+        } else {
+            "Execute test workflows & tests"
+        };
+        let stage = self.toolkit_stage(
+            &container,
+            category,
+            "execute",
+            vec!["--base64".into(), base64_json(&payload)],
+        );
         Ok(Stage::Container(stage))
     }
 
-    pub(super) fn parallel(&mut self, parallel: &StepParallel, container: &ContainerConfig) -> Result<Stage> {
+    pub(super) fn parallel(
+        &mut self,
+        parallel: &StepParallel,
+        container: &ContainerConfig,
+    ) -> Result<Stage> {
         let mut container = container.clone();
         self.add_transfer_volume(&mut container);
         let mut spec = parallel.clone();
         // Workers get this step's container settings, but not its volumes: they run in their own Pods.
-        let inherited = ContainerConfig { volume_mounts: Vec::new(), ..container.clone() };
+        let inherited = ContainerConfig {
+            volume_mounts: Vec::new(),
+            ..container.clone()
+        };
         let own = spec.body.container.clone().unwrap_or_default();
         spec.body.container = Some(inherit(&inherited, &own));
         if spec.body.pod.is_none() {
             spec.body.pod = self.pod.cloned();
         }
-        let stage = self.toolkit_stage(&container, "Run in parallel", "parallel", vec!["--base64".into(), base64_json(&spec)]);
+        let stage = self.toolkit_stage(
+            &container,
+            "Run in parallel",
+            "parallel",
+            vec!["--base64".into(), base64_json(&spec)],
+        );
         Ok(Stage::Container(stage))
     }
 
-    pub(super) fn artifacts(&mut self, artifacts: &StepArtifacts, container: &ContainerConfig, path: &str) -> Result<Stage> {
+    pub(super) fn artifacts(
+        &mut self,
+        artifacts: &StepArtifacts,
+        container: &ContainerConfig,
+        path: &str,
+    ) -> Result<Stage> {
         if artifacts.paths.is_empty() {
-            return Err(PlanError::new(path, "there needs to be at least one path to scrap for artifacts")
-                .with_help("add `paths:` with at least one glob, e.g. `- /data/reports/*.xml`"));
+            return Err(PlanError::new(
+                path,
+                "there needs to be at least one path to scrap for artifacts",
+            )
+            .with_help("add `paths:` with at least one glob, e.g. `- /data/reports/*.xml`"));
         }
         let mut args = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
@@ -174,7 +241,11 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -28,7 +28,13 @@ pub fn images() -> StaticImages {
 /// Compiles the single TestWorkflow in `yaml` with resource id `dummy-id-abc`, root `dummy-id`.
 pub fn try_plan(yaml: &str) -> Result<Plan, PlanError> {
     let docs = testwerk_spec::load_str("fixture.yaml", yaml).unwrap_or_else(|e| {
-        panic!("fixture does not load: {}", e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+        panic!(
+            "fixture does not load: {}",
+            e.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
     });
     let workflow = docs
         .into_iter()
@@ -42,7 +48,10 @@ pub fn try_plan(yaml: &str) -> Result<Plan, PlanError> {
         resource_id: "dummy-id-abc".into(),
         root_id: "dummy-id".into(),
         namespace: "default".into(),
-        images: OwnImages { init: INIT.into(), toolkit: TOOLKIT.into() },
+        images: OwnImages {
+            init: INIT.into(),
+            toolkit: TOOLKIT.into(),
+        },
         image_source: &images,
     };
     compile(&workflow, &opts)
@@ -64,7 +73,11 @@ pub fn workflow(spec: &str) -> String {
 pub fn wire(plan: &Plan) -> Vec<Vec<String>> {
     plan.groups
         .iter()
-        .map(|g| g.iter().map(|a| serde_json::to_string(&a.to_wire()).unwrap_or_default()).collect())
+        .map(|g| {
+            g.iter()
+                .map(|a| serde_json::to_string(&a.to_wire()).unwrap_or_default())
+                .collect()
+        })
         .collect()
 }
 
@@ -75,7 +88,12 @@ pub fn step_refs(plan: &Plan) -> Vec<String> {
 
 pub fn declared(plan: &Plan, r: &str) -> Option<(String, Vec<String>)> {
     plan.groups.iter().flatten().find_map(|a| match a {
-        Action::Declare { r#ref, condition, parents, .. } if r#ref == r => Some((condition.clone(), parents.clone())),
+        Action::Declare {
+            r#ref,
+            condition,
+            parents,
+            ..
+        } if r#ref == r => Some((condition.clone(), parents.clone())),
         _ => None,
     })
 }
@@ -92,7 +110,12 @@ pub fn executes(plan: &Plan) -> Vec<(String, bool, bool, bool)> {
         .iter()
         .flatten()
         .filter_map(|a| match a {
-            Action::Execute { r#ref, negative, toolkit, pure } => Some((r#ref.clone(), *negative, *toolkit, *pure)),
+            Action::Execute {
+                r#ref,
+                negative,
+                toolkit,
+                pure,
+            } => Some((r#ref.clone(), *negative, *toolkit, *pure)),
             _ => None,
         })
         .collect()
