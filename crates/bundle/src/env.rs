@@ -1,46 +1,11 @@
-//! The environment contract between the bundle and `init`.
-//!
-//! Every variable `init` reads is namespaced by a prefix `_<group>[C][S]_`, so user variables
-//! can never collide with ours and each container transition gets only its own:
-//!
-//! | group | holds |
-//! |---|---|
-//! | `00` | Pod facts for the setup step (node, Pod name, namespace, service account) |
-//! | `01` | the plan (only in the first container) |
-//! | `02` | values of `secret()` calls, in every container |
-//! | `03` | execution config and signature |
-//! | `04` | the container's own CPU and memory requests and limits |
-//! | `05` | the container's name |
-//! | `0`, `1`, … | the user's variables of the k-th container transition in this container |
-//!
-//! `C` marks a value that is a template for `init` to compute; `S` a value to mask in logs.
+//! Kubernetes env vars that carry the contract of `testwerk_protocol::env` into the Pod.
 
 use k8s_openapi::api::core::v1::{
     EnvVar, EnvVarSource, ObjectFieldSelector, ResourceFieldSelector,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-pub const NODE_NAME: &str = "_00_TW_NODE";
-pub const POD_NAME: &str = "_00_TW_POD";
-pub const NAMESPACE: &str = "_00_TW_NAMESPACE";
-pub const SERVICE_ACCOUNT: &str = "_00_TW_SERVICE_ACCOUNT";
-pub const PLAN: &str = "_01_TW_PLAN";
-pub const CONFIG: &str = "_03_TW_CONFIG";
-pub const SIGNATURE: &str = "_03_TW_SIGNATURE";
-pub const CPU_REQUEST: &str = "_04_TW_CPU_REQUEST";
-pub const CPU_LIMIT: &str = "_04_TW_CPU_LIMIT";
-pub const MEMORY_REQUEST: &str = "_04_TW_MEMORY_REQUEST";
-pub const MEMORY_LIMIT: &str = "_04_TW_MEMORY_LIMIT";
-pub const CONTAINER_NAME: &str = "_05_TW_CONTAINER";
-
-/// The prefix of a user variable of transition `k`.
-pub fn user_prefix(k: usize, computed: bool, sensitive: bool) -> String {
-    format!(
-        "_{k}{}{}_",
-        if computed { "C" } else { "" },
-        if sensitive { "S" } else { "" }
-    )
-}
+pub use testwerk_protocol::env::*;
 
 fn field(name: &str, path: &str) -> EnvVar {
     EnvVar {

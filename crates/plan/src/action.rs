@@ -1,40 +1,10 @@
-//! Actions: the flat program `init` executes, and its compact wire format.
-//!
-//! The wire format is one JSON object per action with a single one-letter key (the shape upstream
-//! uses, which keeps the Pod annotation small); the whole plan is wrapped in `{"v":1,"g":[…]}` so
-//! that a future `init` can refuse a plan it does not understand.
+//! Actions: the flat program `init` executes. Their wire form lives in `testwerk-protocol`.
 
-use serde::{Deserialize, Serialize};
 use testwerk_spec::ContainerConfig;
 
-/// The version of the plan wire format.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
-
-/// What the setup step copies into the shared volume.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetupCopies {
-    /// Copy `init` (a user image will run it).
-    #[serde(rename = "i", default, skip_serializing_if = "std::ops::Not::not")]
-    pub init: bool,
-    /// Copy the toolkit (a user image will run toolkit operations).
-    #[serde(rename = "t", default, skip_serializing_if = "std::ops::Not::not")]
-    pub toolkit: bool,
-    /// Copy the shell and basic tools (a user image will run `shell` steps).
-    #[serde(rename = "b", default, skip_serializing_if = "std::ops::Not::not")]
-    pub binaries: bool,
-}
-
-/// The part of a container transition `init` needs at runtime; the rest is in the Pod spec.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Transition {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-}
+pub use testwerk_protocol::plan::{
+    PLAN_FORMAT_VERSION, SetupCopies, Transition, WireAction, WirePlan,
+};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -106,85 +76,6 @@ impl Action {
             Action::Start(r) | Action::End(r) => Some(r),
         }
     }
-}
-
-/// The wire form of one action.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum WireAction {
-    #[serde(rename = "_")]
-    Setup(SetupCopies),
-    #[serde(rename = "d")]
-    Declare {
-        #[serde(rename = "c")]
-        condition: String,
-        #[serde(rename = "r")]
-        r#ref: String,
-        #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
-        #[serde(rename = "p", default, skip_serializing_if = "Vec::is_empty")]
-        parents: Vec<String>,
-    },
-    #[serde(rename = "r")]
-    Result {
-        #[serde(rename = "r")]
-        r#ref: String,
-        #[serde(rename = "v")]
-        value: String,
-    },
-    #[serde(rename = "c")]
-    Container {
-        #[serde(rename = "r")]
-        r#ref: String,
-        #[serde(rename = "c")]
-        config: Transition,
-    },
-    #[serde(rename = "s")]
-    CurrentStatus(String),
-    #[serde(rename = "S")]
-    Start(String),
-    #[serde(rename = "E")]
-    End(String),
-    #[serde(rename = "e")]
-    Execute {
-        #[serde(rename = "r")]
-        r#ref: String,
-        #[serde(rename = "n", default, skip_serializing_if = "std::ops::Not::not")]
-        negative: bool,
-        #[serde(rename = "t", default, skip_serializing_if = "std::ops::Not::not")]
-        toolkit: bool,
-        #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
-        pure: bool,
-    },
-    #[serde(rename = "t")]
-    Timeout {
-        #[serde(rename = "r")]
-        r#ref: String,
-        #[serde(rename = "t")]
-        timeout: String,
-    },
-    #[serde(rename = "p")]
-    Pause {
-        #[serde(rename = "r")]
-        r#ref: String,
-    },
-    #[serde(rename = "R")]
-    Retry {
-        #[serde(rename = "r")]
-        r#ref: String,
-        #[serde(rename = "c")]
-        count: i32,
-        #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
-        until: Option<String>,
-    },
-}
-
-/// The plan as `init` receives it: one list of actions per container.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct WirePlan {
-    #[serde(rename = "v")]
-    pub version: u32,
-    #[serde(rename = "g")]
-    pub groups: Vec<Vec<WireAction>>,
 }
 
 impl Action {

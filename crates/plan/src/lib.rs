@@ -12,6 +12,7 @@
 //! [`WirePlan`] inside each container. Compilation is pure given image metadata.
 
 pub mod action;
+pub use testwerk_protocol::paths;
 pub mod condition;
 pub mod container;
 pub mod error;
@@ -21,7 +22,6 @@ pub mod imagedata;
 pub mod images;
 pub mod layer;
 mod optimize;
-pub mod paths;
 pub mod process;
 pub mod sequence;
 pub mod signature;

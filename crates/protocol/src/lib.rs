@@ -1,0 +1,12 @@
+//! # testwerk-protocol
+//!
+//! Everything the compiler, `testwerk-init` and the backends must agree on, in one small crate
+//! with no heavy dependencies (it is linked into the static `testwerk-init`):
+//!
+//! - [`plan`]: the versioned plan format `init` executes;
+//! - [`env`]: how variables are scoped per container and per step;
+//! - [`paths`]: where things live inside the Pod.
+
+pub mod env;
+pub mod paths;
+pub mod plan;
