@@ -146,14 +146,16 @@ fn fixture_04_disabling_fs_group_defaulting() {
 
 #[test]
 fn fixture_07_static_env_references_resolve_and_the_rest_is_computed() {
+    // Upstream's fixture uses an unknown function `call(abc)`; testwerk refuses unknown
+    // functions at compile time (see README), so a runtime-only function stands in for it.
     let b = bundle(
-        "steps:\n- container:\n    env:\n    - {name: ZERO, value: foo}\n    - {name: INPUT, value: '{{env.ZERO}}bar'}\n    - {name: UNDETERMINED, value: '{{call(abc)}}xxx'}\n  shell: env",
+        "steps:\n- container:\n    env:\n    - {name: ZERO, value: foo}\n    - {name: INPUT, value: '{{env.ZERO}}bar'}\n    - {name: UNDETERMINED, value: '{{file(\"abc\")}}xxx'}\n  shell: env",
     );
     let c = &pod(&b).containers[0];
     assert_eq!(env_value(c, "_0_INPUT").as_deref(), Some("foobar"));
     assert_eq!(
         env_value(c, "_0C_UNDETERMINED").as_deref(),
-        Some("{{call(abc)}}xxx")
+        Some("{{file(\"abc\")}}xxx")
     );
 }
 
@@ -334,4 +336,12 @@ fn fixture_24_secret_calls_become_masked_env_on_every_container() {
         token.is_some_and(|t| t.name.starts_with("_0C_")),
         "computed at runtime"
     );
+}
+
+#[test]
+fn an_unknown_function_is_refused_with_a_suggestion() {
+    let err = try_plan(&workflow("steps:\n- shell: echo {{tojsn(1)}}")).expect_err("an error");
+    assert_eq!(err.path, "spec.steps[0].shell");
+    assert_eq!(err.message, "unknown function `tojsn`");
+    assert_eq!(err.help.as_deref(), Some("did you mean `tojson`?"));
 }

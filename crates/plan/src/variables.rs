@@ -98,6 +98,26 @@ impl Machine for BundleVariables {
     }
 }
 
+/// Functions only the runtime provides; every other name must be a built-in.
+const RUNTIME_FUNCTIONS: [&str; 4] = ["file", "glob", "secret", "credential"];
+
+/// Upstream defers an unknown function to the runtime, where the step then fails; a typo is
+/// cheaper to fix before anything runs.
+fn check_functions(expr: &Expr, path: &str) -> Result<(), PlanError> {
+    let known = || testwerk_expr::FUNCTIONS.iter().chain(RUNTIME_FUNCTIONS.iter()).copied();
+    for name in expr.functions() {
+        if known().any(|k| k == name) {
+            continue;
+        }
+        let mut error = PlanError::new(path, format!("unknown function `{name}`"));
+        if let Some(near) = testwerk_spec::suggest::nearest(&name, known()) {
+            error = error.with_help(format!("did you mean `{near}`?"));
+        }
+        return Err(error);
+    }
+    Ok(())
+}
+
 /// Keys whose string values are expressions rather than `{{ }}` templates.
 const EXPRESSION_KEYS: [&str; 3] = ["condition", "until", "logs"];
 /// Keys left exactly as written.
@@ -142,6 +162,11 @@ pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Res
         Json::String(s) if s.contains("{{") => {
             *s = testwerk_expr::resolve_template(s, machine)
                 .map_err(|e| PlanError::new(path, format!("invalid template `{s}`: {e}")))?;
+            if let Ok(t) = testwerk_expr::Template::parse(s) {
+                for e in t.expressions() {
+                    check_functions(e, path)?;
+                }
+            }
         }
         _ => {}
     }
@@ -158,6 +183,7 @@ fn simplify_expression(
     let resolved = expr
         .resolve(machine)
         .map_err(|e| PlanError::new(path, format!("cannot evaluate `{source}`: {e}")))?;
+    check_functions(&resolved, path)?;
     Ok(match resolved.static_value() {
         Some(Value::String(s)) => Json::String(s.clone()).to_string(),
         Some(v) => v.to_string(),

@@ -1,0 +1,141 @@
+//! Execution logs: append-only, numbered lines.
+
+use std::borrow::Cow;
+
+use rusqlite::params;
+
+use crate::error::StoreError;
+use crate::model::{LogLine, StoredLogLine};
+use crate::query::parse;
+use crate::store::{Store, to_i64, to_u64};
+
+/// Log lines longer than this many bytes (after masking) are cut to it, at a character
+/// boundary, and end with a marker saying how much was cut.
+pub const MAX_LOG_LINE_BYTES: usize = 64 * 1024;
+
+impl Store {
+    /// Appends `lines` to the log of execution `id` (the full unique id), in one transaction:
+    /// after a crash either all of them are stored or none. The store numbers them on from the
+    /// last stored line. Lines are masked (see [`Store::register_secrets`]) and bounded to
+    /// [`MAX_LOG_LINE_BYTES`].
+    ///
+    /// Appending a batch costs about as much as appending one line, so buffer lines and
+    /// append them every few hundred lines or few hundred milliseconds.
+    pub fn append_logs(&self, id: &str, lines: &[LogLine]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let masker = self.masker(id);
+        let prepared: Vec<(Cow<'_, str>, Option<u64>)> = lines
+            .iter()
+            .map(|line| match masker.mask(&line.text) {
+                Cow::Borrowed(text) => bound_line(text),
+                Cow::Owned(text) => {
+                    let (bounded, cut) = bound_line(&text);
+                    (Cow::Owned(bounded.into_owned()), cut)
+                }
+            })
+            .collect();
+        self.write_with(|tx| {
+            let (pk, _) = self.execution_pk(tx, id)?;
+            let insert = || -> rusqlite::Result<()> {
+                let next: i64 = tx
+                    .prepare_cached(
+                        "SELECT coalesce(max(seq) + 1, 0) FROM logs WHERE execution = ?1",
+                    )?
+                    .query_row([pk], |r| r.get(0))?;
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO logs (execution, seq, step_ref, time, text, truncated_bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for (seq, (line, (text, cut))) in (next..).zip(lines.iter().zip(&prepared)) {
+                    stmt.execute(params![
+                        pk,
+                        seq,
+                        line.step_ref,
+                        line.time.to_string(),
+                        text,
+                        cut.map(to_i64),
+                    ])?;
+                }
+                Ok(())
+            };
+            insert().map_err(|e| self.sqlite(e))
+        })
+    }
+
+    /// The log of the execution `query` names (see [`Store::execution`]), in order; only the
+    /// lines of step `step` if one is given. Fails with [`StoreError::NotFound`] if there is
+    /// no such execution.
+    pub fn logs(&self, query: &str, step: Option<&str>) -> Result<Vec<StoredLogLine>, StoreError> {
+        self.read(|tx| {
+            let pk = self
+                .resolve(tx, query)?
+                .ok_or_else(|| StoreError::NotFound {
+                    query: query.to_owned(),
+                })?;
+            let columns = "seq, time, step_ref, text, truncated_bytes";
+            let from_row = |row: &rusqlite::Row<'_>| {
+                Ok(StoredLogLine {
+                    seq: to_u64(row.get(0)?),
+                    time: parse(row, 1)?,
+                    step_ref: row.get(2)?,
+                    text: row.get(3)?,
+                    truncated_bytes: row.get::<_, Option<i64>>(4)?.map(to_u64),
+                })
+            };
+            let lines = match step {
+                None => tx
+                    .prepare_cached(&format!(
+                        "SELECT {columns} FROM logs WHERE execution = ?1 ORDER BY seq"
+                    ))
+                    .and_then(|mut stmt| stmt.query_map([pk], from_row)?.collect()),
+                Some(step) => tx
+                    .prepare_cached(&format!(
+                        "SELECT {columns} FROM logs WHERE execution = ?1 AND step_ref = ?2
+                         ORDER BY seq"
+                    ))
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params![pk, step], from_row)?.collect()
+                    }),
+            };
+            lines.map_err(|e| self.sqlite(e))
+        })
+    }
+}
+
+/// `text` cut to [`MAX_LOG_LINE_BYTES`] with a marker, and how many bytes were cut.
+fn bound_line(text: &str) -> (Cow<'_, str>, Option<u64>) {
+    if text.len() <= MAX_LOG_LINE_BYTES {
+        return (Cow::Borrowed(text), None);
+    }
+    let mut keep = MAX_LOG_LINE_BYTES;
+    while !text.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let cut = (text.len() - keep) as u64;
+    let bounded = format!("{} [… {cut} bytes truncated]", &text[..keep]);
+    (Cow::Owned(bounded), Some(cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_lines_are_kept_whole() {
+        let line = "x".repeat(MAX_LOG_LINE_BYTES);
+        assert_eq!(bound_line(&line), (Cow::Borrowed(line.as_str()), None));
+    }
+
+    #[test]
+    fn long_lines_are_cut_at_a_character_boundary() {
+        // 'é' is two bytes: the limit falls inside the last one that would fit.
+        let line = format!("a{}", "é".repeat(MAX_LOG_LINE_BYTES / 2));
+        let (bounded, cut) = bound_line(&line);
+        let kept = MAX_LOG_LINE_BYTES - 1;
+        assert_eq!(cut, Some((line.len() - kept) as u64));
+        assert_eq!(&bounded[..kept], &line[..kept]);
+        assert!(bounded.ends_with(&format!(" [… {} bytes truncated]", line.len() - kept)));
+    }
+}

@@ -1,0 +1,254 @@
+//! Reading executions back: lookups by id, name or id prefix; listing; details.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use rusqlite::types::{Type, Value as SqlValue};
+use rusqlite::{OptionalExtension, Row, Transaction, params_from_iter};
+
+use crate::error::StoreError;
+use crate::model::{Execution, ExecutionDetail, ExecutionFilter, StepOutput, StepResult};
+use crate::runner::RunnerIdentity;
+use crate::store::{Store, to_u64};
+
+/// How many candidates an [`StoreError::Ambiguous`] names at most.
+const MAX_CANDIDATES: usize = 5;
+
+/// The columns [`execution_from_row`] reads, in its order.
+const EXECUTION_COLUMNS: &str = "e.pk, e.id, e.name, e.workflow, e.number, e.status, e.reason,
+    e.created_at, e.started_at, e.finished_at, e.runner_host, e.runner_pid, e.runner_start";
+
+impl Store {
+    /// The executions that match `filter`, newest first.
+    pub fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
+        let mut sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions e WHERE 1");
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(workflow) = &filter.workflow {
+            args.push(SqlValue::Text(workflow.clone()));
+            sql += &format!(" AND e.workflow = ?{}", args.len());
+        }
+        if !filter.statuses.is_empty() {
+            let mut placeholders = Vec::new();
+            for status in &filter.statuses {
+                args.push(SqlValue::Text(status.as_str().to_owned()));
+                placeholders.push(format!("?{}", args.len()));
+            }
+            sql += &format!(" AND e.status IN ({})", placeholders.join(", "));
+        }
+        for (key, value) in &filter.tags {
+            args.push(SqlValue::Text(key.clone()));
+            args.push(SqlValue::Text(value.clone()));
+            sql += &format!(
+                " AND EXISTS (SELECT 1 FROM execution_tags t WHERE t.execution = e.pk \
+                 AND t.key = ?{} AND t.value = ?{})",
+                args.len() - 1,
+                args.len()
+            );
+        }
+        sql += " ORDER BY e.created_at DESC, e.pk DESC";
+        if let Some(limit) = filter.limit {
+            args.push(SqlValue::Integer(i64::from(limit)));
+            sql += &format!(" LIMIT ?{}", args.len());
+        }
+        self.read(|tx| {
+            let rows: Vec<(i64, Execution)> = tx
+                .prepare(&sql)
+                .and_then(|mut stmt| {
+                    stmt.query_map(params_from_iter(args), execution_from_row)?
+                        .collect()
+                })
+                .map_err(|e| self.sqlite(e))?;
+            rows.into_iter()
+                .map(|(pk, mut execution)| {
+                    execution.tags = self.tags(tx, pk)?;
+                    Ok(execution)
+                })
+                .collect()
+        })
+    }
+
+    /// The execution `query` names, with its source, plan, steps and outputs; `None` if there
+    /// is none.
+    ///
+    /// `query` is the full unique id, the name `<workflow>-<number>`, or the start of the id
+    /// (which must match only one execution, or this fails with [`StoreError::Ambiguous`]).
+    pub fn execution(&self, query: &str) -> Result<Option<ExecutionDetail>, StoreError> {
+        self.read(|tx| {
+            let Some(pk) = self.resolve(tx, query)? else {
+                return Ok(None);
+            };
+            let (mut execution, source, plan) = tx
+                .query_row(
+                    &format!(
+                        "SELECT {EXECUTION_COLUMNS}, e.source, e.plan FROM executions e WHERE pk = ?1"
+                    ),
+                    [pk],
+                    |row| {
+                        let (_, execution) = execution_from_row(row)?;
+                        let source: String = row.get(13)?;
+                        let plan: String = row.get(14)?;
+                        Ok((execution, source, plan))
+                    },
+                )
+                .map_err(|e| self.sqlite(e))?;
+            execution.tags = self.tags(tx, pk)?;
+            let plan = serde_json::from_str(&plan)
+                .map_err(|e| self.corrupt(format!("the plan of {}: {e}", execution.id)))?;
+            let steps = tx
+                .prepare(
+                    "SELECT ref, step_id, name, parent_ref, status, exit_code, started_at,
+                         finished_at, error
+                     FROM steps WHERE execution = ?1 ORDER BY rowid",
+                )
+                .and_then(|mut stmt| stmt.query_map([pk], step_from_row)?.collect())
+                .map_err(|e| self.sqlite(e))?;
+            let raw_outputs: Vec<(String, String, String)> = tx
+                .prepare(
+                    "SELECT step_ref, name, value FROM outputs WHERE execution = ?1 ORDER BY rowid",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map([pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect()
+                })
+                .map_err(|e| self.sqlite(e))?;
+            let outputs = raw_outputs
+                .into_iter()
+                .map(|(step_ref, name, value)| {
+                    let value = serde_json::from_str(&value).map_err(|e| {
+                        self.corrupt(format!("output {name} of step {step_ref}: {e}"))
+                    })?;
+                    Ok(StepOutput {
+                        step_ref,
+                        name,
+                        value,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            Ok(Some(ExecutionDetail {
+                execution,
+                source,
+                plan,
+                steps,
+                outputs,
+            }))
+        })
+    }
+
+    /// The row key of the execution `query` names: by unique id, by name, or by a unique
+    /// prefix of the id.
+    pub(crate) fn resolve(&self, tx: &Transaction<'_>, query: &str) -> Result<Option<i64>, StoreError> {
+        if query.is_empty() {
+            return Err(StoreError::InvalidInput(
+                "give an execution id or name".to_owned(),
+            ));
+        }
+        let exact = |sql: &str| {
+            tx.prepare_cached(sql)
+                .and_then(|mut stmt| stmt.query_row([query], |r| r.get(0)).optional())
+                .map_err(|e| self.sqlite(e))
+        };
+        if let Some(pk) = exact("SELECT pk FROM executions WHERE id = ?1")? {
+            return Ok(Some(pk));
+        }
+        if let Some(pk) = exact("SELECT pk FROM executions WHERE name = ?1")? {
+            return Ok(Some(pk));
+        }
+        // Every id is ASCII, so all ids starting with `query` sort between it and it followed
+        // by the highest code point; the range uses the index on `id`.
+        let matches: Vec<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT pk, id FROM executions WHERE id >= ?1 AND id < ?1 || char(1114111)
+                 ORDER BY id LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(
+                    rusqlite::params![query, MAX_CANDIDATES as i64 + 1],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect()
+            })
+            .map_err(|e| self.sqlite(e))?;
+        match matches.as_slice() {
+            [] => Ok(None),
+            [(pk, _)] => Ok(Some(*pk)),
+            _ => Err(StoreError::Ambiguous {
+                query: query.to_owned(),
+                candidates: matches
+                    .into_iter()
+                    .take(MAX_CANDIDATES)
+                    .map(|(_, id)| id)
+                    .collect(),
+            }),
+        }
+    }
+
+    fn tags(&self, tx: &Transaction<'_>, pk: i64) -> Result<BTreeMap<String, String>, StoreError> {
+        tx.prepare_cached("SELECT key, value FROM execution_tags WHERE execution = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_map([pk], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.sqlite(e))
+    }
+}
+
+/// An execution (without tags) and its row key from [`EXECUTION_COLUMNS`].
+fn execution_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Execution)> {
+    let execution = Execution {
+        id: row.get(1)?,
+        name: row.get(2)?,
+        workflow: row.get(3)?,
+        number: to_u64(row.get(4)?),
+        status: parse(row, 5)?,
+        reason: row.get(6)?,
+        created_at: parse(row, 7)?,
+        started_at: parse_opt(row, 8)?,
+        finished_at: parse_opt(row, 9)?,
+        runner: RunnerIdentity {
+            hostname: row.get(10)?,
+            pid: row.get(11)?,
+            process_start: row.get(12)?,
+        },
+        tags: BTreeMap::new(),
+    };
+    Ok((row.get(0)?, execution))
+}
+
+fn step_from_row(row: &Row<'_>) -> rusqlite::Result<StepResult> {
+    Ok(StepResult {
+        step_ref: row.get(0)?,
+        id: row.get(1)?,
+        name: row.get(2)?,
+        parent_ref: row.get(3)?,
+        status: parse(row, 4)?,
+        exit_code: row.get(5)?,
+        started_at: parse_opt(row, 6)?,
+        finished_at: parse_opt(row, 7)?,
+        error: row.get(8)?,
+    })
+}
+
+/// Parses a text column; a value that does not parse is reported as damage to the database.
+pub(crate) fn parse<T>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(index)?;
+    text.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}
+
+/// [`parse`] for a column that may be `NULL`.
+pub(crate) fn parse_opt<T>(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| {
+        text.parse()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+    })
+    .transpose()
+}
