@@ -25,6 +25,12 @@ enum Command {
     Compile(Box<CompileArgs>),
     /// Print the CustomResourceDefinitions of the testworkflows.testkube.io/v1 kinds.
     Crds,
+    /// Internal: enter a local sandbox and run a program in it (used by the local runner).
+    #[command(hide = true)]
+    Sandbox {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -80,6 +86,10 @@ fn main() -> ExitCode {
         Command::Crds => {
             print!("{}", testwerk_spec::crds_yaml());
             ExitCode::SUCCESS
+        }
+        Command::Sandbox { args } => {
+            let code = testwerk_local::sandbox::main(&args);
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
 }

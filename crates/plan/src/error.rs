@@ -24,6 +24,17 @@ impl PlanError {
         self.help = Some(help.into());
         self
     }
+
+    /// Moves a trailing ` (help: …)` of the message into `help`.
+    pub fn with_known_help(mut self) -> Self {
+        if let Some((message, help)) = self.message.split_once(" (help: ")
+            && let Some(help) = help.strip_suffix(')')
+        {
+            self.help = Some(help.to_owned());
+            self.message = message.to_owned();
+        }
+        self
+    }
 }
 
 impl fmt::Display for PlanError {

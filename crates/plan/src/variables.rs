@@ -98,97 +98,65 @@ impl Machine for BundleVariables {
     }
 }
 
+/// Resolves every template and expression of a spec (as JSON) as far as `machine` allows, using
+/// the resolver's table of which fields are templates and which are expressions.
+pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Result<(), PlanError> {
+    let mut rewriter = BundleRewriter { machine };
+    match testwerk_resolve::walk::spec(value, path, &mut rewriter).into_iter().next() {
+        Some(e) => Err(PlanError { path: e.path, message: e.message, help: None }.with_known_help()),
+        None => Ok(()),
+    }
+}
+
+struct BundleRewriter<'a> {
+    machine: &'a dyn Machine,
+}
+
+impl testwerk_resolve::walk::Rewriter for BundleRewriter<'_> {
+    fn template(&mut self, text: &str) -> Result<Option<String>, String> {
+        if !text.contains("{{") {
+            return Ok(None);
+        }
+        let resolved = testwerk_expr::resolve_template(text, self.machine)
+            .map_err(|e| format!("invalid template `{text}`: {e}"))?;
+        if let Ok(t) = testwerk_expr::Template::parse(&resolved) {
+            for e in t.expressions() {
+                check_functions(e)?;
+            }
+        }
+        Ok(Some(resolved))
+    }
+
+    fn expression(&mut self, text: &str) -> Result<Option<String>, String> {
+        let expr = Expr::parse(text).map_err(|e| format!("invalid expression `{text}`: {e}"))?;
+        let resolved = expr.resolve(self.machine).map_err(|e| format!("cannot evaluate `{text}`: {e}"))?;
+        check_functions(&resolved)?;
+        Ok(Some(match resolved.static_value() {
+            Some(Value::String(s)) => Json::String(s.clone()).to_string(),
+            Some(v) => v.to_string(),
+            None => resolved.to_string(),
+        }))
+    }
+}
+
 /// Functions only the runtime provides; every other name must be a built-in.
 const RUNTIME_FUNCTIONS: [&str; 4] = ["file", "glob", "secret", "credential"];
 
 /// Upstream defers an unknown function to the runtime, where the step then fails; a typo is
 /// cheaper to fix before anything runs.
-fn check_functions(expr: &Expr, path: &str) -> Result<(), PlanError> {
+fn check_functions(expr: &Expr) -> Result<(), String> {
     let known = || testwerk_expr::FUNCTIONS.iter().chain(RUNTIME_FUNCTIONS.iter()).copied();
     for name in expr.functions() {
         if known().any(|k| k == name) {
             continue;
         }
-        let mut error = PlanError::new(path, format!("unknown function `{name}`"));
+        let mut message = format!("unknown function `{name}`");
         if let Some(near) = testwerk_spec::suggest::nearest(&name, known()) {
-            error = error.with_help(format!("did you mean `{near}`?"));
+            message.push_str(&format!(" (help: did you mean `{near}`?)"));
         }
-        return Err(error);
+        return Err(message);
     }
     Ok(())
-}
-
-/// Keys whose string values are expressions rather than `{{ }}` templates.
-const EXPRESSION_KEYS: [&str; 3] = ["condition", "until", "logs"];
-/// Keys left exactly as written.
-const UNTOUCHED_KEYS: [&str; 2] = ["id", "paused"];
-
-/// Resolves every template and expression under `value` as far as `machine` allows.
-pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Result<(), PlanError> {
-    match value {
-        Json::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                let here = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                if UNTOUCHED_KEYS.contains(&key.as_str()) {
-                    continue;
-                }
-                match child {
-                    Json::String(s) if EXPRESSION_KEYS.contains(&key.as_str()) => {
-                        *s = simplify_expression(s, machine, &here)?;
-                    }
-                    Json::Object(m) if key == "matrix" || key == "shards" => {
-                        for (k, v) in m.iter_mut() {
-                            match v {
-                                Json::String(s) => {
-                                    *s = simplify_expression(s, machine, &format!("{here}.{k}"))?
-                                }
-                                other => simplify_tree(other, machine, &format!("{here}.{k}"))?,
-                            }
-                        }
-                    }
-                    other => simplify_tree(other, machine, &here)?,
-                }
-            }
-        }
-        Json::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                simplify_tree(item, machine, &format!("{path}[{i}]"))?;
-            }
-        }
-        Json::String(s) if s.contains("{{") => {
-            *s = testwerk_expr::resolve_template(s, machine)
-                .map_err(|e| PlanError::new(path, format!("invalid template `{s}`: {e}")))?;
-            if let Ok(t) = testwerk_expr::Template::parse(s) {
-                for e in t.expressions() {
-                    check_functions(e, path)?;
-                }
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-fn simplify_expression(
-    source: &str,
-    machine: &dyn Machine,
-    path: &str,
-) -> Result<String, PlanError> {
-    let expr = Expr::parse(source)
-        .map_err(|e| PlanError::new(path, format!("invalid expression `{source}`: {e}")))?;
-    let resolved = expr
-        .resolve(machine)
-        .map_err(|e| PlanError::new(path, format!("cannot evaluate `{source}`: {e}")))?;
-    check_functions(&resolved, path)?;
-    Ok(match resolved.static_value() {
-        Some(Value::String(s)) => Json::String(s.clone()).to_string(),
-        Some(v) => v.to_string(),
-        None => resolved.to_string(),
-    })
 }
 
 /// Replaces every template under `value` by its final text; anything still unknown is an error,
