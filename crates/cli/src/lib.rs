@@ -5,3 +5,5 @@
 
 pub mod pipeline;
 pub mod render;
+pub mod run;
+pub mod history;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use testwerk_cli::{pipeline, render};
+use testwerk_cli::{history, pipeline, render};
 use testwerk_plan::{ImageSource, NoImages, OwnImages, StaticImages};
 
 #[derive(Parser)]
@@ -23,6 +23,30 @@ struct Cli {
 enum Command {
     /// Compile TestWorkflows into the Kubernetes objects that run them.
     Compile(Box<CompileArgs>),
+    /// Run a workflow on this machine (no cluster), showing each step live.
+    Run(Box<RunArgs>),
+    /// List recorded executions, or show one.
+    Executions {
+        #[command(subcommand)]
+        show: Option<ExecutionsCommand>,
+        /// Only executions of this workflow.
+        #[arg(long)]
+        workflow: Option<String>,
+        #[arg(long, value_enum, default_value_t = Output::Yaml)]
+        output: Output,
+        #[arg(long, value_name = "DB")]
+        store: Option<PathBuf>,
+    },
+    /// Print the logs of an execution (all steps, or one).
+    Logs {
+        /// Execution id, `<workflow>-<number>`, or a unique id prefix.
+        id: String,
+        /// Only this step (name, id or ref).
+        #[arg(long)]
+        step: Option<String>,
+        #[arg(long, value_name = "DB")]
+        store: Option<PathBuf>,
+    },
     /// Print the CustomResourceDefinitions of the testworkflows.testkube.io/v1 kinds.
     Crds,
     /// Internal: enter a local sandbox and run a program in it (used by the local runner).
@@ -70,6 +94,41 @@ struct CompileArgs {
     reveal_secrets: bool,
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// A YAML file with the TestWorkflow (and any TestWorkflowTemplates).
+    file: PathBuf,
+    /// Which workflow, when the file holds several.
+    #[arg(long)]
+    workflow: Option<String>,
+    /// A template file, or a directory searched recursively; may be repeated.
+    #[arg(long = "templates", value_name = "PATH")]
+    templates: Vec<PathBuf>,
+    /// A config value: `--config name=value`; may be repeated.
+    #[arg(long = "config", value_name = "NAME=VALUE")]
+    config: Vec<String>,
+    #[arg(long, value_enum, default_value_t = RunOutput::Pretty)]
+    output: RunOutput,
+    /// The results database (default: the user's data directory).
+    #[arg(long, value_name = "DB")]
+    store: Option<PathBuf>,
+    /// Keep the execution's directory (volumes, sandbox specs) for debugging.
+    #[arg(long)]
+    keep: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RunOutput {
+    Pretty,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum ExecutionsCommand {
+    /// Show one execution with its steps and outputs.
+    Show { id: String },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
     Yaml,
@@ -83,6 +142,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Compile(args) => compile(*args),
+        Command::Run(args) => run(*args),
+        Command::Executions { show, workflow, output, store } => {
+            let json = matches!(output, Output::Json);
+            let code = match show {
+                Some(ExecutionsCommand::Show { id }) => history::show(store.as_deref(), &id, json),
+                None => history::list(store.as_deref(), workflow.as_deref(), json),
+            };
+            ExitCode::from(code)
+        }
+        Command::Logs { id, step, store } => ExitCode::from(history::logs(store.as_deref(), &id, step.as_deref())),
         Command::Crds => {
             print!("{}", testwerk_spec::crds_yaml());
             ExitCode::SUCCESS
@@ -91,6 +160,39 @@ fn main() -> ExitCode {
             let code = testwerk_local::sandbox::main(&args);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
+    }
+}
+
+fn parse_config(pairs: &[String]) -> Result<indexmap::IndexMap<String, String>, String> {
+    let mut config = indexmap::IndexMap::new();
+    for pair in pairs {
+        let (k, v) = pair.split_once('=').ok_or_else(|| format!("--config `{pair}`: expected NAME=VALUE"))?;
+        config.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(config)
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let config = match parse_config(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(INPUT_ERROR);
+        }
+    };
+    let request = testwerk_cli::run::RunRequest {
+        file: args.file,
+        workflow: args.workflow,
+        templates: args.templates,
+        config,
+        json: matches!(args.output, RunOutput::Json),
+        store: args.store,
+        keep: args.keep,
+    };
+    match testwerk_cli::run::run(&request) {
+        testwerk_cli::run::RunExit::Passed => ExitCode::SUCCESS,
+        testwerk_cli::run::RunExit::Failed => ExitCode::from(1),
+        testwerk_cli::run::RunExit::InputError => ExitCode::from(INPUT_ERROR),
     }
 }
 
@@ -115,14 +217,13 @@ fn compile(args: CompileArgs) -> ExitCode {
         }
         None => &NoImages,
     };
-    let mut config = indexmap::IndexMap::new();
-    for pair in &args.config {
-        let Some((k, v)) = pair.split_once('=') else {
-            let _ = writeln!(stderr, "error: --config `{pair}`: expected NAME=VALUE");
+    let config = match parse_config(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(stderr, "error: {e}");
             return ExitCode::from(INPUT_ERROR);
-        };
-        config.insert(k.to_owned(), v.to_owned());
-    }
+        }
+    };
     let defaults = pipeline::default_images();
     let settings = pipeline::CompileSettings {
         namespace: args.namespace.clone(),

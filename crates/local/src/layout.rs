@@ -57,6 +57,9 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), LocalError> {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| LocalError::io(path, e))
 }
 
+/// Debian's `busybox-static` (or `busybox`) installs here.
+pub const BUSYBOX: &str = "/bin/busybox";
+
 /// Where our own programs come from on this machine.
 #[derive(Clone, Debug)]
 pub struct Programs {
@@ -73,8 +76,10 @@ pub fn sandbox_for(dir: &Path, index: usize, container: &Container, volumes: &BT
     let bin = dir.join("bin");
     if !bin.exists() {
         fs::create_dir_all(&bin).map_err(|e| LocalError::io(&bin, e))?;
-        // Our images carry busybox here; the host's shell stands in for it.
-        std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).map_err(|e| LocalError::io(&bin, e))?;
+        // Our images carry busybox here. The host's busybox behaves like the shell of the
+        // images (alpine, busybox) that most workflows name; without it, its /bin/sh stands in.
+        let shell = if Path::new(BUSYBOX).is_file() { BUSYBOX } else { "/bin/sh" };
+        std::os::unix::fs::symlink(shell, bin.join("sh")).map_err(|e| LocalError::io(&bin, e))?;
     }
     binds.push(Bind { source: bin, target: paths::IMAGE_BIN_DIR.into(), read_only: true });
     binds.push(Bind { source: programs.init.clone(), target: paths::IMAGE_INIT.into(), read_only: true });

@@ -59,6 +59,9 @@ pub fn host_binds() -> io::Result<Vec<Bind>> {
 /// Enters the sandbox: after this returns, `/` is the new root. Call only from a process with
 /// a single thread (the sandbox command), right before `exec`.
 pub fn enter(spec: &SandboxSpec) -> io::Result<()> {
+    // If the runner dies, the container must not run on unobserved: `init` then aborts its
+    // steps as it would on a Pod deletion. The setting survives the `exec` of `init`.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))?;
     let uid = rustix::process::getuid();
     let gid = rustix::process::getgid();
     let rootless = !uid.is_root();

@@ -130,8 +130,11 @@ impl StoreError {
         let path = path.to_owned();
         let Some(code) = error.sqlite_error_code() else {
             return match error {
-                rusqlite::Error::FromSqlConversionFailure(..)
-                | rusqlite::Error::InvalidColumnType(..)
+                rusqlite::Error::FromSqlConversionFailure(_, _, inner) => StoreError::Corrupt {
+                    path,
+                    detail: inner.to_string(),
+                },
+                rusqlite::Error::InvalidColumnType(..)
                 | rusqlite::Error::IntegralValueOutOfRange(..) => StoreError::Corrupt {
                     path,
                     detail: error.to_string(),

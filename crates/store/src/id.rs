@@ -41,7 +41,8 @@ mod tests {
 
     #[test]
     fn ids_are_24_hex_digits_and_distinct() {
-        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_execution_id()).collect();
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| new_execution_id()).collect();
         assert_eq!(ids.len(), 1000);
         assert!(
             ids.iter()

@@ -1,1 +1,124 @@
-//! stub
+//! # testwerk-store
+//!
+//! The results store: where `testwerk run` (and later the Kubernetes agent) records what
+//! happened in each execution of a workflow — its status, the result and outputs of every
+//! step, and its logs — so that they can be listed and read back afterwards.
+//!
+//! It is one SQLite database file, embedded (no server):
+//! `$XDG_DATA_HOME/testwerk/testwerk.db`, or `~/.local/share/testwerk/testwerk.db` without
+//! `XDG_DATA_HOME` ([`Store::open_default`]), or any path ([`Store::open`], for `--store`).
+//!
+//! ## Example
+//!
+//! ```
+//! use testwerk_store::{ExecutionStatus, LogLine, NewExecution, StepResult, StepStatus, Store};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path().join("testwerk.db"))?;
+//!
+//! let mut new = NewExecution::new("smoke", "kind: TestWorkflow\n…", serde_json::json!({}));
+//! new.secrets.push("hunter22".into());
+//! let execution = store.create_execution(new)?;
+//! assert_eq!(execution.name, "smoke-1");
+//!
+//! let id = &execution.id;
+//! store.set_status(id, ExecutionStatus::Running, None)?;
+//! store.upsert_step(id, &StepResult::new("r1", StepStatus::Running))?;
+//! store.append_logs(id, &[LogLine::new(Some("r1"), "logging in with hunter22")])?;
+//! store.set_output(id, "r1", "answer", &serde_json::json!(42))?;
+//! store.set_status(id, ExecutionStatus::Passed, None)?;
+//!
+//! let detail = store.execution("smoke-1")?.expect("just created");
+//! assert_eq!(detail.execution.status, ExecutionStatus::Passed);
+//! assert_eq!(store.logs("smoke-1", Some("r1"))?[0].text, "logging in with ****22");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What is stored
+//!
+//! - An [`Execution`] of a workflow: a unique [`id`](Execution::id) (24 hex digits, like
+//!   Testkube's) and a [`name`](Execution::name) `<workflow>-<number>` numbered per workflow;
+//!   the workflow's YAML source and resolved plan; an [`ExecutionStatus`]; creation, start and
+//!   finish times; a reason; the [`RunnerIdentity`] of the process running it; tags.
+//! - A [`StepResult`] per step ref: status ([`StepStatus`]), exit code, times, error.
+//! - [`StepOutput`]s: per step, name → JSON value.
+//! - Logs: numbered lines ([`StoredLogLine`]), each from one step or from the execution as a
+//!   whole, appended in batches ([`Store::append_logs`]). Lines longer than
+//!   [`MAX_LOG_LINE_BYTES`] are cut with a marker, and the cut is recorded.
+//!
+//! Times are [`Timestamp`]s: UTC, RFC 3339 with milliseconds.
+//!
+//! ## Looking executions up
+//!
+//! Reads ([`Store::execution`], [`Store::logs`]) accept the unique id, the name
+//! (`smoke-12`) or a prefix of the id that matches one execution only. Writes take the
+//! unique id that [`Store::create_execution`] returned.
+//!
+//! ## Crashes
+//!
+//! Every write is its own transaction, committed before the call returns; a batch of log lines
+//! is one transaction. A runner killed at any moment leaves a consistent database holding
+//! everything it wrote up to its last completed call. The database runs in WAL mode with
+//! `synchronous = NORMAL`: committed data survives the death of the process; a power loss may
+//! roll back the last few transactions but never leaves a damaged database.
+//!
+//! A runner that dies leaves its execution `running`. [`Store::recover_abandoned`] finds such
+//! executions whose runner (same host, process gone or pid reused) no longer runs and aborts
+//! them, with the reason `runner <host>:<pid> stopped before the execution finished`.
+//!
+//! ## Several processes
+//!
+//! Any number of processes may open the same store: readers see committed data and never
+//! wait; writers take turns, waiting up to [`DEFAULT_BUSY_TIMEOUT`] for each other before
+//! failing with [`StoreError::Locked`]. Inside a process, share one [`Store`] (it is `Sync`).
+//!
+//! ## Secrets
+//!
+//! Register the sensitive values of an execution ([`NewExecution::secrets`],
+//! [`Store::register_secrets`]) and the store masks them — `****` followed by their last two
+//! characters — in everything it writes for that execution: source, plan, tags, reasons, step
+//! errors, outputs and logs. It is a second line of defence: the runner masks first.
+//!
+//! ## Schema
+//!
+//! The schema is versioned with `PRAGMA user_version` ([`SCHEMA_VERSION`]) and marked as a
+//! testwerk store with `PRAGMA application_id`. Opening a store written by an older testwerk
+//! migrates it, one committed step per version; a store from a newer testwerk is refused
+//! ([`StoreError::NewerSchema`]), as is a file that is not a testwerk store.
+//!
+//! | table | holds |
+//! | --- | --- |
+//! | `executions` | one row per execution; `status`, `created_at`… as text |
+//! | `execution_tags` | `(execution, key) → value` |
+//! | `workflow_counters` | the last number given to each workflow's executions |
+//! | `steps` | `(execution, ref) →` step result, in first-recorded order |
+//! | `outputs` | `(execution, step_ref, name) →` JSON value |
+//! | `logs` | `(execution, seq) →` step ref, time, text, bytes cut |
+//!
+//! Inspect it with `sqlite3 ~/.local/share/testwerk/testwerk.db`.
+
+mod error;
+mod id;
+mod logs;
+mod mask;
+mod model;
+mod query;
+mod recover;
+mod runner;
+mod schema;
+mod store;
+mod time;
+
+pub use error::StoreError;
+pub use logs::MAX_LOG_LINE_BYTES;
+pub use mask::MIN_SECRET_CHARS;
+pub use model::{
+    Execution, ExecutionDetail, ExecutionFilter, ExecutionStatus, LogLine, NewExecution,
+    StepOutput, StepResult, StepStatus, StoredLogLine, UnknownStatus,
+};
+pub use runner::RunnerIdentity;
+pub use schema::SCHEMA_VERSION;
+pub use store::{DEFAULT_BUSY_TIMEOUT, Store};
+pub use time::{ParseTimestampError, Timestamp};

@@ -95,9 +95,7 @@ impl Store {
                         "SELECT {columns} FROM logs WHERE execution = ?1 AND step_ref = ?2
                          ORDER BY seq"
                     ))
-                    .and_then(|mut stmt| {
-                        stmt.query_map(params![pk, step], from_row)?.collect()
-                    }),
+                    .and_then(|mut stmt| stmt.query_map(params![pk, step], from_row)?.collect()),
             };
             lines.map_err(|e| self.sqlite(e))
         })

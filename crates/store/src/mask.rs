@@ -23,13 +23,24 @@ impl fmt::Debug for Masker {
 
 impl Masker {
     /// Adds secrets; those shorter than [`MIN_SECRET_CHARS`] characters are ignored.
+    ///
+    /// Logs are stored line by line, so each line of a multi-line secret (a PEM key, say) is
+    /// added as a secret of its own too.
     pub(crate) fn add<S: AsRef<str>>(&mut self, values: impl IntoIterator<Item = S>) {
         for value in values {
             let value = value.as_ref();
-            if value.chars().count() >= MIN_SECRET_CHARS && !self.secrets.iter().any(|s| s == value)
-            {
-                self.secrets.push(value.to_owned());
+            self.add_one(value);
+            if value.contains('\n') {
+                for line in value.lines() {
+                    self.add_one(line.trim());
+                }
             }
+        }
+    }
+
+    fn add_one(&mut self, value: &str) {
+        if value.chars().count() >= MIN_SECRET_CHARS && !self.secrets.iter().any(|s| s == value) {
+            self.secrets.push(value.to_owned());
         }
     }
 
@@ -101,10 +112,6 @@ impl Masker {
             Value::Null => Value::Null,
         }
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -130,8 +137,15 @@ mod tests {
     #[test]
     fn short_values_are_left_alone() {
         let m = masker(&["abc", "", "é€"]);
-        assert!(m.is_empty());
+        assert!(m.secrets.is_empty());
         assert_eq!(m.mask("abc abc"), "abc abc");
+    }
+
+    #[test]
+    fn each_line_of_a_multi_line_secret_is_masked() {
+        let m = masker(&["-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----\n"]);
+        assert_eq!(m.mask("  MIIEvQIBADANBg"), "  ****Bg");
+        assert_eq!(m.mask("-----END KEY-----"), "****--");
     }
 
     #[test]

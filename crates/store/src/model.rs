@@ -184,7 +184,10 @@ impl fmt::Debug for NewExecution {
             .field("plan", &format_args!("<json>"))
             .field("runner", &self.runner)
             .field("tags", &self.tags)
-            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .field(
+                "secrets",
+                &format_args!("<{} redacted>", self.secrets.len()),
+            )
             .finish()
     }
 }

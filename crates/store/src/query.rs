@@ -134,9 +134,28 @@ impl Store {
         })
     }
 
+    /// The unique id of the execution `query` names (see [`Store::execution`]), for the
+    /// writes, which take the unique id; `None` if there is none.
+    pub fn resolve_id(&self, query: &str) -> Result<Option<String>, StoreError> {
+        self.read(|tx| {
+            let Some(pk) = self.resolve(tx, query)? else {
+                return Ok(None);
+            };
+            tx.query_row("SELECT id FROM executions WHERE pk = ?1", [pk], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .map_err(|e| self.sqlite(e))
+        })
+    }
+
     /// The row key of the execution `query` names: by unique id, by name, or by a unique
     /// prefix of the id.
-    pub(crate) fn resolve(&self, tx: &Transaction<'_>, query: &str) -> Result<Option<i64>, StoreError> {
+    pub(crate) fn resolve(
+        &self,
+        tx: &Transaction<'_>,
+        query: &str,
+    ) -> Result<Option<i64>, StoreError> {
         if query.is_empty() {
             return Err(StoreError::InvalidInput(
                 "give an execution id or name".to_owned(),
@@ -161,10 +180,9 @@ impl Store {
                  ORDER BY id LIMIT ?2",
             )
             .and_then(|mut stmt| {
-                stmt.query_map(
-                    rusqlite::params![query, MAX_CANDIDATES as i64 + 1],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?
+                stmt.query_map(rusqlite::params![query, MAX_CANDIDATES as i64 + 1], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
                 .collect()
             })
             .map_err(|e| self.sqlite(e))?;

@@ -339,7 +339,9 @@ impl Store {
         let (pk, status) = row.ok_or_else(|| StoreError::NotFound {
             query: id.to_owned(),
         })?;
-        let status = status.parse().map_err(|e| self.corrupt(format!("execution {id}: {e}")))?;
+        let status = status
+            .parse()
+            .map_err(|e| self.corrupt(format!("execution {id}: {e}")))?;
         Ok((pk, status))
     }
 
@@ -395,7 +397,11 @@ impl Store {
 }
 
 fn validate_workflow_name(workflow: &str) -> Result<(), StoreError> {
-    if workflow.is_empty() || workflow.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if workflow.is_empty()
+        || workflow
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(StoreError::InvalidInput(format!(
             "`{workflow}` is not a workflow name: it must be non-empty, without spaces or control characters"
         )));
@@ -434,10 +440,7 @@ mod tests {
     #[test]
     fn default_path_prefers_an_absolute_xdg_data_home() {
         let path = default_path_from(Some("/data".into()), Some("/home/me".into()));
-        assert_eq!(
-            path.ok(),
-            Some(PathBuf::from("/data/testwerk/testwerk.db"))
-        );
+        assert_eq!(path.ok(), Some(PathBuf::from("/data/testwerk/testwerk.db")));
         for xdg in [None, Some(OsString::new()), Some("relative".into())] {
             let path = default_path_from(xdg, Some("/home/me".into()));
             assert_eq!(

@@ -243,7 +243,14 @@ mod tests {
 
     #[test]
     fn parses_what_it_displays_and_other_rfc3339_forms() {
-        for millis in [0, -1, 1_709_296_496_789, 951_782_400_000, MIN_MILLIS, MAX_MILLIS] {
+        for millis in [
+            0,
+            -1,
+            1_709_296_496_789,
+            951_782_400_000,
+            MIN_MILLIS,
+            MAX_MILLIS,
+        ] {
             let t = Timestamp::from_unix_millis(millis);
             assert_eq!(t.to_string().parse::<Timestamp>(), Ok(t));
         }

@@ -61,3 +61,47 @@ pub fn join(diagnostics: &[Diagnostic]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The `testwerk-init` binary for tests that run workflows: `$TESTWERK_INIT`, or built once
+/// per test process into its own target directory (so it never waits on the outer build).
+pub fn init_binary() -> PathBuf {
+    static INIT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    INIT.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TESTWERK_INIT") {
+            return PathBuf::from(p);
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let target = root.join("target/init-for-tests");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "testwerk-init", "--target-dir"])
+            .arg(&target)
+            .current_dir(&root)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run cargo to build testwerk-init: {e}"));
+        assert!(status.success(), "building testwerk-init failed");
+        target.join("debug/testwerk-init")
+    })
+    .clone()
+}
+
+/// A fresh directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("testwerk-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// Runs `testwerk run` with `args` and a private store; returns (exit code, stdout, stderr).
+pub fn testwerk_run(store: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .arg("run")
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .env("TESTWERK_INIT", init_binary())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run testwerk: {e}"));
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}

@@ -1,0 +1,359 @@
+//! `testwerk run`: compile a workflow and execute it on this machine with the local backend,
+//! showing each step live and recording everything in the results store.
+
+pub mod tracker;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use testwerk_local::{LocalOptions, Programs, RunEvent};
+use testwerk_plan::{Action, ImageMetadata, ImageSource, Plan};
+use testwerk_protocol::line::StepStatus;
+use testwerk_store::{ExecutionStatus, LogLine, NewExecution, StepResult, Store, Timestamp};
+
+use crate::pipeline::{self, CompileSettings};
+use tracker::{Tracker, Update};
+use view::PrettyView;
+
+/// What `testwerk run` was asked to do.
+pub struct RunRequest {
+    pub file: PathBuf,
+    pub workflow: Option<String>,
+    pub templates: Vec<PathBuf>,
+    pub config: indexmap::IndexMap<String, String>,
+    pub json: bool,
+    pub store: Option<PathBuf>,
+    /// Keep the execution directory afterwards (for debugging).
+    pub keep: bool,
+}
+
+/// How a run ended, as an exit code: 0 passed, 1 failed, 2 input error.
+pub enum RunExit {
+    Passed,
+    Failed,
+    InputError,
+}
+
+pub fn run(req: &RunRequest) -> RunExit {
+    match run_inner(req) {
+        Ok(true) => RunExit::Passed,
+        Ok(false) => RunExit::Failed,
+        Err(RunError::Input(messages)) => {
+            for m in messages {
+                eprintln!("{m}\n");
+            }
+            RunExit::InputError
+        }
+        Err(RunError::Failed(m)) => {
+            eprintln!("error: {m}");
+            RunExit::Failed
+        }
+    }
+}
+
+enum RunError {
+    Input(Vec<String>),
+    Failed(String),
+}
+
+fn input(m: impl Into<String>) -> RunError {
+    RunError::Input(vec![format!("error: {}", m.into())])
+}
+
+fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
+    let inputs = pipeline::load_inputs(&req.file, &req.templates)
+        .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
+    let doc = match (&req.workflow, inputs.workflows.as_slice()) {
+        (Some(name), all) => all
+            .iter()
+            .find(|w| w.value.metadata.name.as_deref() == Some(name))
+            .ok_or_else(|| input(format!("no TestWorkflow named `{name}` in {}", req.file.display())))?,
+        (None, [one]) => one,
+        (None, []) => return Err(input(format!("no TestWorkflow in {}", req.file.display()))),
+        (None, many) => {
+            let names: Vec<_> = many.iter().filter_map(|w| w.value.metadata.name.clone()).collect();
+            return Err(input(format!("{} holds {} workflows; choose one with --workflow ({})", req.file.display(), many.len(), names.join(", "))));
+        }
+    };
+    let name = doc.value.metadata.name.clone().unwrap_or_default();
+
+    let store = match &req.store {
+        Some(p) => Store::open(p),
+        None => Store::open_default(),
+    }
+    .map_err(|e| RunError::Failed(format!("results store: {e}")))?;
+    let mut view = PrettyView::stdout();
+    if let Ok(abandoned) = store.recover_abandoned()
+        && !abandoned.is_empty()
+        && !req.json
+    {
+        view.note(&format!("marked {} execution(s) of a runner that stopped as aborted: {}", abandoned.len(), abandoned.join(", ")));
+    }
+    let number = store.next_execution_number(&name).map_err(|e| RunError::Failed(e.to_string()))?;
+    let execution_id = format!("{}-{number}", testwerk_plan::dns_label(&name).chars().take(50).collect::<String>());
+    let settings = CompileSettings {
+        namespace: "local".into(),
+        images: pipeline::default_images(),
+        image_source: &HostImages,
+        execution_id: Some(execution_id),
+        config: req.config.clone(),
+    };
+    let compiled = pipeline::compile(doc, &inputs.templates, &settings)
+        .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
+    refuse_unsupported(&compiled.plan)?;
+
+    let source = std::fs::read_to_string(&req.file).unwrap_or_default();
+    let mut new = NewExecution::new(&name, source, serde_json::to_value(compiled.plan.wire()).unwrap_or_default());
+    new.secrets = compiled.bundle.secrets.iter().flat_map(|s| s.string_data.iter().flatten().map(|(_, v)| v.clone())).collect();
+    let execution = store.create_execution(new).map_err(|e| RunError::Failed(e.to_string()))?;
+    let id = execution.id.clone();
+
+    let token = testwerk_protocol::line::new_token().map_err(|e| RunError::Failed(format!("no randomness for the protocol token: {e}")))?;
+    let programs = programs()?;
+    let dir = run_dir(&store, &execution.name);
+    let abort = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&abort));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&abort));
+    let deadline = compiled
+        .plan
+        .job
+        .active_deadline_seconds
+        .or(compiled.plan.pod.active_deadline_seconds)
+        .map(|s| Duration::from_secs(s.max(0) as u64));
+    let opts = LocalOptions {
+        dir: dir.clone(),
+        programs,
+        extra_env: vec![(testwerk_protocol::env::TOKEN.to_owned(), token.clone())],
+        deadline,
+        grace: Duration::from_secs(10),
+        abort,
+    };
+
+    let mut tracker = Tracker::new(&compiled.plan.full_signature, &compiled.plan.signature, &token);
+    let shown_steps = tracker.steps.values().filter(|s| s.shown && !s.is_group).count();
+    if !req.json {
+        view.note("images are not pulled: this machine's own tools run the steps");
+        view.header(&execution.name, shown_steps, compiled.plan.groups.len());
+    }
+    let _ = store.set_status(&id, ExecutionStatus::Running, None);
+    for r in &tracker.order {
+        let _ = store.upsert_step(&id, &StepResult::new(r.clone(), testwerk_store::StepStatus::Queued));
+    }
+
+    let started = Instant::now();
+    let mut recorder = Recorder { store: &store, id: &id, pending: Vec::new(), started_at: Default::default() };
+    let mut handle = |tracker: &mut Tracker, view: &mut PrettyView, update: Update| {
+        if !req.json {
+            view.update(tracker, &update);
+        }
+        recorder.record(tracker, &update);
+    };
+    let mut outcome_error = None;
+    let result = testwerk_local::run(&compiled.bundle, &opts, &mut |event| match event {
+        RunEvent::ContainerStarted { .. } => tracker.next_container(),
+        RunEvent::Output { bytes, .. } => {
+            let mut updates = Vec::new();
+            tracker.feed(&bytes, &mut |u| updates.push(u));
+            for u in updates {
+                handle(&mut tracker, &mut view, u);
+            }
+        }
+        RunEvent::Diagnostic { line, .. } => {
+            if !req.json {
+                view.warn(&line);
+            }
+            outcome_error.get_or_insert(line);
+        }
+        RunEvent::ContainerExited { .. } => {
+            let mut updates = Vec::new();
+            tracker.finish(&mut |u| updates.push(u));
+            for u in updates {
+                handle(&mut tracker, &mut view, u);
+            }
+        }
+        RunEvent::DeadlineExceeded => {
+            if !req.json {
+                view.warn("the workflow's activeDeadlineSeconds passed: aborting");
+            }
+        }
+        RunEvent::Aborted => {
+            if !req.json {
+                view.warn("interrupted: aborting the running step");
+            }
+        }
+    });
+    let mut updates = Vec::new();
+    tracker.abort_unfinished(&mut |u| updates.push(u));
+    for u in updates {
+        handle(&mut tracker, &mut view, u);
+    }
+    recorder.flush();
+
+    let (status, reason) = match &result {
+        Err(e) => (ExecutionStatus::Failed, Some(e.to_string())),
+        Ok(o) if o.deadline_exceeded => (ExecutionStatus::Failed, Some("activeDeadlineSeconds exceeded".to_owned())),
+        Ok(o) if o.aborted => (ExecutionStatus::Aborted, Some("aborted by the user".to_owned())),
+        Ok(o) if o.exit_codes.iter().any(|c| *c != 0) => (ExecutionStatus::Failed, outcome_error.clone().or(Some(format!("a container exited with {:?}", o.exit_codes)))),
+        Ok(_) => match tracker.root {
+            Some((StepStatus::Passed, _)) => (ExecutionStatus::Passed, None),
+            _ => (ExecutionStatus::Failed, None),
+        },
+    };
+    let _ = store.set_status(&id, status, reason.as_deref());
+    if !req.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let passed = status == ExecutionStatus::Passed;
+    if req.json {
+        let detail = store.execution(&id).ok().flatten();
+        let doc = serde_json::json!({"execution": detail, "passed": passed});
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        if let Err(e) = &result {
+            view.warn(&e.to_string());
+        }
+        if let Some(r) = reason.as_deref().filter(|_| !passed) {
+            view.note(r);
+        }
+        view.summary(&execution.name, passed, started.elapsed(), &tracker);
+    }
+    Ok(passed)
+}
+
+/// Features whose runtime (the toolkit) is not written yet fail before anything starts.
+fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
+    let toolkit_refs: Vec<&str> = plan
+        .groups
+        .iter()
+        .flatten()
+        .filter_map(|a| match a {
+            Action::Execute { r#ref, toolkit: true, .. } => Some(r#ref.as_str()),
+            _ => None,
+        })
+        .collect();
+    if toolkit_refs.is_empty() {
+        return Ok(());
+    }
+    let mut what: Vec<String> = Vec::new();
+    for stage in plan.root.containers() {
+        if toolkit_refs.contains(&stage.meta.r#ref.as_str()) {
+            let category = stage.meta.category.clone().unwrap_or_default();
+            let feature = match category.as_str() {
+                "Clone Git repository" => "content.git",
+                "Fetch tarball" => "content.tarball",
+                "Start services" | "Stop services" => "services",
+                "Run in parallel" => "parallel",
+                "Upload artifacts" => "artifacts",
+                c if c.starts_with("Execute") => "execute",
+                _ => "toolkit operations",
+            };
+            let entry = format!("`{feature}` (at {})", stage.meta.path);
+            if !what.contains(&entry) {
+                what.push(entry);
+            }
+        }
+    }
+    Err(input(format!(
+        "not yet supported by the local runner: {}; compile it with `testwerk compile` to see the Kubernetes objects",
+        what.join(", ")
+    )))
+}
+
+/// `testwerk-init` next to this binary (or `$TESTWERK_INIT`); the toolkit is this binary.
+fn programs() -> Result<Programs, RunError> {
+    let me = std::env::current_exe().map_err(|e| RunError::Failed(format!("cannot find the testwerk binary: {e}")))?;
+    let init = std::env::var_os("TESTWERK_INIT")
+        .map(PathBuf::from)
+        .or_else(|| me.parent().map(|d| d.join("testwerk-init")))
+        .filter(|p| p.is_file())
+        .ok_or_else(|| RunError::Failed("testwerk-init was not found next to testwerk; build it (`cargo build -p testwerk-init`) or set TESTWERK_INIT".into()))?;
+    Ok(Programs { init, toolkit: me })
+}
+
+fn run_dir(store: &Store, name: &str) -> PathBuf {
+    store.path().parent().unwrap_or(Path::new("/tmp")).join("runs").join(name)
+}
+
+/// Writes step results and logs to the store as they happen (logs in small batches).
+struct Recorder<'a> {
+    store: &'a Store,
+    id: &'a str,
+    pending: Vec<LogLine>,
+    started_at: std::collections::HashMap<String, Timestamp>,
+}
+
+impl Recorder<'_> {
+    fn record(&mut self, tracker: &Tracker, update: &Update) {
+        match update {
+            Update::Started(r) => {
+                self.flush();
+                let now = Timestamp::now();
+                self.started_at.insert(r.clone(), now);
+                let mut step = self.step(tracker, r, testwerk_store::StepStatus::Running);
+                step.started_at = Some(now);
+                let _ = self.store.upsert_step(self.id, &step);
+            }
+            Update::Log { r#ref, line } => {
+                self.pending.push(LogLine::new(r#ref.as_deref(), line.clone()));
+                if self.pending.len() >= 200 {
+                    self.flush();
+                }
+            }
+            Update::Finished { r#ref, status, code, .. } => {
+                self.flush();
+                let mut step = self.step(tracker, r#ref, store_status(*status));
+                step.exit_code = Some(*code);
+                step.started_at = self.started_at.get(r#ref).copied();
+                step.finished_at = Some(Timestamp::now());
+                let _ = self.store.upsert_step(self.id, &step);
+            }
+            Update::Output { r#ref, name, value } => {
+                let _ = self.store.set_output(self.id, r#ref, name, value);
+            }
+            Update::Retry { .. } | Update::Warning(_) => {}
+        }
+    }
+
+    fn step(&self, tracker: &Tracker, r: &str, status: testwerk_store::StepStatus) -> StepResult {
+        let mut step = StepResult::new(r, status);
+        step.name = tracker.steps.get(r).map(|s| s.name.clone());
+        step
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self.store.append_logs(self.id, &self.pending);
+            self.pending.clear();
+        }
+    }
+}
+
+fn store_status(s: StepStatus) -> testwerk_store::StepStatus {
+    match s {
+        StepStatus::Passed => testwerk_store::StepStatus::Passed,
+        StepStatus::Failed => testwerk_store::StepStatus::Failed,
+        StepStatus::Timeout => testwerk_store::StepStatus::Timeout,
+        StepStatus::Aborted => testwerk_store::StepStatus::Aborted,
+        StepStatus::Skipped => testwerk_store::StepStatus::Skipped,
+    }
+}
+
+/// Locally the host's tools stand in for images; for the shell images the corpus uses we know
+/// what they run when a step gives no command, so those steps work too.
+struct HostImages;
+
+impl ImageSource for HostImages {
+    fn metadata(&self, image: &str) -> Result<Option<ImageMetadata>, String> {
+        let repository = image.split([':', '@']).next().unwrap_or_default();
+        let name = repository.rsplit('/').next().unwrap_or_default();
+        let cmd = match name {
+            "alpine" | "busybox" => "/bin/sh",
+            "bash" => "bash",
+            _ => return Ok(None),
+        };
+        Ok(Some(ImageMetadata { cmd: vec![cmd.into()], working_dir: Some("/".into()), ..Default::default() }))
+    }
+}

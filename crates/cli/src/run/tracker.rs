@@ -1,0 +1,182 @@
+//! Turns what a container prints into step results: protocol events decide which step is
+//! running, and every ordinary line belongs to the innermost running step.
+
+use std::collections::BTreeMap;
+
+use testwerk_plan::SignatureNode;
+use testwerk_protocol::line::{Event, Item, Parser, StepStatus};
+
+/// One step as the person running the workflow sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepView {
+    pub r#ref: String,
+    pub name: String,
+    /// Nesting depth in the step tree (0 for top-level steps).
+    pub depth: usize,
+    /// Named groups and top-level steps are shown; unnamed helper groups are not.
+    pub shown: bool,
+    pub is_group: bool,
+    pub status: Option<StepStatus>,
+    pub code: Option<i32>,
+    pub ms: Option<u64>,
+    pub started: bool,
+}
+
+/// What changed, for the view and the store.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    Started(String),
+    Log { r#ref: Option<String>, line: String },
+    Finished { r#ref: String, status: StepStatus, code: i32, ms: u64 },
+    Output { r#ref: String, name: String, value: serde_json::Value },
+    Retry { r#ref: String, attempt: u32, of: u32 },
+    Warning(String),
+}
+
+pub struct Tracker {
+    pub steps: BTreeMap<String, StepView>,
+    /// Refs in tree order, for the summary.
+    pub order: Vec<String>,
+    running: Vec<String>,
+    parser: Parser,
+    token: String,
+    forged: usize,
+    pub root: Option<(StepStatus, u64)>,
+}
+
+impl Tracker {
+    pub fn new(signature: &[SignatureNode], shown: &[SignatureNode], token: &str) -> Tracker {
+        let mut t = Tracker {
+            steps: BTreeMap::new(),
+            order: Vec::new(),
+            running: Vec::new(),
+            parser: Parser::new(token),
+            token: token.to_owned(),
+            forged: 0,
+            root: None,
+        };
+        let mut visible = Vec::new();
+        collect_refs(shown, &mut visible);
+        t.add(signature, 0, &visible);
+        t
+    }
+
+    fn add(&mut self, nodes: &[SignatureNode], depth: usize, visible: &[String]) {
+        for n in nodes {
+            let name = n.name.clone().or_else(|| n.category.clone()).unwrap_or_else(|| n.r#ref.clone());
+            self.order.push(n.r#ref.clone());
+            self.steps.insert(
+                n.r#ref.clone(),
+                StepView {
+                    r#ref: n.r#ref.clone(),
+                    name,
+                    depth,
+                    shown: visible.contains(&n.r#ref),
+                    is_group: !n.children.is_empty(),
+                    status: None,
+                    code: None,
+                    ms: None,
+                    started: false,
+                },
+            );
+            let child_depth = if visible.contains(&n.r#ref) { depth + 1 } else { depth };
+            self.add(&n.children, child_depth, visible);
+        }
+    }
+
+    /// A new container starts: its output is a new stream.
+    pub fn next_container(&mut self) {
+        self.parser = Parser::new(&self.token);
+    }
+
+    /// Feeds bytes of a container's stdout.
+    pub fn feed(&mut self, bytes: &[u8], out: &mut dyn FnMut(Update)) {
+        let mut items = Vec::new();
+        self.parser.push(bytes, |i| items.push(i));
+        for item in items {
+            self.item(item, out);
+        }
+    }
+
+    /// The container's stream ended.
+    pub fn finish(&mut self, out: &mut dyn FnMut(Update)) {
+        let mut items = Vec::new();
+        self.parser.finish(|i| items.push(i));
+        for item in items {
+            self.item(item, out);
+        }
+    }
+
+    fn current(&self) -> Option<String> {
+        self.running.last().cloned()
+    }
+
+    fn item(&mut self, item: Item, out: &mut dyn FnMut(Update)) {
+        match item {
+            Item::Log(bytes) | Item::LogPart(bytes) => {
+                let line = String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).to_owned();
+                out(Update::Log { r#ref: self.current(), line });
+            }
+            Item::Forged(bytes) => {
+                self.forged += 1;
+                let line = String::from_utf8_lossy(&bytes).trim_end_matches('\n').replace('\u{1e}', "\\x1e");
+                out(Update::Log { r#ref: self.current(), line });
+                if self.forged == 1 {
+                    out(Update::Warning("a step printed a line that imitates testwerk's protocol; it was treated as ordinary output".into()));
+                }
+            }
+            Item::Event(event) => self.event(event, out),
+        }
+    }
+
+    fn event(&mut self, event: Event, out: &mut dyn FnMut(Update)) {
+        match event {
+            Event::Start { r#ref } => {
+                if let Some(s) = self.steps.get_mut(&r#ref) {
+                    s.started = true;
+                    self.running.push(r#ref.clone());
+                    out(Update::Started(r#ref));
+                }
+            }
+            Event::End { r#ref, status, code, ms } => {
+                if r#ref == "root" {
+                    self.root = Some((status, ms));
+                }
+                self.running.retain(|r| r != &r#ref);
+                if let Some(s) = self.steps.get_mut(&r#ref) {
+                    s.status = Some(status);
+                    s.code = Some(code);
+                    s.ms = Some(ms);
+                    out(Update::Finished { r#ref, status, code, ms });
+                }
+            }
+            Event::Output { r#ref, name, value } => out(Update::Output { r#ref, name, value }),
+            Event::Iteration { r#ref, attempt, of } => out(Update::Retry { r#ref, attempt, of }),
+            Event::Setup { status, details, .. } if !status.is_ok() => {
+                out(Update::Warning(format!("setup {status}: {}", details.unwrap_or_default())));
+            }
+            _ => {}
+        }
+    }
+
+    /// Steps that never finished (the container died, the deadline passed): aborted.
+    pub fn abort_unfinished(&mut self, out: &mut dyn FnMut(Update)) {
+        for r in self.order.clone() {
+            if let Some(s) = self.steps.get_mut(&r)
+                && s.status.is_none()
+            {
+                let status = if s.started { StepStatus::Aborted } else { StepStatus::Skipped };
+                s.status = Some(status);
+                out(Update::Finished { r#ref: r, status, code: 0, ms: 0 });
+            }
+        }
+        self.running.clear();
+    }
+}
+
+fn collect_refs(nodes: &[SignatureNode], out: &mut Vec<String>) {
+    for n in nodes {
+        out.push(n.r#ref.clone());
+        collect_refs(&n.children, out);
+    }
+}

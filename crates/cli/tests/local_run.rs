@@ -1,0 +1,104 @@
+//! `testwerk run`: the local backend end to end, with a real `testwerk-init` in a sandbox.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    let text = format!("apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: {}\n{body}", name.trim_end_matches(".yaml"));
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    path.display().to_string()
+}
+
+fn testwerk(store: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_testwerk")).args(args).arg("--store").arg(store).output().unwrap_or_else(|e| panic!("{e}"));
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn the_example_passes_and_is_recorded() {
+    let dir = scratch("example");
+    let store = dir.join("db");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello.yaml");
+    let (code, out, err) = testwerk_run(&store, &[example.to_str().unwrap_or_default()]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("PASS") && out.contains("Say hello") && out.contains("PASSED hello-1"), "{out}");
+    assert!(out.contains("hello from"), "step output is shown under the step: {out}");
+    let (code, list) = testwerk(&store, &["executions"]);
+    assert_eq!(code, Some(0));
+    assert!(list.contains("hello-1") && list.contains("passed"), "{list}");
+    let (code, show) = testwerk(&store, &["executions", "show", "hello-1"]);
+    assert_eq!(code, Some(0));
+    assert!(show.contains("Say hello") && show.contains("Check the shared volume"), "{show}");
+    let (code, logs) = testwerk(&store, &["logs", "hello-1", "--step", "Say hello"]);
+    assert_eq!(code, Some(0));
+    assert!(logs.contains("hello from"), "{logs}");
+}
+
+#[test]
+fn a_failing_step_fails_the_run_and_skips_what_follows() {
+    let dir = scratch("failing");
+    let wf = write(&dir, "failing.yaml", "spec:\n  steps:\n  - name: Break\n    shell: echo broken; exit 3\n  - name: After\n    shell: echo never\n");
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(out.contains("FAIL") && out.contains("exit code 3") && out.contains("SKIP"), "{out}");
+    assert!(!out.contains("never"), "{out}");
+}
+
+#[test]
+fn steps_write_only_inside_the_execution() {
+    let dir = scratch("sandbox");
+    let marker = format!("/etc/testwerk-{}", std::process::id());
+    let wf = write(&dir, "sandbox.yaml", &format!(
+        "spec:\n  steps:\n  - name: Host is read-only\n    shell: if touch {marker}; then exit 1; fi\n  - name: Data is writable\n    shell: echo ok > /data/ok && test -s /data/ok && echo tmp > /tmp/t\n"
+    ));
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(!Path::new(&marker).exists());
+}
+
+#[test]
+fn the_deadline_aborts_a_long_step() {
+    let dir = scratch("deadline");
+    let wf = write(&dir, "deadline.yaml", "spec:\n  job:\n    activeDeadlineSeconds: 2\n  steps:\n  - name: Sleep\n    shell: sleep 60\n");
+    let started = std::time::Instant::now();
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+    assert!(out.contains("activeDeadlineSeconds"), "{out}");
+}
+
+#[test]
+fn unsupported_features_fail_before_anything_runs() {
+    let dir = scratch("unsupported");
+    let wf = write(&dir, "unsupported.yaml", "spec:\n  steps:\n  - name: Report\n    shell: echo\n    artifacts:\n      paths: [/data/x]\n");
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    assert!(err.contains("not yet supported by the local runner") && err.contains("artifacts"), "{err}");
+}
+
+#[test]
+fn a_runner_killed_mid_run_leaves_no_execution_running() {
+    let dir = scratch("killed");
+    let store = dir.join("db");
+    let wf = write(&dir, "killed.yaml", "spec:\n  steps:\n  - name: Sleep\n    shell: sleep 30\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["run", &wf, "--store"])
+        .arg(&store)
+        .env("TESTWERK_INIT", init_binary())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let _ = child.kill();
+    let _ = child.wait();
+    let (code, list) = testwerk(&store, &["executions"]);
+    assert_eq!(code, Some(0));
+    assert!(list.contains("killed-1") && list.contains("aborted"), "{list}");
+    let (_, show) = testwerk(&store, &["executions", "show", "killed-1"]);
+    assert!(show.contains("stopped before the execution finished"), "{show}");
+}
