@@ -13,7 +13,9 @@ use testwerk_plan::{OwnImages, StaticImages};
 fn compat_dir() -> PathBuf {
     std::env::var_os("TESTWERK_COMPAT_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/testkube"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/testkube")
+        })
 }
 
 fn corpus_images() -> StaticImages {
@@ -26,18 +28,26 @@ fn corpus_images() -> StaticImages {
 
 fn bench(c: &mut Criterion) {
     let compat = compat_dir();
-    let Ok(templates) = pipeline::load_templates(&[compat.join("k8s/templates"), compat.join("test")], None) else {
+    let Ok(templates) =
+        pipeline::load_templates(&[compat.join("k8s/templates"), compat.join("test")], None)
+    else {
         eprintln!("corpus templates do not load from {}", compat.display());
         return;
     };
     let mut errors = Vec::new();
     let files = pipeline::template_files(&[compat.join("test")], &mut errors);
-    let inputs: Vec<_> = files.iter().filter_map(|f| pipeline::load_file(f, &templates).ok()).collect();
+    let inputs: Vec<_> = files
+        .iter()
+        .filter_map(|f| pipeline::load_file(f, &templates).ok())
+        .collect();
     let count: usize = inputs.iter().map(|i| i.workflows.len()).sum();
     let images = corpus_images();
     let settings = CompileSettings {
         namespace: "bench".into(),
-        images: OwnImages { init: "testwerk/init:bench".into(), toolkit: "testwerk/toolkit:bench".into() },
+        images: OwnImages {
+            init: "testwerk/init:bench".into(),
+            toolkit: "testwerk/toolkit:bench".into(),
+        },
         image_source: &images,
         execution_id: None,
         config: Default::default(),
@@ -69,9 +79,15 @@ fn bench(c: &mut Criterion) {
     let load_start = Instant::now();
     let mut loaded = 0;
     for f in &files {
-        loaded += pipeline::load_file(f, &templates).map(|i| i.workflows.len()).unwrap_or(0);
+        loaded += pipeline::load_file(f, &templates)
+            .map(|i| i.workflows.len())
+            .unwrap_or(0);
     }
-    println!("load_corpus: {} files, {loaded} workflows parsed and validated in {:?}", files.len(), load_start.elapsed());
+    println!(
+        "load_corpus: {} files, {loaded} workflows parsed and validated in {:?}",
+        files.len(),
+        load_start.elapsed()
+    );
 
     c.bench_function("compile whole corpus", |b| b.iter(compile_all));
 }

@@ -3,7 +3,7 @@
 //! The surfaces of testwerk that run on a workstation. [`pipeline`] ties the stages together —
 //! load YAML, gather templates, resolve, plan, bundle — and is what every surface calls.
 
+pub mod history;
 pub mod pipeline;
 pub mod render;
 pub mod run;
-pub mod history;

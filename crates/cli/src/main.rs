@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use testwerk_cli::{history, pipeline, render};
-use testwerk_plan::{ImageSource, NoImages, OwnImages, StaticImages};
+use testwerk_plan::{ImageSource, OwnImages, StaticImages};
 
 #[derive(Parser)]
 #[command(
@@ -32,9 +32,9 @@ enum Command {
         /// Only executions of this workflow.
         #[arg(long)]
         workflow: Option<String>,
-        #[arg(long, value_enum, default_value_t = Output::Yaml)]
+        #[arg(long, value_enum, default_value_t = Output::Yaml, global = true)]
         output: Output,
-        #[arg(long, value_name = "DB")]
+        #[arg(long, value_name = "DB", global = true)]
         store: Option<PathBuf>,
     },
     /// Print the logs of an execution (all steps, or one).
@@ -46,6 +46,11 @@ enum Command {
         step: Option<String>,
         #[arg(long, value_name = "DB")]
         store: Option<PathBuf>,
+    },
+    /// Read images' metadata from their registries.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
     },
     /// Print the CustomResourceDefinitions of the testworkflows.testkube.io/v1 kinds.
     Crds,
@@ -67,9 +72,12 @@ struct CompileArgs {
     /// Compile only the workflow with this name.
     #[arg(long)]
     workflow: Option<String>,
-    /// Image metadata table (YAML: `images: {<ref>: {entrypoint, cmd, workingDir, user}}`).
+    /// Image metadata table (YAML: `images: {<ref>: {entrypoint, cmd, workingDir, user}}`);
+    /// without it, images are looked up in their registries when a step needs them.
     #[arg(long, value_name = "FILE")]
     images: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
     #[arg(long, value_enum, default_value_t = Output::Yaml)]
     output: Output,
     /// Print a readable plan (containers, steps, merge decisions) instead of objects.
@@ -117,6 +125,48 @@ struct RunArgs {
     keep: bool,
 }
 
+/// How to reach registries (`testwerk compile` without `--images`, `testwerk image inspect`).
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// Registry credentials: a Docker config JSON or a Kubernetes Secret manifest; may be
+    /// repeated (tried before ~/.docker/config.json).
+    #[arg(long = "docker-config", value_name = "FILE")]
+    docker_config: Vec<PathBuf>,
+    /// A registry (`host[:port]`) spoken to over plain HTTP; may be repeated.
+    #[arg(long = "insecure", value_name = "HOST")]
+    insecure: Vec<String>,
+    /// A CA bundle for a registry: `--registry-ca host[:port]=ca.pem`; may be repeated.
+    #[arg(long = "registry-ca", value_name = "HOST=FILE")]
+    registry_ca: Vec<String>,
+    /// The nodes' platform, for multi-platform images (default linux/amd64).
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> pipeline::RegistryOptions {
+        pipeline::RegistryOptions {
+            docker_configs: self.docker_config.clone(),
+            insecure: self.insecure.clone(),
+            ca_bundles: self.registry_ca.clone(),
+            platform: self.platform.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Print an image's entrypoint, command, working directory, user and env.
+    Inspect {
+        /// The image reference, as a pod would name it.
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+        #[arg(long, value_enum, default_value_t = Output::Yaml)]
+        output: Output,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum RunOutput {
     Pretty,
@@ -143,7 +193,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Compile(args) => compile(*args),
         Command::Run(args) => run(*args),
-        Command::Executions { show, workflow, output, store } => {
+        Command::Executions {
+            show,
+            workflow,
+            output,
+            store,
+        } => {
             let json = matches!(output, Output::Json);
             let code = match show {
                 Some(ExecutionsCommand::Show { id }) => history::show(store.as_deref(), &id, json),
@@ -151,7 +206,16 @@ fn main() -> ExitCode {
             };
             ExitCode::from(code)
         }
-        Command::Logs { id, step, store } => ExitCode::from(history::logs(store.as_deref(), &id, step.as_deref())),
+        Command::Logs { id, step, store } => {
+            ExitCode::from(history::logs(store.as_deref(), &id, step.as_deref()))
+        }
+        Command::Image { command } => match command {
+            ImageCommand::Inspect {
+                reference,
+                registry,
+                output,
+            } => image_inspect(&reference, &registry, output),
+        },
         Command::Crds => {
             print!("{}", testwerk_spec::crds_yaml());
             ExitCode::SUCCESS
@@ -166,7 +230,9 @@ fn main() -> ExitCode {
 fn parse_config(pairs: &[String]) -> Result<indexmap::IndexMap<String, String>, String> {
     let mut config = indexmap::IndexMap::new();
     for pair in pairs {
-        let (k, v) = pair.split_once('=').ok_or_else(|| format!("--config `{pair}`: expected NAME=VALUE"))?;
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--config `{pair}`: expected NAME=VALUE"))?;
         config.insert(k.to_owned(), v.to_owned());
     }
     Ok(config)
@@ -196,9 +262,29 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+fn image_inspect(reference: &str, registry: &RegistryArgs, output: Output) -> ExitCode {
+    let found = pipeline::registry_client(&registry.options())
+        .and_then(|client| pipeline::inspect_image(&client, reference));
+    match found {
+        Ok(doc) => {
+            let text = match output {
+                Output::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
+                Output::Yaml => serde_yaml::to_string(&doc).unwrap_or_default(),
+            };
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn compile(args: CompileArgs) -> ExitCode {
     let mut stderr = std::io::stderr();
     let static_images;
+    let registry;
     let image_source: &dyn ImageSource = match &args.images {
         Some(path) => {
             let loaded = std::fs::read_to_string(path)
@@ -215,7 +301,16 @@ fn compile(args: CompileArgs) -> ExitCode {
                 }
             }
         }
-        None => &NoImages,
+        None => match pipeline::registry_client(&args.registry.options()) {
+            Ok(client) => {
+                registry = client;
+                &registry
+            }
+            Err(e) => {
+                let _ = writeln!(stderr, "error: {e}");
+                return ExitCode::from(INPUT_ERROR);
+            }
+        },
     };
     let config = match parse_config(&args.config) {
         Ok(c) => c,

@@ -208,3 +208,85 @@ fn plan_diagnostic(doc: &Document<TestWorkflow>, e: &PlanError) -> Diagnostic {
     }
     d
 }
+
+// ---------------------------------------------------------------------------------------------
+// Image metadata from registries (when `--images` is not given).
+
+/// Registry settings from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryOptions {
+    /// Docker config JSON files or Kubernetes Secret manifests with registry credentials.
+    pub docker_configs: Vec<PathBuf>,
+    /// Registries (`host[:port]`) spoken to over plain HTTP.
+    pub insecure: Vec<String>,
+    /// `host[:port]=ca.pem`: CA bundles trusted for a registry.
+    pub ca_bundles: Vec<String>,
+    /// The nodes' platform, `os/arch[/variant]`.
+    pub platform: Option<String>,
+}
+
+/// A registry client as the CLI uses it: the process environment's cloud credentials,
+/// `~/.docker/config.json`, and the durable image cache (opened only if a lookup happens).
+pub fn registry_client(
+    opts: &RegistryOptions,
+) -> Result<testwerk_registry::RegistryClient, String> {
+    use testwerk_registry::{Platform, RegistrySettings, SqliteCache};
+    let mut settings = RegistrySettings {
+        docker_configs: opts.docker_configs.clone(),
+        local_docker_config: true,
+        ..Default::default()
+    };
+    if let Some(p) = &opts.platform {
+        settings.platform = Platform::parse(p).map_err(|e| format!("--platform: {e}"))?;
+    }
+    for host in &opts.insecure {
+        settings.hosts.entry(host.clone()).or_default().plain_http = true;
+    }
+    for pair in &opts.ca_bundles {
+        let (host, file) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--registry-ca `{pair}`: expected HOST=FILE"))?;
+        settings.hosts.entry(host.to_owned()).or_default().ca_bundle = Some(PathBuf::from(file));
+    }
+    if let Some(path) = SqliteCache::default_path(&settings.environment) {
+        settings.durable = Some(std::sync::Arc::new(SqliteCache::deferred(&path)));
+    }
+    testwerk_registry::RegistryClient::new(settings)
+}
+
+/// `testwerk image inspect`: what the registry says about `image`.
+pub fn inspect_image(
+    client: &testwerk_registry::RegistryClient,
+    image: &str,
+) -> Result<serde_json::Value, String> {
+    let found = client.inspect(image).map_err(|e| match e.hint() {
+        Some(hint) => format!("{e} ({hint})"),
+        None => e.to_string(),
+    })?;
+    let info = &found.info;
+    let config = &info.config;
+    let (uid, gid, user_note) = match config.user_ids() {
+        Ok(ids) => (ids.map(|i| i.uid), ids.and_then(|i| i.gid), None),
+        Err(e) => (None, None, Some(e.to_string())),
+    };
+    let mut doc = serde_json::json!({
+        "reference": info.reference,
+        "digest": info.digest,
+        "manifestDigest": info.manifest_digest,
+        "configDigest": info.config_digest,
+        "mediaType": info.media_type,
+        "platform": info.platform.to_string(),
+        "source": found.origin,
+        "entrypoint": config.entrypoint,
+        "cmd": config.cmd,
+        "workingDir": config.working_dir,
+        "user": config.user,
+        "uid": uid,
+        "gid": gid,
+        "env": config.env,
+    });
+    if let Some(note) = user_note {
+        doc["userNote"] = serde_json::Value::String(note);
+    }
+    Ok(doc)
+}

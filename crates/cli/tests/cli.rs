@@ -33,21 +33,26 @@ fn file(test: &str, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
-const HEAD: &str = "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: w\n";
+const HEAD: &str =
+    "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: w\n";
 
 #[test]
 fn the_example_compiles_to_a_job() {
     let o = testwerk(&["compile", "examples/hello.yaml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("kind: Job") && out.contains("name: hello-1"), "{out}");
+    assert!(
+        out.contains("kind: Job") && out.contains("name: hello-1"),
+        "{out}"
+    );
 }
 
 #[test]
 fn json_output_lists_workflows_and_their_objects() {
     let o = testwerk(&["compile", "examples/hello.yaml", "--output", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
     assert_eq!(v["workflows"][0]["name"], "hello");
     assert_eq!(v["workflows"][0]["objects"][0]["kind"], "Job");
 }
@@ -57,17 +62,27 @@ fn the_readable_plan_explains_merging() {
     let o = testwerk(&["compile", "examples/hello.yaml", "--plan"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("container 1 (init)") && out.contains("kept apart: both run impure steps"), "{out}");
+    assert!(
+        out.contains("container 1 (init)") && out.contains("kept apart: both run impure steps"),
+        "{out}"
+    );
 }
 
 #[test]
 fn an_unknown_field_names_the_line_and_suggests_the_fix() {
-    let path = file("unknown", "w.yaml", &format!("{HEAD}spec:\n  steps:\n  - shel: echo\n"));
+    let path = file(
+        "unknown",
+        "w.yaml",
+        &format!("{HEAD}spec:\n  steps:\n  - shel: echo\n"),
+    );
     let o = testwerk(&["compile", &path]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains(&format!("{path}:7:")), "file and line: {err}");
-    assert!(err.contains("spec.steps[0].shel") && err.contains("shell"), "{err}");
+    assert!(
+        err.contains("spec.steps[0].shel") && err.contains("shell"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -84,16 +99,29 @@ fn not_yaml_and_empty_files_are_input_errors() {
 
 #[test]
 fn a_missing_template_is_named_at_its_reference() {
-    let path = file("missing", "w.yaml", &format!("{HEAD}spec:\n  steps:\n  - template: {{name: nope}}\n"));
+    let path = file(
+        "missing",
+        "w.yaml",
+        &format!("{HEAD}spec:\n  steps:\n  - template: {{name: nope}}\n"),
+    );
     let o = testwerk(&["compile", &path]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("template \"nope\" not found") && err.contains(&format!("{path}:7:")), "{err}");
+    assert!(
+        err.contains("template \"nope\" not found") && err.contains(&format!("{path}:7:")),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_required_config_is_named() {
-    let path = file("config", "w.yaml", &format!("{HEAD}spec:\n  config:\n    target: {{type: string}}\n  steps:\n  - shell: echo {{{{config.target}}}}\n"));
+    let path = file(
+        "config",
+        "w.yaml",
+        &format!(
+            "{HEAD}spec:\n  config:\n    target: {{type: string}}\n  steps:\n  - shell: echo {{{{config.target}}}}\n"
+        ),
+    );
     let o = testwerk(&["compile", &path]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("target"), "{}", stderr(&o));
@@ -103,30 +131,60 @@ fn missing_required_config_is_named() {
 
 #[test]
 fn sensitive_config_never_appears_unless_asked() {
-    let path = file("secret", "w.yaml", &format!("{HEAD}spec:\n  config:\n    token: {{type: string, sensitive: true}}\n  steps:\n  - shell: use {{{{config.token}}}}\n"));
+    let path = file(
+        "secret",
+        "w.yaml",
+        &format!(
+            "{HEAD}spec:\n  config:\n    token: {{type: string, sensitive: true}}\n  steps:\n  - shell: use {{{{config.token}}}}\n"
+        ),
+    );
     let o = testwerk(&["compile", &path, "--config", "token=hunter2-very-secret"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stdout(&o).contains("hunter2-very-secret"));
     assert!(stdout(&o).contains("kind: Secret") && stdout(&o).contains("redacted"));
-    let o = testwerk(&["compile", &path, "--config", "token=hunter2-very-secret", "--reveal-secrets"]);
+    let o = testwerk(&[
+        "compile",
+        &path,
+        "--config",
+        "token=hunter2-very-secret",
+        "--reveal-secrets",
+    ]);
     assert!(stdout(&o).contains("hunter2-very-secret"));
 }
 
 #[test]
 fn two_different_templates_with_one_name_name_both_files() {
-    let tpl = |shell: &str| format!("apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflowTemplate\nmetadata:\n  name: a/b\nspec:\n  steps:\n  - shell: {shell}\n");
+    let tpl = |shell: &str| {
+        format!(
+            "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflowTemplate\nmetadata:\n  name: a/b\nspec:\n  steps:\n  - shell: {shell}\n"
+        )
+    };
     let one = file("dup", "one.yaml", &tpl("one"));
     let two = file("dup", "two.yaml", &tpl("two"));
-    let wf = file("dup", "wf.yml.txt", &format!("{HEAD}spec:\n  use: [{{name: a--b}}]\n"));
+    let wf = file(
+        "dup",
+        "wf.yml.txt",
+        &format!("{HEAD}spec:\n  use: [{{name: a--b}}]\n"),
+    );
     let o = testwerk(&["compile", &wf, "--templates", &one, "--templates", &two]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("one.yaml") && err.contains("two.yaml"), "{err}");
+    assert!(
+        err.contains("one.yaml") && err.contains("two.yaml"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_workflow_can_be_selected_by_name() {
-    let path = file("select", "w.yaml", &format!("{HEAD}spec:\n  steps:\n  - shell: a\n---\n{}spec:\n  steps:\n  - shell: b\n", HEAD.replace("name: w", "name: other")));
+    let path = file(
+        "select",
+        "w.yaml",
+        &format!(
+            "{HEAD}spec:\n  steps:\n  - shell: a\n---\n{}spec:\n  steps:\n  - shell: b\n",
+            HEAD.replace("name: w", "name: other")
+        ),
+    );
     let o = testwerk(&["compile", &path, "--workflow", "other", "--output", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
@@ -139,9 +197,13 @@ fn a_workflow_can_be_selected_by_name() {
 
 #[test]
 fn fixture_18_integer_template_config_reaches_the_security_context() {
-    let path = file("fixture18", "w.yaml", &format!(
-        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflowTemplate\nmetadata:\n  name: secure\nspec:\n  config:\n    uid: {{type: integer, default: 65532}}\n  pod:\n    securityContext:\n      runAsUser: '{{{{config.uid}}}}'\n      runAsGroup: '{{{{config.uid}}}}'\n      fsGroup: '{{{{config.uid}}}}'\n  container:\n    securityContext:\n      runAsUser: '{{{{config.uid}}}}'\n      runAsGroup: '{{{{config.uid}}}}'\n---\n{HEAD}spec:\n  use: [{{name: secure}}]\n  steps:\n  - shell: id\n"
-    ));
+    let path = file(
+        "fixture18",
+        "w.yaml",
+        &format!(
+            "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflowTemplate\nmetadata:\n  name: secure\nspec:\n  config:\n    uid: {{type: integer, default: 65532}}\n  pod:\n    securityContext:\n      runAsUser: '{{{{config.uid}}}}'\n      runAsGroup: '{{{{config.uid}}}}'\n      fsGroup: '{{{{config.uid}}}}'\n  container:\n    securityContext:\n      runAsUser: '{{{{config.uid}}}}'\n      runAsGroup: '{{{{config.uid}}}}'\n---\n{HEAD}spec:\n  use: [{{name: secure}}]\n  steps:\n  - shell: id\n"
+        ),
+    );
     let o = testwerk(&["compile", &path, "--output", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
@@ -157,7 +219,11 @@ fn crds_cover_the_three_kinds() {
     let o = testwerk(&["crds"]);
     assert!(o.status.success());
     let out = stdout(&o);
-    for kind in ["TestWorkflow", "TestWorkflowTemplate", "TestWorkflowExecution"] {
+    for kind in [
+        "TestWorkflow",
+        "TestWorkflowTemplate",
+        "TestWorkflowExecution",
+    ] {
         assert!(out.contains(&format!("kind: {kind}\n")), "{kind}");
     }
 }

@@ -9,14 +9,25 @@ use support::*;
 
 fn write(dir: &Path, name: &str, body: &str) -> String {
     let path = dir.join(name);
-    let text = format!("apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: {}\n{body}", name.trim_end_matches(".yaml"));
+    let text = format!(
+        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: {}\n{body}",
+        name.trim_end_matches(".yaml")
+    );
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
     path.display().to_string()
 }
 
 fn testwerk(store: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_testwerk")).args(args).arg("--store").arg(store).output().unwrap_or_else(|e| panic!("{e}"));
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    let out = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 #[test]
@@ -26,14 +37,26 @@ fn the_example_passes_and_is_recorded() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello.yaml");
     let (code, out, err) = testwerk_run(&store, &[example.to_str().unwrap_or_default()]);
     assert_eq!(code, Some(0), "{out}\n{err}");
-    assert!(out.contains("PASS") && out.contains("Say hello") && out.contains("PASSED hello-1"), "{out}");
-    assert!(out.contains("hello from"), "step output is shown under the step: {out}");
+    assert!(
+        out.contains("PASS") && out.contains("Say hello") && out.contains("PASSED hello-1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hello from"),
+        "step output is shown under the step: {out}"
+    );
     let (code, list) = testwerk(&store, &["executions"]);
     assert_eq!(code, Some(0));
-    assert!(list.contains("hello-1") && list.contains("passed"), "{list}");
+    assert!(
+        list.contains("hello-1") && list.contains("passed"),
+        "{list}"
+    );
     let (code, show) = testwerk(&store, &["executions", "show", "hello-1"]);
     assert_eq!(code, Some(0));
-    assert!(show.contains("Say hello") && show.contains("Check the shared volume"), "{show}");
+    assert!(
+        show.contains("Say hello") && show.contains("Check the shared volume"),
+        "{show}"
+    );
     let (code, logs) = testwerk(&store, &["logs", "hello-1", "--step", "Say hello"]);
     assert_eq!(code, Some(0));
     assert!(logs.contains("hello from"), "{logs}");
@@ -42,10 +65,17 @@ fn the_example_passes_and_is_recorded() {
 #[test]
 fn a_failing_step_fails_the_run_and_skips_what_follows() {
     let dir = scratch("failing");
-    let wf = write(&dir, "failing.yaml", "spec:\n  steps:\n  - name: Break\n    shell: echo broken; exit 3\n  - name: After\n    shell: echo never\n");
+    let wf = write(
+        &dir,
+        "failing.yaml",
+        "spec:\n  steps:\n  - name: Break\n    shell: echo broken; exit 3\n  - name: After\n    shell: echo never\n",
+    );
     let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
     assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(out.contains("FAIL") && out.contains("exit code 3") && out.contains("SKIP"), "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("exit code 3") && out.contains("SKIP"),
+        "{out}"
+    );
     assert!(!out.contains("never"), "{out}");
 }
 
@@ -53,9 +83,13 @@ fn a_failing_step_fails_the_run_and_skips_what_follows() {
 fn steps_write_only_inside_the_execution() {
     let dir = scratch("sandbox");
     let marker = format!("/etc/testwerk-{}", std::process::id());
-    let wf = write(&dir, "sandbox.yaml", &format!(
-        "spec:\n  steps:\n  - name: Host is read-only\n    shell: if touch {marker}; then exit 1; fi\n  - name: Data is writable\n    shell: echo ok > /data/ok && test -s /data/ok && echo tmp > /tmp/t\n"
-    ));
+    let wf = write(
+        &dir,
+        "sandbox.yaml",
+        &format!(
+            "spec:\n  steps:\n  - name: Host is read-only\n    shell: if touch {marker}; then exit 1; fi\n  - name: Data is writable\n    shell: echo ok > /data/ok && test -s /data/ok && echo tmp > /tmp/t\n"
+        ),
+    );
     let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(!Path::new(&marker).exists());
@@ -64,28 +98,47 @@ fn steps_write_only_inside_the_execution() {
 #[test]
 fn the_deadline_aborts_a_long_step() {
     let dir = scratch("deadline");
-    let wf = write(&dir, "deadline.yaml", "spec:\n  job:\n    activeDeadlineSeconds: 2\n  steps:\n  - name: Sleep\n    shell: sleep 60\n");
+    let wf = write(
+        &dir,
+        "deadline.yaml",
+        "spec:\n  job:\n    activeDeadlineSeconds: 2\n  steps:\n  - name: Sleep\n    shell: sleep 60\n",
+    );
     let started = std::time::Instant::now();
     let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
     assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(out.contains("activeDeadlineSeconds"), "{out}");
 }
 
 #[test]
 fn unsupported_features_fail_before_anything_runs() {
     let dir = scratch("unsupported");
-    let wf = write(&dir, "unsupported.yaml", "spec:\n  steps:\n  - name: Report\n    shell: echo\n    artifacts:\n      paths: [/data/x]\n");
+    let wf = write(
+        &dir,
+        "unsupported.yaml",
+        "spec:\n  steps:\n  - name: Report\n    shell: echo\n    artifacts:\n      paths: [/data/x]\n",
+    );
     let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
     assert_eq!(code, Some(2), "{out}\n{err}");
-    assert!(err.contains("not yet supported by the local runner") && err.contains("artifacts"), "{err}");
+    assert!(
+        err.contains("not yet supported by the local runner") && err.contains("artifacts"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_runner_killed_mid_run_leaves_no_execution_running() {
     let dir = scratch("killed");
     let store = dir.join("db");
-    let wf = write(&dir, "killed.yaml", "spec:\n  steps:\n  - name: Sleep\n    shell: sleep 30\n");
+    let wf = write(
+        &dir,
+        "killed.yaml",
+        "spec:\n  steps:\n  - name: Sleep\n    shell: sleep 30\n",
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_testwerk"))
         .args(["run", &wf, "--store"])
         .arg(&store)
@@ -98,7 +151,13 @@ fn a_runner_killed_mid_run_leaves_no_execution_running() {
     let _ = child.wait();
     let (code, list) = testwerk(&store, &["executions"]);
     assert_eq!(code, Some(0));
-    assert!(list.contains("killed-1") && list.contains("aborted"), "{list}");
+    assert!(
+        list.contains("killed-1") && list.contains("aborted"),
+        "{list}"
+    );
     let (_, show) = testwerk(&store, &["executions", "show", "killed-1"]);
-    assert!(show.contains("stopped before the execution finished"), "{show}");
+    assert!(
+        show.contains("stopped before the execution finished"),
+        "{show}"
+    );
 }

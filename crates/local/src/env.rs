@@ -17,13 +17,20 @@ pub struct PodFacts<'a> {
 
 /// The container's variables with every `valueFrom` resolved locally. Optional references to
 /// missing Secrets or ConfigMaps are left out, as the kubelet does.
-pub fn container_env(container: &Container, bundle: &Bundle, facts: &PodFacts<'_>) -> Result<Vec<(String, String)>, LocalError> {
+pub fn container_env(
+    container: &Container,
+    bundle: &Bundle,
+    facts: &PodFacts<'_>,
+) -> Result<Vec<(String, String)>, LocalError> {
     let mut out = Vec::new();
     for var in container.env.iter().flatten() {
         let value = match (&var.value, &var.value_from) {
             (Some(v), _) => Some(v.clone()),
             (None, Some(from)) => value_from(from, container, bundle, facts).map_err(|e| {
-                LocalError::Unsupported(format!("env `{}` of container {}: {e}", var.name, container.name))
+                LocalError::Unsupported(format!(
+                    "env `{}` of container {}: {e}",
+                    var.name, container.name
+                ))
             })?,
             (None, None) => Some(String::new()),
         };
@@ -34,7 +41,12 @@ pub fn container_env(container: &Container, bundle: &Bundle, facts: &PodFacts<'_
     Ok(out)
 }
 
-fn value_from(from: &EnvVarSource, container: &Container, bundle: &Bundle, facts: &PodFacts<'_>) -> Result<Option<String>, String> {
+fn value_from(
+    from: &EnvVarSource,
+    container: &Container,
+    bundle: &Bundle,
+    facts: &PodFacts<'_>,
+) -> Result<Option<String>, String> {
     if let Some(field) = &from.field_ref {
         let path = field.field_path.as_str();
         let value = match path {
@@ -43,7 +55,10 @@ fn value_from(from: &EnvVarSource, container: &Container, bundle: &Bundle, facts
             "spec.nodeName" => facts.node_name.to_owned(),
             "spec.serviceAccountName" => String::new(),
             "status.podIP" | "status.hostIP" => "127.0.0.1".to_owned(),
-            _ => match path.strip_prefix("metadata.annotations['").and_then(|r| r.strip_suffix("']")) {
+            _ => match path
+                .strip_prefix("metadata.annotations['")
+                .and_then(|r| r.strip_suffix("']"))
+            {
                 Some(key) => facts.annotations.get(key).cloned().unwrap_or_default(),
                 None => return Err(format!("field `{path}` is not available locally")),
             },
@@ -65,7 +80,10 @@ fn value_from(from: &EnvVarSource, container: &Container, bundle: &Bundle, facts
         return match (found, secret.optional) {
             (Some(v), _) => Ok(Some(v)),
             (None, Some(true)) => Ok(None),
-            (None, _) => Err(format!("Secret `{}` (key `{}`) does not exist locally", secret.name, secret.key)),
+            (None, _) => Err(format!(
+                "Secret `{}` (key `{}`) does not exist locally",
+                secret.name, secret.key
+            )),
         };
     }
     if let Some(cm) = &from.config_map_key_ref {
@@ -79,7 +97,10 @@ fn value_from(from: &EnvVarSource, container: &Container, bundle: &Bundle, facts
         return match (found, cm.optional) {
             (Some(v), _) => Ok(Some(v)),
             (None, Some(true)) => Ok(None),
-            (None, _) => Err(format!("ConfigMap `{}` (key `{}`) does not exist locally", cm.name, cm.key)),
+            (None, _) => Err(format!(
+                "ConfigMap `{}` (key `{}`) does not exist locally",
+                cm.name, cm.key
+            )),
         };
     }
     let _ = container;

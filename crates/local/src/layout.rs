@@ -15,11 +15,15 @@ use k8s_openapi::api::core::v1::{Container, PodSpec};
 use testwerk_bundle::Bundle;
 use testwerk_protocol::paths;
 
-use crate::sandbox::{Bind, SandboxSpec, host_binds};
 use crate::LocalError;
+use crate::sandbox::{Bind, SandboxSpec, host_binds};
 
 /// Prepares the volume folders of the Pod and returns where each volume lives.
-pub fn prepare_volumes(dir: &Path, bundle: &Bundle, pod: &PodSpec) -> Result<BTreeMap<String, PathBuf>, LocalError> {
+pub fn prepare_volumes(
+    dir: &Path,
+    bundle: &Bundle,
+    pod: &PodSpec,
+) -> Result<BTreeMap<String, PathBuf>, LocalError> {
     let mut out = BTreeMap::new();
     for volume in pod.volumes.iter().flatten() {
         let path = dir.join("volumes").join(&volume.name);
@@ -71,25 +75,50 @@ pub struct Programs {
 
 /// What container `index` sees: the host read-only, its volumes, and our programs where our
 /// images would have them.
-pub fn sandbox_for(dir: &Path, index: usize, container: &Container, volumes: &BTreeMap<String, PathBuf>, programs: &Programs) -> Result<SandboxSpec, LocalError> {
+pub fn sandbox_for(
+    dir: &Path,
+    index: usize,
+    container: &Container,
+    volumes: &BTreeMap<String, PathBuf>,
+    programs: &Programs,
+) -> Result<SandboxSpec, LocalError> {
     let mut binds = host_binds().map_err(|e| LocalError::io(Path::new("/"), e))?;
     let bin = dir.join("bin");
     if !bin.exists() {
         fs::create_dir_all(&bin).map_err(|e| LocalError::io(&bin, e))?;
         // Our images carry busybox here. The host's busybox behaves like the shell of the
         // images (alpine, busybox) that most workflows name; without it, its /bin/sh stands in.
-        let shell = if Path::new(BUSYBOX).is_file() { BUSYBOX } else { "/bin/sh" };
+        let shell = if Path::new(BUSYBOX).is_file() {
+            BUSYBOX
+        } else {
+            "/bin/sh"
+        };
         std::os::unix::fs::symlink(shell, bin.join("sh")).map_err(|e| LocalError::io(&bin, e))?;
     }
-    binds.push(Bind { source: bin, target: paths::IMAGE_BIN_DIR.into(), read_only: true });
-    binds.push(Bind { source: programs.init.clone(), target: paths::IMAGE_INIT.into(), read_only: true });
-    binds.push(Bind { source: programs.toolkit.clone(), target: paths::IMAGE_TOOLKIT.into(), read_only: true });
+    binds.push(Bind {
+        source: bin,
+        target: paths::IMAGE_BIN_DIR.into(),
+        read_only: true,
+    });
+    binds.push(Bind {
+        source: programs.init.clone(),
+        target: paths::IMAGE_INIT.into(),
+        read_only: true,
+    });
+    binds.push(Bind {
+        source: programs.toolkit.clone(),
+        target: paths::IMAGE_TOOLKIT.into(),
+        read_only: true,
+    });
     let mut mounts: Vec<_> = container.volume_mounts.iter().flatten().collect();
     // Parents first, so `/data/repo` lands inside `/data`.
     mounts.sort_by_key(|m| m.mount_path.matches('/').count());
     for m in mounts {
         let volume = volumes.get(&m.name).ok_or_else(|| {
-            LocalError::Unsupported(format!("container {} mounts unknown volume `{}`", container.name, m.name))
+            LocalError::Unsupported(format!(
+                "container {} mounts unknown volume `{}`",
+                container.name, m.name
+            ))
         })?;
         let source = match &m.sub_path {
             Some(sub) if !sub.is_empty() => volume.join(sub),
@@ -101,15 +130,26 @@ pub fn sandbox_for(dir: &Path, index: usize, container: &Container, volumes: &BT
                 m.name, m.mount_path
             )));
         }
-        binds.push(Bind { source, target: m.mount_path.clone().into(), read_only: m.read_only.unwrap_or(false) });
+        binds.push(Bind {
+            source,
+            target: m.mount_path.clone().into(),
+            read_only: m.read_only.unwrap_or(false),
+        });
     }
-    Ok(SandboxSpec { root: dir.join(format!("root-{index}")), binds })
+    Ok(SandboxSpec {
+        root: dir.join(format!("root-{index}")),
+        binds,
+    })
 }
 
 /// A mount path we can create without touching the host: under a replaced directory, or a
 /// new top-level directory that the host does not have.
 fn under_own_dirs(path: &str) -> bool {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
-    matches!(first, "tmp" | "data" | "testkube" | ".testwerk") || !Path::new("/").join(first).exists()
+    let first = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    matches!(first, "tmp" | "data" | "testkube" | ".testwerk")
+        || !Path::new("/").join(first).exists()
 }
-

@@ -22,13 +22,19 @@ pub use runner::{LocalOptions, RunEvent, RunOutcome, run};
 pub enum LocalError {
     /// The workflow needs something the local runner does not provide.
     Unsupported(String),
-    Io { path: String, error: std::io::Error },
+    Io {
+        path: String,
+        error: std::io::Error,
+    },
     Internal(String),
 }
 
 impl LocalError {
     pub fn io(path: &Path, error: std::io::Error) -> Self {
-        LocalError::Io { path: path.display().to_string(), error }
+        LocalError::Io {
+            path: path.display().to_string(),
+            error,
+        }
     }
 }
 

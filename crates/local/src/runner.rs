@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use testwerk_bundle::Bundle;
 
+use crate::LocalError;
 use crate::env::{PodFacts, container_env};
 use crate::layout::{Programs, prepare_volumes, sandbox_for};
-use crate::LocalError;
 
 /// How to run one execution locally.
 #[derive(Clone, Debug)]
@@ -35,12 +35,24 @@ pub struct LocalOptions {
 /// What happens while containers run, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunEvent {
-    ContainerStarted { index: usize, name: String },
+    ContainerStarted {
+        index: usize,
+        name: String,
+    },
     /// Bytes `init` wrote to stdout: step output and protocol lines.
-    Output { index: usize, bytes: Vec<u8> },
+    Output {
+        index: usize,
+        bytes: Vec<u8>,
+    },
     /// A line `init` (or the sandbox) wrote to stderr: its own diagnostics.
-    Diagnostic { index: usize, line: String },
-    ContainerExited { index: usize, code: i32 },
+    Diagnostic {
+        index: usize,
+        line: String,
+    },
+    ContainerExited {
+        index: usize,
+        code: i32,
+    },
     DeadlineExceeded,
     Aborted,
 }
@@ -57,27 +69,55 @@ pub struct RunOutcome {
 pub const ABORTED_EXIT: i32 = 137;
 
 /// Runs every container of `bundle` in order; stops at the first that does not exit 0.
-pub fn run(bundle: &Bundle, opts: &LocalOptions, on: &mut dyn FnMut(RunEvent)) -> Result<RunOutcome, LocalError> {
+pub fn run(
+    bundle: &Bundle,
+    opts: &LocalOptions,
+    on: &mut dyn FnMut(RunEvent),
+) -> Result<RunOutcome, LocalError> {
     let template = bundle.job.spec.as_ref().map(|s| &s.template);
-    let pod = template.and_then(|t| t.spec.clone()).ok_or_else(|| LocalError::Unsupported("the Job has no Pod template".into()))?;
+    let pod = template
+        .and_then(|t| t.spec.clone())
+        .ok_or_else(|| LocalError::Unsupported("the Job has no Pod template".into()))?;
     let annotations: BTreeMap<String, String> = template
         .and_then(|t| t.metadata.as_ref())
         .and_then(|m| m.annotations.clone())
         .unwrap_or_default();
     std::fs::create_dir_all(&opts.dir).map_err(|e| LocalError::io(&opts.dir, e))?;
     let volumes = prepare_volumes(&opts.dir, bundle, &pod)?;
-    let pod_name = format!("{}-local", bundle.job.metadata.name.clone().unwrap_or_default());
-    let namespace = bundle.job.metadata.namespace.clone().unwrap_or_else(|| "default".into());
-    let node = rustix::system::uname().nodename().to_string_lossy().into_owned();
-    let facts = PodFacts { pod_name: &pod_name, namespace: &namespace, node_name: &node, annotations: &annotations };
+    let pod_name = format!(
+        "{}-local",
+        bundle.job.metadata.name.clone().unwrap_or_default()
+    );
+    let namespace = bundle
+        .job
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let node = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let facts = PodFacts {
+        pod_name: &pod_name,
+        namespace: &namespace,
+        node_name: &node,
+        annotations: &annotations,
+    };
 
     let started = Instant::now();
     let mut outcome = RunOutcome::default();
-    let containers: Vec<_> = pod.init_containers.iter().flatten().chain(&pod.containers).collect();
+    let containers: Vec<_> = pod
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&pod.containers)
+        .collect();
     for (index, container) in containers.into_iter().enumerate() {
         let spec = sandbox_for(&opts.dir, index, container, &volumes, &opts.programs)?;
         let spec_path = opts.dir.join(format!("sandbox-{index}.json"));
-        let json = serde_json::to_vec_pretty(&spec).map_err(|e| LocalError::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&spec).map_err(|e| LocalError::Internal(e.to_string()))?;
         std::fs::write(&spec_path, json).map_err(|e| LocalError::io(&spec_path, e))?;
         let mut env = base_env();
         env.extend(container_env(container, bundle, &facts)?);
@@ -85,10 +125,19 @@ pub fn run(bundle: &Bundle, opts: &LocalOptions, on: &mut dyn FnMut(RunEvent)) -
         let command = container.command.clone().unwrap_or_default();
         let mut cmd = Command::new(&opts.programs.toolkit);
         cmd.arg("sandbox").arg(&spec_path).arg("--").args(&command);
-        cmd.env_clear().envs(env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.env_clear()
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn().map_err(|e| LocalError::io(&opts.programs.toolkit, e))?;
-        on(RunEvent::ContainerStarted { index, name: container.name.clone() });
+        let child = cmd
+            .spawn()
+            .map_err(|e| LocalError::io(&opts.programs.toolkit, e))?;
+        on(RunEvent::ContainerStarted {
+            index,
+            name: container.name.clone(),
+        });
         let code = supervise(child, index, opts, started, &mut outcome, on)?;
         on(RunEvent::ContainerExited { index, code });
         outcome.exit_codes.push(code);
@@ -105,7 +154,12 @@ pub fn run(bundle: &Bundle, opts: &LocalOptions, on: &mut dyn FnMut(RunEvent)) -
 /// What a container inherits from this machine: just enough to find programs and a home.
 fn base_env() -> Vec<(String, String)> {
     let mut env = vec![
-        ("PATH".to_owned(), std::env::var("PATH").unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())),
+        (
+            "PATH".to_owned(),
+            std::env::var("PATH").unwrap_or_else(|_| {
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+            }),
+        ),
         ("HOME".to_owned(), "/tmp".to_owned()),
     ];
     for key in ["LANG", "TERM", "TZ"] {
@@ -123,7 +177,14 @@ enum Chunk {
 }
 
 /// Streams the container's output and enforces the deadline and aborts; returns its exit code.
-fn supervise(mut child: Child, index: usize, opts: &LocalOptions, started: Instant, outcome: &mut RunOutcome, on: &mut dyn FnMut(RunEvent)) -> Result<i32, LocalError> {
+fn supervise(
+    mut child: Child,
+    index: usize,
+    opts: &LocalOptions,
+    started: Instant,
+    outcome: &mut RunOutcome,
+    on: &mut dyn FnMut(RunEvent),
+) -> Result<i32, LocalError> {
     let (tx, rx) = mpsc::channel();
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
@@ -144,7 +205,10 @@ fn supervise(mut child: Child, index: usize, opts: &LocalOptions, started: Insta
                 stderr_line.extend_from_slice(&bytes);
                 while let Some(pos) = stderr_line.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = stderr_line.drain(..=pos).collect();
-                    on(RunEvent::Diagnostic { index, line: String::from_utf8_lossy(&line).trim_end().to_owned() });
+                    on(RunEvent::Diagnostic {
+                        index,
+                        line: String::from_utf8_lossy(&line).trim_end().to_owned(),
+                    });
                 }
             }
             Ok(Chunk::Closed) => open -= 1,
@@ -172,17 +236,28 @@ fn supervise(mut child: Child, index: usize, opts: &LocalOptions, started: Insta
         }
     }
     if !stderr_line.is_empty() {
-        on(RunEvent::Diagnostic { index, line: String::from_utf8_lossy(&stderr_line).trim_end().to_owned() });
+        on(RunEvent::Diagnostic {
+            index,
+            line: String::from_utf8_lossy(&stderr_line).trim_end().to_owned(),
+        });
     }
     for r in readers {
         let _ = r.join();
     }
-    let status = child.wait().map_err(|e| LocalError::Internal(format!("waiting for container {index}: {e}")))?;
+    let status = child
+        .wait()
+        .map_err(|e| LocalError::Internal(format!("waiting for container {index}: {e}")))?;
     use std::os::unix::process::ExitStatusExt;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
-fn pump(mut from: impl Read + Send + 'static, tx: mpsc::Sender<Chunk>, wrap: fn(Vec<u8>) -> Chunk) -> std::thread::JoinHandle<()> {
+fn pump(
+    mut from: impl Read + Send + 'static,
+    tx: mpsc::Sender<Chunk>,
+    wrap: fn(Vec<u8>) -> Chunk,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -49,7 +49,11 @@ pub fn host_binds() -> io::Result<Vec<Bind>> {
         if entry.file_type()?.is_dir() {
             // /dev and /proc must stay writable for /dev/null, /proc/self/fd and friends.
             let read_only = !matches!(text, "dev" | "proc");
-            binds.push(Bind { source: Path::new("/").join(&name), target: Path::new("/").join(&name), read_only });
+            binds.push(Bind {
+                source: Path::new("/").join(&name),
+                target: Path::new("/").join(&name),
+                read_only,
+            });
         }
     }
     binds.sort_by(|a, b| a.target.cmp(&b.target));
@@ -85,12 +89,16 @@ pub fn enter(spec: &SandboxSpec) -> io::Result<()> {
         fs::write("/proc/self/gid_map", format!("0 {} 1", gid.as_raw()))?;
     }
     // Our mounts must not leak back to the host.
-    rustix::mount::mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)?;
+    rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )?;
 
     let root = &spec.root;
     fs::create_dir_all(root)?;
     // pivot_root needs the new root to be a mount point of its own.
-    rustix::mount::mount_bind(root, root).map_err(|e| annotate(e.into(), "binding the new root"))?;
+    rustix::mount::mount_bind(root, root)
+        .map_err(|e| annotate(e.into(), "binding the new root"))?;
     recreate_root_links(root)?;
     for bind in &spec.binds {
         let target = inside(root, &bind.target);
@@ -104,11 +112,24 @@ pub fn enter(spec: &SandboxSpec) -> io::Result<()> {
                 fs::write(&target, b"")?;
             }
         }
-        rustix::mount::mount_bind_recursive(&bind.source, &target)
-            .map_err(|e| annotate(e.into(), &format!("binding {} at {}", bind.source.display(), bind.target.display())))?;
+        rustix::mount::mount_bind_recursive(&bind.source, &target).map_err(|e| {
+            annotate(
+                e.into(),
+                &format!(
+                    "binding {} at {}",
+                    bind.source.display(),
+                    bind.target.display()
+                ),
+            )
+        })?;
         if bind.read_only {
             rustix::mount::mount_remount(&target, MountFlags::BIND | MountFlags::RDONLY, "")
-                .map_err(|e| annotate(e.into(), &format!("making {} read-only", bind.target.display())))?;
+                .map_err(|e| {
+                    annotate(
+                        e.into(),
+                        &format!("making {} read-only", bind.target.display()),
+                    )
+                })?;
         }
     }
     let old = root.join(".old-root");
@@ -159,13 +180,18 @@ pub fn exec(program: &OsString, args: &[OsString]) -> io::Error {
 /// program. Returns only on failure, with the exit code to use.
 pub fn main(args: &[OsString]) -> i32 {
     let (spec_path, rest) = match args.split_first() {
-        Some((spec, rest)) if rest.first().is_some_and(|a| a == "--") && rest.len() > 1 => (spec, &rest[1..]),
+        Some((spec, rest)) if rest.first().is_some_and(|a| a == "--") && rest.len() > 1 => {
+            (spec, &rest[1..])
+        }
         _ => {
             eprintln!("usage: testwerk sandbox <spec.json> -- <program> [args…]");
             return 2;
         }
     };
-    let spec: SandboxSpec = match fs::read(spec_path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+    let spec: SandboxSpec = match fs::read(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("sandbox: {}: {e}", Path::new(spec_path).display());
@@ -177,6 +203,9 @@ pub fn main(args: &[OsString]) -> i32 {
         return 125;
     }
     let error = exec(&rest[0], &rest[1..]);
-    eprintln!("sandbox: cannot run {}: {error}", Path::new(&rest[0]).display());
+    eprintln!(
+        "sandbox: cannot run {}: {error}",
+        Path::new(&rest[0]).display()
+    );
     127
 }

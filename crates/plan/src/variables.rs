@@ -102,8 +102,16 @@ impl Machine for BundleVariables {
 /// the resolver's table of which fields are templates and which are expressions.
 pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Result<(), PlanError> {
     let mut rewriter = BundleRewriter { machine };
-    match testwerk_resolve::walk::spec(value, path, &mut rewriter).into_iter().next() {
-        Some(e) => Err(PlanError { path: e.path, message: e.message, help: None }.with_known_help()),
+    match testwerk_resolve::walk::spec(value, path, &mut rewriter)
+        .into_iter()
+        .next()
+    {
+        Some(e) => Err(PlanError {
+            path: e.path,
+            message: e.message,
+            help: None,
+        }
+        .with_known_help()),
         None => Ok(()),
     }
 }
@@ -129,7 +137,9 @@ impl testwerk_resolve::walk::Rewriter for BundleRewriter<'_> {
 
     fn expression(&mut self, text: &str) -> Result<Option<String>, String> {
         let expr = Expr::parse(text).map_err(|e| format!("invalid expression `{text}`: {e}"))?;
-        let resolved = expr.resolve(self.machine).map_err(|e| format!("cannot evaluate `{text}`: {e}"))?;
+        let resolved = expr
+            .resolve(self.machine)
+            .map_err(|e| format!("cannot evaluate `{text}`: {e}"))?;
         check_functions(&resolved)?;
         Ok(Some(match resolved.static_value() {
             Some(Value::String(s)) => Json::String(s.clone()).to_string(),
@@ -145,7 +155,12 @@ const RUNTIME_FUNCTIONS: [&str; 4] = ["file", "glob", "secret", "credential"];
 /// Upstream defers an unknown function to the runtime, where the step then fails; a typo is
 /// cheaper to fix before anything runs.
 fn check_functions(expr: &Expr) -> Result<(), String> {
-    let known = || testwerk_expr::FUNCTIONS.iter().chain(RUNTIME_FUNCTIONS.iter()).copied();
+    let known = || {
+        testwerk_expr::FUNCTIONS
+            .iter()
+            .chain(RUNTIME_FUNCTIONS.iter())
+            .copied()
+    };
     for name in expr.functions() {
         if known().any(|k| k == name) {
             continue;

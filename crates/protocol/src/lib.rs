@@ -4,9 +4,11 @@
 //! with no heavy dependencies (it is linked into the static `testwerk-init`):
 //!
 //! - [`plan`]: the versioned plan format `init` executes;
-//! - [`env`]: how variables are scoped per container and per step;
-//! - [`paths`]: where things live inside the Pod.
+//! - [`env`](mod@env): how variables are scoped per container and per step;
+//! - [`paths`]: where things live inside the Pod;
+//! - [`line`](mod@line): the log line protocol `init` reports progress with.
 
 pub mod env;
+pub mod line;
 pub mod paths;
 pub mod plan;

@@ -70,12 +70,25 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         (Some(name), all) => all
             .iter()
             .find(|w| w.value.metadata.name.as_deref() == Some(name))
-            .ok_or_else(|| input(format!("no TestWorkflow named `{name}` in {}", req.file.display())))?,
+            .ok_or_else(|| {
+                input(format!(
+                    "no TestWorkflow named `{name}` in {}",
+                    req.file.display()
+                ))
+            })?,
         (None, [one]) => one,
         (None, []) => return Err(input(format!("no TestWorkflow in {}", req.file.display()))),
         (None, many) => {
-            let names: Vec<_> = many.iter().filter_map(|w| w.value.metadata.name.clone()).collect();
-            return Err(input(format!("{} holds {} workflows; choose one with --workflow ({})", req.file.display(), many.len(), names.join(", "))));
+            let names: Vec<_> = many
+                .iter()
+                .filter_map(|w| w.value.metadata.name.clone())
+                .collect();
+            return Err(input(format!(
+                "{} holds {} workflows; choose one with --workflow ({})",
+                req.file.display(),
+                many.len(),
+                names.join(", ")
+            )));
         }
     };
     let name = doc.value.metadata.name.clone().unwrap_or_default();
@@ -90,10 +103,22 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         && !abandoned.is_empty()
         && !req.json
     {
-        view.note(&format!("marked {} execution(s) of a runner that stopped as aborted: {}", abandoned.len(), abandoned.join(", ")));
+        view.note(&format!(
+            "marked {} execution(s) of a runner that stopped as aborted: {}",
+            abandoned.len(),
+            abandoned.join(", ")
+        ));
     }
-    let number = store.next_execution_number(&name).map_err(|e| RunError::Failed(e.to_string()))?;
-    let execution_id = format!("{}-{number}", testwerk_plan::dns_label(&name).chars().take(50).collect::<String>());
+    let number = store
+        .next_execution_number(&name)
+        .map_err(|e| RunError::Failed(e.to_string()))?;
+    let execution_id = format!(
+        "{}-{number}",
+        testwerk_plan::dns_label(&name)
+            .chars()
+            .take(50)
+            .collect::<String>()
+    );
     let settings = CompileSettings {
         namespace: "local".into(),
         images: pipeline::default_images(),
@@ -106,12 +131,24 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     refuse_unsupported(&compiled.plan)?;
 
     let source = std::fs::read_to_string(&req.file).unwrap_or_default();
-    let mut new = NewExecution::new(&name, source, serde_json::to_value(compiled.plan.wire()).unwrap_or_default());
-    new.secrets = compiled.bundle.secrets.iter().flat_map(|s| s.string_data.iter().flatten().map(|(_, v)| v.clone())).collect();
-    let execution = store.create_execution(new).map_err(|e| RunError::Failed(e.to_string()))?;
+    let mut new = NewExecution::new(
+        &name,
+        source,
+        serde_json::to_value(compiled.plan.wire()).unwrap_or_default(),
+    );
+    new.secrets = compiled
+        .bundle
+        .secrets
+        .iter()
+        .flat_map(|s| s.string_data.iter().flatten().map(|(_, v)| v.clone()))
+        .collect();
+    let execution = store
+        .create_execution(new)
+        .map_err(|e| RunError::Failed(e.to_string()))?;
     let id = execution.id.clone();
 
-    let token = testwerk_protocol::line::new_token().map_err(|e| RunError::Failed(format!("no randomness for the protocol token: {e}")))?;
+    let token = testwerk_protocol::line::new_token()
+        .map_err(|e| RunError::Failed(format!("no randomness for the protocol token: {e}")))?;
     let programs = programs()?;
     let dir = run_dir(&store, &execution.name);
     let abort = Arc::new(AtomicBool::new(false));
@@ -132,19 +169,35 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         abort,
     };
 
-    let mut tracker = Tracker::new(&compiled.plan.full_signature, &compiled.plan.signature, &token);
-    let shown_steps = tracker.steps.values().filter(|s| s.shown && !s.is_group).count();
+    let mut tracker = Tracker::new(
+        &compiled.plan.full_signature,
+        &compiled.plan.signature,
+        &token,
+    );
+    let shown_steps = tracker
+        .steps
+        .values()
+        .filter(|s| s.shown && !s.is_group)
+        .count();
     if !req.json {
         view.note("images are not pulled: this machine's own tools run the steps");
         view.header(&execution.name, shown_steps, compiled.plan.groups.len());
     }
     let _ = store.set_status(&id, ExecutionStatus::Running, None);
     for r in &tracker.order {
-        let _ = store.upsert_step(&id, &StepResult::new(r.clone(), testwerk_store::StepStatus::Queued));
+        let _ = store.upsert_step(
+            &id,
+            &StepResult::new(r.clone(), testwerk_store::StepStatus::Queued),
+        );
     }
 
     let started = Instant::now();
-    let mut recorder = Recorder { store: &store, id: &id, pending: Vec::new(), started_at: Default::default() };
+    let mut recorder = Recorder {
+        store: &store,
+        id: &id,
+        pending: Vec::new(),
+        started_at: Default::default(),
+    };
     let mut handle = |tracker: &mut Tracker, view: &mut PrettyView, update: Update| {
         if !req.json {
             view.update(tracker, &update);
@@ -194,9 +247,20 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
 
     let (status, reason) = match &result {
         Err(e) => (ExecutionStatus::Failed, Some(e.to_string())),
-        Ok(o) if o.deadline_exceeded => (ExecutionStatus::Failed, Some("activeDeadlineSeconds exceeded".to_owned())),
-        Ok(o) if o.aborted => (ExecutionStatus::Aborted, Some("aborted by the user".to_owned())),
-        Ok(o) if o.exit_codes.iter().any(|c| *c != 0) => (ExecutionStatus::Failed, outcome_error.clone().or(Some(format!("a container exited with {:?}", o.exit_codes)))),
+        Ok(o) if o.deadline_exceeded => (
+            ExecutionStatus::Failed,
+            Some("activeDeadlineSeconds exceeded".to_owned()),
+        ),
+        Ok(o) if o.aborted => (
+            ExecutionStatus::Aborted,
+            Some("aborted by the user".to_owned()),
+        ),
+        Ok(o) if o.exit_codes.iter().any(|c| *c != 0) => (
+            ExecutionStatus::Failed,
+            outcome_error
+                .clone()
+                .or(Some(format!("a container exited with {:?}", o.exit_codes))),
+        ),
         Ok(_) => match tracker.root {
             Some((StepStatus::Passed, _)) => (ExecutionStatus::Passed, None),
             _ => (ExecutionStatus::Failed, None),
@@ -230,7 +294,11 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
         .iter()
         .flatten()
         .filter_map(|a| match a {
-            Action::Execute { r#ref, toolkit: true, .. } => Some(r#ref.as_str()),
+            Action::Execute {
+                r#ref,
+                toolkit: true,
+                ..
+            } => Some(r#ref.as_str()),
             _ => None,
         })
         .collect();
@@ -264,7 +332,8 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
 
 /// `testwerk-init` next to this binary (or `$TESTWERK_INIT`); the toolkit is this binary.
 fn programs() -> Result<Programs, RunError> {
-    let me = std::env::current_exe().map_err(|e| RunError::Failed(format!("cannot find the testwerk binary: {e}")))?;
+    let me = std::env::current_exe()
+        .map_err(|e| RunError::Failed(format!("cannot find the testwerk binary: {e}")))?;
     let init = std::env::var_os("TESTWERK_INIT")
         .map(PathBuf::from)
         .or_else(|| me.parent().map(|d| d.join("testwerk-init")))
@@ -274,7 +343,12 @@ fn programs() -> Result<Programs, RunError> {
 }
 
 fn run_dir(store: &Store, name: &str) -> PathBuf {
-    store.path().parent().unwrap_or(Path::new("/tmp")).join("runs").join(name)
+    store
+        .path()
+        .parent()
+        .unwrap_or(Path::new("/tmp"))
+        .join("runs")
+        .join(name)
 }
 
 /// Writes step results and logs to the store as they happen (logs in small batches).
@@ -297,12 +371,18 @@ impl Recorder<'_> {
                 let _ = self.store.upsert_step(self.id, &step);
             }
             Update::Log { r#ref, line } => {
-                self.pending.push(LogLine::new(r#ref.as_deref(), line.clone()));
+                self.pending
+                    .push(LogLine::new(r#ref.as_deref(), line.clone()));
                 if self.pending.len() >= 200 {
                     self.flush();
                 }
             }
-            Update::Finished { r#ref, status, code, .. } => {
+            Update::Finished {
+                r#ref,
+                status,
+                code,
+                ..
+            } => {
                 self.flush();
                 let mut step = self.step(tracker, r#ref, store_status(*status));
                 step.exit_code = Some(*code);
@@ -354,6 +434,10 @@ impl ImageSource for HostImages {
             "bash" => "bash",
             _ => return Ok(None),
         };
-        Ok(Some(ImageMetadata { cmd: vec![cmd.into()], working_dir: Some("/".into()), ..Default::default() }))
+        Ok(Some(ImageMetadata {
+            cmd: vec![cmd.into()],
+            working_dir: Some("/".into()),
+            ..Default::default()
+        }))
     }
 }

@@ -26,10 +26,26 @@ pub struct StepView {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {
     Started(String),
-    Log { r#ref: Option<String>, line: String },
-    Finished { r#ref: String, status: StepStatus, code: i32, ms: u64 },
-    Output { r#ref: String, name: String, value: serde_json::Value },
-    Retry { r#ref: String, attempt: u32, of: u32 },
+    Log {
+        r#ref: Option<String>,
+        line: String,
+    },
+    Finished {
+        r#ref: String,
+        status: StepStatus,
+        code: i32,
+        ms: u64,
+    },
+    Output {
+        r#ref: String,
+        name: String,
+        value: serde_json::Value,
+    },
+    Retry {
+        r#ref: String,
+        attempt: u32,
+        of: u32,
+    },
     Warning(String),
 }
 
@@ -63,7 +79,11 @@ impl Tracker {
 
     fn add(&mut self, nodes: &[SignatureNode], depth: usize, visible: &[String]) {
         for n in nodes {
-            let name = n.name.clone().or_else(|| n.category.clone()).unwrap_or_else(|| n.r#ref.clone());
+            let name = n
+                .name
+                .clone()
+                .or_else(|| n.category.clone())
+                .unwrap_or_else(|| n.r#ref.clone());
             self.order.push(n.r#ref.clone());
             self.steps.insert(
                 n.r#ref.clone(),
@@ -79,7 +99,11 @@ impl Tracker {
                     started: false,
                 },
             );
-            let child_depth = if visible.contains(&n.r#ref) { depth + 1 } else { depth };
+            let child_depth = if visible.contains(&n.r#ref) {
+                depth + 1
+            } else {
+                depth
+            };
             self.add(&n.children, child_depth, visible);
         }
     }
@@ -114,13 +138,23 @@ impl Tracker {
     fn item(&mut self, item: Item, out: &mut dyn FnMut(Update)) {
         match item {
             Item::Log(bytes) | Item::LogPart(bytes) => {
-                let line = String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).to_owned();
-                out(Update::Log { r#ref: self.current(), line });
+                let line = String::from_utf8_lossy(&bytes)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned();
+                out(Update::Log {
+                    r#ref: self.current(),
+                    line,
+                });
             }
             Item::Forged(bytes) => {
                 self.forged += 1;
-                let line = String::from_utf8_lossy(&bytes).trim_end_matches('\n').replace('\u{1e}', "\\x1e");
-                out(Update::Log { r#ref: self.current(), line });
+                let line = String::from_utf8_lossy(&bytes)
+                    .trim_end_matches('\n')
+                    .replace('\u{1e}', "\\x1e");
+                out(Update::Log {
+                    r#ref: self.current(),
+                    line,
+                });
                 if self.forged == 1 {
                     out(Update::Warning("a step printed a line that imitates testwerk's protocol; it was treated as ordinary output".into()));
                 }
@@ -138,7 +172,12 @@ impl Tracker {
                     out(Update::Started(r#ref));
                 }
             }
-            Event::End { r#ref, status, code, ms } => {
+            Event::End {
+                r#ref,
+                status,
+                code,
+                ms,
+            } => {
                 if r#ref == "root" {
                     self.root = Some((status, ms));
                 }
@@ -147,13 +186,23 @@ impl Tracker {
                     s.status = Some(status);
                     s.code = Some(code);
                     s.ms = Some(ms);
-                    out(Update::Finished { r#ref, status, code, ms });
+                    out(Update::Finished {
+                        r#ref,
+                        status,
+                        code,
+                        ms,
+                    });
                 }
             }
             Event::Output { r#ref, name, value } => out(Update::Output { r#ref, name, value }),
             Event::Iteration { r#ref, attempt, of } => out(Update::Retry { r#ref, attempt, of }),
-            Event::Setup { status, details, .. } if !status.is_ok() => {
-                out(Update::Warning(format!("setup {status}: {}", details.unwrap_or_default())));
+            Event::Setup {
+                status, details, ..
+            } if !status.is_ok() => {
+                out(Update::Warning(format!(
+                    "setup {status}: {}",
+                    details.unwrap_or_default()
+                )));
             }
             _ => {}
         }
@@ -165,9 +214,18 @@ impl Tracker {
             if let Some(s) = self.steps.get_mut(&r)
                 && s.status.is_none()
             {
-                let status = if s.started { StepStatus::Aborted } else { StepStatus::Skipped };
+                let status = if s.started {
+                    StepStatus::Aborted
+                } else {
+                    StepStatus::Skipped
+                };
                 s.status = Some(status);
-                out(Update::Finished { r#ref: r, status, code: 0, ms: 0 });
+                out(Update::Finished {
+                    r#ref: r,
+                    status,
+                    code: 0,
+                    ms: 0,
+                });
             }
         }
         self.running.clear();

@@ -17,11 +17,18 @@ impl PrettyView {
     pub fn stdout() -> PrettyView {
         let stdout = std::io::stdout();
         let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        PrettyView { color, out: Box::new(stdout) }
+        PrettyView {
+            color,
+            out: Box::new(stdout),
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
 
     pub fn note(&mut self, text: &str) {
@@ -36,7 +43,12 @@ impl PrettyView {
 
     pub fn header(&mut self, id: &str, steps: usize, containers: usize) {
         let label = self.paint("1;32", "  START");
-        let _ = writeln!(self.out, "{label} {id} ({steps} step{}, {containers} container{})", plural(steps), plural(containers));
+        let _ = writeln!(
+            self.out,
+            "{label} {id} ({steps} step{}, {containers} container{})",
+            plural(steps),
+            plural(containers)
+        );
     }
 
     pub fn update(&mut self, tracker: &Tracker, update: &Update) {
@@ -48,12 +60,22 @@ impl PrettyView {
                 }
             }
             Update::Log { r#ref, line } => {
-                let depth = r#ref.as_ref().and_then(|r| tracker.steps.get(r)).map_or(0, |s| s.depth);
+                let depth = r#ref
+                    .as_ref()
+                    .and_then(|r| tracker.steps.get(r))
+                    .map_or(0, |s| s.depth);
                 let bar = self.paint("2", "│");
                 let _ = writeln!(self.out, "        {}{bar} {line}", "  ".repeat(depth));
             }
-            Update::Finished { r#ref, status, ms, code } => {
-                let Some(s) = tracker.steps.get(r#ref).filter(|s| s.shown) else { return };
+            Update::Finished {
+                r#ref,
+                status,
+                ms,
+                code,
+            } => {
+                let Some(s) = tracker.steps.get(r#ref).filter(|s| s.shown) else {
+                    return;
+                };
                 let (word, color) = match status {
                     StepStatus::Passed => ("PASS", "1;32"),
                     StepStatus::Failed => ("FAIL", "1;31"),
@@ -63,7 +85,11 @@ impl PrettyView {
                 };
                 let label = self.paint(color, &format!("{word:>7}"));
                 let time = format!("[{:>8.3}s]", *ms as f64 / 1000.0);
-                let code = if *code != 0 && !s.is_group { format!(" (exit code {code})") } else { String::new() };
+                let code = if *code != 0 && !s.is_group {
+                    format!(" (exit code {code})")
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(self.out, "{label} {time} {}{}{code}", indent(s), s.name);
             }
             Update::Output { r#ref, name, value } => {
@@ -80,17 +106,38 @@ impl PrettyView {
     }
 
     pub fn summary(&mut self, id: &str, passed: bool, elapsed: Duration, tracker: &Tracker) {
-        let shown: Vec<&StepView> = tracker.order.iter().filter_map(|r| tracker.steps.get(r)).filter(|s| s.shown && !s.is_group).collect();
+        let shown: Vec<&StepView> = tracker
+            .order
+            .iter()
+            .filter_map(|r| tracker.steps.get(r))
+            .filter(|s| s.shown && !s.is_group)
+            .collect();
         let count = |f: &dyn Fn(&StepView) -> bool| shown.iter().filter(|s| f(s)).count();
         let ok = count(&|s| s.status == Some(StepStatus::Passed));
         let skipped = count(&|s| s.status == Some(StepStatus::Skipped));
         let failed = shown.len() - ok - skipped;
         let _ = writeln!(self.out, "{}", self.paint("2", "────────────"));
-        let verdict = if passed { self.paint("1;32", " PASSED") } else { self.paint("1;31", " FAILED") };
-        let _ = writeln!(self.out, "{verdict} {id} in {:.2}s: {ok} passed, {failed} failed, {skipped} skipped", elapsed.as_secs_f64());
-        for s in shown.iter().filter(|s| !matches!(s.status, Some(StepStatus::Passed | StepStatus::Skipped))) {
+        let verdict = if passed {
+            self.paint("1;32", " PASSED")
+        } else {
+            self.paint("1;31", " FAILED")
+        };
+        let _ = writeln!(
+            self.out,
+            "{verdict} {id} in {:.2}s: {ok} passed, {failed} failed, {skipped} skipped",
+            elapsed.as_secs_f64()
+        );
+        for s in shown
+            .iter()
+            .filter(|s| !matches!(s.status, Some(StepStatus::Passed | StepStatus::Skipped)))
+        {
             let status = s.status.map_or("unknown".to_owned(), |st| st.to_string());
-            let _ = writeln!(self.out, "        {} {}: {status}", self.paint("1;31", "✗"), s.name);
+            let _ = writeln!(
+                self.out,
+                "        {} {}: {status}",
+                self.paint("1;31", "✗"),
+                s.name
+            );
         }
     }
 }

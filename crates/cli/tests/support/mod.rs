@@ -103,5 +103,9 @@ pub fn testwerk_run(store: &Path, args: &[&str]) -> (Option<i32>, String, String
         .env("NO_COLOR", "1")
         .output()
         .unwrap_or_else(|e| panic!("cannot run testwerk: {e}"));
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -1,0 +1,113 @@
+//! The control endpoint: pause and resume a running execution from outside the container.
+//!
+//! A TCP listener (`TW_CONTROL_ADDR`, default `0.0.0.0:60434`) with a one-byte protocol, as
+//! upstream: the client sends `0x03` (pause) or `0x04` (resume); when it is done, we answer
+//! `0x05`. Other bytes are ignored. A connection may send several commands. Everything is
+//! non-blocking and driven by the main loop.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+
+/// Pause request byte.
+pub const PAUSE: u8 = 0x03;
+/// Resume request byte.
+pub const RESUME: u8 = 0x04;
+/// Answer byte.
+pub const DONE: u8 = 0x05;
+
+/// A request from a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    Pause,
+    Resume,
+}
+
+/// The listener and its connections.
+#[derive(Default)]
+pub struct Control {
+    listener: Option<TcpListener>,
+    clients: Vec<TcpStream>,
+    /// Clients that hung up, removed at the next poll (indexes stay valid until answered).
+    closed: Vec<usize>,
+}
+
+impl Control {
+    /// Listens on `addr`, an `IP:port` (no host names: resolving them would link the whole
+    /// name service machinery into the static binary).
+    pub fn listen(addr: &str) -> io::Result<Control> {
+        let addr: SocketAddr = addr.parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{addr:?} is not an IP:port address"),
+            )
+        })?;
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        Ok(Control {
+            listener: Some(listener),
+            ..Control::default()
+        })
+    }
+
+    /// No endpoint.
+    pub fn disabled() -> Control {
+        Control::default()
+    }
+
+    /// Descriptors to wait on.
+    pub fn fds(&self) -> Vec<RawFd> {
+        self.listener
+            .iter()
+            .map(AsRawFd::as_raw_fd)
+            .chain(self.clients.iter().map(AsRawFd::as_raw_fd))
+            .collect()
+    }
+
+    /// Accepts new connections and reads what arrived: (client, request) pairs.
+    pub fn poll(&mut self) -> Vec<(usize, Request)> {
+        for i in std::mem::take(&mut self.closed).into_iter().rev() {
+            self.clients.remove(i);
+        }
+        if let Some(listener) = &self.listener {
+            while let Ok((stream, _)) = listener.accept() {
+                if stream.set_nonblocking(true).is_ok() {
+                    self.clients.push(stream);
+                }
+            }
+        }
+        let mut requests = Vec::new();
+        let mut closed = Vec::new();
+        for (i, client) in self.clients.iter_mut().enumerate() {
+            let mut buf = [0u8; 16];
+            loop {
+                match client.read(&mut buf) {
+                    Ok(0) => {
+                        closed.push(i);
+                        break;
+                    }
+                    Ok(n) => requests.extend(buf[..n].iter().filter_map(|b| match *b {
+                        PAUSE => Some((i, Request::Pause)),
+                        RESUME => Some((i, Request::Resume)),
+                        _ => None,
+                    })),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        closed.push(i);
+                        break;
+                    }
+                }
+            }
+        }
+        self.closed = closed;
+        requests
+    }
+
+    /// Answers a client's request.
+    pub fn answer(&mut self, client: usize) {
+        if let Some(c) = self.clients.get_mut(client) {
+            let _ = c.write_all(&[DONE]);
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The execution state shared by the containers of a Pod: the plan, what every step did, and
+//! the outputs.
+//!
+//! The first container gets the plan in its environment and writes the state file; every
+//! later container (a separate `testwerk-init` process, maybe another user) reads it, runs its
+//! action group and writes it back. Writes are atomic (a temporary file renamed over the old
+//! one), so a crash never leaves half a file, and the file is world-writable because the next
+//! container may run as another user.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use testwerk_protocol::line::StepStatus;
+use testwerk_protocol::plan::{PLAN_FORMAT_VERSION, WireAction, WirePlan};
+
+use crate::fatal::Fatal;
+
+/// The version of the state file layout.
+pub const STATE_VERSION: u32 = 1;
+
+/// What is known about one step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When to run it (an expression).
+    pub condition: String,
+    /// Enclosing groups, outermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<String>,
+    /// How a group decides its status (an expression over its children).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// Pause before its first command runs (`paused: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pause_on_start: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StepStatus>,
+    #[serde(default)]
+    pub code: i32,
+    /// Unix ms of the start (of the current attempt, for timeouts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    /// Unix ms of the first start, for the duration reported at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_started_at: Option<u64>,
+    #[serde(default)]
+    pub iteration: u32,
+    /// Time spent paused, excluded from timeouts.
+    #[serde(default)]
+    pub paused_ms: u64,
+    /// Unix ms when the running pause began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_since: Option<u64>,
+}
+
+/// `retry: {count, until}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Retry {
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+impl Step {
+    /// Time it has run, without pauses, at `now` (for timeouts).
+    pub fn active_ms(&self, now: u64) -> u64 {
+        let Some(start) = self.started_at else {
+            return 0;
+        };
+        let paused = self.paused_ms + self.paused_since.map_or(0, |p| now.saturating_sub(p));
+        now.saturating_sub(start).saturating_sub(paused)
+    }
+}
+
+/// The whole shared state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    /// The plan's action groups.
+    pub groups: Vec<Vec<WireAction>>,
+    /// The step that started last.
+    #[serde(default)]
+    pub current: String,
+    /// The current-status chain (`r3&&root`): whether required steps so far passed.
+    #[serde(default)]
+    pub status_chain: String,
+    #[serde(default)]
+    pub steps: BTreeMap<String, Step>,
+    /// Outputs reported by toolkit steps, by name (`output.<name>`, `services.<name>`).
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Value>,
+    /// Step outputs (`step.<id>.outputs.<name>`), by step id.
+    #[serde(default)]
+    pub step_outputs: BTreeMap<String, BTreeMap<String, Value>>,
+    /// An earlier container was aborted.
+    #[serde(default)]
+    pub aborted: bool,
+}
+
+impl State {
+    /// A fresh state for a plan received as JSON; refuses plans we cannot run.
+    pub fn from_plan_json(json: &str) -> Result<State, Fatal> {
+        let plan: WirePlan = serde_json::from_str(json)
+            .map_err(|e| Fatal::input(format!("the plan is not valid: {e}")))?;
+        if plan.version != PLAN_FORMAT_VERSION {
+            return Err(Fatal::input(format!(
+                "the plan has format version {}, this testwerk-init runs version {PLAN_FORMAT_VERSION}",
+                plan.version
+            )));
+        }
+        check_refs(&plan.groups)?;
+        Ok(State {
+            version: STATE_VERSION,
+            groups: plan.groups,
+            ..State::default()
+        })
+    }
+
+    /// Reads the state file written by an earlier container.
+    pub fn load(path: &Path) -> Result<State, Fatal> {
+        let text = fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Fatal::input(format!(
+                    "no plan: neither {} is set nor does the state file {} exist (the first container must get the plan)",
+                    testwerk_protocol::env::PLAN,
+                    path.display()
+                ))
+            } else {
+                Fatal::internal(format!("cannot read the state file {}: {e}", path.display()))
+            }
+        })?;
+        let state: State = serde_json::from_str(&text).map_err(|e| {
+            Fatal::internal(format!("the state file {} is damaged: {e}", path.display()))
+        })?;
+        if state.version != STATE_VERSION {
+            return Err(Fatal::internal(format!(
+                "the state file {} has version {}, expected {STATE_VERSION}",
+                path.display(),
+                state.version
+            )));
+        }
+        Ok(state)
+    }
+
+    /// Writes the state file atomically, readable and writable by every user.
+    pub fn save(&self, path: &Path) -> Result<(), Fatal> {
+        let fail = |what: &str, e: std::io::Error| {
+            Fatal::internal(format!(
+                "cannot {what} the state file {}: {e}",
+                path.display()
+            ))
+        };
+        let json = serde_json::to_vec(self)
+            .map_err(|e| Fatal::internal(format!("cannot encode the state: {e}")))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.exists()
+        {
+            fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o777));
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".{}.tmp", std::process::id()));
+        let tmp = std::path::PathBuf::from(tmp);
+        let write = || -> std::io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o666))?;
+            fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            fail("write", e)
+        })
+    }
+
+    /// A declared step (a missing one is a plan error, found when loading the plan).
+    pub fn step(&self, r: &str) -> Option<&Step> {
+        self.steps.get(r)
+    }
+
+    /// Mutable access to a declared step; a plan error when it is not declared.
+    pub fn step_mut(&mut self, r: &str) -> Result<&mut Step, Fatal> {
+        self.steps
+            .get_mut(r)
+            .ok_or_else(|| Fatal::input(format!("the plan uses step {r:?} before declaring it")))
+    }
+
+    /// Sets the status of every unfinished step inside `parent` (started ones get
+    /// `started_status`, the others `skipped`).
+    pub fn finish_descendants(&mut self, parent: &str, started_status: StepStatus, code: i32) {
+        for step in self.steps.values_mut() {
+            if step.status.is_none() && step.parents.iter().any(|p| p == parent) {
+                if step.started_at.is_some() {
+                    step.status = Some(started_status);
+                    step.code = code;
+                } else {
+                    step.status = Some(StepStatus::Skipped);
+                }
+            }
+        }
+    }
+}
+
+/// Every step an action names must be declared somewhere in the plan.
+fn check_refs(groups: &[Vec<WireAction>]) -> Result<(), Fatal> {
+    let declared: std::collections::HashSet<&str> = groups
+        .iter()
+        .flatten()
+        .filter_map(|a| match a {
+            WireAction::Declare { r#ref, .. } => Some(r#ref.as_str()),
+            _ => None,
+        })
+        .collect();
+    for (g, actions) in groups.iter().enumerate() {
+        for action in actions {
+            let r = match action {
+                WireAction::Result { r#ref, .. }
+                | WireAction::Container { r#ref, .. }
+                | WireAction::Execute { r#ref, .. }
+                | WireAction::Timeout { r#ref, .. }
+                | WireAction::Pause { r#ref }
+                | WireAction::Retry { r#ref, .. } => r#ref,
+                WireAction::Start(r) | WireAction::End(r) => r,
+                WireAction::Declare { parents, .. } => {
+                    if let Some(p) = parents.iter().find(|p| !declared.contains(p.as_str())) {
+                        return Err(Fatal::input(format!(
+                            "the plan is not valid: group {g} names the parent {p:?}, which is not declared"
+                        )));
+                    }
+                    continue;
+                }
+                WireAction::Setup(_) | WireAction::CurrentStatus(_) => continue,
+            };
+            // `""` is the virtual top of the sequence, never declared.
+            if !r.is_empty() && !declared.contains(r.as_str()) {
+                return Err(Fatal::input(format!(
+                    "the plan is not valid: group {g} names the step {r:?}, which is not declared"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_are_checked() {
+        let ok = r#"{"v":1,"g":[[{"d":{"c":"true","r":"r1"}},{"S":"r1"},{"E":"r1"},{"E":""}]]}"#;
+        assert!(State::from_plan_json(ok).is_ok());
+        for (bad, why) in [
+            ("{", "not valid"),
+            (r#"{"v":2,"g":[]}"#, "version 2"),
+            (r#"{"v":1,"g":[[{"S":"r9"}]]}"#, "\"r9\""),
+            (
+                r#"{"v":1,"g":[[{"d":{"c":"true","r":"a","p":["zz"]}}]]}"#,
+                "\"zz\"",
+            ),
+            (r#"{"v":1,"g":[[{"x":1}]]}"#, "not valid"),
+        ] {
+            let err = State::from_plan_json(bad).expect_err(bad);
+            assert_eq!(err.code, 155);
+            assert!(err.message.contains(why), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn saves_atomically_and_loads_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("sub/state");
+        let mut s = State::from_plan_json(r#"{"v":1,"g":[[]]}"#).expect("plan");
+        s.current = "r1".into();
+        s.save(&path).expect("save");
+        let mode = fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o666);
+        assert_eq!(State::load(&path).expect("load"), s);
+        let names: Vec<_> = fs::read_dir(path.parent().expect("dir"))
+            .expect("ls")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["state"], "no temporary file is left");
+        fs::write(&path, "{").expect("damage");
+        assert_eq!(State::load(&path).map_err(|e| e.code), Err(190));
+        assert_eq!(
+            State::load(&dir.path().join("none")).map_err(|e| e.code),
+            Err(155)
+        );
+    }
+
+    #[test]
+    fn active_time_excludes_pauses() {
+        let step = Step {
+            started_at: Some(1000),
+            paused_ms: 200,
+            paused_since: Some(1500),
+            ..Step::default()
+        };
+        assert_eq!(step.active_ms(1700), 1700 - 1000 - 200 - 200);
+    }
+}

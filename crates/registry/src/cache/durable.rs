@@ -1,0 +1,264 @@
+//! The durable cache: survives the process. [`SqliteCache`] keeps it in its own SQLite file
+//! (`~/.cache/testwerk/images.db` by default), apart from the results store.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::TagEntry;
+use crate::environment::Environment;
+use crate::lookup::ImageInfo;
+
+/// Where lookups persist. Failures are the implementation's to swallow or report: a cache
+/// that cannot be read is a miss, never a failed lookup.
+pub trait DurableCache: Send + Sync {
+    fn tag(&self, reference: &str) -> Option<TagEntry>;
+    fn put_tag(&self, reference: &str, entry: &TagEntry);
+    /// Metadata by `digest|platform`.
+    fn image(&self, key: &str) -> Option<ImageInfo>;
+    fn put_image(&self, key: &str, info: &ImageInfo);
+}
+
+/// A [`DurableCache`] in a SQLite file. One connection, serialised: writes are rare (one per
+/// fetched image) and reads only happen on a memory miss.
+pub struct SqliteCache {
+    /// Opened on first use when [`deferred`](Self::deferred); `None` if that failed (a miss).
+    connection: OnceLock<Option<Mutex<Connection>>>,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS image_tags (
+    reference   TEXT PRIMARY KEY,
+    digest      TEXT NOT NULL,
+    resolved_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_metadata (
+    key        TEXT PRIMARY KEY,   -- digest|platform
+    info       TEXT NOT NULL,      -- ImageInfo as JSON
+    fetched_at INTEGER NOT NULL
+);
+PRAGMA user_version = 1;
+";
+
+impl SqliteCache {
+    /// Opens (creating) the cache at `path` now, reporting why it cannot.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let connection = connect(path)?;
+        Ok(Self {
+            connection: OnceLock::from(Some(Mutex::new(connection))),
+            path: path.to_owned(),
+        })
+    }
+
+    /// A cache at `path` that is only opened (and created) by the first lookup that needs it,
+    /// so a run that never looks an image up leaves no file. If it cannot be opened then, it
+    /// behaves as an empty cache.
+    pub fn deferred(path: &Path) -> Self {
+        Self {
+            connection: OnceLock::new(),
+            path: path.to_owned(),
+        }
+    }
+
+    fn connection(&self) -> Option<std::sync::MutexGuard<'_, Connection>> {
+        self.connection
+            .get_or_init(|| connect(&self.path).ok().map(Mutex::new))
+            .as_ref()?
+            .lock()
+            .ok()
+    }
+
+    /// `$XDG_CACHE_HOME/testwerk/images.db`, else `~/.cache/testwerk/images.db`.
+    pub fn default_path(env: &Environment) -> Option<PathBuf> {
+        let base = match env.get("XDG_CACHE_HOME").map(PathBuf::from) {
+            Some(p) if p.is_absolute() => p,
+            _ => env.home()?.join(".cache"),
+        };
+        Some(base.join("testwerk").join("images.db"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("image cache {}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    }
+    let connection = Connection::open(path).map_err(|e| fail(&e))?;
+    // Several CLI processes may share the file.
+    connection
+        .busy_timeout(Duration::from_secs(5))
+        .map_err(|e| fail(&e))?;
+    connection
+        .pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| fail(&e))?;
+    connection.execute_batch(SCHEMA).map_err(|e| fail(&e))?;
+    Ok(connection)
+}
+
+impl DurableCache for SqliteCache {
+    fn tag(&self, reference: &str) -> Option<TagEntry> {
+        let c = self.connection()?;
+        c.query_row(
+            "SELECT digest, resolved_at FROM image_tags WHERE reference = ?1",
+            params![reference],
+            |row| {
+                Ok(TagEntry {
+                    digest: row.get(0)?,
+                    resolved_at: row.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                })
+            },
+        )
+        .optional()
+        .ok()
+        .flatten()
+    }
+
+    fn put_tag(&self, reference: &str, entry: &TagEntry) {
+        if let Some(c) = self.connection() {
+            let _ = c.execute(
+                "INSERT INTO image_tags (reference, digest, resolved_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(reference) DO UPDATE SET digest = ?2, resolved_at = ?3",
+                params![
+                    reference,
+                    entry.digest,
+                    i64::try_from(entry.resolved_at).unwrap_or(i64::MAX)
+                ],
+            );
+        }
+    }
+
+    fn image(&self, key: &str) -> Option<ImageInfo> {
+        let c = self.connection()?;
+        let json: String = c
+            .query_row(
+                "SELECT info FROM image_metadata WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()?;
+        // An entry written by another version that no longer reads is a miss.
+        serde_json::from_str(&json).ok()
+    }
+
+    fn put_image(&self, key: &str, info: &ImageInfo) {
+        let Ok(json) = serde_json::to_string(info) else {
+            return;
+        };
+        if let Some(c) = self.connection() {
+            let _ = c.execute(
+                "INSERT OR REPLACE INTO image_metadata (key, info, fetched_at) VALUES (?1, ?2, ?3)",
+                params![
+                    key,
+                    json,
+                    i64::try_from(info.fetched_at).unwrap_or(i64::MAX)
+                ],
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imageconfig::ImageConfig;
+    use crate::platform::Platform;
+
+    #[test]
+    fn round_trips_across_opens() {
+        let dir = tempfile::tempdir().ok();
+        let path = dir
+            .as_ref()
+            .map(|d| d.path().join("sub").join("images.db"))
+            .unwrap_or_default();
+        let info = ImageInfo {
+            reference: "r/x:1".to_owned(),
+            digest: "sha256:a".to_owned(),
+            manifest_digest: "sha256:b".to_owned(),
+            config_digest: "sha256:c".to_owned(),
+            media_type: "m".to_owned(),
+            platform: Platform::default(),
+            config: ImageConfig {
+                cmd: vec!["sh".to_owned()],
+                ..Default::default()
+            },
+            fetched_at: 5,
+        };
+        {
+            let cache = SqliteCache::open(&path);
+            assert!(cache.is_ok(), "{:?}", cache.err());
+            if let Ok(cache) = cache {
+                cache.put_tag(
+                    "r/x:1",
+                    &TagEntry {
+                        digest: "sha256:a".to_owned(),
+                        resolved_at: 9,
+                    },
+                );
+                cache.put_tag(
+                    "r/x:1",
+                    &TagEntry {
+                        digest: "sha256:a".to_owned(),
+                        resolved_at: 10,
+                    },
+                );
+                cache.put_image("sha256:a|linux/amd64", &info);
+            }
+        }
+        let cache = SqliteCache::open(&path).ok();
+        let tag = cache.as_ref().and_then(|c| c.tag("r/x:1"));
+        assert_eq!(tag.map(|t| t.resolved_at), Some(10));
+        assert_eq!(
+            cache.as_ref().and_then(|c| c.image("sha256:a|linux/amd64")),
+            Some(info)
+        );
+        assert_eq!(
+            cache.as_ref().and_then(|c| c.image("sha256:a|linux/arm64")),
+            None
+        );
+    }
+
+    #[test]
+    fn deferred_caches_open_on_first_use() {
+        let dir = tempfile::tempdir().ok();
+        let path = dir
+            .as_ref()
+            .map(|d| d.path().join("images.db"))
+            .unwrap_or_default();
+        let cache = SqliteCache::deferred(&path);
+        assert!(!path.exists());
+        assert_eq!(cache.tag("x"), None);
+        assert!(path.exists());
+        let broken = SqliteCache::deferred(Path::new("/proc/no/such/dir/images.db"));
+        assert_eq!(broken.tag("x"), None);
+        broken.put_tag(
+            "x",
+            &TagEntry {
+                digest: "d".to_owned(),
+                resolved_at: 1,
+            },
+        );
+    }
+
+    #[test]
+    fn default_path_follows_xdg() {
+        let env = Environment::empty().with("HOME", "/home/u");
+        assert_eq!(
+            SqliteCache::default_path(&env),
+            Some(PathBuf::from("/home/u/.cache/testwerk/images.db"))
+        );
+        let env = env.with("XDG_CACHE_HOME", "/c");
+        assert_eq!(
+            SqliteCache::default_path(&env),
+            Some(PathBuf::from("/c/testwerk/images.db"))
+        );
+    }
+}
