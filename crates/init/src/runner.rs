@@ -62,6 +62,8 @@ pub struct Runner {
     /// We received SIGTERM or SIGINT.
     pub aborting: bool,
     termination_warned: bool,
+    /// The termination message last written, so unchanged messages are not written again.
+    termination_written: Option<String>,
 }
 
 impl Runner {
@@ -137,6 +139,7 @@ impl Runner {
             paused: None,
             aborting: false,
             termination_warned: false,
+            termination_written: None,
         })
     }
 
@@ -211,6 +214,10 @@ impl Runner {
     /// Rewrites the termination message (after every action, so it is right whenever we die).
     pub fn write_termination(&mut self) {
         let message = termination::message(&self.actions, &self.state);
+        if self.termination_written.as_deref() == Some(message.as_str()) {
+            return;
+        }
+        self.termination_written = Some(message.clone());
         if let Err(e) = std::fs::write(&self.settings.termination_log, message)
             && !self.termination_warned
         {

@@ -122,6 +122,15 @@ pub fn run(
         let mut env = base_env();
         env.extend(container_env(container, bundle, &facts)?);
         env.extend(opts.extra_env.iter().cloned());
+        // Kubernetes reads the termination message from /dev/termination-log; locally /dev is
+        // the host's, so it goes to the execution's internal volume instead.
+        env.push((
+            "TW_TERMINATION_LOG".to_owned(),
+            format!(
+                "{}/termination-{index}",
+                testwerk_protocol::paths::INTERNAL_DIR
+            ),
+        ));
         let command = container.command.clone().unwrap_or_default();
         let mut cmd = Command::new(&opts.programs.toolkit);
         cmd.arg("sandbox").arg(&spec_path).arg("--").args(&command);
