@@ -173,8 +173,10 @@ impl State {
         let tmp = std::path::PathBuf::from(tmp);
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
+            // No fsync: the state lives in the Pod's emptyDir, which does not outlive the node;
+            // the rename alone keeps it whole when a container dies mid-write, and an fsync
+            // per action cost milliseconds each on a busy disk.
             f.write_all(&json)?;
-            f.sync_all()?;
             fs::set_permissions(&tmp, fs::Permissions::from_mode(0o666))?;
             fs::rename(&tmp, path)
         };
