@@ -345,3 +345,26 @@ fn an_unknown_function_is_refused_with_a_suggestion() {
     assert_eq!(err.message, "unknown function `tojsn`");
     assert_eq!(err.help.as_deref(), Some("did you mean `tojson`?"));
 }
+
+#[test]
+fn fixture_25_the_empty_dir_size_limit_never_overrides_an_explicit_one() {
+    let worker = WorkerDefaults { empty_dir_size_limit: Some("1Gi".into()), ..Default::default() };
+    let opts = BundleOptions { worker, ..Default::default() };
+    let b = bundle_with(
+        "pod:\n  volumes:\n  - name: mine\n    emptyDir: {sizeLimit: 5Mi}\n  - name: open\n    emptyDir: {}\nsteps:\n- shell: a",
+        &opts,
+    );
+    let limit = |name: &str| {
+        pod(&b)
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == name)
+            .and_then(|v| v.empty_dir.clone())
+            .and_then(|d| d.size_limit)
+            .map(|q| q.0)
+    };
+    assert_eq!(limit("mine").as_deref(), Some("5Mi"));
+    assert_eq!(limit("open").as_deref(), Some("1Gi"));
+    assert_eq!(limit("tw-data").as_deref(), Some("1Gi"));
+}
