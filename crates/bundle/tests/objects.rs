@@ -348,8 +348,14 @@ fn an_unknown_function_is_refused_with_a_suggestion() {
 
 #[test]
 fn fixture_25_the_empty_dir_size_limit_never_overrides_an_explicit_one() {
-    let worker = WorkerDefaults { empty_dir_size_limit: Some("1Gi".into()), ..Default::default() };
-    let opts = BundleOptions { worker, ..Default::default() };
+    let worker = WorkerDefaults {
+        empty_dir_size_limit: Some("1Gi".into()),
+        ..Default::default()
+    };
+    let opts = BundleOptions {
+        worker,
+        ..Default::default()
+    };
     let b = bundle_with(
         "pod:\n  volumes:\n  - name: mine\n    emptyDir: {sizeLimit: 5Mi}\n  - name: open\n    emptyDir: {}\nsteps:\n- shell: a",
         &opts,
