@@ -23,7 +23,6 @@ use indexmap::IndexMap;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use serde_json::Value as Json;
-use testwerk_plan::Plan;
 
 pub use pod::build;
 
@@ -87,8 +86,3 @@ impl fmt::Display for BundleError {
 }
 
 impl std::error::Error for BundleError {}
-
-/// Convenience: the bundle of a plan as JSON objects.
-pub fn objects(plan: &Plan, opts: &BundleOptions) -> Result<Vec<Json>, BundleError> {
-    Ok(build(plan, opts)?.objects())
-}

@@ -26,10 +26,6 @@ impl Condition {
         self.terms.is_empty()
     }
 
-    pub fn terms(&self) -> &[String] {
-        &self.terms
-    }
-
     /// Adds a term at the end unless it is already there.
     pub fn push_back(&mut self, term: &str) {
         let term = term.trim();

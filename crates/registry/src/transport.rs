@@ -194,6 +194,18 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
+    /// A client for cloud metadata endpoints (instance metadata, workload identity): on a
+    /// machine without them the connection must fail fast instead of stalling a lookup.
+    pub(crate) fn for_metadata() -> Result<Self, String> {
+        Self::new(
+            Default::default(),
+            Timeouts {
+                connect: std::time::Duration::from_secs(1),
+                total: std::time::Duration::from_secs(3),
+            },
+        )
+    }
+
     pub fn new(hosts: BTreeMap<String, HostSettings>, timeouts: Timeouts) -> Result<Self, String> {
         // Fail at start-up, not at the first lookup, on an unreadable CA bundle.
         for (host, settings) in &hosts {

@@ -8,14 +8,13 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::Expiring;
 use crate::environment::Environment;
 use crate::time;
-use crate::transport::{Request, Timeouts, Transport, encode_component, url_host};
+use crate::transport::{Request, Transport, encode_component, url_host};
 
 /// AWS access keys. `Debug` never shows the secret or the session token.
 #[derive(Clone)]
@@ -66,13 +65,7 @@ const TRIED: &str = "environment (AWS_ACCESS_KEY_ID), web identity (AWS_WEB_IDEN
 
 impl AwsCredentialChain {
     pub(crate) fn new(env: Environment, transport: Arc<Transport>) -> Result<Self, String> {
-        let metadata = Transport::new(
-            Default::default(),
-            Timeouts {
-                connect: Duration::from_secs(1),
-                total: Duration::from_secs(3),
-            },
-        )?;
+        let metadata = Transport::for_metadata()?;
         Ok(Self {
             env,
             transport,
@@ -379,7 +372,7 @@ mod tests {
     use super::*;
 
     fn chain(env: Environment) -> Option<AwsCredentialChain> {
-        let transport = Arc::new(Transport::new(Default::default(), Timeouts::default()).ok()?);
+        let transport = Arc::new(Transport::new(Default::default(), crate::transport::Timeouts::default()).ok()?);
         AwsCredentialChain::new(env, transport).ok()
     }
 

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use base64::Engine;
 use rustls_pki_types::PrivatePkcs8KeyDer;
@@ -16,7 +15,7 @@ use serde::Deserialize;
 use super::{BasicCredential, CredentialProvider, Expiring, Provided};
 use crate::environment::Environment;
 use crate::time;
-use crate::transport::{Request, Timeouts, Transport, encode_component};
+use crate::transport::{Request, Transport, encode_component};
 
 /// Registries served by Google.
 pub const GOOGLE_HOSTS: [&str; 3] = ["*-docker.pkg.dev", "gcr.io", "*.gcr.io"];
@@ -64,13 +63,7 @@ struct TokenAnswer {
 
 impl GoogleProvider {
     pub(crate) fn new(env: Environment, transport: Arc<Transport>) -> Result<Self, String> {
-        let metadata = Transport::new(
-            Default::default(),
-            Timeouts {
-                connect: Duration::from_secs(1),
-                total: Duration::from_secs(3),
-            },
-        )?;
+        let metadata = Transport::for_metadata()?;
         Ok(Self {
             env,
             transport,
