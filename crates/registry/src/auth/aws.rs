@@ -372,7 +372,9 @@ mod tests {
     use super::*;
 
     fn chain(env: Environment) -> Option<AwsCredentialChain> {
-        let transport = Arc::new(Transport::new(Default::default(), crate::transport::Timeouts::default()).ok()?);
+        let transport = Arc::new(
+            Transport::new(Default::default(), crate::transport::Timeouts::default()).ok()?,
+        );
         AwsCredentialChain::new(env, transport).ok()
     }
 
