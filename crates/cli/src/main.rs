@@ -54,6 +54,8 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions of the testworkflows.testkube.io/v1 kinds.
     Crds,
+    /// Run workflows on a Kubernetes cluster: watch TestWorkflowExecutions, serve the REST API.
+    Agent(Box<AgentArgs>),
     /// Internal: enter a local sandbox and run a program in it (used by the local runner).
     #[command(hide = true)]
     Sandbox {
@@ -123,6 +125,46 @@ struct RunArgs {
     /// Keep the execution's directory (volumes, sandbox specs) for debugging.
     #[arg(long)]
     keep: bool,
+    /// Run on the testwerk agent at this URL (`http://host:port`) instead of this machine.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct AgentArgs {
+    /// The namespace whose workflows and executions the agent runs.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Where the REST API listens.
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    listen: std::net::SocketAddr,
+    /// The results database (default: the user's data directory).
+    #[arg(long, value_name = "DB")]
+    store: Option<PathBuf>,
+    /// Which finished executions keep their Kubernetes objects.
+    #[arg(long, value_enum, default_value_t = CleanupArg::Always)]
+    cleanup: CleanupArg,
+    /// Only check that the CRDs exist instead of applying them.
+    #[arg(long)]
+    no_install_crds: bool,
+    /// Image that runs `init` and our own steps.
+    #[arg(long)]
+    init_image: Option<String>,
+    /// Image that runs the toolkit.
+    #[arg(long)]
+    toolkit_image: Option<String>,
+    /// Ask a mirror for a registry's images, as the nodes do: `--registry-mirror docker.io=host:port`.
+    #[arg(long = "registry-mirror", value_name = "REGISTRY=HOST")]
+    registry_mirror: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CleanupArg {
+    Always,
+    KeepFailed,
+    Never,
 }
 
 /// How to reach registries (`testwerk compile` without `--images`, `testwerk image inspect`).
@@ -216,6 +258,7 @@ fn main() -> ExitCode {
                 output,
             } => image_inspect(&reference, &registry, output),
         },
+        Command::Agent(args) => agent(*args),
         Command::Crds => {
             print!("{}", testwerk_spec::crds_yaml());
             ExitCode::SUCCESS
@@ -254,11 +297,65 @@ fn run(args: RunArgs) -> ExitCode {
         json: matches!(args.output, RunOutput::Json),
         store: args.store,
         keep: args.keep,
+        server: args.server,
     };
     match testwerk_cli::run::run(&request) {
         testwerk_cli::run::RunExit::Passed => ExitCode::SUCCESS,
         testwerk_cli::run::RunExit::Failed => ExitCode::from(1),
         testwerk_cli::run::RunExit::InputError => ExitCode::from(INPUT_ERROR),
+    }
+}
+
+fn agent(args: AgentArgs) -> ExitCode {
+    let mut settings = match pipeline::registry_settings(&args.registry.options()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(INPUT_ERROR);
+        }
+    };
+    for pair in &args.registry_mirror {
+        let Some((registry, mirror)) = pair.split_once('=') else {
+            eprintln!("error: --registry-mirror `{pair}`: expected REGISTRY=HOST");
+            return ExitCode::from(INPUT_ERROR);
+        };
+        settings
+            .mirrors
+            .insert(registry.to_owned(), mirror.to_owned());
+    }
+    let defaults = pipeline::default_images();
+    let config = testwerk_agent::AgentConfig {
+        namespace: args.namespace,
+        listen: args.listen,
+        store: args.store,
+        images: OwnImages {
+            init: args.init_image.unwrap_or(defaults.init),
+            toolkit: args.toolkit_image.unwrap_or(defaults.toolkit),
+        },
+        registry: settings,
+        cleanup: match args.cleanup {
+            CleanupArg::Always => testwerk_agent::Cleanup::Always,
+            CleanupArg::KeepFailed => testwerk_agent::Cleanup::KeepFailed,
+            CleanupArg::Never => testwerk_agent::Cleanup::Never,
+        },
+        install_crds: !args.no_install_crds,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(testwerk_agent::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -57,6 +57,9 @@ pub struct RegistrySettings {
     /// The variables the credential chains read.
     pub environment: Environment,
     pub timeouts: Timeouts,
+    /// Registry (`docker.io`, `ghcr.io`) → mirror host (`host[:port]`) asked instead, as a
+    /// containerd mirror is: the repository path and credentials stay the same.
+    pub mirrors: BTreeMap<String, String>,
 }
 
 impl Default for RegistrySettings {
@@ -73,6 +76,7 @@ impl Default for RegistrySettings {
             providers: Vec::new(),
             environment: Environment::from_process(),
             timeouts: Timeouts::default(),
+            mirrors: BTreeMap::new(),
         }
     }
 }
@@ -95,6 +99,7 @@ pub(crate) struct Inner {
     pub providers: Vec<ProviderRule>,
     pub memory: MemoryCache,
     pub durable: Option<Arc<dyn DurableCache>>,
+    pub mirrors: BTreeMap<String, String>,
     flights: Flights<Result<Arc<ImageInfo>, LookupError>>,
 }
 
@@ -165,6 +170,7 @@ impl RegistryClient {
                 providers,
                 memory: MemoryCache::default(),
                 durable: settings.durable,
+                mirrors: settings.mirrors,
                 flights: Flights::default(),
             }),
         })
@@ -221,6 +227,13 @@ impl RegistryClient {
 }
 
 impl Inner {
+    /// The host requests for `reference` go to: its registry's mirror, or its API host.
+    pub(crate) fn endpoint<'r>(&'r self, reference: &'r ImageReference) -> &'r str {
+        self.mirrors
+            .get(reference.registry())
+            .map_or_else(|| reference.api_host(), String::as_str)
+    }
+
     /// A cached answer the pull policy accepts.
     fn cached(
         &self,

@@ -156,7 +156,7 @@ impl<'a> Session<'a> {
         Self {
             inner,
             reference,
-            base: inner.transport.base_url(reference.api_host()),
+            base: inner.transport.base_url(inner.endpoint(reference)),
             scope: format!("repository:{}:pull", reference.repository()),
             candidates,
             index: 0,
@@ -306,7 +306,7 @@ impl<'a> Session<'a> {
         for _ in 0..(8 + 4 * self.candidates.len()) {
             let credential = self.credential()?;
             let mut request = make();
-            let sent = match self.inner.known_scheme(self.reference.api_host()) {
+            let sent = match self.inner.known_scheme(self.inner.endpoint(self.reference)) {
                 Some(KnownScheme::Bearer(service)) => {
                     let Some(token) = self.bearer_token(&service)? else {
                         continue;
@@ -367,13 +367,15 @@ impl<'a> Session<'a> {
                         self.force_new_token = true;
                     }
                 }
-                self.inner
-                    .learn_scheme(self.reference.api_host(), KnownScheme::Bearer(service));
+                self.inner.learn_scheme(
+                    self.inner.endpoint(self.reference),
+                    KnownScheme::Bearer(service),
+                );
                 continue;
             }
             if basic {
                 self.inner
-                    .learn_scheme(self.reference.api_host(), KnownScheme::Basic);
+                    .learn_scheme(self.inner.endpoint(self.reference), KnownScheme::Basic);
                 match sent {
                     Sent::Nothing if credential.is_some() => continue,
                     Sent::Nothing => {

@@ -200,6 +200,21 @@ impl Store {
         })
     }
 
+    /// Replaces the resolved plan of execution `id` (the full unique id): a backend may record
+    /// the execution first (to have its number) and compile it afterwards.
+    pub fn set_plan(&self, id: &str, plan: &serde_json::Value) -> Result<(), StoreError> {
+        let plan = self.masker(id).mask_json(plan).to_string();
+        self.write_with(|tx| {
+            let (pk, _) = self.execution_pk(tx, id)?;
+            tx.execute(
+                "UPDATE executions SET plan = ?2 WHERE pk = ?1",
+                params![pk, plan],
+            )
+            .map_err(|e| self.sqlite(e))?;
+            Ok(())
+        })
+    }
+
     /// Sets the status of execution `id` (the full unique id), and its reason if one is given.
     ///
     /// The first move to `running` records the start time; the first move to a final status

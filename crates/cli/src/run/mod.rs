@@ -1,8 +1,10 @@
 //! `testwerk run`: compile a workflow and execute it on this machine with the local backend,
 //! showing each step live and recording everything in the results store.
 
-pub mod tracker;
+mod remote;
 pub mod view;
+
+pub use testwerk_results::tracker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +14,8 @@ use std::time::{Duration, Instant};
 use testwerk_local::{LocalOptions, Programs, RunEvent};
 use testwerk_plan::{Action, ImageMetadata, ImageSource, Plan};
 use testwerk_protocol::line::StepStatus;
-use testwerk_store::{ExecutionStatus, LogLine, NewExecution, StepResult, Store, Timestamp};
+use testwerk_results::Recorder;
+use testwerk_store::{ExecutionStatus, NewExecution, StepResult, Store};
 
 use crate::pipeline::{self, CompileSettings};
 use tracker::{Tracker, Update};
@@ -28,6 +31,8 @@ pub struct RunRequest {
     pub store: Option<PathBuf>,
     /// Keep the execution directory afterwards (for debugging).
     pub keep: bool,
+    /// Run on the agent at this URL instead of this machine.
+    pub server: Option<String>,
 }
 
 /// How a run ended, as an exit code: 0 passed, 1 failed, 2 input error.
@@ -64,6 +69,9 @@ fn input(m: impl Into<String>) -> RunError {
 }
 
 fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
+    if let Some(server) = &req.server {
+        return remote::run_remote(req, server);
+    }
     let inputs = pipeline::load_inputs(&req.file, &req.templates)
         .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
     let doc = match (&req.workflow, inputs.workflows.as_slice()) {
@@ -192,12 +200,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     }
 
     let started = Instant::now();
-    let mut recorder = Recorder {
-        store: &store,
-        id: &id,
-        pending: Vec::new(),
-        started_at: Default::default(),
-    };
+    let mut recorder = Recorder::new(&store, &id);
     let mut handle = |tracker: &mut Tracker, view: &mut PrettyView, update: Update| {
         if !req.json {
             view.update(tracker, &update);
@@ -349,76 +352,6 @@ fn run_dir(store: &Store, name: &str) -> PathBuf {
         .unwrap_or(Path::new("/tmp"))
         .join("runs")
         .join(name)
-}
-
-/// Writes step results and logs to the store as they happen (logs in small batches).
-struct Recorder<'a> {
-    store: &'a Store,
-    id: &'a str,
-    pending: Vec<LogLine>,
-    started_at: std::collections::HashMap<String, Timestamp>,
-}
-
-impl Recorder<'_> {
-    fn record(&mut self, tracker: &Tracker, update: &Update) {
-        match update {
-            Update::Started(r) => {
-                self.flush();
-                let now = Timestamp::now();
-                self.started_at.insert(r.clone(), now);
-                let mut step = self.step(tracker, r, testwerk_store::StepStatus::Running);
-                step.started_at = Some(now);
-                let _ = self.store.upsert_step(self.id, &step);
-            }
-            Update::Log { r#ref, line } => {
-                self.pending
-                    .push(LogLine::new(r#ref.as_deref(), line.clone()));
-                if self.pending.len() >= 200 {
-                    self.flush();
-                }
-            }
-            Update::Finished {
-                r#ref,
-                status,
-                code,
-                ..
-            } => {
-                self.flush();
-                let mut step = self.step(tracker, r#ref, store_status(*status));
-                step.exit_code = Some(*code);
-                step.started_at = self.started_at.get(r#ref).copied();
-                step.finished_at = Some(Timestamp::now());
-                let _ = self.store.upsert_step(self.id, &step);
-            }
-            Update::Output { r#ref, name, value } => {
-                let _ = self.store.set_output(self.id, r#ref, name, value);
-            }
-            Update::Retry { .. } | Update::Warning(_) => {}
-        }
-    }
-
-    fn step(&self, tracker: &Tracker, r: &str, status: testwerk_store::StepStatus) -> StepResult {
-        let mut step = StepResult::new(r, status);
-        step.name = tracker.steps.get(r).map(|s| s.name.clone());
-        step
-    }
-
-    fn flush(&mut self) {
-        if !self.pending.is_empty() {
-            let _ = self.store.append_logs(self.id, &self.pending);
-            self.pending.clear();
-        }
-    }
-}
-
-fn store_status(s: StepStatus) -> testwerk_store::StepStatus {
-    match s {
-        StepStatus::Passed => testwerk_store::StepStatus::Passed,
-        StepStatus::Failed => testwerk_store::StepStatus::Failed,
-        StepStatus::Timeout => testwerk_store::StepStatus::Timeout,
-        StepStatus::Aborted => testwerk_store::StepStatus::Aborted,
-        StepStatus::Skipped => testwerk_store::StepStatus::Skipped,
-    }
 }
 
 /// Locally the host's tools stand in for images; for the shell images the corpus uses we know

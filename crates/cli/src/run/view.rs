@@ -72,6 +72,7 @@ impl PrettyView {
                 status,
                 ms,
                 code,
+                message,
             } => {
                 let Some(s) = tracker.steps.get(r#ref).filter(|s| s.shown) else {
                     return;
@@ -91,6 +92,9 @@ impl PrettyView {
                     String::new()
                 };
                 let _ = writeln!(self.out, "{label} {time} {}{}{code}", indent(s), s.name);
+                if let Some(m) = message {
+                    let _ = writeln!(self.out, "        {}  {m}", indent(s));
+                }
             }
             Update::Output { r#ref, name, value } => {
                 let step = tracker.steps.get(r#ref).map_or("?", |s| s.name.as_str());
@@ -101,7 +105,7 @@ impl PrettyView {
                 let label = self.paint("1;35", "  RETRY");
                 let _ = writeln!(self.out, "{label} {step}: attempt {attempt} of {of}");
             }
-            Update::Warning(w) => self.warn(w),
+            Update::Warning { message } => self.warn(message),
         }
     }
 

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use testwerk_plan::SignatureNode;
 use testwerk_protocol::line::{Event, Item, Parser, StepStatus};
 
 /// One step as the person running the workflow sees it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepView {
     pub r#ref: String,
     pub name: String,
@@ -22,8 +23,9 @@ pub struct StepView {
     pub started: bool,
 }
 
-/// What changed, for the view and the store.
-#[derive(Clone, Debug, PartialEq)]
+/// What changed, for the view and the store (and, as JSON, for a remote view).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "lowercase")]
 pub enum Update {
     Started(String),
     Log {
@@ -35,6 +37,10 @@ pub enum Update {
         status: StepStatus,
         code: i32,
         ms: u64,
+        /// Why it ended this way, when the step itself could not say (it was killed, its
+        /// container never started, the execution was aborted).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     Output {
         r#ref: String,
@@ -46,11 +52,15 @@ pub enum Update {
         attempt: u32,
         of: u32,
     },
-    Warning(String),
+    Warning {
+        message: String,
+    },
 }
 
 pub struct Tracker {
     pub steps: BTreeMap<String, StepView>,
+    /// Children of each group, in order.
+    pub children: BTreeMap<String, Vec<String>>,
     /// Refs in tree order, for the summary.
     pub order: Vec<String>,
     running: Vec<String>,
@@ -64,6 +74,7 @@ impl Tracker {
     pub fn new(signature: &[SignatureNode], shown: &[SignatureNode], token: &str) -> Tracker {
         let mut t = Tracker {
             steps: BTreeMap::new(),
+            children: BTreeMap::new(),
             order: Vec::new(),
             running: Vec::new(),
             parser: Parser::new(token),
@@ -85,6 +96,10 @@ impl Tracker {
                 .or_else(|| n.category.clone())
                 .unwrap_or_else(|| n.r#ref.clone());
             self.order.push(n.r#ref.clone());
+            self.children.insert(
+                n.r#ref.clone(),
+                n.children.iter().map(|c| c.r#ref.clone()).collect(),
+            );
             self.steps.insert(
                 n.r#ref.clone(),
                 StepView {
@@ -156,7 +171,9 @@ impl Tracker {
                     line,
                 });
                 if self.forged == 1 {
-                    out(Update::Warning("a step printed a line that imitates testwerk's protocol; it was treated as ordinary output".into()));
+                    out(Update::Warning {
+                        message: "a step printed a line that imitates testwerk's protocol; it was treated as ordinary output".into(),
+                    });
                 }
             }
             Item::Event(event) => self.event(event, out),
@@ -191,6 +208,7 @@ impl Tracker {
                         status,
                         code,
                         ms,
+                        message: None,
                     });
                 }
             }
@@ -199,16 +217,16 @@ impl Tracker {
             Event::Setup {
                 status, details, ..
             } if !status.is_ok() => {
-                out(Update::Warning(format!(
-                    "setup {status}: {}",
-                    details.unwrap_or_default()
-                )));
+                out(Update::Warning {
+                    message: format!("setup {status}: {}", details.unwrap_or_default()),
+                });
             }
             _ => {}
         }
     }
 
-    /// Steps that never finished (the container died, the deadline passed): aborted.
+    /// Steps that never finished (the container died, the deadline passed): those that
+    /// started are aborted, the others skipped. The local runner's rule.
     pub fn abort_unfinished(&mut self, out: &mut dyn FnMut(Update)) {
         for r in self.order.clone() {
             if let Some(s) = self.steps.get_mut(&r)
@@ -225,10 +243,80 @@ impl Tracker {
                     status,
                     code: 0,
                     ms: 0,
+                    message: None,
                 });
             }
         }
         self.running.clear();
+    }
+
+    /// Applies an update that was computed elsewhere (a remote view replays the agent's
+    /// updates; it never parses container output itself).
+    pub fn apply(&mut self, update: &Update) {
+        match update {
+            Update::Started(r) => {
+                if let Some(s) = self.steps.get_mut(r) {
+                    s.started = true;
+                    self.running.push(r.clone());
+                }
+            }
+            Update::Finished {
+                r#ref,
+                status,
+                code,
+                ms,
+                ..
+            } => {
+                if r#ref == "root" {
+                    self.root = Some((*status, *ms));
+                }
+                self.running.retain(|x| x != r#ref);
+                if let Some(s) = self.steps.get_mut(r#ref) {
+                    s.status = Some(*status);
+                    s.code = Some(*code);
+                    s.ms = Some(*ms);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Marks a step finished from outside the protocol (termination message, healing).
+    pub(crate) fn finish_step(
+        &mut self,
+        r: &str,
+        status: StepStatus,
+        code: i32,
+        message: Option<String>,
+        out: &mut dyn FnMut(Update),
+    ) {
+        let Some(s) = self.steps.get_mut(r) else {
+            return;
+        };
+        if s.status.is_some() {
+            return;
+        }
+        s.status = Some(status);
+        s.code = Some(code);
+        s.ms.get_or_insert(0);
+        self.running.retain(|x| x != r);
+        out(Update::Finished {
+            r#ref: r.to_owned(),
+            status,
+            code,
+            ms: 0,
+            message,
+        });
+    }
+
+    /// Whether every step has a status.
+    pub fn all_finished(&self) -> bool {
+        self.steps.values().all(|s| s.status.is_some())
+    }
+
+    /// The step that is running now (innermost), if any.
+    pub fn running_step(&self) -> Option<&str> {
+        self.running.last().map(String::as_str)
     }
 }
 

@@ -1,0 +1,235 @@
+//! The agent's REST API (JSON over HTTP/1.1), for `testwerk run --server` and for people with
+//! `curl`:
+//!
+//! | method and path | what |
+//! | --- | --- |
+//! | `GET /v1/health` | `ok` once the agent serves |
+//! | `POST /v1/executions` | run a workflow given as YAML ([`Submission`]): `201` with the execution, `422` with the compiler's messages |
+//! | `POST /v1/test-workflows/{name}/executions` | run the cluster's TestWorkflow `name` (body: `{"config": {..}}`, optional) |
+//! | `GET /v1/executions` | the latest executions (`?limit=`, default 100) |
+//! | `GET /v1/executions/{id}` | one execution with its steps and outputs (id, name or unique id prefix) |
+//! | `GET /v1/executions/{id}/logs` | its stored log, `text/plain` |
+//! | `GET /v1/executions/{id}/follow` | live updates as JSON lines: a `header`, then `update`s, then `end` |
+//! | `POST /v1/executions/{id}/abort`, `/pause`, `/resume` | control it |
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use testwerk_results::Update;
+use testwerk_store::ExecutionFilter;
+
+use crate::submit::{Submission, SubmitError};
+use crate::{Agent, control, kinds};
+
+pub fn router(agent: Arc<Agent>) -> Router {
+    Router::new()
+        .route("/v1/health", get(|| async { "ok" }))
+        .route("/v1/executions", post(create).get(list))
+        .route("/v1/test-workflows/{name}/executions", post(run_named))
+        .route("/v1/executions/{id}", get(show))
+        .route("/v1/executions/{id}/logs", get(logs))
+        .route("/v1/executions/{id}/follow", get(follow))
+        .route("/v1/executions/{id}/{action}", post(act))
+        .with_state(agent)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
+}
+
+fn submit_error(e: SubmitError) -> Response {
+    match e {
+        SubmitError::Input(messages) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({"error": "the workflow is not valid", "details": messages})),
+        )
+            .into_response(),
+        SubmitError::Agent(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+    }
+}
+
+async fn create(
+    State(agent): State<Arc<Agent>>,
+    axum::Json(submission): axum::Json<Submission>,
+) -> Response {
+    match crate::submit::submit(&agent, submission).await {
+        Ok(e) => (StatusCode::CREATED, axum::Json(e)).into_response(),
+        Err(e) => submit_error(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct RunNamed {
+    #[serde(default)]
+    config: indexmap::IndexMap<String, String>,
+}
+
+async fn run_named(
+    State(agent): State<Arc<Agent>>,
+    Path(name): Path<String>,
+    body: Option<axum::Json<RunNamed>>,
+) -> Response {
+    let api = kinds::api(&agent.client, &agent.namespace, kinds::WORKFLOW);
+    let found = match api.get_opt(&name).await {
+        Ok(Some(w)) => w,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no TestWorkflow `{name}` in namespace {}", agent.namespace),
+            );
+        }
+        Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
+    };
+    let submission = Submission {
+        source: kinds::to_yaml(&found, kinds::WORKFLOW),
+        file: format!("TestWorkflow {name} (namespace {})", agent.namespace),
+        workflow: Some(name),
+        config: body.map(|b| b.0.config).unwrap_or_default(),
+        owner: None,
+    };
+    match crate::submit::submit(&agent, submission).await {
+        Ok(e) => (StatusCode::CREATED, axum::Json(e)).into_response(),
+        Err(e) => submit_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+}
+
+async fn list(State(agent): State<Arc<Agent>>, Query(q): Query<ListQuery>) -> Response {
+    let filter = ExecutionFilter {
+        limit: Some(q.limit.unwrap_or(100)),
+        ..Default::default()
+    };
+    match agent.store.list_executions(&filter) {
+        Ok(list) => axum::Json(list).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn show(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Response {
+    match agent.store.execution(&id) {
+        Ok(Some(d)) => axum::Json(d).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no execution `{id}`")),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn logs(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Response {
+    match agent.store.logs(&id, None) {
+        Ok(lines) => {
+            let mut text = String::new();
+            for l in lines {
+                text.push_str(&l.text);
+                text.push('\n');
+            }
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+        }
+        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
+async fn act(
+    State(agent): State<Arc<Agent>>,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let Some(live) = agent.live_by_query(&id) else {
+        return error(
+            StatusCode::CONFLICT,
+            format!("execution `{id}` is not running on this agent"),
+        );
+    };
+    let result = match action.as_str() {
+        "abort" => control::abort(&agent, &live).await,
+        "pause" => control::pause(&agent, &live).await,
+        "resume" => control::resume(&agent, &live).await,
+        other => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("unknown action `{other}` (abort, pause, resume)"),
+            );
+        }
+    };
+    match result {
+        Ok(()) => axum::Json(json!({"ok": true, "execution": live.name})).into_response(),
+        Err(e) => error(StatusCode::BAD_GATEWAY, e),
+    }
+}
+
+/// One JSON document per line, flushed as it happens.
+async fn follow(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Response {
+    let detail = match agent.store.execution(&id) {
+        Ok(Some(d)) => d,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no execution `{id}`")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(256);
+    let line = |v: Value| format!("{v}\n");
+    let blueprint = crate::blueprint::Blueprint::from_value(&detail.plan).ok();
+    let header = json!({"kind": "header", "id": detail.execution.id, "name": detail.execution.name,
+        "signature": blueprint.as_ref().map(|b| &b.signature),
+        "fullSignature": blueprint.as_ref().map(|b| &b.full_signature),
+        "containers": blueprint.as_ref().map_or(0, |b| b.containers.len())});
+    let live = agent.live_by_query(&detail.execution.id);
+    tokio::spawn(async move {
+        if tx.send(line(header)).await.is_err() {
+            return;
+        }
+        let Some(live) = live else {
+            // Over already (or not ours): what the store knows.
+            let end = json!({"kind": "end", "status": detail.execution.status, "reason": detail.execution.reason, "steps": detail.steps});
+            let _ = tx.send(line(end)).await;
+            return;
+        };
+        let mut outcome = live.outcome();
+        let (history, mut updates) = live.subscribe();
+        for u in history {
+            if tx.send(line(update(&u))).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            tokio::select! {
+                u = updates.recv() => match u {
+                    Ok(u) => if tx.send(line(update(&u))).await.is_err() { return; },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        let w = Update::Warning { message: format!("{n} updates were dropped: this client read too slowly") };
+                        if tx.send(line(update(&w))).await.is_err() { return; }
+                    }
+                    Err(_) => break,
+                },
+                o = async { outcome.wait_for(Option::is_some).await.ok().and_then(|o| (*o).clone()) } => {
+                    // Drain what was sent before the end.
+                    while let Ok(u) = updates.try_recv() {
+                        if tx.send(line(update(&u))).await.is_err() { return; }
+                    }
+                    let _ = tx.send(line(json!({"kind": "end", "status": o.as_ref().map(|o| o.status), "reason": o.and_then(|o| o.reason)}))).await;
+                    return;
+                }
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|l| (Ok::<_, Infallible>(l), rx))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+fn update(u: &Update) -> Value {
+    let update = serde_json::to_value(u).unwrap_or(Value::Null);
+    json!({"kind": "update", "update": update})
+}

@@ -1,0 +1,172 @@
+//! # testwerk-agent
+//!
+//! The Kubernetes backend. `testwerk agent --namespace <ns>` runs it: it installs (or checks)
+//! our CRDs, then
+//!
+//! - starts an execution for every `TestWorkflowExecution` created in the namespace
+//!   ([`twe`]) and for every request to its REST API ([`api`]);
+//! - compiles the workflow with templates from the cluster and image metadata read through the
+//!   namespace's pull secrets, and creates its Secrets, ConfigMaps, PVCs and Job with
+//!   deterministic names ([`submit`], [`objects`]);
+//! - follows the Pod's containers in order, turning their logs into step results live and
+//!   storing them in SQLite as they stream ([`monitor`]);
+//! - attributes failures outside the steps — image pulls, OOM kills, deleted Pods, deadlines,
+//!   unschedulable Pods — to the step they hit ([`failure`]);
+//! - deletes every object when the execution ends (or keeps a failed one, if asked);
+//! - aborts, pauses and resumes on request ([`control`]);
+//! - after a restart (even SIGKILL), follows the unfinished executions again, settles those
+//!   whose Job vanished, and cleans up what a finished one left ([`recover`]).
+//!
+//! One watch on Pods and one on Jobs ([`cluster::ClusterView`]) serve every execution.
+
+pub mod api;
+pub mod blueprint;
+pub mod cluster;
+pub mod control;
+pub mod crd;
+pub mod failure;
+pub mod kinds;
+pub mod live;
+pub mod monitor;
+pub mod objects;
+pub mod recover;
+pub mod submit;
+pub mod twe;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use testwerk_plan::OwnImages;
+use testwerk_registry::{RegistryClient, RegistrySettings};
+use testwerk_store::{ExecutionStatus, Store};
+
+use cluster::ClusterView;
+use live::Live;
+
+/// Which finished executions keep their objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Cleanup {
+    /// Delete everything when an execution ends.
+    #[default]
+    Always,
+    /// Keep the objects of executions that did not pass, for debugging.
+    KeepFailed,
+    /// Never delete.
+    Never,
+}
+
+impl Cleanup {
+    pub fn applies(self, status: ExecutionStatus) -> bool {
+        match self {
+            Cleanup::Always => true,
+            Cleanup::KeepFailed => status == ExecutionStatus::Passed,
+            Cleanup::Never => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AgentConfig {
+    pub namespace: String,
+    pub listen: SocketAddr,
+    pub store: Option<PathBuf>,
+    pub images: OwnImages,
+    pub registry: RegistrySettings,
+    pub cleanup: Cleanup,
+    /// Create or update our CRDs (needs the permission); otherwise only check they exist.
+    pub install_crds: bool,
+}
+
+/// What every part of the agent shares.
+pub struct Agent {
+    pub client: kube::Client,
+    pub namespace: String,
+    pub store: Arc<Store>,
+    pub registry: RegistryClient,
+    pub config: AgentConfig,
+    pub view: ClusterView,
+    live: Mutex<HashMap<String, Arc<Live>>>,
+}
+
+impl Agent {
+    /// Starts following `live`; `false` if it is followed already.
+    pub fn track(&self, live: Arc<Live>) -> bool {
+        let Ok(mut map) = self.live.lock() else {
+            return false;
+        };
+        if map.contains_key(&live.id) {
+            return false;
+        }
+        map.insert(live.id.clone(), live);
+        true
+    }
+
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.live.lock() {
+            map.remove(id);
+        }
+    }
+
+    /// The followed execution that `query` (id, name or id prefix) names.
+    pub fn live_by_query(&self, query: &str) -> Option<Arc<Live>> {
+        let id = self.store.execution(query).ok().flatten()?.execution.id;
+        self.live.lock().ok()?.get(&id).cloned()
+    }
+
+    pub fn is_tracked_resource(&self, resource: &str) -> bool {
+        self.live
+            .lock()
+            .map(|m| m.values().any(|l| l.resource == resource))
+            .unwrap_or(false)
+    }
+
+    /// How many executions are followed now.
+    pub fn running(&self) -> usize {
+        self.live.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// Connects, prepares the cluster, recovers, and serves until the process is stopped.
+pub async fn run(config: AgentConfig) -> Result<(), String> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("cannot reach Kubernetes (KUBECONFIG or in-cluster config): {e}"))?;
+    crd::ensure(&client, config.install_crds).await?;
+    let store = match &config.store {
+        Some(p) => Store::open(p),
+        None => Store::open_default(),
+    }
+    .map_err(|e| format!("results store: {e}"))?;
+    let registry = RegistryClient::new(config.registry.clone())
+        .map_err(|e| format!("registry client: {e}"))?;
+    let view = ClusterView::start(&client, &config.namespace);
+    let agent = Arc::new(Agent {
+        client,
+        namespace: config.namespace.clone(),
+        store: Arc::new(store),
+        registry,
+        config: config.clone(),
+        view,
+        live: Mutex::default(),
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    for note in recover::recover(&agent).await {
+        eprintln!("testwerk-agent: recovered {note}");
+    }
+    tokio::spawn(twe::run(agent.clone()));
+    eprintln!(
+        "testwerk-agent: namespace {}, API on http://{address}, store {}",
+        config.namespace,
+        agent.store.path().display()
+    );
+    axum::serve(listener, api::router(agent))
+        .await
+        .map_err(|e| format!("the API server stopped: {e}"))
+}

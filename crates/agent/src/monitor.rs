@@ -1,0 +1,409 @@
+//! Following one execution to its end: wait for each container of the Pod in the order the
+//! kubelet runs them, stream its log through the [`Tracker`], and settle what the containers
+//! could not report from what Kubernetes says (spec §6.3). Then record the outcome and clean
+//! up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{AsyncBufRead, AsyncBufReadExt};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use kube::api::{Api, DeleteParams, LogParams};
+use testwerk_protocol::line::StepStatus;
+use testwerk_results::heal::{self, Ending};
+use testwerk_results::{Recorder, Tracker, Update};
+use testwerk_store::ExecutionStatus;
+
+use crate::Agent;
+use crate::blueprint::{Blueprint, ContainerPlan};
+use crate::failure::{self, Trouble};
+use crate::live::{Live, Outcome};
+
+/// How often a monitor looks again when no change arrived.
+const RECHECK: Duration = Duration::from_secs(2);
+/// How long a Pod may stay unschedulable before the execution fails.
+const UNSCHEDULABLE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Follows the execution until it ends, records the outcome and cleans up.
+pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, token: String) {
+    let store = agent.store.clone();
+    let id = live.id.clone();
+    let mut tracker = Tracker::new(&blueprint.full_signature, &blueprint.signature, &token);
+    let mut recorder = Recorder::new(&store, &id);
+    if let Ok(Some(detail)) = store.execution(&id) {
+        let stored_logs = store.logs(&id, None).map(|l| l.len()).unwrap_or(0);
+        recorder.resume(stored_logs, &detail.steps);
+    }
+    let _ = store.set_status(&id, ExecutionStatus::Running, None);
+    crate::twe::mirror(&agent, &live, None).await;
+
+    let mut sink = Sink {
+        recorder: &mut recorder,
+        live: &live,
+    };
+    let ending = follow_containers(&agent, &live, &blueprint, &mut tracker, &mut sink).await;
+    let ending = match ending {
+        Some(e) => Some(e),
+        None if !tracker.all_finished() => Some(Ending::aborted(
+            "the Pod ended before every step reported its result",
+        )),
+        None => None,
+    };
+    if let Some(e) = &ending {
+        let mut updates = Vec::new();
+        heal::heal(&mut tracker, e, &mut |u| updates.push(u));
+        emit_all(&mut sink, &tracker, updates);
+    }
+    sink.recorder.flush();
+    let status = match tracker.root.map(|r| r.0) {
+        Some(StepStatus::Passed | StepStatus::Skipped) => ExecutionStatus::Passed,
+        Some(StepStatus::Aborted) => ExecutionStatus::Aborted,
+        Some(_) => ExecutionStatus::Failed,
+        None => match heal::predicted(&tracker, &|r| blueprint.is_optional(r)) {
+            StepStatus::Passed | StepStatus::Skipped => ExecutionStatus::Passed,
+            StepStatus::Aborted => ExecutionStatus::Aborted,
+            _ => ExecutionStatus::Failed,
+        },
+    };
+    let reason = ending.map(|e| e.reason);
+    let _ = store.set_status(&id, status, reason.as_deref());
+    let outcome = Outcome { status, reason };
+    crate::twe::mirror(&agent, &live, Some(&outcome)).await;
+    if agent.config.cleanup.applies(status) {
+        if let Err(e) =
+            crate::objects::delete_all(&agent.client, &agent.namespace, &live.resource).await
+        {
+            eprintln!("testwerk-agent: {}: {e}", live.name);
+        }
+    }
+    live.finish(outcome);
+    agent.forget(&live.id);
+}
+
+/// Where updates go: the store and whoever watches.
+struct Sink<'a, 'b> {
+    recorder: &'a mut Recorder<'b>,
+    live: &'a Live,
+}
+
+impl Sink<'_, '_> {
+    fn emit(&mut self, tracker: &Tracker, update: Update) {
+        self.recorder.record(tracker, &update);
+        self.live.publish(&update);
+    }
+}
+
+fn emit_all(sink: &mut Sink<'_, '_>, tracker: &Tracker, updates: Vec<Update>) {
+    for u in updates {
+        sink.emit(tracker, u);
+    }
+}
+
+/// Runs through the containers; `Some` when the execution stopped for a cause outside the
+/// steps.
+async fn follow_containers(
+    agent: &Agent,
+    live: &Live,
+    blueprint: &Blueprint,
+    tracker: &mut Tracker,
+    sink: &mut Sink<'_, '_>,
+) -> Option<Ending> {
+    let mut watch = Watch {
+        agent,
+        live,
+        blueprint,
+        saw_pod: false,
+        saw_job: false,
+        unschedulable_since: None,
+        warned: false,
+        changes: agent.view.changed(),
+    };
+    for (index, container) in blueprint.containers.iter().enumerate() {
+        let pod = match watch.until_started(container).await {
+            Started::Yes(pod) => pod,
+            Started::Stopped(ending) => return Some(attribute(ending, tracker, blueprint, index)),
+        };
+        stream_logs(agent, &pod, container, tracker, sink).await;
+        let mut updates = Vec::new();
+        tracker.finish(&mut |u| updates.push(u));
+        emit_all(sink, tracker, updates);
+
+        // The container is done (or its Pod is gone): what it could not say itself.
+        let pod = watch.settled_pod(container).await;
+        let status = pod
+            .as_ref()
+            .and_then(|p| container_status(p, &container.name));
+        if let Some(message) = status.as_ref().and_then(failure::termination_message) {
+            let mut updates = Vec::new();
+            heal::apply_termination(tracker, &container.end_refs, message, &mut |u| {
+                updates.push(u)
+            });
+            emit_all(sink, tracker, updates);
+        }
+        let open = container
+            .steps
+            .iter()
+            .any(|r| tracker.steps.get(r).is_some_and(|s| s.status.is_none()));
+        let cause = status.as_ref().and_then(|s| {
+            failure::termination_cause(s, memory_limit(pod.as_ref(), &container.name).as_deref())
+        });
+        if let Some(cause) = cause {
+            if open {
+                return Some(Ending::failed(cause));
+            }
+            // The steps ended, one of them killed by what Kubernetes reports: say so there.
+            for r in &container.steps {
+                if tracker.steps.get(r).is_some_and(|s| {
+                    matches!(s.status, Some(StepStatus::Failed | StepStatus::Aborted))
+                        && s.code == Some(137)
+                }) {
+                    sink.recorder.annotate(r, &cause);
+                }
+            }
+        }
+        if live.abort_requested() {
+            return Some(Ending::aborted("aborted by the user"));
+        }
+        if pod.is_none() {
+            return Some(Ending::aborted("the Pod was deleted"));
+        }
+        if open {
+            return Some(Ending::aborted(format!(
+                "container {} ended before its steps reported a result",
+                container.name
+            )));
+        }
+        if tracker.root.is_some() {
+            break;
+        }
+    }
+    None
+}
+
+/// A cause that hit a container before it started belongs to the first step it runs (its
+/// image could not be pulled, its config is missing).
+fn attribute(mut ending: Ending, tracker: &Tracker, blueprint: &Blueprint, index: usize) -> Ending {
+    if let Some(first) = blueprint
+        .containers
+        .get(index)
+        .and_then(|c| c.steps.first())
+        && let Some(step) = tracker.steps.get(first)
+        && step.status.is_none()
+        && ending.status == StepStatus::Failed
+    {
+        ending.reason = format!("{} (step `{}`)", ending.reason, step.name);
+    }
+    ending
+}
+
+enum Started {
+    Yes(Pod),
+    Stopped(Ending),
+}
+
+struct Watch<'a> {
+    agent: &'a Agent,
+    live: &'a Live,
+    blueprint: &'a Blueprint,
+    saw_pod: bool,
+    saw_job: bool,
+    unschedulable_since: Option<tokio::time::Instant>,
+    warned: bool,
+    changes: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Watch<'_> {
+    async fn wait(&mut self) {
+        let _ = tokio::time::timeout(RECHECK, self.changes.changed()).await;
+    }
+
+    /// Waits until `container` runs or ran; or until the execution cannot go on.
+    async fn until_started(&mut self, container: &ContainerPlan) -> Started {
+        let resource = &self.blueprint.resource;
+        loop {
+            let job = self.agent.view.job(resource);
+            let pod = self.agent.view.pod(resource);
+            self.saw_job |= job.is_some();
+            self.saw_pod |= pod.is_some();
+            if self.live.abort_requested() {
+                return Started::Stopped(Ending::aborted("aborted by the user"));
+            }
+            if self.saw_job && job.is_none() && pod.is_none() {
+                return Started::Stopped(Ending::aborted("the Job was deleted"));
+            }
+            if self.saw_pod && (pod.is_none() || pod.as_ref().is_some_and(is_deleting)) {
+                return Started::Stopped(Ending::aborted("the Pod was deleted"));
+            }
+            if let Some(t) = failure::trouble(job.as_ref(), pod.as_ref()) {
+                if t.is_fatal() {
+                    let ending = match &t {
+                        Trouble::ImagePull { .. } | Trouble::CannotStart { .. } => {
+                            Ending::failed(t.message())
+                        }
+                        _ => Ending::aborted(t.message()),
+                    };
+                    stop(self.agent, resource).await;
+                    return Started::Stopped(ending);
+                }
+                let since = *self
+                    .unschedulable_since
+                    .get_or_insert_with(tokio::time::Instant::now);
+                if !self.warned {
+                    self.warned = true;
+                    self.live.publish(&Update::Warning {
+                        message: t.message().to_owned(),
+                    });
+                }
+                if since.elapsed() > UNSCHEDULABLE_LIMIT {
+                    stop(self.agent, resource).await;
+                    return Started::Stopped(Ending::failed(format!(
+                        "{} (waited {} s)",
+                        t.message(),
+                        UNSCHEDULABLE_LIMIT.as_secs()
+                    )));
+                }
+            }
+            if let Some(pod) = pod
+                && let Some(status) = container_status(&pod, &container.name)
+                && status
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+            {
+                return Started::Yes(pod);
+            }
+            self.wait().await;
+        }
+    }
+
+    /// The Pod once `container` has terminated, or `None` once the Pod is gone.
+    async fn settled_pod(&mut self, container: &ContainerPlan) -> Option<Pod> {
+        for _ in 0..30 {
+            let pod = self.agent.view.pod(&self.blueprint.resource)?;
+            let done = container_status(&pod, &container.name)
+                .and_then(|s| s.state)
+                .is_some_and(|s| s.terminated.is_some());
+            if done {
+                return Some(pod);
+            }
+            self.wait().await;
+        }
+        self.agent.view.pod(&self.blueprint.resource)
+    }
+}
+
+fn is_deleting(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some()
+}
+
+fn container_status(pod: &Pod, name: &str) -> Option<ContainerStatus> {
+    let status = pod.status.as_ref()?;
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find(|c| c.name == name)
+        .cloned()
+}
+
+fn memory_limit(pod: Option<&Pod>, name: &str) -> Option<String> {
+    let spec = pod?.spec.as_ref()?;
+    let c = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+        .find(|c| c.name == name)?;
+    c.resources
+        .as_ref()?
+        .limits
+        .as_ref()?
+        .get("memory")
+        .map(|q| q.0.clone())
+}
+
+/// Stops the execution's Pod for good: the Job goes (its Pod with it).
+async fn stop(agent: &Agent, resource: &str) {
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(agent.client.clone(), &agent.namespace);
+    let params = DeleteParams::background();
+    let _ = jobs.delete(resource, &params).await;
+}
+
+/// Streams the container's log into the tracker until it ends. A broken stream is opened
+/// again and what was read already is skipped (the kubelet serves the same bytes again).
+async fn stream_logs(
+    agent: &Agent,
+    pod: &Pod,
+    container: &ContainerPlan,
+    tracker: &mut Tracker,
+    sink: &mut Sink<'_, '_>,
+) {
+    let Some(pod_name) = pod.metadata.name.clone() else {
+        return;
+    };
+    let pods: Api<Pod> = Api::namespaced(agent.client.clone(), &agent.namespace);
+    let mut fed: usize = 0;
+    for attempt in 0..20u32 {
+        let params = LogParams {
+            container: Some(container.name.clone()),
+            follow: true,
+            ..Default::default()
+        };
+        let mut skip = fed;
+        match pods.log_stream(&pod_name, &params).await {
+            Ok(stream) => {
+                let mut stream = std::pin::pin!(stream);
+                loop {
+                    let chunk = match stream.as_mut().fill_buf().await {
+                        Ok([]) | Err(_) => break,
+                        Ok(bytes) => bytes.to_vec(),
+                    };
+                    AsyncBufRead::consume(stream.as_mut(), chunk.len());
+                    let fresh = if skip >= chunk.len() {
+                        skip -= chunk.len();
+                        continue;
+                    } else {
+                        let f = &chunk[skip..];
+                        skip = 0;
+                        f
+                    };
+                    fed += fresh.len();
+                    let mut updates = Vec::new();
+                    tracker.feed(fresh, &mut |u| updates.push(u));
+                    emit_all(sink, tracker, updates);
+                }
+            }
+            Err(e) if crate::objects::is_not_found(&e) => return,
+            Err(e) => {
+                if attempt > 3 {
+                    eprintln!("testwerk-agent: log of {pod_name}/{}: {e}", container.name);
+                }
+            }
+        }
+        // Ended: because the container did, or the connection broke?
+        let terminated = agent
+            .view
+            .pod(&pod_name_resource(pod))
+            .map(|p| {
+                container_status(&p, &container.name)
+                    .and_then(|s| s.state)
+                    .is_none_or(|s| s.terminated.is_some())
+            })
+            .unwrap_or(true);
+        if terminated {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt + 1))).await;
+    }
+}
+
+fn pod_name_resource(pod: &Pod) -> String {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(crate::objects::EXECUTION_LABEL))
+        .cloned()
+        .unwrap_or_default()
+}

@@ -1,0 +1,249 @@
+//! Creating and deleting an execution's Kubernetes objects. Names are deterministic (the
+//! execution's resource id and suffixes), so creating again after a crash finds what exists:
+//! "already exists" is success, and there is never a second Job for one execution.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, EnvVar, EnvVarSource, PersistentVolumeClaim, Pod, Secret, SecretKeySelector,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::blueprint::Blueprint;
+
+/// The label every object of an execution carries (value: the resource id).
+pub const EXECUTION_LABEL: &str = testwerk_bundle::labels::EXECUTION;
+/// The key of the protocol token in the token Secret.
+const TOKEN_KEY: &str = "token";
+
+pub fn token_secret_name(resource: &str) -> String {
+    format!("{resource}-token")
+}
+
+fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+pub fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Creates `object`; one that exists already counts as created.
+async fn create<K>(api: &Api<K>, object: &K) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_conflict(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The protocol token of an execution: read from its Secret, or made and stored there.
+pub async fn ensure_token(
+    client: &Client,
+    namespace: &str,
+    blueprint: &Blueprint,
+) -> Result<String, String> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let name = token_secret_name(&blueprint.resource);
+    if let Some(token) = read_token(&api, &name).await? {
+        return Ok(token);
+    }
+    let token = testwerk_protocol::line::new_token()
+        .map_err(|e| format!("no randomness for the protocol token: {e}"))?;
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            labels: Some(labels(blueprint)),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            TOKEN_KEY.to_owned(),
+            ByteString(token.clone().into_bytes()),
+        )])),
+        ..Default::default()
+    };
+    create(&api, &secret)
+        .await
+        .map_err(|e| format!("creating Secret {name}: {e}"))?;
+    // Another agent (or our previous life) may have won the race: the stored token counts.
+    Ok(read_token(&api, &name).await?.unwrap_or(token))
+}
+
+async fn read_token(api: &Api<Secret>, name: &str) -> Result<Option<String>, String> {
+    match api.get_opt(name).await {
+        Ok(Some(s)) => Ok(s
+            .data
+            .and_then(|d| d.get(TOKEN_KEY).cloned())
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned())),
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("reading Secret {name}: {e}")),
+    }
+}
+
+fn labels(blueprint: &Blueprint) -> BTreeMap<String, String> {
+    blueprint.job.metadata.labels.clone().unwrap_or_else(|| {
+        BTreeMap::from([(EXECUTION_LABEL.to_owned(), blueprint.resource.clone())])
+    })
+}
+
+/// Every container reads the token from the Secret; `init` removes it from its environment
+/// before any step runs.
+pub fn add_token_env(job: &mut Job, resource: &str) {
+    let Some(spec) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) else {
+        return;
+    };
+    let var = EnvVar {
+        name: testwerk_protocol::env::TOKEN.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: token_secret_name(resource),
+                key: TOKEN_KEY.to_owned(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    for c in spec
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .chain(spec.containers.iter_mut())
+    {
+        let env = c.env.get_or_insert_with(Vec::new);
+        if !env.iter().any(|e| e.name == var.name) {
+            env.push(var.clone());
+        }
+    }
+}
+
+/// Creates what the execution needs, Job last, and makes the Job the owner of the rest (so
+/// Kubernetes deletes them with it). `secrets` are the compiler's Secrets with their values;
+/// `owner` (a `TestWorkflowExecution`) owns the Job.
+pub async fn create_all(
+    client: &Client,
+    namespace: &str,
+    blueprint: &Blueprint,
+    secrets: &[Secret],
+    owner: Option<OwnerReference>,
+) -> Result<Job, String> {
+    let secret_api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    for s in secrets {
+        create(&secret_api, s)
+            .await
+            .map_err(|e| format!("creating Secret {}: {e}", name_of(&s.metadata)))?;
+    }
+    let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    for c in &blueprint.config_maps {
+        create(&cm_api, c)
+            .await
+            .map_err(|e| format!("creating ConfigMap {}: {e}", name_of(&c.metadata)))?;
+    }
+    let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    for p in &blueprint.pvcs {
+        create(&pvc_api, p).await.map_err(|e| {
+            format!(
+                "creating PersistentVolumeClaim {}: {e}",
+                name_of(&p.metadata)
+            )
+        })?;
+    }
+    let mut job = blueprint.job.clone();
+    job.metadata.namespace = Some(namespace.to_owned());
+    add_token_env(&mut job, &blueprint.resource);
+    if let Some(owner) = owner {
+        job.metadata.owner_references = Some(vec![owner]);
+    }
+    let job_api: Api<Job> = Api::namespaced(client.clone(), namespace);
+    create(&job_api, &job)
+        .await
+        .map_err(|e| format!("creating Job {}: {e}", blueprint.resource))?;
+    let job = job_api
+        .get(&blueprint.resource)
+        .await
+        .map_err(|e| format!("reading Job {}: {e}", blueprint.resource))?;
+    adopt(client, namespace, blueprint, &job).await;
+    Ok(job)
+}
+
+/// Best effort: an object left without an owner is still deleted by label at clean-up.
+async fn adopt(client: &Client, namespace: &str, blueprint: &Blueprint, job: &Job) {
+    let Some(uid) = job.metadata.uid.clone() else {
+        return;
+    };
+    let owner = serde_json::json!({"metadata": {"ownerReferences": [{
+        "apiVersion": "batch/v1", "kind": "Job", "name": blueprint.resource, "uid": uid,
+        "blockOwnerDeletion": false,
+    }]}});
+    let patch = Patch::Merge(&owner);
+    let params = PatchParams::default();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let mut names = blueprint.secrets.clone();
+    names.push(token_secret_name(&blueprint.resource));
+    for n in names {
+        let _ = secrets.patch(&n, &params, &patch).await;
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    for c in &blueprint.config_maps {
+        let _ = cms.patch(&name_of(&c.metadata), &params, &patch).await;
+    }
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    for p in &blueprint.pvcs {
+        let _ = pvcs.patch(&name_of(&p.metadata), &params, &patch).await;
+    }
+}
+
+fn name_of(meta: &kube::api::ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
+}
+
+/// Deletes every object of the execution `resource`: its Job (and through it the Pod), and
+/// by label whatever else carries it.
+pub async fn delete_all(client: &Client, namespace: &str, resource: &str) -> Result<(), String> {
+    let background = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..Default::default()
+    };
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    match jobs.delete(resource, &background).await {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(format!("deleting Job {resource}: {e}")),
+    }
+    let selector = ListParams::default().labels(&format!("{EXECUTION_LABEL}={resource}"));
+    let now = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..background.clone()
+    };
+    let mut errors = Vec::new();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    if let Err(e) = pods.delete_collection(&now, &selector).await {
+        errors.push(format!("Pods: {e}"));
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    if let Err(e) = secrets.delete_collection(&background, &selector).await {
+        errors.push(format!("Secrets: {e}"));
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    if let Err(e) = cms.delete_collection(&background, &selector).await {
+        errors.push(format!("ConfigMaps: {e}"));
+    }
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    if let Err(e) = pvcs.delete_collection(&background, &selector).await {
+        errors.push(format!("PersistentVolumeClaims: {e}"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("cleaning up {resource}: {}", errors.join("; ")))
+    }
+}

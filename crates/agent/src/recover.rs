@@ -1,0 +1,123 @@
+//! Picking up after a restart (the agent may be SIGKILLed at any moment).
+//!
+//! The store says which executions were not finished; the cluster says which of them still
+//! have a Job. Each one is followed again from the start of its logs (the recorder skips what
+//! the store has), created when it never got its objects, or settled as aborted when its Job
+//! vanished. Objects of executions that are already over (the agent stopped before cleaning
+//! up) are deleted.
+
+use std::sync::Arc;
+
+use testwerk_store::{ExecutionFilter, ExecutionStatus, StepStatus};
+
+use crate::Agent;
+use crate::blueprint::Blueprint;
+use crate::kinds;
+use crate::live::OwnerCr;
+
+/// What recovery did, one line each, for the agent's log.
+pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
+    agent.view.wait_ready().await;
+    let mut notes = Vec::new();
+    let filter = ExecutionFilter {
+        statuses: vec![ExecutionStatus::Queued, ExecutionStatus::Running],
+        ..Default::default()
+    };
+    let open = match agent.store.list_executions(&filter) {
+        Ok(o) => o,
+        Err(e) => return vec![format!("cannot read the store: {e}")],
+    };
+    for execution in open {
+        let detail = match agent.store.execution(&execution.id) {
+            Ok(Some(d)) => d,
+            _ => continue,
+        };
+        let blueprint = match Blueprint::from_value(&detail.plan) {
+            Ok(b) => b,
+            Err(_) => {
+                let _ = agent.store.set_status(
+                    &execution.id,
+                    ExecutionStatus::Aborted,
+                    Some("the agent stopped before the execution was compiled"),
+                );
+                notes.push(format!("{}: aborted (never compiled)", execution.name));
+                continue;
+            }
+        };
+        let owner = match (
+            execution.tags.get(kinds::OWNER_TAG),
+            execution.tags.get(kinds::OWNER_NAME_TAG),
+        ) {
+            (Some(uid), Some(name)) => Some(OwnerCr {
+                name: name.clone(),
+                uid: uid.clone(),
+            }),
+            _ => None,
+        };
+        if agent.view.job(&blueprint.resource).is_some() {
+            match crate::objects::ensure_token(&agent.client, &agent.namespace, &blueprint).await {
+                Ok(token) => {
+                    crate::submit::attach(agent, &execution, blueprint, token, owner);
+                    notes.push(format!("{}: following again", execution.name));
+                }
+                Err(e) => notes.push(format!("{}: {e}", execution.name)),
+            }
+        } else if execution.status == ExecutionStatus::Queued && blueprint.secrets.is_empty() {
+            match crate::submit::start(agent, &execution, blueprint, &[], owner).await {
+                Ok(()) => notes.push(format!("{}: created its objects", execution.name)),
+                Err(e) => notes.push(format!("{}: {e}", execution.name)),
+            }
+        } else {
+            let reason = if execution.status == ExecutionStatus::Queued {
+                "the agent stopped before creating the Job, and the execution's sensitive \
+                 config is not kept to create it again"
+            } else {
+                "the Job vanished while the agent was not running"
+            };
+            settle_vanished(agent, &detail.steps, &execution.id, reason);
+            notes.push(format!("{}: aborted ({reason})", execution.name));
+        }
+    }
+    for resource in agent.view.job_names() {
+        let over = matches!(
+            agent.store.execution(&resource),
+            Ok(Some(d)) if d.execution.status.is_final()
+        );
+        if over && !agent.is_tracked_resource(&resource) {
+            let status = agent
+                .store
+                .execution(&resource)
+                .ok()
+                .flatten()
+                .map(|d| d.execution.status);
+            if status.is_some_and(|s| agent.config.cleanup.applies(s)) {
+                let _ =
+                    crate::objects::delete_all(&agent.client, &agent.namespace, &resource).await;
+                notes.push(format!(
+                    "{resource}: deleted the objects of a finished execution"
+                ));
+            }
+        }
+    }
+    notes
+}
+
+/// Settles an execution whose Job is gone: open steps aborted (the first) or skipped.
+fn settle_vanished(agent: &Agent, steps: &[testwerk_store::StepResult], id: &str, reason: &str) {
+    let mut first = true;
+    for step in steps.iter().filter(|s| !s.status.is_final()) {
+        let mut s = step.clone();
+        if first {
+            s.status = StepStatus::Aborted;
+            s.error = Some(format!("The execution has been aborted. ({reason})"));
+            first = false;
+        } else {
+            s.status = StepStatus::Skipped;
+            s.error = Some(format!("The execution has been aborted before. ({reason})"));
+        }
+        let _ = agent.store.upsert_step(id, &s);
+    }
+    let _ = agent
+        .store
+        .set_status(id, ExecutionStatus::Aborted, Some(reason));
+}

@@ -1,0 +1,311 @@
+//! Starting an execution: load the workflow, gather templates from the cluster, record the
+//! execution (which numbers it), compile it with image metadata read through the namespace's
+//! pull secrets, create its objects, and start following it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject, ListParams};
+use serde::{Deserialize, Serialize};
+use testwerk_pipeline::CompileSettings;
+use testwerk_registry::{PodImageSource, PullSecret};
+use testwerk_resolve::TemplateSet;
+use testwerk_spec::{AnyDocument, Document, TestWorkflow};
+use testwerk_store::{Execution, ExecutionStatus, NewExecution};
+
+use crate::Agent;
+use crate::blueprint::Blueprint;
+use crate::kinds;
+use crate::live::{Live, OwnerCr};
+
+/// A request to run a workflow.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Submission {
+    /// The YAML holding the workflow (and perhaps templates).
+    pub source: String,
+    /// Where the YAML came from, for error messages.
+    pub file: String,
+    /// Which workflow of the source, when it holds several.
+    #[serde(default)]
+    pub workflow: Option<String>,
+    #[serde(default)]
+    pub config: IndexMap<String, String>,
+    #[serde(skip)]
+    pub owner: Option<OwnerCr>,
+}
+
+/// Why a submission was refused.
+#[derive(Debug)]
+pub enum SubmitError {
+    /// The workflow is wrong: each message names file, line and field.
+    Input(Vec<String>),
+    /// The agent could not do its part (the cluster, the store).
+    Agent(String),
+}
+
+impl std::fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SubmitError::Input(m) => f.write_str(&m.join("\n\n")),
+            SubmitError::Agent(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Runs the submission; returns the execution once its Job exists. A workflow that does not
+/// compile is still recorded — as a failed execution with the compiler's message.
+pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execution, SubmitError> {
+    let docs = testwerk_spec::load_str(&submission.file, &submission.source)
+        .map_err(|d| SubmitError::Input(d.iter().map(ToString::to_string).collect()))?;
+    let mut templates = cluster_templates(agent).await?;
+    let mut workflows = Vec::new();
+    for doc in docs {
+        match doc {
+            AnyDocument::Workflow(w) => workflows.push(w),
+            AnyDocument::Template(t) => templates
+                .add(t)
+                .map_err(|d| SubmitError::Input(vec![d.to_string()]))?,
+            AnyDocument::Execution(_) => {}
+        }
+    }
+    let doc = pick(workflows, submission.workflow.as_deref(), &submission.file)?;
+    let workflow = doc.value.metadata.name.clone().unwrap_or_default();
+    let pull_secrets = pull_secrets(agent, &doc).await?;
+
+    let mut new = NewExecution::new(&workflow, submission.source.clone(), serde_json::json!({}));
+    if let Some(owner) = &submission.owner {
+        new.tags
+            .insert(kinds::OWNER_TAG.to_owned(), owner.uid.clone());
+        new.tags
+            .insert(kinds::OWNER_NAME_TAG.to_owned(), owner.name.clone());
+    }
+    let execution = agent
+        .store
+        .create_execution(new)
+        .map_err(|e| SubmitError::Agent(format!("results store: {e}")))?;
+    let resource: String = testwerk_plan::dns_label(&execution.name)
+        .chars()
+        .take(57)
+        .collect();
+
+    let compiled = {
+        let agent = agent.clone();
+        let resource = resource.clone();
+        let config = submission.config.clone();
+        tokio::task::spawn_blocking(move || {
+            let source = PodImageSource {
+                client: &agent.registry,
+                pull_secrets: &pull_secrets,
+                pull_policy: None,
+            };
+            let settings = CompileSettings {
+                namespace: agent.namespace.clone(),
+                images: agent.config.images.clone(),
+                image_source: &source,
+                execution_id: Some(resource),
+                config,
+            };
+            testwerk_pipeline::compile(&doc, &templates, &settings)
+        })
+        .await
+        .map_err(|e| SubmitError::Agent(format!("the compiler stopped: {e}")))?
+    };
+    let compiled = match compiled {
+        Ok(c) => c,
+        Err(diagnostics) => {
+            let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+            let _ = agent.store.set_status(
+                &execution.id,
+                ExecutionStatus::Failed,
+                Some(&messages.join("\n")),
+            );
+            return Err(SubmitError::Input(messages));
+        }
+    };
+    let secret_values: Vec<String> = compiled
+        .bundle
+        .secrets
+        .iter()
+        .flat_map(|s| s.string_data.iter().flatten().map(|(_, v)| v.clone()))
+        .collect();
+    agent.store.register_secrets(&execution.id, &secret_values);
+    let blueprint = Blueprint::new(&compiled.plan, &compiled.bundle);
+    agent
+        .store
+        .set_plan(&execution.id, &blueprint.to_value())
+        .map_err(|e| SubmitError::Agent(format!("results store: {e}")))?;
+    start(
+        agent,
+        &execution,
+        blueprint,
+        &compiled.bundle.secrets,
+        submission.owner,
+    )
+    .await
+    .map_err(SubmitError::Agent)?;
+    Ok(execution)
+}
+
+/// Creates the objects (idempotent) and follows the execution.
+pub(crate) async fn start(
+    agent: &Arc<Agent>,
+    execution: &Execution,
+    blueprint: Blueprint,
+    secrets: &[Secret],
+    owner: Option<OwnerCr>,
+) -> Result<(), String> {
+    let token = crate::objects::ensure_token(&agent.client, &agent.namespace, &blueprint).await?;
+    let owner_ref = owner.as_ref().map(kinds::owner_reference);
+    if let Err(e) = crate::objects::create_all(
+        &agent.client,
+        &agent.namespace,
+        &blueprint,
+        secrets,
+        owner_ref,
+    )
+    .await
+    {
+        let _ = agent
+            .store
+            .set_status(&execution.id, ExecutionStatus::Failed, Some(&e));
+        let _ =
+            crate::objects::delete_all(&agent.client, &agent.namespace, &blueprint.resource).await;
+        return Err(e);
+    }
+    attach(agent, execution, blueprint, token, owner);
+    Ok(())
+}
+
+/// Follows an execution whose objects exist.
+pub(crate) fn attach(
+    agent: &Arc<Agent>,
+    execution: &Execution,
+    blueprint: Blueprint,
+    token: String,
+    owner: Option<OwnerCr>,
+) {
+    let live = Arc::new(Live::new(
+        execution.id.clone(),
+        execution.name.clone(),
+        blueprint.resource.clone(),
+        blueprint.signature.clone(),
+        blueprint.full_signature.clone(),
+        owner,
+    ));
+    if !agent.track(live.clone()) {
+        return; // already followed
+    }
+    tokio::spawn(crate::monitor::follow(
+        agent.clone(),
+        live,
+        blueprint,
+        token,
+    ));
+}
+
+fn pick(
+    workflows: Vec<Document<TestWorkflow>>,
+    name: Option<&str>,
+    file: &str,
+) -> Result<Document<TestWorkflow>, SubmitError> {
+    let input = |m: String| SubmitError::Input(vec![format!("error: {m}")]);
+    let names: Vec<String> = workflows
+        .iter()
+        .filter_map(|w| w.value.metadata.name.clone())
+        .collect();
+    match name {
+        Some(n) => workflows
+            .into_iter()
+            .find(|w| w.value.metadata.name.as_deref() == Some(n))
+            .ok_or_else(|| input(format!("no TestWorkflow named `{n}` in {file}"))),
+        None if workflows.len() == 1 => workflows
+            .into_iter()
+            .next()
+            .ok_or_else(|| input(format!("no TestWorkflow in {file}"))),
+        None if workflows.is_empty() => Err(input(format!("no TestWorkflow in {file}"))),
+        None => Err(input(format!(
+            "{file} holds {} workflows; choose one ({})",
+            names.len(),
+            names.join(", ")
+        ))),
+    }
+}
+
+/// Every TestWorkflowTemplate of the namespace, loaded as if from files.
+async fn cluster_templates(agent: &Agent) -> Result<TemplateSet, SubmitError> {
+    let api: Api<DynamicObject> = kinds::api(&agent.client, &agent.namespace, kinds::TEMPLATE);
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| SubmitError::Agent(format!("listing TestWorkflowTemplates: {e}")))?;
+    let mut set = TemplateSet::new();
+    let mut errors = Vec::new();
+    for object in list.items {
+        let name = object.metadata.name.clone().unwrap_or_default();
+        let file = format!(
+            "TestWorkflowTemplate {name} (namespace {})",
+            agent.namespace
+        );
+        let yaml = kinds::to_yaml(&object, "TestWorkflowTemplate");
+        match testwerk_spec::load_str(&file, &yaml) {
+            Ok(docs) => {
+                for d in docs {
+                    if let AnyDocument::Template(t) = d
+                        && let Err(e) = set.add(t)
+                    {
+                        errors.push(e.to_string());
+                    }
+                }
+            }
+            Err(d) => errors.extend(d.iter().map(ToString::to_string)),
+        }
+    }
+    // A broken template only matters to the workflows that use it: those fail to resolve
+    // with "template not found"; say why here too.
+    for e in errors {
+        eprintln!("testwerk-agent: skipping a template: {e}");
+    }
+    Ok(set)
+}
+
+/// The pull secrets the workflow's Pod names, read from the namespace.
+async fn pull_secrets(
+    agent: &Agent,
+    doc: &Document<TestWorkflow>,
+) -> Result<Vec<PullSecret>, SubmitError> {
+    let names: Vec<String> = doc
+        .value
+        .spec
+        .body
+        .pod
+        .as_ref()
+        .map(|p| {
+            p.image_pull_secrets
+                .iter()
+                .map(|r| r.name.clone())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(agent.client.clone(), &agent.namespace);
+    let mut out = Vec::new();
+    for name in names {
+        // Expressions in names resolve later; a secret we cannot read is simply not used.
+        let Ok(Some(secret)) = api.get_opt(&name).await else {
+            continue;
+        };
+        let data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        if let Ok(s) = PullSecret::from_secret(&name, secret.type_.as_deref(), &data) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}

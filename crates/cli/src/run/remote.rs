@@ -1,0 +1,131 @@
+//! `testwerk run <file> --server <url>`: the agent runs the workflow on its cluster; this
+//! shows the same live view as a local run, from the agent's stream of updates.
+
+use std::io::{BufRead, BufReader};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use testwerk_plan::SignatureNode;
+
+use super::tracker::{Tracker, Update};
+use super::view::PrettyView;
+use super::{RunError, RunRequest, input};
+
+pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunError> {
+    let source = std::fs::read_to_string(&req.file)
+        .map_err(|e| input(format!("{}: {e}", req.file.display())))?;
+    let server = server.trim_end_matches('/');
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let body = json!({
+        "source": source,
+        "file": req.file.display().to_string(),
+        "workflow": req.workflow,
+        "config": req.config,
+    });
+    let started = Instant::now();
+    let mut answer = agent
+        .post(&format!("{server}/v1/executions"))
+        .send_json(&body)
+        .map_err(|e| RunError::Failed(format!("cannot reach the agent at {server}: {e}")))?;
+    let status = answer.status().as_u16();
+    let doc: Value = answer
+        .body_mut()
+        .read_json()
+        .map_err(|e| RunError::Failed(format!("the agent answered {status} without JSON: {e}")))?;
+    match status {
+        201 => {}
+        422 => {
+            let details = doc["details"]
+                .as_array()
+                .map(|d| {
+                    d.iter()
+                        .filter_map(|m| m.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Err(RunError::Input(details));
+        }
+        _ => {
+            return Err(RunError::Failed(format!(
+                "the agent refused the execution ({status}): {}",
+                doc["error"].as_str().unwrap_or("no reason given")
+            )));
+        }
+    }
+    let id = doc["id"].as_str().unwrap_or_default().to_owned();
+    let mut stream = agent
+        .get(&format!("{server}/v1/executions/{id}/follow"))
+        .call()
+        .map_err(|e| RunError::Failed(format!("following {id}: {e}")))?;
+    let reader = BufReader::new(stream.body_mut().as_reader());
+    let mut view = PrettyView::stdout();
+    let mut tracker: Option<Tracker> = None;
+    let mut passed = false;
+    let mut name = doc["name"].as_str().unwrap_or(&id).to_owned();
+    for line in reader.lines() {
+        let line =
+            line.map_err(|e| RunError::Failed(format!("the stream from the agent broke: {e}")))?;
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        match event["kind"].as_str() {
+            Some("header") => {
+                let signature: Vec<SignatureNode> =
+                    serde_json::from_value(event["signature"].clone()).unwrap_or_default();
+                let full: Vec<SignatureNode> =
+                    serde_json::from_value(event["fullSignature"].clone()).unwrap_or_default();
+                name = event["name"].as_str().unwrap_or(&name).to_owned();
+                let t = Tracker::new(&full, &signature, "");
+                let steps = t.steps.values().filter(|s| s.shown && !s.is_group).count();
+                if !req.json {
+                    view.note(&format!("running on the agent at {server}"));
+                    view.header(
+                        &name,
+                        steps,
+                        event["containers"].as_u64().unwrap_or(0) as usize,
+                    );
+                }
+                tracker = Some(t);
+            }
+            Some("update") => {
+                let (Some(t), Ok(update)) = (
+                    tracker.as_mut(),
+                    serde_json::from_value::<Update>(event["update"].clone()),
+                ) else {
+                    continue;
+                };
+                t.apply(&update);
+                if !req.json {
+                    view.update(t, &update);
+                }
+            }
+            Some("end") => {
+                passed = event["status"].as_str() == Some("passed");
+                if req.json {
+                    let detail: Value = agent
+                        .get(&format!("{server}/v1/executions/{id}"))
+                        .call()
+                        .ok()
+                        .and_then(|mut r| r.body_mut().read_json().ok())
+                        .unwrap_or(Value::Null);
+                    let doc = json!({"execution": detail, "passed": passed});
+                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                } else {
+                    if let Some(reason) = event["reason"].as_str().filter(|_| !passed) {
+                        view.note(reason);
+                    }
+                    if let Some(t) = &tracker {
+                        view.summary(&name, passed, started.elapsed(), t);
+                    }
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+    Ok(passed)
+}

@@ -1,0 +1,303 @@
+//! # testwerk-pipeline
+//!
+//! From files to Kubernetes objects: the whole compile pipeline, once, for every surface and
+//! backend — load YAML ([`load_inputs`]), gather templates ([`load_templates`]), resolve, plan
+//! and bundle ([`compile`]), with image metadata from registries ([`registry_client`]).
+
+use std::path::{Path, PathBuf};
+
+use testwerk_bundle::{Bundle, BundleOptions};
+use testwerk_plan::{ImageSource, OwnImages, Plan, PlanError, PlanOptions};
+use testwerk_resolve::{ResolveOptions, TemplateSet};
+use testwerk_spec::{AnyDocument, Diagnostic, Document, TestWorkflow};
+
+/// Default images, tagged with this build's version.
+pub fn default_images() -> OwnImages {
+    let version = env!("CARGO_PKG_VERSION");
+    OwnImages {
+        init: format!("testwerk/init:{version}"),
+        toolkit: format!("testwerk/toolkit:{version}"),
+    }
+}
+
+/// The workflows of one file and every template that can be used with them.
+pub struct Inputs {
+    pub workflows: Vec<Document<TestWorkflow>>,
+    pub templates: TemplateSet,
+}
+
+/// Loads `file` (its workflows and templates) and every template under `template_paths`
+/// (files, or directories searched recursively for `.yaml`/`.yml`).
+pub fn load_inputs(file: &Path, template_paths: &[PathBuf]) -> Result<Inputs, Vec<Diagnostic>> {
+    let templates = load_templates(template_paths, Some(file))?;
+    load_file(file, &templates)
+}
+
+/// Loads the workflows of `file`; its templates join (a copy of) `templates`.
+pub fn load_file(file: &Path, templates: &TemplateSet) -> Result<Inputs, Vec<Diagnostic>> {
+    let mut templates = templates.clone();
+    let mut errors = Vec::new();
+    let mut workflows = Vec::new();
+    for doc in testwerk_spec::load_path(file)? {
+        match doc {
+            AnyDocument::Workflow(w) => workflows.push(w),
+            AnyDocument::Template(t) => {
+                if let Err(e) = templates.add(t) {
+                    errors.push(e);
+                }
+            }
+            AnyDocument::Execution(_) => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(Inputs {
+            workflows,
+            templates,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every `TestWorkflowTemplate` under `paths` (except in `skip`, read separately by the caller).
+pub fn load_templates(
+    paths: &[PathBuf],
+    skip: Option<&Path>,
+) -> Result<TemplateSet, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut templates = TemplateSet::new();
+    let skip = skip.and_then(|f| f.canonicalize().ok());
+    for path in template_files(paths, &mut errors) {
+        if skip.is_some() && path.canonicalize().ok() == skip {
+            continue;
+        }
+        // A template directory may hold other YAML (Kubernetes manifests, tool configs):
+        // only files that speak our API are read, and their errors are reported.
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        if !text.contains("testworkflows.testkube.io") {
+            continue;
+        }
+        match testwerk_spec::load_str(&path.display().to_string(), &text) {
+            Ok(docs) => {
+                for doc in docs {
+                    if let AnyDocument::Template(t) = doc
+                        && let Err(e) = templates.add(t)
+                    {
+                        errors.push(e);
+                    }
+                }
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(templates)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The `.yaml`/`.yml` files under `paths`, sorted, so results never depend on directory order.
+pub fn template_files(paths: &[PathBuf], errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            errors.push(Diagnostic::file(
+                p.display().to_string(),
+                "--templates: no such file or directory",
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+}
+
+/// Settings of one compilation.
+pub struct CompileSettings<'a> {
+    pub namespace: String,
+    pub images: OwnImages,
+    pub image_source: &'a dyn ImageSource,
+    /// Execution id; defaults to `<workflow>-1`.
+    pub execution_id: Option<String>,
+    pub config: indexmap::IndexMap<String, String>,
+}
+
+/// A compiled workflow: its plan and its objects.
+pub struct Compiled {
+    pub name: String,
+    pub plan: Plan,
+    pub bundle: Bundle,
+}
+
+/// Resolves, plans and bundles one workflow.
+pub fn compile(
+    doc: &Document<TestWorkflow>,
+    templates: &TemplateSet,
+    settings: &CompileSettings<'_>,
+) -> Result<Compiled, Vec<Diagnostic>> {
+    let name = doc.value.metadata.name.clone().unwrap_or_default();
+    let id = settings.execution_id.clone().unwrap_or_else(|| {
+        format!(
+            "{}-1",
+            testwerk_plan::dns_label(&name)
+                .chars()
+                .take(56)
+                .collect::<String>()
+        )
+    });
+    let secret_name = format!("{id}-config");
+    let opts = ResolveOptions {
+        config: settings.config.clone(),
+        secret_name: secret_name.clone(),
+        ..Default::default()
+    };
+    let resolved = testwerk_resolve::resolve(doc, templates, &opts)?;
+    let plan_opts = PlanOptions {
+        resource_id: id.clone(),
+        root_id: id,
+        namespace: settings.namespace.clone(),
+        images: settings.images.clone(),
+        image_source: settings.image_source,
+    };
+    let plan = testwerk_plan::compile(&resolved.workflow, &plan_opts)
+        .map_err(|e| vec![plan_diagnostic(doc, &e)])?;
+    let mut bundle_opts = BundleOptions::default();
+    if !resolved.secrets.is_empty() {
+        bundle_opts
+            .secrets
+            .insert(secret_name, resolved.secrets.clone());
+    }
+    let bundle = testwerk_bundle::build(&plan, &bundle_opts)
+        .map_err(|e| vec![doc.source.diagnostic("spec", e.to_string())])?;
+    Ok(Compiled { name, plan, bundle })
+}
+
+fn plan_diagnostic(doc: &Document<TestWorkflow>, e: &PlanError) -> Diagnostic {
+    let path = if e.path.starts_with("spec") {
+        e.path.clone()
+    } else {
+        "spec".to_owned()
+    };
+    let message = if e.path.starts_with("spec") {
+        e.message.clone()
+    } else {
+        e.to_string()
+    };
+    let mut d = doc.source.diagnostic(&path, message);
+    if let Some(help) = &e.help {
+        d = d.with_suggestion(help.clone());
+    }
+    d
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image metadata from registries (when `--images` is not given).
+
+/// Registry settings from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryOptions {
+    /// Docker config JSON files or Kubernetes Secret manifests with registry credentials.
+    pub docker_configs: Vec<PathBuf>,
+    /// Registries (`host[:port]`) spoken to over plain HTTP.
+    pub insecure: Vec<String>,
+    /// `host[:port]=ca.pem`: CA bundles trusted for a registry.
+    pub ca_bundles: Vec<String>,
+    /// The nodes' platform, `os/arch[/variant]`.
+    pub platform: Option<String>,
+}
+
+/// A registry client as the CLI uses it: the process environment's cloud credentials,
+/// `~/.docker/config.json`, and the durable image cache (opened only if a lookup happens).
+pub fn registry_client(
+    opts: &RegistryOptions,
+) -> Result<testwerk_registry::RegistryClient, String> {
+    testwerk_registry::RegistryClient::new(registry_settings(opts)?)
+}
+
+/// The settings [`registry_client`] uses, for callers that add their own (mirrors).
+pub fn registry_settings(
+    opts: &RegistryOptions,
+) -> Result<testwerk_registry::RegistrySettings, String> {
+    use testwerk_registry::{Platform, RegistrySettings, SqliteCache};
+    let mut settings = RegistrySettings {
+        docker_configs: opts.docker_configs.clone(),
+        local_docker_config: true,
+        ..Default::default()
+    };
+    if let Some(p) = &opts.platform {
+        settings.platform = Platform::parse(p).map_err(|e| format!("--platform: {e}"))?;
+    }
+    for host in &opts.insecure {
+        settings.hosts.entry(host.clone()).or_default().plain_http = true;
+    }
+    for pair in &opts.ca_bundles {
+        let (host, file) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--registry-ca `{pair}`: expected HOST=FILE"))?;
+        settings.hosts.entry(host.to_owned()).or_default().ca_bundle = Some(PathBuf::from(file));
+    }
+    if let Some(path) = SqliteCache::default_path(&settings.environment) {
+        settings.durable = Some(std::sync::Arc::new(SqliteCache::deferred(&path)));
+    }
+    Ok(settings)
+}
+
+/// `testwerk image inspect`: what the registry says about `image`.
+pub fn inspect_image(
+    client: &testwerk_registry::RegistryClient,
+    image: &str,
+) -> Result<serde_json::Value, String> {
+    let found = client.inspect(image).map_err(|e| match e.hint() {
+        Some(hint) => format!("{e} ({hint})"),
+        None => e.to_string(),
+    })?;
+    let info = &found.info;
+    let config = &info.config;
+    let (uid, gid, user_note) = match config.user_ids() {
+        Ok(ids) => (ids.map(|i| i.uid), ids.and_then(|i| i.gid), None),
+        Err(e) => (None, None, Some(e.to_string())),
+    };
+    let mut doc = serde_json::json!({
+        "reference": info.reference,
+        "digest": info.digest,
+        "manifestDigest": info.manifest_digest,
+        "configDigest": info.config_digest,
+        "mediaType": info.media_type,
+        "platform": info.platform.to_string(),
+        "source": found.origin,
+        "entrypoint": config.entrypoint,
+        "cmd": config.cmd,
+        "workingDir": config.working_dir,
+        "user": config.user,
+        "uid": uid,
+        "gid": gid,
+        "env": config.env,
+    });
+    if let Some(note) = user_note {
+        doc["userNote"] = serde_json::Value::String(note);
+    }
+    Ok(doc)
+}

@@ -1,0 +1,20 @@
+//! # testwerk-results
+//!
+//! Step results from what containers print. Every backend — the local runner and the
+//! Kubernetes agent — feeds a container's output to a [`Tracker`], which follows the log
+//! protocol ([`testwerk_protocol::line`]): events say which step runs and how it ended, every
+//! other line belongs to the innermost running step. The tracker emits [`Update`]s, which a
+//! [`Recorder`] writes to the results store and a view shows.
+//!
+//! When a container dies before it can report (killed, out of memory, its Pod deleted), the
+//! results come from elsewhere: its termination message ([`heal::apply_termination`]), or the
+//! cause the backend observed ([`heal::heal`]: the first open step takes the cause, later ones
+//! are skipped).
+
+pub mod heal;
+pub mod recorder;
+pub mod tracker;
+
+pub use heal::Ending;
+pub use recorder::{Recorder, store_status};
+pub use tracker::{StepView, Tracker, Update};
