@@ -77,6 +77,9 @@ pub struct AgentConfig {
     pub cleanup: Cleanup,
     /// Create or update our CRDs (needs the permission); otherwise only check they exist.
     pub install_crds: bool,
+    /// The ServiceAccount of execution Pods whose workflow names none (`deploy/rbac.yaml`'s
+    /// `testwerk-execution` has no permissions); `None` leaves the namespace's default.
+    pub execution_service_account: Option<String>,
 }
 
 /// What every part of the agent shares.

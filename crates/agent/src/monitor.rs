@@ -21,6 +21,8 @@ use crate::live::{Live, Outcome};
 
 /// How often a monitor looks again when no change arrived.
 const RECHECK: Duration = Duration::from_secs(2);
+/// How long a log line may wait in memory before it is written to the store.
+const LOG_FLUSH: Duration = Duration::from_millis(100);
 /// How long a Pod may stay unschedulable before the execution fails.
 const UNSCHEDULABLE_LIMIT: Duration = Duration::from_secs(120);
 
@@ -144,28 +146,45 @@ async fn follow_containers(
             .steps
             .iter()
             .any(|r| tracker.steps.get(r).is_some_and(|s| s.status.is_none()));
-        let cause = status.as_ref().and_then(|s| {
-            failure::termination_cause(s, memory_limit(pod.as_ref(), &container.name).as_deref())
+        // Stopped from outside: a user's abort, or someone deleted the Pod.
+        let stopped = if live.abort_requested() {
+            Some("aborted by the user".to_owned())
+        } else if pod.as_ref().is_none_or(is_deleting) {
+            // Kubernetes deletes the Pod itself when the Job's deadline passes: its reason
+            // wins over "deleted".
+            Some(watch.why_deleted().await)
+        } else {
+            None
+        };
+        let cause = stopped.clone().or_else(|| {
+            status.as_ref().and_then(|s| {
+                failure::termination_cause(
+                    s,
+                    memory_limit(pod.as_ref(), &container.name).as_deref(),
+                )
+            })
         });
         if let Some(cause) = cause {
-            if open {
-                return Some(Ending::failed(cause));
-            }
-            // The steps ended, one of them killed by what Kubernetes reports: say so there.
+            // Steps that ended killed by it say so.
             for r in &container.steps {
                 if tracker.steps.get(r).is_some_and(|s| {
                     matches!(s.status, Some(StepStatus::Failed | StepStatus::Aborted))
                         && s.code == Some(137)
                 }) {
-                    sink.recorder.annotate(r, &cause);
+                    let note = if stopped.is_some() {
+                        format!("The execution has been aborted. ({cause})")
+                    } else {
+                        cause.clone()
+                    };
+                    sink.recorder.annotate(r, &note);
                 }
             }
-        }
-        if live.abort_requested() {
-            return Some(Ending::aborted("aborted by the user"));
-        }
-        if pod.is_none() {
-            return Some(Ending::aborted("the Pod was deleted"));
+            if stopped.is_some() {
+                return Some(Ending::aborted(cause));
+            }
+            if open {
+                return Some(Ending::failed(cause));
+            }
         }
         if open {
             return Some(Ending::aborted(format!(
@@ -276,6 +295,25 @@ impl Watch<'_> {
         }
     }
 
+    /// Why the Pod went: the Job's deadline (or another Job failure), if the Job says so
+    /// within a few seconds; otherwise someone deleted it.
+    async fn why_deleted(&mut self) -> String {
+        for _ in 0..5 {
+            let job = self.agent.view.job(&self.blueprint.resource);
+            let pod = self.agent.view.pod(&self.blueprint.resource);
+            if let Some(t) = failure::trouble(job.as_ref(), pod.as_ref())
+                && t.is_fatal()
+            {
+                return t.message().to_owned();
+            }
+            if job.is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        "the Pod was deleted".to_owned()
+    }
+
     /// The Pod once `container` has terminated, or `None` once the Pod is gone.
     async fn settled_pod(&mut self, container: &ContainerPlan) -> Option<Pod> {
         for _ in 0..30 {
@@ -356,9 +394,22 @@ async fn stream_logs(
             Ok(stream) => {
                 let mut stream = std::pin::pin!(stream);
                 loop {
-                    let chunk = match stream.as_mut().fill_buf().await {
-                        Ok([]) | Err(_) => break,
-                        Ok(bytes) => bytes.to_vec(),
+                    // Lines waiting to be written go to the store once the stream is quiet.
+                    let read = if sink.recorder.has_pending() {
+                        match tokio::time::timeout(LOG_FLUSH, stream.as_mut().fill_buf()).await {
+                            Ok(r) => r.map(<[u8]>::to_vec),
+                            Err(_) => {
+                                sink.recorder.flush();
+                                continue;
+                            }
+                        }
+                    } else {
+                        stream.as_mut().fill_buf().await.map(<[u8]>::to_vec)
+                    };
+                    let chunk = match read {
+                        Ok(bytes) if bytes.is_empty() => break,
+                        Err(_) => break,
+                        Ok(bytes) => bytes,
                     };
                     AsyncBufRead::consume(stream.as_mut(), chunk.len());
                     let fresh = if skip >= chunk.len() {
@@ -373,6 +424,7 @@ async fn stream_logs(
                     let mut updates = Vec::new();
                     tracker.feed(fresh, &mut |u| updates.push(u));
                     emit_all(sink, tracker, updates);
+                    sink.recorder.flush_if_older(LOG_FLUSH);
                 }
             }
             Err(e) if crate::objects::is_not_found(&e) => return,

@@ -113,7 +113,7 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         .await
         .map_err(|e| SubmitError::Agent(format!("the compiler stopped: {e}")))?
     };
-    let compiled = match compiled {
+    let mut compiled = match compiled {
         Ok(c) => c,
         Err(diagnostics) => {
             let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
@@ -132,6 +132,17 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         .flat_map(|s| s.string_data.iter().flatten().map(|(_, v)| v.clone()))
         .collect();
     agent.store.register_secrets(&execution.id, &secret_values);
+    if let Some(account) = &agent.config.execution_service_account
+        && let Some(pod) = compiled
+            .bundle
+            .job
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.spec.as_mut())
+        && pod.service_account_name.is_none()
+    {
+        pod.service_account_name = Some(account.clone());
+    }
     let blueprint = Blueprint::new(&compiled.plan, &compiled.bundle);
     agent
         .store

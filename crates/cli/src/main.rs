@@ -147,6 +147,9 @@ struct AgentArgs {
     /// Only check that the CRDs exist instead of applying them.
     #[arg(long)]
     no_install_crds: bool,
+    /// ServiceAccount for execution Pods whose workflow names none (see deploy/rbac.yaml).
+    #[arg(long, value_name = "NAME")]
+    execution_service_account: Option<String>,
     /// Image that runs `init` and our own steps.
     #[arg(long)]
     init_image: Option<String>,
@@ -339,6 +342,7 @@ fn agent(args: AgentArgs) -> ExitCode {
             CleanupArg::Never => testwerk_agent::Cleanup::Never,
         },
         install_crds: !args.no_install_crds,
+        execution_service_account: args.execution_service_account,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,59 +5,11 @@ mod support;
 
 use support::*;
 
-/// (workflow, expected to pass, for a failure: a word the failing step or reason must contain)
-const LOCAL: [(&str, bool, &str); 26] = [
-    ("special-cases-step-sharing", true, ""),
-    ("special-cases-env-expression-env-not-set", true, ""),
-    ("special-cases-workingdir-override", true, ""),
-    ("special-cases-optional-step-failed", true, ""),
-    ("special-cases-optional-step-timed-out", true, ""),
-    ("special-cases-optional-step-passed", true, ""),
-    ("special-cases-conditional-step-skipped", true, ""),
-    ("special-cases-conditional-step-passed", true, ""),
-    (
-        "special-cases-conditional-step-failed-but-optional",
-        true,
-        "",
-    ),
-    ("special-cases-step-retry", true, ""),
-    ("special-cases-negative-step", true, ""),
-    ("special-cases-step-timeout-ok", true, ""),
-    ("special-cases-missing-env-secret", true, ""),
-    ("special-cases-missing-configmap-key", true, ""),
-    ("special-cases-no-initial-output", true, ""),
-    ("special-cases-execution-tags", true, ""),
-    ("special-cases-unique-labels", true, ""),
-    ("special-cases-silent-workflow", true, ""),
-    ("special-cases-cron-trigger-with-timezone", true, ""),
-    ("large-logs-1mb-no-delay", true, ""),
-    ("large-logs-11mb-no-delay", true, ""),
-    ("expected-fail-step-retry", false, "failed"),
-    ("expected-fail-negative-step", false, "failed"),
-    ("expected-fail-volume-not-mounted", false, "missing-volume"),
-    ("expected-fail-conditional-step-failed", false, "failed"),
-    ("special-cases-30s", true, ""),
-];
-// Not here, because of how long they take: special-cases-long-lasting-30m, -90m and
-// -sleep-90m (30 to 90 minutes of sleep), large-logs-*-1s/-2s (the same logs, slower); and
-// write-read-100mb, which installs `pv` with alpine's package manager (`apk add`).
-
 #[test]
 fn shell_only_corpus_workflows_run_locally_to_their_expected_result() {
     let compat = compat_dir();
     let templates = [compat.join("k8s/templates"), compat.join("test")];
-    let mut files = std::collections::HashMap::new();
-    for file in workflow_files(&compat.join("test")) {
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        for (name, _, _) in LOCAL {
-            let declares = text
-                .lines()
-                .any(|l| l.split('#').next().map(str::trim) == Some(&format!("name: {name}")));
-            if declares {
-                files.entry(name).or_insert_with(|| file.clone());
-            }
-        }
-    }
+    let files = corpus_files(&compat);
     let dir = scratch("local-corpus");
     // Two at a time: the machine has two cores, and most of these wait on sleeps.
     let failures = std::sync::Mutex::new(Vec::new());
@@ -67,7 +19,7 @@ fn shell_only_corpus_workflows_run_locally_to_their_expected_result() {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some((name, should_pass, reason)) = LOCAL.get(i).copied() else {
+                    let Some((name, should_pass, reason)) = SHELL_CORPUS.get(i).copied() else {
                         break;
                     };
                     let file = files
@@ -108,7 +60,7 @@ fn shell_only_corpus_workflows_run_locally_to_their_expected_result() {
         failures.is_empty(),
         "{} of {} workflows did not end as expected:\n{}",
         failures.len(),
-        LOCAL.len(),
+        SHELL_CORPUS.len(),
         failures.join("\n---\n")
     );
 }

@@ -87,7 +87,16 @@ pub fn heal(tracker: &mut Tracker, ending: &Ending, out: &mut dyn FnMut(Update))
         StepStatus::Failed => "failed",
         _ => "been aborted",
     };
-    let mut first = true;
+    // A step the cause already stopped (its container reported it aborted) is the one that
+    // takes it; every open step after it was merely never reached.
+    let mut first = !tracker.order.iter().any(|r| {
+        let is_leaf = tracker.children.get(r).is_none_or(Vec::is_empty);
+        is_leaf
+            && tracker
+                .steps
+                .get(r)
+                .is_some_and(|s| s.status == Some(StepStatus::Aborted))
+    });
     for r in tracker.order.clone() {
         let is_leaf = tracker.children.get(&r).is_none_or(Vec::is_empty);
         let open = tracker.steps.get(&r).is_some_and(|s| s.status.is_none());
@@ -268,6 +277,15 @@ mod tests {
             Some("The execution has been aborted before. (Job timed out after 5 seconds)")
         );
         assert!(t.all_finished());
+    }
+
+    #[test]
+    fn after_a_step_that_was_aborted_every_open_step_is_skipped() {
+        let mut t = tracker();
+        t.finish_step("r1", StepStatus::Aborted, 137, None, &mut |_| {});
+        heal(&mut t, &Ending::aborted("the Pod was deleted"), &mut |_| {});
+        assert_eq!(t.steps["r2"].status, Some(StepStatus::Skipped));
+        assert_eq!(t.steps["r4"].status, Some(StepStatus::Skipped));
     }
 
     #[test]

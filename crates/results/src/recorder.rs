@@ -16,6 +16,8 @@ pub struct Recorder<'a> {
     store: &'a Store,
     id: &'a str,
     pending: Vec<LogLine>,
+    /// When the oldest line in `pending` arrived.
+    pending_since: Option<std::time::Instant>,
     started_at: HashMap<String, Timestamp>,
     /// The time of the output being recorded, when the backend knows it; otherwise now.
     time: Option<Timestamp>,
@@ -36,6 +38,7 @@ impl<'a> Recorder<'a> {
             store,
             id,
             pending: Vec::new(),
+            pending_since: None,
             started_at: HashMap::new(),
             time: None,
             skip_logs: 0,
@@ -88,6 +91,8 @@ impl<'a> Recorder<'a> {
                 let mut log = LogLine::new(r#ref.as_deref(), line.clone());
                 log.time = self.now();
                 self.pending.push(log);
+                self.pending_since
+                    .get_or_insert_with(std::time::Instant::now);
                 if self.pending.len() >= BATCH {
                     self.flush();
                 }
@@ -138,8 +143,22 @@ impl<'a> Recorder<'a> {
         step
     }
 
+    /// Writes the lines kept in memory if the oldest has waited `age`: a backend that
+    /// streams calls this after each chunk, so readers of the store lag by at most `age`.
+    pub fn flush_if_older(&mut self, age: std::time::Duration) {
+        if self.pending_since.is_some_and(|t| t.elapsed() >= age) {
+            self.flush();
+        }
+    }
+
+    /// Whether log lines wait in memory.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Writes the lines kept in memory.
     pub fn flush(&mut self) {
+        self.pending_since = None;
         if !self.pending.is_empty() {
             let _ = self.store.append_logs(self.id, &self.pending);
             self.pending.clear();

@@ -109,3 +109,58 @@ pub fn testwerk_run(store: &Path, args: &[&str]) -> (Option<i32>, String, String
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The corpus workflows that need only shell images and no toolkit feature.
+/// (workflow, expected to pass, for a failure: a word the failing step or reason must contain)
+pub const SHELL_CORPUS: [(&str, bool, &str); 26] = [
+    ("special-cases-step-sharing", true, ""),
+    ("special-cases-env-expression-env-not-set", true, ""),
+    ("special-cases-workingdir-override", true, ""),
+    ("special-cases-optional-step-failed", true, ""),
+    ("special-cases-optional-step-timed-out", true, ""),
+    ("special-cases-optional-step-passed", true, ""),
+    ("special-cases-conditional-step-skipped", true, ""),
+    ("special-cases-conditional-step-passed", true, ""),
+    (
+        "special-cases-conditional-step-failed-but-optional",
+        true,
+        "",
+    ),
+    ("special-cases-step-retry", true, ""),
+    ("special-cases-negative-step", true, ""),
+    ("special-cases-step-timeout-ok", true, ""),
+    ("special-cases-missing-env-secret", true, ""),
+    ("special-cases-missing-configmap-key", true, ""),
+    ("special-cases-no-initial-output", true, ""),
+    ("special-cases-execution-tags", true, ""),
+    ("special-cases-unique-labels", true, ""),
+    ("special-cases-silent-workflow", true, ""),
+    ("special-cases-cron-trigger-with-timezone", true, ""),
+    ("large-logs-1mb-no-delay", true, ""),
+    ("large-logs-11mb-no-delay", true, ""),
+    ("expected-fail-step-retry", false, "failed"),
+    ("expected-fail-negative-step", false, "failed"),
+    ("expected-fail-volume-not-mounted", false, "missing-volume"),
+    ("expected-fail-conditional-step-failed", false, "failed"),
+    ("special-cases-30s", true, ""),
+];
+// Not here, because of how long they take: special-cases-long-lasting-30m, -90m and
+// -sleep-90m (30 to 90 minutes of sleep), large-logs-*-1s/-2s (the same logs, slower); and
+// write-read-100mb, which installs `pv` with alpine's package manager (`apk add`).
+
+/// The file that declares each workflow of [`SHELL_CORPUS`].
+pub fn corpus_files(compat: &Path) -> std::collections::HashMap<&'static str, PathBuf> {
+    let mut files = std::collections::HashMap::new();
+    for file in workflow_files(&compat.join("test")) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (name, _, _) in SHELL_CORPUS {
+            let declares = text
+                .lines()
+                .any(|l| l.split('#').next().map(str::trim) == Some(&format!("name: {name}")));
+            if declares {
+                files.entry(name).or_insert_with(|| file.clone());
+            }
+        }
+    }
+    files
+}

@@ -1,0 +1,409 @@
+//! A namespace of the real test cluster with the agent running in it, as the acceptance tests
+//! of the Kubernetes backend use it: `deploy/rbac.yaml` applied, the agent started as the
+//! `testwerk` binary with a token of the `testwerk-agent` ServiceAccount (so the RBAC
+//! manifests are what is tested), its REST API on a free port, its store in a scratch dir.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+
+pub struct AgentEnv {
+    pub namespace: String,
+    pub client: kube::Client,
+    pub rt: tokio::runtime::Runtime,
+    pub dir: PathBuf,
+    kubeconfig: PathBuf,
+    agent: Option<Child>,
+    pub address: Option<String>,
+    extra_args: Vec<String>,
+    http: ureq::Agent,
+}
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("tw-{name}-{:x}", (nanos ^ std::process::id()) % 0xfffff)
+}
+
+impl AgentEnv {
+    /// A fresh namespace with our CRDs and RBAC, and the agent running in it.
+    pub fn start(name: &str, extra_args: &[&str]) -> AgentEnv {
+        let cluster =
+            testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let client = rt
+            .block_on(cluster.client())
+            .unwrap_or_else(|e| panic!("client: {e}"));
+        let namespace = unique(name);
+        let dir = std::env::temp_dir().join(&namespace);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let kubeconfig = rt.block_on(prepare(&client, &namespace, &cluster.kubeconfig, &dir));
+        let mut env = AgentEnv {
+            namespace,
+            client,
+            rt,
+            dir,
+            kubeconfig,
+            agent: None,
+            address: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            http: ureq::Agent::new_with_config(
+                ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(60)))
+                    .build(),
+            ),
+        };
+        env.start_agent();
+        env
+    }
+
+    /// Starts the agent (again: same store, same port).
+    pub fn start_agent(&mut self) {
+        let before = self.log().matches("API on http://").count();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("agent.log"))
+            .expect("agent log");
+        let listen = self
+            .address
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+        let registry =
+            std::env::var("TESTWERK_REGISTRY").unwrap_or_else(|_| "127.0.0.1:15000".into());
+        let child = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+            .args(["agent", "--namespace", &self.namespace, "--listen", &listen])
+            .arg("--store")
+            .arg(self.dir.join("agent.db"))
+            .args([
+                "--no-install-crds",
+                "--execution-service-account",
+                "testwerk-execution",
+            ])
+            .args(["--insecure", &registry, "--registry-mirror"])
+            .arg(format!("docker.io={registry}"))
+            .args(&self.extra_args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("XDG_DATA_HOME", &self.dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the agent: {e}"));
+        self.agent = Some(child);
+        let started = Instant::now();
+        loop {
+            let text = self.log();
+            if text.matches("API on http://").count() > before {
+                let line = text
+                    .lines()
+                    .rev()
+                    .find(|l| l.contains("API on http://"))
+                    .unwrap_or_default();
+                let addr = line
+                    .split("API on http://")
+                    .nth(1)
+                    .and_then(|r| r.split(',').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                self.address = Some(addr);
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.agent.as_mut().map(|c| c.try_wait()) {
+                panic!("the agent exited ({status}):\n{text}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the agent did not start within 60 s:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill_agent(&mut self) {
+        if let Some(mut c) = self.agent.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "http://{}{path}",
+            self.address.as_deref().unwrap_or("127.0.0.1:1")
+        )
+    }
+
+    /// Submits a workflow through the REST API; returns the answer's status and JSON.
+    pub fn submit(&self, file: &str, source: &str, workflow: Option<&str>) -> (u16, Value) {
+        let body = json!({"source": source, "file": file, "workflow": workflow});
+        let mut answer = self
+            .http
+            .post(&self.url("/v1/executions"))
+            .send_json(&body)
+            .unwrap_or_else(|e| panic!("POST /v1/executions: {e}"));
+        let status = answer.status().as_u16();
+        let doc = answer.body_mut().read_json().unwrap_or(Value::Null);
+        (status, doc)
+    }
+
+    /// Submits and expects it accepted; returns the execution id.
+    pub fn submit_ok(&self, file: &str, source: &str, workflow: Option<&str>) -> String {
+        let (status, doc) = self.submit(file, source, workflow);
+        assert_eq!(status, 201, "submitting {file}: {doc}\n{}", self.log());
+        doc["id"].as_str().expect("an id").to_owned()
+    }
+
+    pub fn get(&self, path: &str) -> Option<Value> {
+        let mut answer = self.http.get(&self.url(path)).call().ok()?;
+        if answer.status().as_u16() != 200 {
+            return None;
+        }
+        answer.body_mut().read_json().ok()
+    }
+
+    pub fn post(&self, path: &str) -> (u16, Value) {
+        match self.http.post(&self.url(path)).send_empty() {
+            Ok(mut a) => (
+                a.status().as_u16(),
+                a.body_mut().read_json().unwrap_or(Value::Null),
+            ),
+            Err(e) => (0, json!({"error": e.to_string()})),
+        }
+    }
+
+    pub fn text(&self, path: &str) -> String {
+        let mut out = String::new();
+        if let Ok(mut a) = self.http.get(&self.url(path)).call() {
+            let _ = a.body_mut().as_reader().read_to_string(&mut out);
+        }
+        out
+    }
+
+    /// Polls the execution until it is over (the agent may be down for a while).
+    pub fn wait_done(&self, id: &str, timeout: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(doc) = self.get(&format!("/v1/executions/{id}"))
+                && !matches!(doc["status"].as_str(), Some("queued" | "running"))
+            {
+                return doc;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "execution {id} did not finish within {timeout:?}: {:?}\n{}",
+                self.get(&format!("/v1/executions/{id}")),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// Polls until the step `name` of execution `id` runs.
+    pub fn wait_step_running(&self, id: &str, name: &str, timeout: Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(doc) = self.get(&format!("/v1/executions/{id}"))
+                && doc["steps"].as_array().into_iter().flatten().any(|s| {
+                    s["name"].as_str() == Some(name) && s["status"].as_str() == Some("running")
+                })
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "step {name} of {id} never ran\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Objects of executions still in the namespace (kind/name).
+    pub fn leftovers(&self) -> Vec<String> {
+        self.rt.block_on(leftovers(&self.client, &self.namespace))
+    }
+
+    /// Waits until no object of an execution is left; returns what is left after `timeout`.
+    pub fn wait_clean(&self, timeout: Duration) -> Vec<String> {
+        let started = Instant::now();
+        loop {
+            let left = self.leftovers();
+            if left.is_empty() || started.elapsed() > timeout {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Applies a custom resource (TestWorkflow, TestWorkflowTemplate, TestWorkflowExecution)
+    /// as the admin.
+    pub fn apply_cr(&self, doc: &Value) {
+        let kind = doc["kind"].as_str().expect("a kind");
+        let name = doc["metadata"]["name"].as_str().expect("a name");
+        let ar = testwerk_agent::kinds::resource(kind);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.namespace, &ar);
+        let params = PatchParams::apply("testwerk-tests").force();
+        self.rt
+            .block_on(api.patch(name, &params, &Patch::Apply(doc)))
+            .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+    }
+
+    pub fn get_cr(&self, kind: &str, name: &str) -> Option<DynamicObject> {
+        let ar = testwerk_agent::kinds::resource(kind);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.namespace, &ar);
+        self.rt.block_on(api.get_opt(name)).ok().flatten()
+    }
+}
+
+impl Drop for AgentEnv {
+    fn drop(&mut self) {
+        self.kill_agent();
+        if std::thread::panicking() {
+            eprintln!("agent log of {}:\n{}", self.namespace, self.log());
+        }
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let _ = self
+            .rt
+            .block_on(api.delete(&self.namespace, &DeleteParams::background()));
+    }
+}
+
+async fn prepare(client: &kube::Client, namespace: &str, admin: &Path, dir: &Path) -> PathBuf {
+    testwerk_agent::crd::ensure(client, true)
+        .await
+        .unwrap_or_else(|e| panic!("CRDs: {e}"));
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": namespace}})).expect("ns");
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap_or_else(|e| panic!("namespace {namespace}: {e}"));
+    // deploy/rbac.yaml, as a user would apply it.
+    let rbac = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rbac.yaml");
+    let text = std::fs::read_to_string(&rbac).unwrap_or_else(|e| panic!("{}: {e}", rbac.display()));
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let value: Value = serde::Deserialize::deserialize(doc).expect("YAML");
+        if value.is_null() {
+            continue;
+        }
+        let kind = value["kind"].as_str().expect("kind").to_owned();
+        let name = value["metadata"]["name"].as_str().expect("name").to_owned();
+        let (ar, namespaced) = match kind.as_str() {
+            "ServiceAccount" => (ApiResource::erase::<ServiceAccount>(&()), true),
+            "Role" => (
+                ApiResource::erase::<k8s_openapi::api::rbac::v1::Role>(&()),
+                true,
+            ),
+            "RoleBinding" => (
+                ApiResource::erase::<k8s_openapi::api::rbac::v1::RoleBinding>(&()),
+                true,
+            ),
+            "ClusterRole" => (
+                ApiResource::erase::<k8s_openapi::api::rbac::v1::ClusterRole>(&()),
+                false,
+            ),
+            other => panic!("deploy/rbac.yaml: unexpected kind {other}"),
+        };
+        let api: Api<DynamicObject> = if namespaced {
+            Api::namespaced_with(client.clone(), namespace, &ar)
+        } else {
+            Api::all_with(client.clone(), &ar)
+        };
+        api.patch(
+            &name,
+            &PatchParams::apply("testwerk-tests").force(),
+            &Patch::Apply(&value),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+    }
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": format!("testwerk-agent-crds-{namespace}")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "testwerk-agent-crds"},
+        "subjects": [{"kind": "ServiceAccount", "name": "testwerk-agent", "namespace": namespace}],
+    });
+    let ar = ApiResource::erase::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>(&());
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    api.patch(
+        &format!("testwerk-agent-crds-{namespace}"),
+        &PatchParams::apply("testwerk-tests").force(),
+        &Patch::Apply(&binding),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("ClusterRoleBinding: {e}"));
+
+    // A token of the agent's ServiceAccount, in a kubeconfig of its own.
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let request = json!({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 7200},
+    });
+    let answer: Value = accounts
+        .create_subresource("token", "testwerk-agent", &PostParams::default(), &request)
+        .await
+        .unwrap_or_else(|e| panic!("token for testwerk-agent: {e}"));
+    let token = answer["status"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let admin_text = std::fs::read_to_string(admin).expect("admin kubeconfig");
+    let admin: Value = serde_yaml::from_str(&admin_text).expect("kubeconfig YAML");
+    let cluster = admin["clusters"][0]["cluster"].clone();
+    let kubeconfig = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "test", "cluster": cluster}],
+        "users": [{"name": "testwerk-agent", "user": {"token": token}}],
+        "contexts": [{"name": "agent", "context": {"cluster": "test", "user": "testwerk-agent", "namespace": namespace}}],
+        "current-context": "agent",
+    });
+    let path = dir.join("agent.kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&kubeconfig).expect("yaml")).expect("kubeconfig");
+    path
+}
+
+async fn leftovers(client: &kube::Client, namespace: &str) -> Vec<String> {
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
+    let label = ListParams::default().labels(testwerk_agent::objects::EXECUTION_LABEL);
+    let mut out = Vec::new();
+    macro_rules! list {
+        ($t:ty, $kind:literal) => {
+            let api: Api<$t> = Api::namespaced(client.clone(), namespace);
+            if let Ok(list) = api.list(&label).await {
+                for o in list.items {
+                    out.push(format!("{}/{}", $kind, o.metadata.name.unwrap_or_default()));
+                }
+            }
+        };
+    }
+    list!(Job, "Job");
+    list!(Pod, "Pod");
+    list!(Secret, "Secret");
+    list!(ConfigMap, "ConfigMap");
+    list!(PersistentVolumeClaim, "PersistentVolumeClaim");
+    out
+}

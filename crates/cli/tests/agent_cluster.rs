@@ -1,0 +1,497 @@
+//! The Kubernetes agent on the real test cluster (`scripts/cluster`): corpus workflows reach
+//! the results they reach locally, failures outside the steps land on the right step, the
+//! agent survives being SIGKILLed, and nothing is left behind.
+//!
+//! Run with `cargo test -p testwerk --features cluster --test agent_cluster` (as root; the
+//! harness starts the cluster when it is not running).
+#![cfg(feature = "cluster")]
+
+mod agent;
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use agent::AgentEnv;
+use serde_json::{Value, json};
+use support::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn steps(doc: &Value) -> HashMap<String, (String, String)> {
+    doc["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((
+                s["name"].as_str()?.to_owned(),
+                (
+                    s["status"].as_str().unwrap_or_default().to_owned(),
+                    s["error"].as_str().unwrap_or_default().to_owned(),
+                ),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn shell_corpus_workflows_reach_their_local_results_on_the_cluster() {
+    let env = AgentEnv::start("corpus", &[]);
+    let compat = compat_dir();
+    // Official templates, as a cluster would have them.
+    for file in workflow_template_files(&compat.join("k8s/templates")) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let Ok(value) = <Value as serde::Deserialize>::deserialize(doc) else {
+                continue;
+            };
+            if value["kind"] == "TestWorkflowTemplate" {
+                env.apply_cr(&value);
+            }
+        }
+    }
+    let files = corpus_files(&compat);
+    let mut failures = Vec::new();
+    // Six at a time: the node has two cores, and most of these wait on sleeps.
+    for chunk in SHELL_CORPUS.chunks(6) {
+        let mut running = Vec::new();
+        for (name, should_pass, reason) in chunk {
+            let file = files
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} is not in the corpus"));
+            let source = std::fs::read_to_string(file).expect("corpus file");
+            let id = env.submit_ok(&file.display().to_string(), &source, Some(name));
+            running.push((id, *name, *should_pass, *reason));
+        }
+        for (id, name, should_pass, reason) in running {
+            let doc = env.wait_done(&id, 10 * MINUTE);
+            let passed = doc["status"] == "passed";
+            let explained = should_pass || doc.to_string().contains(reason);
+            if passed != should_pass || !explained {
+                failures.push(format!("{name}: {}: {}", doc["status"], doc["reason"]));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} workflows ended otherwise than locally:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        env.wait_clean(MINUTE),
+        Vec::<String>::new(),
+        "objects left behind"
+    );
+}
+
+fn workflow_template_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut errors = Vec::new();
+    testwerk_cli::pipeline::template_files(&[dir.to_path_buf()], &mut errors)
+}
+
+#[test]
+fn the_pod_has_the_containers_the_compiler_planned() {
+    let env = AgentEnv::start("containers", &["--cleanup", "never"]);
+    let workflow = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: containers}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: one
+    shell: echo one
+  - name: separate image
+    container: {image: "busybox:1.37"}
+    shell: echo two
+  - name: three
+    shell: echo three
+"#;
+    let id = env.submit_ok("containers.yaml", workflow, None);
+    let doc = env.wait_done(&id, 3 * MINUTE);
+    assert_eq!(doc["status"], "passed", "{doc}");
+    let planned: Vec<(String, String)> = doc["plan"]["containers"]
+        .as_array()
+        .expect("planned containers")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().to_owned(),
+                c["image"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(planned.len() >= 2, "{planned:?}");
+    let resource = doc["plan"]["resource"]
+        .as_str()
+        .expect("resource")
+        .to_owned();
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(env.client.clone(), &env.namespace);
+    let list = env
+        .rt
+        .block_on(pods.list(
+            &kube::api::ListParams::default().labels(&format!("testwerk.io/execution={resource}")),
+        ))
+        .expect("pods");
+    let pod = list
+        .items
+        .first()
+        .expect("the Pod is kept with --cleanup never");
+    let spec = pod.spec.as_ref().expect("spec");
+    let actual: Vec<(String, String)> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+        .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(actual, planned);
+    // And the plan is what `testwerk compile` prints for the same execution id.
+    let dir = scratch("containers");
+    let file = dir.join("containers.yaml");
+    std::fs::write(&file, workflow).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args([
+            "compile",
+            file.to_str().expect("path"),
+            "--output",
+            "json",
+            "--id",
+            &resource,
+        ])
+        .args(["--insecure", "127.0.0.1:15000"])
+        .env("XDG_DATA_HOME", &dir)
+        .output()
+        .expect("testwerk compile");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for (name, image) in &planned {
+        assert!(
+            printed.contains(&format!("\"name\": \"{name}\"")),
+            "compile output lacks container {name}"
+        );
+        assert!(
+            printed.contains(image.as_str()),
+            "compile output lacks image {image}"
+        );
+    }
+}
+
+#[test]
+fn failures_outside_the_steps_are_attributed_to_the_step_they_hit() {
+    let env = AgentEnv::start("failures", &[]);
+    let missing_image = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: missing-image}
+spec:
+  steps:
+  - name: fine
+    shell: echo fine
+  - name: pull me
+    container: {image: "testwerk-tests/does-not-exist:1", workingDir: /}
+    run: {command: ["/bin/sh", "-c", "echo never"]}
+"#;
+    let oom = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: oom}
+spec:
+  container:
+    image: "alpine:3.22.0"
+    resources: {limits: {memory: 32Mi}, requests: {memory: 32Mi}}
+  steps:
+  - name: eat memory
+    shell: tail /dev/zero
+"#;
+    let deleted = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: deleted}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: before
+    shell: echo before
+  - name: long
+    shell: sleep 120
+  - name: after
+    shell: echo after
+"#;
+    let deadline = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: deadline}
+spec:
+  job: {activeDeadlineSeconds: 8}
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: slow
+    shell: sleep 120
+  - name: never
+    shell: echo never
+"#;
+    let image_id = env.submit_ok("missing-image.yaml", missing_image, None);
+    let oom_id = env.submit_ok("oom.yaml", oom, None);
+    let deleted_id = env.submit_ok("deleted.yaml", deleted, None);
+    let deadline_id = env.submit_ok("deadline.yaml", deadline, None);
+
+    env.wait_step_running(&deleted_id, "long", 3 * MINUTE);
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(env.client.clone(), &env.namespace);
+    let list = env
+        .rt
+        .block_on(
+            pods.list(&kube::api::ListParams::default().labels("testwerk.io/execution=deleted-1")),
+        )
+        .expect("pods");
+    let pod = list
+        .items
+        .first()
+        .and_then(|p| p.metadata.name.clone())
+        .expect("the Pod of deleted-1");
+    env.rt
+        .block_on(pods.delete(&pod, &kube::api::DeleteParams::default()))
+        .expect("delete the Pod");
+
+    let doc = env.wait_done(&image_id, 3 * MINUTE);
+    assert_eq!(doc["status"], "failed", "{doc}");
+    let s = steps(&doc);
+    assert_eq!(s["fine"].0, "passed", "{doc}");
+    assert_eq!(s["pull me"].0, "failed", "{doc}");
+    assert!(
+        s["pull me"].1.contains("testwerk-tests/does-not-exist:1")
+            && s["pull me"].1.contains("cannot be pulled"),
+        "{doc}"
+    );
+
+    let doc = env.wait_done(&oom_id, 3 * MINUTE);
+    assert_eq!(doc["status"], "failed", "{doc}");
+    let s = steps(&doc);
+    assert_eq!(s["eat memory"].0, "failed", "{doc}");
+    assert!(
+        s["eat memory"].1.contains("OOMKilled") && s["eat memory"].1.contains("32Mi"),
+        "{doc}"
+    );
+
+    let doc = env.wait_done(&deleted_id, 3 * MINUTE);
+    assert_eq!(doc["status"], "aborted", "{doc}");
+    let s = steps(&doc);
+    assert_eq!(s["before"].0, "passed", "{doc}");
+    assert_eq!(s["long"].0, "aborted", "{doc}");
+    assert!(s["long"].1.contains("the Pod was deleted"), "{doc}");
+    assert_eq!(s["after"].0, "skipped", "{doc}");
+
+    let doc = env.wait_done(&deadline_id, 3 * MINUTE);
+    assert_eq!(doc["status"], "aborted", "{doc}");
+    let s = steps(&doc);
+    assert_eq!(s["slow"].0, "aborted", "{doc}");
+    assert!(s["slow"].1.contains("timed out after 8 seconds"), "{doc}");
+    assert_eq!(s["never"].0, "skipped", "{doc}");
+
+    assert_eq!(
+        env.wait_clean(MINUTE),
+        Vec::<String>::new(),
+        "objects left behind"
+    );
+}
+
+/// A small pseudo-random sequence; the seed is printed so a failure can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[test]
+fn the_agent_survives_sigkill_and_finishes_every_execution() {
+    let mut env = AgentEnv::start("crash", &[]);
+    let seed = std::env::var("TESTWERK_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(7)
+        });
+    eprintln!("crash test seed: {seed} (TESTWERK_CRASH_SEED={seed} replays it)");
+    let mut random = Lcg(seed);
+    let mut ids = Vec::new();
+    for k in 0..5 {
+        let workflow = format!(
+            r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {{name: crash-{k}}}
+spec:
+  container: {{image: "alpine:3.22.0"}}
+  steps:
+  - name: first
+    shell: 'for i in 1 2 3; do echo "crash-{k} first $i"; sleep 1; done'
+  - name: second
+    shell: 'echo "crash-{k} second"; sleep 2'
+  - name: in its own container
+    container: {{image: "busybox:1.37"}}
+    shell: 'for i in 1 2 3; do echo "crash-{k} third $i"; sleep 1; done'
+  - name: last
+    shell: 'echo "crash-{k} last"'
+"#
+        );
+        ids.push((
+            k,
+            env.submit_ok(&format!("crash-{k}.yaml"), &workflow, None),
+        ));
+    }
+    for round in 0..5 {
+        let wait = Duration::from_millis(500 + random.next(3500));
+        std::thread::sleep(wait);
+        eprintln!("crash round {round}: SIGKILL after {wait:?}");
+        env.kill_agent();
+        std::thread::sleep(Duration::from_millis(random.next(2000)));
+        env.start_agent();
+    }
+    for (k, id) in &ids {
+        let doc = env.wait_done(id, 5 * MINUTE);
+        assert_eq!(doc["status"], "passed", "crash-{k}: {doc}");
+        let s = steps(&doc);
+        for name in ["first", "second", "in its own container", "last"] {
+            assert_eq!(
+                s.get(name).map(|x| x.0.as_str()),
+                Some("passed"),
+                "crash-{k} step {name}: {doc}"
+            );
+        }
+        let logs = env.text(&format!("/v1/executions/{id}/logs"));
+        for line in [
+            format!("crash-{k} first 1"),
+            format!("crash-{k} first 2"),
+            format!("crash-{k} first 3"),
+            format!("crash-{k} second"),
+            format!("crash-{k} third 1"),
+            format!("crash-{k} third 2"),
+            format!("crash-{k} third 3"),
+            format!("crash-{k} last"),
+        ] {
+            let count = logs.lines().filter(|l| *l == line).count();
+            assert_eq!(
+                count, 1,
+                "crash-{k}: `{line}` appears {count} times in the log:\n{logs}"
+            );
+        }
+    }
+    assert_eq!(
+        env.wait_clean(MINUTE),
+        Vec::<String>::new(),
+        "objects left behind"
+    );
+    let jobs = env.log().matches("creating Job").count();
+    assert_eq!(
+        jobs,
+        0,
+        "the agent reported failures creating Jobs:\n{}",
+        env.log()
+    );
+}
+
+#[test]
+fn a_testworkflowexecution_object_starts_an_execution_and_mirrors_its_status() {
+    let env = AgentEnv::start("twe", &[]);
+    env.apply_cr(&json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
+        "metadata": {"name": "from-cr"},
+        "spec": {"container": {"image": "alpine:3.22.0"},
+                 "config": {"word": {"type": "string", "default": "plain"}},
+                 "steps": [{"name": "say", "shell": "echo said {{ config.word }}"}]},
+    }));
+    env.apply_cr(&json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflowExecution",
+        "metadata": {"name": "run-from-cr"},
+        "spec": {"testWorkflow": {"name": "from-cr"}, "executionRequest": {"config": {"word": "fancy"}}},
+    }));
+    let started = Instant::now();
+    let status = loop {
+        let object = env
+            .get_cr("TestWorkflowExecution", "run-from-cr")
+            .expect("the object");
+        let status = object.data.get("status").cloned().unwrap_or(Value::Null);
+        if status["phase"] == "passed" || status["phase"] == "failed" {
+            break status;
+        }
+        assert!(
+            started.elapsed() < 3 * MINUTE,
+            "no final status: {status}\n{}",
+            env.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(status["phase"], "passed", "{status}");
+    assert_eq!(status["generation"], 1, "{status}");
+    let id = status["executionId"].as_str().expect("executionId");
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert!(logs.contains("said fancy"), "{logs}");
+    assert_eq!(
+        env.wait_clean(MINUTE),
+        Vec::<String>::new(),
+        "objects left behind"
+    );
+}
+
+#[test]
+fn abort_pause_and_resume_through_the_api() {
+    let env = AgentEnv::start("control", &[]);
+    let workflow = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: ticking}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: tick
+    shell: 'i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo "tick $i"; sleep 0.1; done'
+  - name: after
+    shell: echo after
+"#;
+    let id = env.submit_ok("ticking.yaml", workflow, None);
+    env.wait_step_running(&id, "tick", 3 * MINUTE);
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, answer) = env.post(&format!("/v1/executions/{id}/pause"));
+    assert_eq!(status, 200, "pause: {answer}");
+    std::thread::sleep(Duration::from_millis(500));
+    let count = |env: &AgentEnv| {
+        env.text(&format!("/v1/executions/{id}/logs"))
+            .lines()
+            .filter(|l| l.starts_with("tick "))
+            .count()
+    };
+    let paused_at = count(&env);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(count(&env), paused_at, "the log grew while paused");
+    let (status, answer) = env.post(&format!("/v1/executions/{id}/resume"));
+    assert_eq!(status, 200, "resume: {answer}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        count(&env) > paused_at,
+        "the log did not grow after resuming"
+    );
+    let (status, answer) = env.post(&format!("/v1/executions/{id}/abort"));
+    assert_eq!(status, 200, "abort: {answer}");
+    let doc = env.wait_done(&id, 2 * MINUTE);
+    assert_eq!(doc["status"], "aborted", "{doc}");
+    let s = steps(&doc);
+    assert_eq!(s["tick"].0, "aborted", "{doc}");
+    assert_eq!(s["after"].0, "skipped", "{doc}");
+    assert_eq!(
+        env.wait_clean(MINUTE),
+        Vec::<String>::new(),
+        "objects left behind"
+    );
+}
