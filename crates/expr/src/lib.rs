@@ -79,6 +79,9 @@
 //! `relpath(path[, base])`, `abspath(path[, base])`, `makepath(parent, child)`,
 //! `date([go layout])`, `any(args..)`. See [`FUNCTIONS`].
 //!
+//! `jq` needs the `jq` feature (on by default). Without it (as in `testwerk-init`), `jq` is
+//! still a known function, but calling it fails with an error naming it; see [`UNAVAILABLE`].
+//!
 //! ## Deliberate differences from Testkube
 //!
 //! * **Unary minus binds tightly**, like `!`: `-1 + 2` is `1`. Testkube negates the whole
@@ -131,7 +134,7 @@ pub use ast::Expr;
 pub use error::{Error, EvalError, ParseError};
 pub use machine::{Chain, FnMachine, Lookup, Machine, MapMachine, NoMachine};
 pub use serde_json::Value;
-pub use stdlib::FUNCTIONS;
+pub use stdlib::{FUNCTIONS, UNAVAILABLE};
 pub use template::{Template, escape_template};
 pub use value::{format_number, to_string_form, truthy};
 

@@ -196,6 +196,43 @@ fn expression_errors_fail_only_their_step() {
     assert_eq!(run.end("r3"), Some((StepStatus::Passed, 0)));
 }
 
+/// `init` is built without jq (see its Cargo.toml): a `jq()` call left for the runtime fails
+/// only its step, with an error naming the function. (`cargo test --workspace` unifies
+/// features, so there the engine is present and the call simply works.)
+#[test]
+fn runtime_jq_fails_its_step_naming_the_function() {
+    let sb = Sandbox::new();
+    let a = S {
+        command: Some(vec![
+            "/bin/echo".into(),
+            "got={{jq(json(env.DATA), \".a\")}}".into(),
+        ]),
+        ..sh("r1", "")
+    };
+    let b = S {
+        condition: Some("always".into()),
+        ..sh("r2", "echo fine")
+    };
+    let run = sb.run(
+        "0",
+        Some(&plan(&[a, b], &[], false)),
+        &[("_0_DATA", r#"{"a": 42}"#)],
+    );
+    assert_eq!(run.code, 0, "{}", run.dump());
+    if testwerk_expr::UNAVAILABLE.contains(&"jq") {
+        assert_eq!(run.end("r1"), Some((StepStatus::Failed, 155)));
+        assert!(
+            run.log().contains("jq: not available in this build"),
+            "{}",
+            run.dump()
+        );
+    } else {
+        assert_eq!(run.end("r1"), Some((StepStatus::Passed, 0)));
+        assert!(run.log().contains("got=42"), "{}", run.dump());
+    }
+    assert_eq!(run.end("r2"), Some((StepStatus::Passed, 0)));
+}
+
 /// A 50 MB line without a newline: cut with a marker, and init's memory stays small.
 #[test]
 fn huge_line_is_cut_and_memory_stays_bounded() {

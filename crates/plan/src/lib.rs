@@ -23,6 +23,7 @@ pub mod images;
 pub mod layer;
 mod optimize;
 pub mod process;
+pub mod runtime;
 pub mod sequence;
 pub mod signature;
 pub mod stage;
@@ -183,6 +184,7 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
         );
     }
     finalize_content(&mut layer)?;
+    runtime::check(&root)?;
 
     let mut fetched = imagedata::FetchedImages::new();
     imagedata::apply_commands(&mut root, &opts.images, opts.image_source, &mut fetched)?;

@@ -4,6 +4,7 @@
 mod basic;
 mod collections;
 mod date;
+#[cfg(feature = "jq")]
 mod jq;
 mod path;
 mod text;
@@ -58,6 +59,13 @@ pub const FUNCTIONS: &[&str] = &[
     "makepath",
     "date",
     "any",
+];
+
+/// Built-in functions this build leaves out (`jq` without the crate's `jq` feature): they are
+/// known, so they parse and stay symbolic while partial, but calling one fails naming it.
+pub const UNAVAILABLE: &[&str] = &[
+    #[cfg(not(feature = "jq"))]
+    "jq",
 ];
 
 pub(crate) fn exists(name: &str) -> bool {
@@ -152,7 +160,13 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, values: Vec<Value>) -> Result<Outc
         "map" => collections::map(ctx, &args),
         "filter" => collections::filter(ctx, &args),
         "eval" => collections::eval(&args),
+        #[cfg(feature = "jq")]
         "jq" => value(jq::jq(&args)),
+        #[cfg(not(feature = "jq"))]
+        "jq" => Err(args.err(
+            "not available in this build: testwerk-init carries no jq engine, so jq() works \
+             only on values known when the workflow is compiled",
+        )),
         "trim" => value(text::trim(&args)),
         "shellquote" => value(Ok(text::shellquote(&args))),
         "shellparse" => value(text::shellparse(&args)),

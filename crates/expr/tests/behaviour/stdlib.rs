@@ -178,6 +178,7 @@ fn eval_parses_and_evaluates() {
     assert!(ev_err(r#"eval("(")"#).starts_with("eval: invalid expression"));
 }
 
+#[cfg(feature = "jq")]
 #[test]
 fn jq_returns_all_results() {
     assert_eq!(ev(r#"jq([1,2,3,4,5], ". | max")"#), json!([5]));
@@ -196,6 +197,29 @@ fn jq_returns_all_results() {
     assert!(ev_err(r#"jq(1, "nosuchfn")"#).starts_with("jq: invalid query"));
     assert!(ev_err(r#"jq(1, "error(\"boom\")")"#).contains("boom"));
     assert!(ev_err(r#"jq(1, "repeat(.)")"#).contains("more than 10000 results"));
+}
+
+/// Without the `jq` feature (as `testwerk-init` is built) `jq` is still a known function, but
+/// calling it fails with an error that names it and says why.
+#[cfg(not(feature = "jq"))]
+#[test]
+fn jq_without_the_feature_fails_naming_the_function() {
+    let err = ev_err(r#"jq([1, 2], ".[0]")"#);
+    assert!(err.starts_with("jq: not available in this build"), "{err}");
+    assert!(err.contains("testwerk-init carries no jq engine"), "{err}");
+    assert!(ev_err(r#"string(jq({"a": 1}, ".a"))"#).starts_with("jq: not available"));
+    assert_eq!(testwerk_expr::UNAVAILABLE, ["jq"]);
+}
+
+#[test]
+fn jq_is_known_with_or_without_the_engine() {
+    assert!(FUNCTIONS.contains(&"jq"));
+    assert_eq!(
+        testwerk_expr::UNAVAILABLE.contains(&"jq"),
+        cfg!(not(feature = "jq"))
+    );
+    // While partial, a call with unknown arguments stays as it is in both builds.
+    assert_eq!(simp(r#"jq(a, ".x")"#), r#"jq(a,".x")"#);
 }
 
 #[test]
