@@ -71,12 +71,11 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
     let _ = store.set_status(&id, status, reason.as_deref());
     let outcome = Outcome { status, reason };
     crate::twe::mirror(&agent, &live, Some(&outcome)).await;
-    if agent.config.cleanup.applies(status) {
-        if let Err(e) =
+    if agent.config.cleanup.applies(status)
+        && let Err(e) =
             crate::objects::delete_all(&agent.client, &agent.namespace, &live.resource).await
-        {
-            eprintln!("testwerk-agent: {}: {e}", live.name);
-        }
+    {
+        eprintln!("testwerk-agent: {}: {e}", live.name);
     }
     live.finish(outcome);
     agent.forget(&live.id);
@@ -216,7 +215,7 @@ fn attribute(mut ending: Ending, tracker: &Tracker, blueprint: &Blueprint, index
 }
 
 enum Started {
-    Yes(Pod),
+    Yes(Box<Pod>),
     Stopped(Ending),
 }
 
@@ -289,7 +288,7 @@ impl Watch<'_> {
                     .as_ref()
                     .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
             {
-                return Started::Yes(pod);
+                return Started::Yes(Box::new(pod));
             }
             self.wait().await;
         }

@@ -30,6 +30,19 @@ fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
 }
 
+/// An API error as a person wants to read it: the server's message, not the whole status.
+pub fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.reason),
+        other => other.to_string(),
+    }
+}
+
+/// The cluster refused the objects as invalid: the workflow's fault, not the agent's.
+pub fn is_invalid(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 422 || s.code == 400)
+}
+
 pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
@@ -135,25 +148,25 @@ pub async fn create_all(
     blueprint: &Blueprint,
     secrets: &[Secret],
     owner: Option<OwnerReference>,
-) -> Result<Job, String> {
+) -> Result<Job, CreateError> {
     let secret_api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     for s in secrets {
-        create(&secret_api, s)
-            .await
-            .map_err(|e| format!("creating Secret {}: {e}", name_of(&s.metadata)))?;
+        create(&secret_api, s).await.map_err(|e| {
+            CreateError::new(format!("creating Secret {}", name_of(&s.metadata)), &e)
+        })?;
     }
     let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     for c in &blueprint.config_maps {
-        create(&cm_api, c)
-            .await
-            .map_err(|e| format!("creating ConfigMap {}: {e}", name_of(&c.metadata)))?;
+        create(&cm_api, c).await.map_err(|e| {
+            CreateError::new(format!("creating ConfigMap {}", name_of(&c.metadata)), &e)
+        })?;
     }
     let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
     for p in &blueprint.pvcs {
         create(&pvc_api, p).await.map_err(|e| {
-            format!(
-                "creating PersistentVolumeClaim {}: {e}",
-                name_of(&p.metadata)
+            CreateError::new(
+                format!("creating PersistentVolumeClaim {}", name_of(&p.metadata)),
+                &e,
             )
         })?;
     }
@@ -166,13 +179,31 @@ pub async fn create_all(
     let job_api: Api<Job> = Api::namespaced(client.clone(), namespace);
     create(&job_api, &job)
         .await
-        .map_err(|e| format!("creating Job {}: {e}", blueprint.resource))?;
+        .map_err(|e| CreateError::new(format!("creating Job {}", blueprint.resource), &e))?;
     let job = job_api
         .get(&blueprint.resource)
         .await
-        .map_err(|e| format!("reading Job {}: {e}", blueprint.resource))?;
+        .map_err(|e| CreateError::new(format!("reading Job {}", blueprint.resource), &e))?;
     adopt(client, namespace, blueprint, &job).await;
     Ok(job)
+}
+
+/// Why the objects could not be created.
+#[derive(Debug)]
+pub struct CreateError {
+    pub message: String,
+    /// The cluster found them invalid (the workflow's fault); otherwise the cluster or the
+    /// agent failed.
+    pub invalid: bool,
+}
+
+impl CreateError {
+    fn new(what: String, e: &kube::Error) -> CreateError {
+        CreateError {
+            message: format!("{what}: {}", describe(e)),
+            invalid: is_invalid(e),
+        }
+    }
 }
 
 /// Best effort: an object left without an owner is still deleted by label at clean-up.

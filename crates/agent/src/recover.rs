@@ -65,7 +65,7 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
         } else if execution.status == ExecutionStatus::Queued && blueprint.secrets.is_empty() {
             match crate::submit::start(agent, &execution, blueprint, &[], owner).await {
                 Ok(()) => notes.push(format!("{}: created its objects", execution.name)),
-                Err(e) => notes.push(format!("{}: {e}", execution.name)),
+                Err(e) => notes.push(format!("{}: {}", execution.name, e.message)),
             }
         } else {
             let reason = if execution.status == ExecutionStatus::Queued {

@@ -148,7 +148,7 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         .store
         .set_plan(&execution.id, &blueprint.to_value())
         .map_err(|e| SubmitError::Agent(format!("results store: {e}")))?;
-    start(
+    match start(
         agent,
         &execution,
         blueprint,
@@ -156,8 +156,17 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         submission.owner,
     )
     .await
-    .map_err(SubmitError::Agent)?;
-    Ok(execution)
+    {
+        Ok(()) => Ok(execution),
+        // The cluster refused the workflow's objects: the execution exists, and failed.
+        Err(e) if e.invalid => Ok(agent
+            .store
+            .execution(&execution.id)
+            .ok()
+            .flatten()
+            .map_or(execution, |d| d.execution)),
+        Err(e) => Err(SubmitError::Agent(e.message)),
+    }
 }
 
 /// Creates the objects (idempotent) and follows the execution.
@@ -167,8 +176,13 @@ pub(crate) async fn start(
     blueprint: Blueprint,
     secrets: &[Secret],
     owner: Option<OwnerCr>,
-) -> Result<(), String> {
-    let token = crate::objects::ensure_token(&agent.client, &agent.namespace, &blueprint).await?;
+) -> Result<(), crate::objects::CreateError> {
+    let token = crate::objects::ensure_token(&agent.client, &agent.namespace, &blueprint)
+        .await
+        .map_err(|message| crate::objects::CreateError {
+            message,
+            invalid: false,
+        })?;
     let owner_ref = owner.as_ref().map(kinds::owner_reference);
     if let Err(e) = crate::objects::create_all(
         &agent.client,
@@ -181,7 +195,7 @@ pub(crate) async fn start(
     {
         let _ = agent
             .store
-            .set_status(&execution.id, ExecutionStatus::Failed, Some(&e));
+            .set_status(&execution.id, ExecutionStatus::Failed, Some(&e.message));
         let _ =
             crate::objects::delete_all(&agent.client, &agent.namespace, &blueprint.resource).await;
         return Err(e);
