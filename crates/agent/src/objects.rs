@@ -67,9 +67,6 @@ pub async fn ensure_token(
 ) -> Result<String, String> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let name = token_secret_name(&blueprint.resource);
-    if let Some(token) = read_token(&api, &name).await? {
-        return Ok(token);
-    }
     let token = testwerk_protocol::line::new_token()
         .map_err(|e| format!("no randomness for the protocol token: {e}"))?;
     let secret = Secret {
@@ -84,11 +81,15 @@ pub async fn ensure_token(
         )])),
         ..Default::default()
     };
-    create(&api, &secret)
-        .await
-        .map_err(|e| format!("creating Secret {name}: {e}"))?;
-    // Another agent (or our previous life) may have won the race: the stored token counts.
-    Ok(read_token(&api, &name).await?.unwrap_or(token))
+    // Created first, read only when it exists: a restarted agent (or a racing one) must use
+    // the token the Pod already has.
+    match api.create(&PostParams::default(), &secret).await {
+        Ok(_) => Ok(token),
+        Err(e) if is_conflict(&e) => read_token(&api, &name)
+            .await?
+            .ok_or_else(|| format!("Secret {name} holds no token")),
+        Err(e) => Err(format!("creating Secret {name}: {}", describe(&e))),
+    }
 }
 
 async fn read_token(api: &Api<Secret>, name: &str) -> Result<Option<String>, String> {
@@ -177,13 +178,20 @@ pub async fn create_all(
         job.metadata.owner_references = Some(vec![owner]);
     }
     let job_api: Api<Job> = Api::namespaced(client.clone(), namespace);
-    create(&job_api, &job)
-        .await
-        .map_err(|e| CreateError::new(format!("creating Job {}", blueprint.resource), &e))?;
-    let job = job_api
-        .get(&blueprint.resource)
-        .await
-        .map_err(|e| CreateError::new(format!("reading Job {}", blueprint.resource), &e))?;
+    let job = match job_api.create(&PostParams::default(), &job).await {
+        Ok(created) => created,
+        // Ours from before a restart (names are deterministic): never a second Job.
+        Err(e) if is_conflict(&e) => job_api
+            .get(&blueprint.resource)
+            .await
+            .map_err(|e| CreateError::new(format!("reading Job {}", blueprint.resource), &e))?,
+        Err(e) => {
+            return Err(CreateError::new(
+                format!("creating Job {}", blueprint.resource),
+                &e,
+            ));
+        }
+    };
     adopt(client, namespace, blueprint, &job).await;
     Ok(job)
 }

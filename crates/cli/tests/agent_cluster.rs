@@ -39,8 +39,10 @@ fn steps(doc: &Value) -> HashMap<String, (String, String)> {
 fn shell_corpus_workflows_reach_their_local_results_on_the_cluster() {
     let env = AgentEnv::start("corpus", &[]);
     let compat = compat_dir();
-    // Official templates, as a cluster would have them.
-    for file in workflow_template_files(&compat.join("k8s/templates")) {
+    // Official templates and those of the test suites, as a cluster would have them (the
+    // local run reads the same folders with --templates).
+    let folders = [compat.join("k8s/templates"), compat.join("test")];
+    for file in workflow_template_files(&folders) {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
         for doc in serde_yaml::Deserializer::from_str(&text) {
             let Ok(value) = <Value as serde::Deserialize>::deserialize(doc) else {
@@ -86,9 +88,14 @@ fn shell_corpus_workflows_reach_their_local_results_on_the_cluster() {
     );
 }
 
-fn workflow_template_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+fn workflow_template_files(dirs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
     let mut errors = Vec::new();
-    testwerk_cli::pipeline::template_files(&[dir.to_path_buf()], &mut errors)
+    testwerk_cli::pipeline::template_files(dirs, &mut errors)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| t.contains("kind: TestWorkflowTemplate"))
+        })
+        .collect()
 }
 
 #[test]

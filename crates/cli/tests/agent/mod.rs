@@ -26,6 +26,29 @@ pub struct AgentEnv {
     http: ureq::Agent,
 }
 
+/// The `testwerk` binary: cargo names it for tests; an example finds it next to its own
+/// directory (`target/<profile>/examples/..`), or in `$TESTWERK_BIN`.
+fn testwerk_binary() -> PathBuf {
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_testwerk") {
+        return PathBuf::from(bin);
+    }
+    if let Some(bin) = std::env::var_os("TESTWERK_BIN") {
+        return PathBuf::from(bin);
+    }
+    let me = std::env::current_exe().expect("the running program");
+    let bin = me
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("testwerk"))
+        .expect("a target directory");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first (cargo build --release -p testwerk)",
+        bin.display()
+    );
+    bin
+}
+
 fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -86,7 +109,7 @@ impl AgentEnv {
             .unwrap_or_else(|| "127.0.0.1:0".to_owned());
         let registry =
             std::env::var("TESTWERK_REGISTRY").unwrap_or_else(|_| "127.0.0.1:15000".into());
-        let child = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        let child = Command::new(testwerk_binary())
             .args(["agent", "--namespace", &self.namespace, "--listen", &listen])
             .arg("--store")
             .arg(self.dir.join("agent.db"))
@@ -132,6 +155,11 @@ impl AgentEnv {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The agent's process id, while it runs.
+    pub fn agent_pid(&self) -> Option<u32> {
+        self.agent.as_ref().map(Child::id)
     }
 
     pub fn log(&self) -> String {
