@@ -62,7 +62,9 @@ fn main() {
 
     // 2. Acceptance rate.
     let env = AgentEnv::start("bench-rate", &[]);
-    let sources: Vec<String> = (0..100).map(|i| one_step(&format!("rate-{i}"), "true")).collect();
+    let sources: Vec<String> = (0..100)
+        .map(|i| one_step(&format!("rate-{i}"), "true"))
+        .collect();
     let started = Instant::now();
     std::thread::scope(|s| {
         for (i, source) in sources.iter().enumerate() {
