@@ -124,3 +124,96 @@ fn end_refs(group: &[Action]) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testwerk_spec::AnyDocument;
+
+    fn compile(yaml: &str) -> Blueprint {
+        let docs = testwerk_spec::load_str("t.yaml", yaml).expect("valid YAML");
+        let Some(AnyDocument::Workflow(doc)) = docs.into_iter().next() else {
+            panic!("a workflow");
+        };
+        let settings = testwerk_pipeline::CompileSettings {
+            namespace: "ns".into(),
+            images: testwerk_pipeline::default_images(),
+            image_source: &testwerk_plan::NoImages,
+            execution_id: Some("bp-1".into()),
+            config: Default::default(),
+        };
+        let compiled =
+            testwerk_pipeline::compile(&doc, &testwerk_resolve::TemplateSet::new(), &settings)
+                .expect("it compiles");
+        Blueprint::new(&compiled.plan, &compiled.bundle)
+    }
+
+    #[test]
+    fn containers_list_what_their_termination_messages_report() {
+        let bp = compile(
+            r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: bp}
+spec:
+  container: {image: "alpine:3.22.0", workingDir: /}
+  steps:
+  - name: a
+    run: {command: [/bin/true]}
+  - name: b
+    optional: true
+    container: {image: "busybox:1.37", workingDir: /}
+    run: {command: [/bin/false]}
+"#,
+        );
+        assert_eq!(bp.resource, "bp-1");
+        // Our setup container first: it reports the setup.
+        let first = bp.containers.first().expect("containers");
+        assert_eq!(first.end_refs.first().map(String::as_str), Some(SETUP_REF));
+        // Every step ends in exactly one container, in order.
+        let ended: Vec<&String> = bp
+            .containers
+            .iter()
+            .flat_map(|c| &c.end_refs)
+            .filter(|r| r.starts_with('r'))
+            .collect();
+        assert!(ended.len() >= 2, "{:?}", bp.containers);
+        let names: Vec<&str> = bp.containers.iter().map(|c| c.name.as_str()).collect();
+        let job_names: Vec<String> = bp
+            .job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .map(|p| {
+                p.init_containers
+                    .iter()
+                    .flatten()
+                    .chain(p.containers.iter())
+                    .map(|c| c.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(names, job_names);
+        let b = bp
+            .full_signature
+            .iter()
+            .find(|n| n.name.as_deref() == Some("b"))
+            .expect("step b");
+        assert!(bp.is_optional(&b.r#ref));
+        let a = bp
+            .full_signature
+            .iter()
+            .find(|n| n.name.as_deref() == Some("a"))
+            .expect("step a");
+        assert!(!bp.is_optional(&a.r#ref));
+        // What the store keeps reads back.
+        let again = Blueprint::from_value(&bp.to_value()).expect("round trip");
+        assert_eq!(again.containers, bp.containers);
+    }
+
+    #[test]
+    fn a_plan_of_another_program_is_refused_with_a_reason() {
+        let e = Blueprint::from_value(&serde_json::json!({"v": 1})).expect_err("not ours");
+        assert!(e.contains("not one this agent wrote"), "{e}");
+    }
+}

@@ -137,11 +137,16 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot reach Kubernetes (KUBECONFIG or in-cluster config): {e}"))?;
     crd::ensure(&client, config.install_crds).await?;
-    let store = match &config.store {
-        Some(p) => Store::open(p),
-        None => Store::open_default(),
-    }
-    .map_err(|e| format!("results store: {e}"))?;
+    // The agent's own store (per namespace) by default: a local `testwerk run` aborts the
+    // executions of runners that are gone, which must never touch an agent's, even while the
+    // agent is down.
+    let path = match &config.store {
+        Some(p) => p.clone(),
+        None => Store::default_path()
+            .map_err(|e| format!("results store: {e}"))?
+            .with_file_name(format!("agent-{}.db", config.namespace)),
+    };
+    let store = Store::open(&path).map_err(|e| format!("results store {}: {e}", path.display()))?;
     let registry = RegistryClient::new(config.registry.clone())
         .map_err(|e| format!("registry client: {e}"))?;
     let view = ClusterView::start(&client, &config.namespace);

@@ -5,5 +5,6 @@
 
 pub mod history;
 pub mod pipeline;
+pub mod remote;
 pub mod render;
 pub mod run;

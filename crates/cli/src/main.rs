@@ -56,6 +56,12 @@ enum Command {
     Crds,
     /// Run workflows on a Kubernetes cluster: watch TestWorkflowExecutions, serve the REST API.
     Agent(Box<AgentArgs>),
+    /// Abort an execution running on an agent (its running step is aborted, the rest skipped).
+    Abort(ControlArgs),
+    /// Pause an execution running on an agent (its processes are suspended).
+    Pause(ControlArgs),
+    /// Resume a paused execution.
+    Resume(ControlArgs),
     /// Internal: enter a local sandbox and run a program in it (used by the local runner).
     #[command(hide = true)]
     Sandbox {
@@ -163,6 +169,15 @@ struct AgentArgs {
     registry: RegistryArgs,
 }
 
+#[derive(clap::Args)]
+struct ControlArgs {
+    /// Execution id, `<workflow>-<number>`, or a unique id prefix.
+    id: String,
+    /// The agent's URL.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8088")]
+    server: String,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum CleanupArg {
     Always,
@@ -262,6 +277,9 @@ fn main() -> ExitCode {
             } => image_inspect(&reference, &registry, output),
         },
         Command::Agent(args) => agent(*args),
+        Command::Abort(args) => control("abort", &args),
+        Command::Pause(args) => control("pause", &args),
+        Command::Resume(args) => control("resume", &args),
         Command::Crds => {
             print!("{}", testwerk_spec::crds_yaml());
             ExitCode::SUCCESS
@@ -306,6 +324,19 @@ fn run(args: RunArgs) -> ExitCode {
         testwerk_cli::run::RunExit::Passed => ExitCode::SUCCESS,
         testwerk_cli::run::RunExit::Failed => ExitCode::from(1),
         testwerk_cli::run::RunExit::InputError => ExitCode::from(INPUT_ERROR),
+    }
+}
+
+fn control(action: &str, args: &ControlArgs) -> ExitCode {
+    match testwerk_cli::remote::control(&args.server, &args.id, action) {
+        Ok(name) => {
+            println!("{action}: {name}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -489,8 +489,16 @@ spec:
         count(&env) > paused_at,
         "the log did not grow after resuming"
     );
-    let (status, answer) = env.post(&format!("/v1/executions/{id}/abort"));
-    assert_eq!(status, 200, "abort: {answer}");
+    // Abort from the command line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["abort", &id, "--server", &env.url("")])
+        .output()
+        .expect("testwerk abort");
+    assert!(
+        out.status.success(),
+        "testwerk abort: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc = env.wait_done(&id, 2 * MINUTE);
     assert_eq!(doc["status"], "aborted", "{doc}");
     let s = steps(&doc);
@@ -500,5 +508,87 @@ spec:
         env.wait_clean(MINUTE),
         Vec::<String>::new(),
         "objects left behind"
+    );
+}
+
+#[test]
+fn run_with_server_shows_the_live_view_and_exits_with_the_result() {
+    let env = AgentEnv::start("run-server", &[]);
+    let dir = scratch("run-server");
+    let passing = dir.join("passing.yaml");
+    std::fs::write(
+        &passing,
+        r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: remote-pass}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: greet
+    shell: echo "hello from the cluster"
+"#,
+    )
+    .expect("write");
+    let failing = dir.join("failing.yaml");
+    std::fs::write(
+        &failing,
+        r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: remote-fail}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: break
+    shell: exit 3
+"#,
+    )
+    .expect("write");
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+            .args([
+                "run",
+                file.to_str().expect("path"),
+                "--server",
+                &env.url(""),
+            ])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("testwerk run --server")
+    };
+    let out = run(&passing);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("hello from the cluster"), "{stdout}");
+    assert!(
+        stdout.contains("PASS") && stdout.contains("greet"),
+        "{stdout}"
+    );
+    let out = run(&failing);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("exit code 3"),
+        "{stdout}"
+    );
+    // A workflow with a mistake is refused with the file, line and field.
+    let broken = dir.join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {name: broken}\nspec:\n  steps:\n  - shel: echo\n",
+    )
+    .expect("write");
+    let out = run(&broken);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("broken.yaml:6") && stderr.contains("shel"),
+        "{stderr}"
     );
 }

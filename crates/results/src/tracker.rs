@@ -182,11 +182,13 @@ impl Tracker {
 
     fn event(&mut self, event: Event, out: &mut dyn FnMut(Update)) {
         match event {
+            // The same state changes a remote view replays ([`Tracker::apply`]); only known
+            // steps are reported (virtual groups are not).
             Event::Start { r#ref } => {
-                if let Some(s) = self.steps.get_mut(&r#ref) {
-                    s.started = true;
-                    self.running.push(r#ref.clone());
-                    out(Update::Started(r#ref));
+                if self.steps.contains_key(&r#ref) {
+                    let update = Update::Started(r#ref);
+                    self.apply(&update);
+                    out(update);
                 }
             }
             Event::End {
@@ -195,21 +197,17 @@ impl Tracker {
                 code,
                 ms,
             } => {
-                if r#ref == "root" {
-                    self.root = Some((status, ms));
-                }
-                self.running.retain(|r| r != &r#ref);
-                if let Some(s) = self.steps.get_mut(&r#ref) {
-                    s.status = Some(status);
-                    s.code = Some(code);
-                    s.ms = Some(ms);
-                    out(Update::Finished {
-                        r#ref,
-                        status,
-                        code,
-                        ms,
-                        message: None,
-                    });
+                let known = self.steps.contains_key(&r#ref);
+                let update = Update::Finished {
+                    r#ref,
+                    status,
+                    code,
+                    ms,
+                    message: None,
+                };
+                self.apply(&update);
+                if known {
+                    out(update);
                 }
             }
             Event::Output { r#ref, name, value } => out(Update::Output { r#ref, name, value }),

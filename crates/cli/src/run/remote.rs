@@ -15,11 +15,7 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
     let source = std::fs::read_to_string(&req.file)
         .map_err(|e| input(format!("{}: {e}", req.file.display())))?;
     let server = server.trim_end_matches('/');
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
-    );
+    let agent = crate::remote::client();
     let body = json!({
         "source": source,
         "file": req.file.display().to_string(),
