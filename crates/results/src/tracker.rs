@@ -184,12 +184,10 @@ impl Tracker {
         match event {
             // The same state changes a remote view replays ([`Tracker::apply`]); only known
             // steps are reported (virtual groups are not).
-            Event::Start { r#ref } => {
-                if self.steps.contains_key(&r#ref) {
-                    let update = Update::Started(r#ref);
-                    self.apply(&update);
-                    out(update);
-                }
+            Event::Start { r#ref } if self.steps.contains_key(&r#ref) => {
+                let update = Update::Started(r#ref);
+                self.apply(&update);
+                out(update);
             }
             Event::End {
                 r#ref,
