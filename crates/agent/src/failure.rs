@@ -20,6 +20,10 @@ pub enum Trouble {
     Disrupted { message: String },
     /// The Job failed for another reason.
     JobFailed { message: String },
+    /// An init container ran out of memory: even when its step's failure was allowed (and
+    /// `init` itself exited 0), the kubelet counts it as failed and never starts the next
+    /// container, so the Pod would wait forever.
+    Stuck { message: String },
 }
 
 impl Trouble {
@@ -46,7 +50,8 @@ impl Trouble {
             | Trouble::Unschedulable { message }
             | Trouble::Deadline { message }
             | Trouble::Disrupted { message }
-            | Trouble::JobFailed { message } => message,
+            | Trouble::JobFailed { message }
+            | Trouble::Stuck { message } => message,
         }
     }
 }
@@ -102,10 +107,38 @@ pub fn trouble(job: Option<&Job>, pod: Option<&Pod>) -> Option<Trouble> {
             });
         }
     }
-    let containers = status
+    let inits = status
         .init_container_statuses
+        .as_deref()
+        .unwrap_or_default();
+    for (i, c) in inits.iter().enumerate() {
+        let oom = c
+            .state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
+        let next_waits = inits.get(i + 1).map_or_else(
+            || {
+                status
+                    .container_statuses
+                    .iter()
+                    .flatten()
+                    .any(|n| n.state.as_ref().is_none_or(|s| s.waiting.is_some()))
+            },
+            |n| n.state.as_ref().is_none_or(|s| s.waiting.is_some()),
+        );
+        if oom && next_waits && status.phase.as_deref() == Some("Pending") {
+            return Some(Trouble::Stuck {
+                message: format!(
+                    "container {} ran out of memory (OOMKilled); Kubernetes runs no container \
+                     after an init container that did, even when its step may fail",
+                    c.name
+                ),
+            });
+        }
+    }
+    let containers = inits
         .iter()
-        .flatten()
         .chain(status.container_statuses.iter().flatten());
     for c in containers {
         if let Some(t) = container_trouble(c) {
@@ -278,6 +311,26 @@ mod tests {
             Some("the container ran out of memory and was killed (OOMKilled; memory limit 16Mi)")
         );
         assert_eq!(termination_message(&c), Some("p,0/a,137"));
+    }
+
+    #[test]
+    fn an_init_container_killed_for_memory_blocks_the_pod() {
+        let p = pod(json!({"phase": "Pending",
+        "initContainerStatuses": [{
+            "name": "3", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0, "reason": "OOMKilled"}},
+        }],
+        "containerStatuses": [{
+            "name": "4", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "PodInitializing"}},
+        }]}));
+        let t = trouble(None, Some(&p)).expect("trouble");
+        assert!(t.is_fatal());
+        assert!(
+            t.message().contains("container 3 ran out of memory"),
+            "{}",
+            t.message()
+        );
     }
 
     #[test]

@@ -249,6 +249,16 @@ impl Watch<'_> {
             if self.saw_job && job.is_none() && pod.is_none() {
                 return Started::Stopped(Ending::aborted("the Job was deleted"));
             }
+            // A container that runs or ran has a log to read first, whatever happens next.
+            if let Some(pod) = &pod
+                && let Some(status) = container_status(pod, &container.name)
+                && status
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+            {
+                return Started::Yes(Box::new(pod.clone()));
+            }
             if self.saw_pod && (pod.is_none() || pod.as_ref().is_some_and(is_deleting)) {
                 return Started::Stopped(Ending::aborted("the Pod was deleted"));
             }
@@ -280,15 +290,6 @@ impl Watch<'_> {
                         UNSCHEDULABLE_LIMIT.as_secs()
                     )));
                 }
-            }
-            if let Some(pod) = pod
-                && let Some(status) = container_status(&pod, &container.name)
-                && status
-                    .state
-                    .as_ref()
-                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
-            {
-                return Started::Yes(Box::new(pod));
             }
             self.wait().await;
         }

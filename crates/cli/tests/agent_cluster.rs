@@ -213,6 +213,22 @@ spec:
   - name: eat memory
     shell: tail /dev/zero
 "#;
+    // An optional step that runs out of memory in an init container: the kubelet never starts
+    // the next container, so the agent must end the execution instead of waiting forever.
+    let oom_optional = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: oom-optional}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: memory hog
+    optional: true
+    container: {image: "busybox:1.37", resources: {limits: {memory: 24Mi}}}
+    shell: tail /dev/zero
+  - name: after the hog
+    shell: echo after
+"#;
     let deleted = r#"
 kind: TestWorkflow
 apiVersion: testworkflows.testkube.io/v1
@@ -242,6 +258,7 @@ spec:
 "#;
     let image_id = env.submit_ok("missing-image.yaml", missing_image, None);
     let oom_id = env.submit_ok("oom.yaml", oom, None);
+    let oom_optional_id = env.submit_ok("oom-optional.yaml", oom_optional, None);
     let deleted_id = env.submit_ok("deleted.yaml", deleted, None);
     let deadline_id = env.submit_ok("deadline.yaml", deadline, None);
 
@@ -282,6 +299,14 @@ spec:
         s["eat memory"].1.contains("OOMKilled") && s["eat memory"].1.contains("32Mi"),
         "{doc}"
     );
+
+    let doc = env.wait_done(&oom_optional_id, 3 * MINUTE);
+    assert_eq!(doc["status"], "aborted", "{doc}");
+    let s = steps(&doc);
+    assert_eq!(s["memory hog"].0, "failed", "{doc}");
+    assert!(s["memory hog"].1.contains("OOMKilled"), "{doc}");
+    assert_eq!(s["after the hog"].0, "aborted", "{doc}");
+    assert!(s["after the hog"].1.contains("ran out of memory"), "{doc}");
 
     let doc = env.wait_done(&deleted_id, 3 * MINUTE);
     assert_eq!(doc["status"], "aborted", "{doc}");
@@ -482,6 +507,10 @@ spec:
     let paused_at = count(&env);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(count(&env), paused_at, "the log grew while paused");
+    let doc = env
+        .get(&format!("/v1/executions/{id}"))
+        .expect("the execution");
+    assert_eq!(steps(&doc)["tick"].0, "paused", "{doc}");
     let (status, answer) = env.post(&format!("/v1/executions/{id}/resume"));
     assert_eq!(status, 200, "resume: {answer}");
     std::thread::sleep(Duration::from_secs(3));

@@ -121,6 +121,20 @@ impl<'a> Recorder<'a> {
             Update::Output { r#ref, name, value } => {
                 let _ = self.store.set_output(self.id, r#ref, name, value);
             }
+            Update::Paused(r) | Update::Resumed(r) => {
+                self.flush();
+                if self.settled.contains_key(r) {
+                    return;
+                }
+                let status = if matches!(update, Update::Paused(_)) {
+                    testwerk_store::StepStatus::Paused
+                } else {
+                    testwerk_store::StepStatus::Running
+                };
+                let mut step = self.step(tracker, r, status);
+                step.started_at = self.started_at.get(r).copied();
+                let _ = self.store.upsert_step(self.id, &step);
+            }
             Update::Retry { .. } | Update::Warning { .. } => {}
         }
     }

@@ -52,6 +52,10 @@ pub enum Update {
         attempt: u32,
         of: u32,
     },
+    /// The step's processes were suspended (a user paused the execution).
+    Paused(String),
+    /// They run again.
+    Resumed(String),
     Warning {
         message: String,
     },
@@ -209,6 +213,12 @@ impl Tracker {
                 }
             }
             Event::Output { r#ref, name, value } => out(Update::Output { r#ref, name, value }),
+            Event::Pause { r#ref, .. } if self.steps.contains_key(&r#ref) => {
+                out(Update::Paused(r#ref));
+            }
+            Event::Resume { r#ref, .. } if self.steps.contains_key(&r#ref) => {
+                out(Update::Resumed(r#ref));
+            }
             Event::Iteration { r#ref, attempt, of } => out(Update::Retry { r#ref, attempt, of }),
             Event::Setup {
                 status, details, ..
@@ -320,5 +330,103 @@ fn collect_refs(nodes: &[SignatureNode], out: &mut Vec<String>) {
     for n in nodes {
         out.push(n.r#ref.clone());
         collect_refs(&n.children, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testwerk_protocol::line::encode;
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    fn tracker() -> Tracker {
+        let sig: Vec<SignatureNode> =
+            serde_json::from_value(serde_json::json!([{"ref": "r1", "name": "one"}]))
+                .expect("a signature");
+        Tracker::new(&sig, &sig, TOKEN)
+    }
+
+    fn feed(t: &mut Tracker, events: &[Event], text: &str) -> Vec<Update> {
+        let mut bytes = Vec::new();
+        for e in events {
+            bytes.extend(encode(TOKEN, e));
+        }
+        bytes.extend(text.as_bytes());
+        let mut out = Vec::new();
+        t.feed(&bytes, &mut |u| out.push(u));
+        out
+    }
+
+    #[test]
+    fn lines_belong_to_the_running_step_and_pauses_are_reported() {
+        let mut t = tracker();
+        let at = "2026-01-01T00:00:00Z".to_owned();
+        let updates = feed(
+            &mut t,
+            &[
+                Event::Start { r#ref: "r1".into() },
+                Event::Pause {
+                    r#ref: "r1".into(),
+                    at: at.clone(),
+                },
+                Event::Resume {
+                    r#ref: "r1".into(),
+                    at,
+                },
+                Event::Pause {
+                    r#ref: "root".into(),
+                    at: "x".into(),
+                },
+            ],
+            "hello\n",
+        );
+        assert_eq!(
+            updates,
+            vec![
+                Update::Started("r1".into()),
+                Update::Paused("r1".into()),
+                Update::Resumed("r1".into()),
+                Update::Log {
+                    r#ref: Some("r1".into()),
+                    line: "hello".into()
+                },
+            ]
+        );
+        assert_eq!(t.running_step(), Some("r1"));
+    }
+
+    #[test]
+    fn a_remote_view_replays_updates_to_the_same_state() {
+        let mut local = tracker();
+        let updates = feed(
+            &mut local,
+            &[
+                Event::Start { r#ref: "r1".into() },
+                Event::End {
+                    r#ref: "r1".into(),
+                    status: StepStatus::Failed,
+                    code: 2,
+                    ms: 5,
+                },
+                Event::End {
+                    r#ref: "root".into(),
+                    status: StepStatus::Failed,
+                    code: 0,
+                    ms: 6,
+                },
+            ],
+            "",
+        );
+        let mut remote = tracker();
+        for u in &updates {
+            let json = serde_json::to_string(u).expect("serializable");
+            let back: Update = serde_json::from_str(&json).expect("readable");
+            remote.apply(&back);
+        }
+        assert_eq!(remote.steps, local.steps);
+        // The root is not a step: a remote view learns the execution's result from its end.
+        assert_eq!(local.root, Some((StepStatus::Failed, 6)));
+        assert!(remote.all_finished());
     }
 }

@@ -105,6 +105,18 @@ impl PrettyView {
                 let label = self.paint("1;35", "  RETRY");
                 let _ = writeln!(self.out, "{label} {step}: attempt {attempt} of {of}");
             }
+            Update::Paused(r) | Update::Resumed(r) => {
+                let Some(s) = tracker.steps.get(r).filter(|s| s.shown && !s.is_group) else {
+                    return;
+                };
+                let (word, color) = if matches!(update, Update::Paused(_)) {
+                    ("PAUSED", "1;35")
+                } else {
+                    ("RESUMED", "1;35")
+                };
+                let label = self.paint(color, &format!("{word:>7}"));
+                let _ = writeln!(self.out, "{label} {}{}", indent(s), s.name);
+            }
             Update::Warning { message } => self.warn(message),
         }
     }
