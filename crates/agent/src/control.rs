@@ -13,11 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::Agent;
 use crate::live::Live;
 
-/// The port `init` listens on for control commands.
-pub const CONTROL_PORT: u16 = 60434;
-const PAUSE: u8 = 0x03;
-const RESUME: u8 = 0x04;
-const DONE: u8 = 0x05;
+use testwerk_protocol::control::{DONE, PAUSE, PORT, RESUME};
 
 pub async fn abort(agent: &Agent, live: &Live) -> Result<(), String> {
     live.request_abort();
@@ -50,7 +46,7 @@ async fn command(agent: &Agent, live: &Live, byte: u8) -> Result<(), String> {
         .pod(&live.resource)
         .and_then(|p| p.status.and_then(|s| s.pod_ip))
         .ok_or_else(|| format!("{} has no running Pod with an IP yet", live.name))?;
-    let addr = format!("{ip}:{CONTROL_PORT}");
+    let addr = format!("{ip}:{PORT}");
     let talk = async {
         let mut stream = tokio::net::TcpStream::connect(&addr).await?;
         stream.write_all(&[byte]).await?;

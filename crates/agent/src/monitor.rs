@@ -33,7 +33,9 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
     let mut tracker = Tracker::new(&blueprint.full_signature, &blueprint.signature, &token);
     let mut recorder = Recorder::new(&store, &id);
     if let Ok(Some(detail)) = store.execution(&id) {
-        let stored_logs = store.logs(&id, None).map(|l| l.len()).unwrap_or(0);
+        let stored_logs = store
+            .log_count(&id)
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
         recorder.resume(stored_logs, &detail.steps);
     }
     let _ = store.set_status(&id, ExecutionStatus::Running, None);
@@ -124,7 +126,7 @@ async fn follow_containers(
             Started::Yes(pod) => pod,
             Started::Stopped(ending) => return Some(attribute(ending, tracker, blueprint, index)),
         };
-        stream_logs(agent, &pod, container, tracker, sink).await;
+        stream_logs(agent, &blueprint.resource, &pod, container, tracker, sink).await;
         let mut updates = Vec::new();
         tracker.finish(&mut |u| updates.push(u));
         emit_all(sink, tracker, updates);
@@ -373,6 +375,7 @@ async fn stop(agent: &Agent, resource: &str) {
 /// again and what was read already is skipped (the kubelet serves the same bytes again).
 async fn stream_logs(
     agent: &Agent,
+    resource: &str,
     pod: &Pod,
     container: &ContainerPlan,
     tracker: &mut Tracker,
@@ -437,7 +440,7 @@ async fn stream_logs(
         // Ended: because the container did, or the connection broke?
         let terminated = agent
             .view
-            .pod(&pod_name_resource(pod))
+            .pod(resource)
             .map(|p| {
                 container_status(&p, &container.name)
                     .and_then(|s| s.state)
@@ -449,13 +452,4 @@ async fn stream_logs(
         }
         tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt + 1))).await;
     }
-}
-
-fn pod_name_resource(pod: &Pod) -> String {
-    pod.metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(crate::objects::EXECUTION_LABEL))
-        .cloned()
-        .unwrap_or_default()
 }

@@ -78,25 +78,21 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
             notes.push(format!("{}: aborted ({reason})", execution.name));
         }
     }
+    // Objects of executions that are over: the agent stopped between recording the end and
+    // cleaning up.
     for resource in agent.view.job_names() {
-        let over = matches!(
-            agent.store.execution(&resource),
-            Ok(Some(d)) if d.execution.status.is_final()
-        );
-        if over && !agent.is_tracked_resource(&resource) {
-            let status = agent
-                .store
-                .execution(&resource)
-                .ok()
-                .flatten()
-                .map(|d| d.execution.status);
-            if status.is_some_and(|s| agent.config.cleanup.applies(s)) {
-                let _ =
-                    crate::objects::delete_all(&agent.client, &agent.namespace, &resource).await;
-                notes.push(format!(
-                    "{resource}: deleted the objects of a finished execution"
-                ));
-            }
+        let Ok(Some(detail)) = agent.store.execution(&resource) else {
+            continue;
+        };
+        let status = detail.execution.status;
+        if status.is_final()
+            && agent.config.cleanup.applies(status)
+            && !agent.is_tracked_resource(&resource)
+        {
+            let _ = crate::objects::delete_all(&agent.client, &agent.namespace, &resource).await;
+            notes.push(format!(
+                "{resource}: deleted the objects of a finished execution"
+            ));
         }
     }
     notes

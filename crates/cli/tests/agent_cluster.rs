@@ -81,11 +81,7 @@ fn shell_corpus_workflows_reach_their_local_results_on_the_cluster() {
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(
-        env.wait_clean(MINUTE),
-        Vec::<String>::new(),
-        "objects left behind"
-    );
+    env.assert_clean();
 }
 
 fn workflow_template_files(dirs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
@@ -323,11 +319,7 @@ spec:
     assert!(s["slow"].1.contains("timed out after 8 seconds"), "{doc}");
     assert_eq!(s["never"].0, "skipped", "{doc}");
 
-    assert_eq!(
-        env.wait_clean(MINUTE),
-        Vec::<String>::new(),
-        "objects left behind"
-    );
+    env.assert_clean();
 }
 
 /// A small pseudo-random sequence; the seed is printed so a failure can be replayed.
@@ -420,11 +412,7 @@ spec:
             );
         }
     }
-    assert_eq!(
-        env.wait_clean(MINUTE),
-        Vec::<String>::new(),
-        "objects left behind"
-    );
+    env.assert_clean();
     let jobs = env.log().matches("creating Job").count();
     assert_eq!(
         jobs,
@@ -470,11 +458,7 @@ fn a_testworkflowexecution_object_starts_an_execution_and_mirrors_its_status() {
     let id = status["executionId"].as_str().expect("executionId");
     let logs = env.text(&format!("/v1/executions/{id}/logs"));
     assert!(logs.contains("said fancy"), "{logs}");
-    assert_eq!(
-        env.wait_clean(MINUTE),
-        Vec::<String>::new(),
-        "objects left behind"
-    );
+    env.assert_clean();
 }
 
 #[test]
@@ -533,11 +517,7 @@ spec:
     let s = steps(&doc);
     assert_eq!(s["tick"].0, "aborted", "{doc}");
     assert_eq!(s["after"].0, "skipped", "{doc}");
-    assert_eq!(
-        env.wait_clean(MINUTE),
-        Vec::<String>::new(),
-        "objects left behind"
-    );
+    env.assert_clean();
 }
 
 #[test]

@@ -9,12 +9,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 
-/// Pause request byte.
-pub const PAUSE: u8 = 0x03;
-/// Resume request byte.
-pub const RESUME: u8 = 0x04;
-/// Answer byte.
-pub const DONE: u8 = 0x05;
+pub use testwerk_protocol::control::{DONE, PAUSE, RESUME};
 
 /// A request from a client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -49,7 +49,10 @@ pub const ALL_VARS: [&str; 10] = [
 ];
 
 /// The default control endpoint (upstream's port).
-pub const DEFAULT_CONTROL_ADDR: &str = "0.0.0.0:60434";
+pub fn default_control_addr() -> String {
+    format!("0.0.0.0:{}", testwerk_protocol::control::PORT)
+}
+
 /// The default grace period between SIGTERM and SIGKILL.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(10);
 /// Where the termination message goes by default (Kubernetes reads it).
@@ -83,7 +86,7 @@ impl Settings {
         let internal_dir = path(VAR_INTERNAL_DIR, Path::new(paths::INTERNAL_DIR));
         let state_file = path(VAR_STATE_FILE, &internal_dir.join("state"));
         let control_addr = match lookup(VAR_CONTROL_ADDR) {
-            None => Some(DEFAULT_CONTROL_ADDR.to_owned()),
+            None => Some(default_control_addr()),
             Some(v) if v.is_empty() || v == OsStr::new("off") => None,
             Some(v) => Some(
                 v.into_string()

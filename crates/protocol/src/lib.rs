@@ -8,6 +8,7 @@
 //! - [`paths`]: where things live inside the Pod;
 //! - [`line`](mod@line): the log line protocol `init` reports progress with.
 
+pub mod control;
 pub mod env;
 pub mod line;
 pub mod paths;

@@ -64,6 +64,25 @@ impl Store {
         })
     }
 
+    /// How many log lines the execution `query` names has (a backend resuming a stream skips
+    /// that many), without reading them.
+    pub fn log_count(&self, query: &str) -> Result<u64, StoreError> {
+        self.read(|tx| {
+            let pk = self
+                .resolve(tx, query)?
+                .ok_or_else(|| StoreError::NotFound {
+                    query: query.to_owned(),
+                })?;
+            tx.query_row(
+                "SELECT count(*) FROM logs WHERE execution = ?1",
+                [pk],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(to_u64)
+            .map_err(|e| self.sqlite(e))
+        })
+    }
+
     /// The log of the execution `query` names (see [`Store::execution`]), in order; only the
     /// lines of step `step` if one is given. Fails with [`StoreError::NotFound`] if there is
     /// no such execution.

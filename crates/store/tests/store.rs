@@ -420,8 +420,13 @@ fn log_sequence_continues_across_stores_and_lines_are_bounded() {
     );
     assert!(cut.text.len() < kept + 64);
     assert_eq!(lines[3].text, "four");
+    assert_eq!(store.log_count(&id).unwrap(), 4);
     assert!(matches!(
         store.append_logs("nope", &[LogLine::new(None, "x")]),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.log_count("nope"),
         Err(StoreError::NotFound { .. })
     ));
 }

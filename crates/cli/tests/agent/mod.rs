@@ -283,6 +283,12 @@ impl AgentEnv {
         }
     }
 
+    /// Asserts that no object of an execution is left (waiting up to a minute for deletions).
+    pub fn assert_clean(&self) {
+        let left = self.wait_clean(Duration::from_secs(60));
+        assert!(left.is_empty(), "objects left behind: {left:?}");
+    }
+
     /// Applies a custom resource (TestWorkflow, TestWorkflowTemplate, TestWorkflowExecution)
     /// as the admin.
     pub fn apply_cr(&self, doc: &Value) {
