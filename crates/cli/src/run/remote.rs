@@ -10,6 +10,7 @@ use testwerk_plan::SignatureNode;
 use super::tracker::{Tracker, Update};
 use super::view::PrettyView;
 use super::{RunError, RunRequest, input};
+use testwerk_protocol::line::StepStatus;
 
 pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunError> {
     let source = std::fs::read_to_string(&req.file)
@@ -101,6 +102,15 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
             }
             Some("end") => {
                 passed = event["status"].as_str() == Some("passed");
+                // Over before we followed it: the agent sends the stored results instead.
+                if let Some(t) = tracker.as_mut() {
+                    for update in stored_results(&event["steps"]) {
+                        t.apply(&update);
+                        if !req.json {
+                            view.update(t, &update);
+                        }
+                    }
+                }
                 if req.json {
                     let detail: Value = agent
                         .get(&format!("{server}/v1/executions/{id}"))
@@ -124,4 +134,68 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
         }
     }
     Ok(passed)
+}
+
+/// The stored step results an `end` event carries, as the updates that would have shown them
+/// live; steps that never finished are left out.
+fn stored_results(steps: &Value) -> Vec<Update> {
+    let Some(steps) = steps.as_array() else {
+        return Vec::new();
+    };
+    steps
+        .iter()
+        .filter_map(|s| {
+            let step: testwerk_store::StepResult = serde_json::from_value(s.clone()).ok()?;
+            let status = match step.status {
+                testwerk_store::StepStatus::Passed => StepStatus::Passed,
+                testwerk_store::StepStatus::Failed => StepStatus::Failed,
+                testwerk_store::StepStatus::Timeout => StepStatus::Timeout,
+                testwerk_store::StepStatus::Skipped => StepStatus::Skipped,
+                testwerk_store::StepStatus::Aborted => StepStatus::Aborted,
+                _ => return None,
+            };
+            Some(Update::Finished {
+                ms: step.duration_ms().unwrap_or(0),
+                r#ref: step.step_ref,
+                status,
+                code: step.exit_code.unwrap_or(0),
+                message: step.error,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_results_become_the_updates_a_live_view_would_have_shown() {
+        let steps = json!([
+            {"ref": "r1", "name": "a", "status": "passed", "exit_code": 0,
+             "started_at": "2026-01-01T00:00:00.000Z", "finished_at": "2026-01-01T00:00:01.500Z"},
+            {"ref": "r2", "name": "b", "status": "failed", "exit_code": 3, "error": "boom"},
+            {"ref": "r3", "name": "c", "status": "running"},
+        ]);
+        assert_eq!(
+            stored_results(&steps),
+            vec![
+                Update::Finished {
+                    r#ref: "r1".into(),
+                    status: StepStatus::Passed,
+                    code: 0,
+                    ms: 1500,
+                    message: None,
+                },
+                Update::Finished {
+                    r#ref: "r2".into(),
+                    status: StepStatus::Failed,
+                    code: 3,
+                    ms: 0,
+                    message: Some("boom".into()),
+                },
+            ]
+        );
+        assert!(stored_results(&Value::Null).is_empty());
+    }
 }
