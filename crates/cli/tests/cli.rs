@@ -24,9 +24,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Writes `text` to a fresh file in a per-test directory and returns its path.
+/// Writes `text` to a fresh file in a per-test directory under Cargo's test scratch space
+/// (`target/tmp`, gone with `cargo clean`) and returns its path.
 fn file(test: &str, name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("testwerk-cli-{}-{test}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{test}"));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));

@@ -321,6 +321,12 @@ impl Drop for AgentEnv {
         let _ = self
             .rt
             .block_on(api.delete(&self.namespace, &DeleteParams::background()));
+        // The agent's store and log stay for a failed test, named on stderr.
+        if std::thread::panicking() {
+            eprintln!("kept the failed test's files in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
