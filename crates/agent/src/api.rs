@@ -36,6 +36,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/test-workflows/{name}/executions", post(run_named))
         .route("/v1/executions/{id}", get(show))
         .route("/v1/executions/{id}/logs", get(logs))
+        .route("/v1/executions/{id}/events", get(events))
         .route("/v1/executions/{id}/follow", get(follow))
         .route("/v1/executions/{id}/{action}", post(act))
         .with_state(agent)
@@ -135,6 +136,14 @@ async fn logs(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Respon
             }
             ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
         }
+        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
+/// What Kubernetes said about the execution's Job and Pod, oldest first.
+async fn events(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Response {
+    match agent.store.events(&id) {
+        Ok(events) => axum::Json(events).into_response(),
         Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
     }
 }

@@ -1,5 +1,6 @@
-//! [`ClusterView`]: one watch on the Pods and one on the Jobs of our executions, kept in
-//! memory for every monitor to read, instead of one watch per execution. Monitors wait on
+//! [`ClusterView`]: one watch on the Pods, one on the Jobs of our executions and one on the
+//! namespace's events, kept in memory for every monitor to read, instead of watches per
+//! execution. Monitors wait on
 //! [`ClusterView::changed`] and look up their own objects.
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use crate::events::EventsByObject;
 use crate::objects::EXECUTION_LABEL;
 
 /// The latest Pods and Jobs of our executions, by execution (resource id).
@@ -21,6 +23,8 @@ use crate::objects::EXECUTION_LABEL;
 pub struct ClusterView {
     pods: Arc<Mutex<HashMap<String, Pod>>>,
     jobs: Arc<Mutex<HashMap<String, Job>>>,
+    /// Events about Jobs and Pods, by object name.
+    pub events: EventsByObject,
     /// Bumped on every change; `ready` once both watches listed everything once.
     changes: watch::Sender<u64>,
     ready: watch::Sender<bool>,
@@ -32,6 +36,7 @@ impl ClusterView {
         let view = ClusterView {
             pods: Arc::default(),
             jobs: Arc::default(),
+            events: Arc::default(),
             changes: watch::channel(0).0,
             ready: watch::channel(false).0,
         };
@@ -48,6 +53,10 @@ impl ClusterView {
             view.clone(),
             listed,
         );
+        let bumper = view.clone();
+        crate::events::spawn_watch(client, namespace, view.events.clone(), move || {
+            bumper.bump()
+        });
         view
     }
 

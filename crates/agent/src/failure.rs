@@ -12,6 +12,10 @@ pub enum Trouble {
     ImagePull { container: String, message: String },
     /// The container cannot be created (a missing Secret or ConfigMap, a bad command).
     CannotStart { container: String, message: String },
+    /// The container cannot be created yet, for a reason the kubelet retries by itself (its
+    /// Secret and ConfigMap caches have not synced: common right after a namespace is made,
+    /// or on a busy node).
+    Retrying { container: String, message: String },
     /// The Pod cannot be placed on a node.
     Unschedulable { message: String },
     /// The Job's or the Pod's `activeDeadlineSeconds` passed.
@@ -27,17 +31,21 @@ pub enum Trouble {
 }
 
 impl Trouble {
-    /// Whether the steps must be stopped: the Pod will never finish on its own.
+    /// Whether the steps must be stopped: the Pod will never finish on its own. The others
+    /// may clear up, so they are given time.
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, Trouble::Unschedulable { .. })
+        !matches!(
+            self,
+            Trouble::Unschedulable { .. } | Trouble::Retrying { .. }
+        )
     }
 
     /// The container it concerns, if one.
     pub fn container(&self) -> Option<&str> {
         match self {
-            Trouble::ImagePull { container, .. } | Trouble::CannotStart { container, .. } => {
-                Some(container)
-            }
+            Trouble::ImagePull { container, .. }
+            | Trouble::CannotStart { container, .. }
+            | Trouble::Retrying { container, .. } => Some(container),
             _ => None,
         }
     }
@@ -47,6 +55,7 @@ impl Trouble {
         match self {
             Trouble::ImagePull { message, .. }
             | Trouble::CannotStart { message, .. }
+            | Trouble::Retrying { message, .. }
             | Trouble::Unschedulable { message }
             | Trouble::Deadline { message }
             | Trouble::Disrupted { message }
@@ -174,6 +183,14 @@ fn container_trouble(c: &ContainerStatus) -> Option<Trouble> {
             ),
         });
     }
+    // "failed to sync secret cache: timed out waiting for the condition": the kubelet tries
+    // again; a missing Secret or key ("not found", "couldn't find key") never fixes itself.
+    if START_FAILURES.contains(&reason) && detail.contains("failed to sync") {
+        return Some(Trouble::Retrying {
+            container: c.name.clone(),
+            message: format!("the container cannot start yet ({reason}): {detail}"),
+        });
+    }
     if START_FAILURES.contains(&reason) {
         return Some(Trouble::CannotStart {
             container: c.name.clone(),
@@ -260,6 +277,29 @@ mod tests {
         assert_eq!(t.container(), Some("2"));
         assert!(t.message().contains("`nope:1`"), "{}", t.message());
         assert!(t.message().contains("not found"), "{}", t.message());
+        assert!(t.is_fatal());
+    }
+
+    #[test]
+    fn a_kubelet_cache_not_synced_yet_is_waited_for_but_a_missing_secret_is_not() {
+        let waiting = |message: &str| {
+            pod(json!({"containerStatuses": [{
+                "name": "1", "image": "alpine", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "CreateContainerConfigError", "message": message}},
+            }]}))
+        };
+        let t = trouble(
+            None,
+            Some(&waiting(
+                "failed to sync secret cache: timed out waiting for the condition",
+            )),
+        )
+        .expect("trouble");
+        assert!(matches!(t, Trouble::Retrying { .. }), "{t:?}");
+        assert!(!t.is_fatal());
+        assert_eq!(t.container(), Some("1"));
+        let t = trouble(None, Some(&waiting("secret \"creds\" not found"))).expect("trouble");
+        assert!(matches!(t, Trouble::CannotStart { .. }), "{t:?}");
         assert!(t.is_fatal());
     }
 

@@ -17,13 +17,16 @@
 //! - after a restart (even SIGKILL), follows the unfinished executions again, settles those
 //!   whose Job vanished, and cleans up what a finished one left ([`recover`]).
 //!
-//! One watch on Pods and one on Jobs ([`cluster::ClusterView`]) serve every execution.
+//! One watch on Pods, one on Jobs and one on events ([`cluster::ClusterView`]) serve every
+//! execution; the events each execution's objects got are stored with its results
+//! ([`events`]).
 
 pub mod api;
 pub mod blueprint;
 pub mod cluster;
 pub mod control;
 pub mod crd;
+pub mod events;
 pub mod failure;
 pub mod kinds;
 pub mod live;
@@ -80,6 +83,9 @@ pub struct AgentConfig {
     /// The ServiceAccount of execution Pods whose workflow names none (`deploy/rbac.yaml`'s
     /// `testwerk-execution` has no permissions); `None` leaves the namespace's default.
     pub execution_service_account: Option<String>,
+    /// How long a Pod may stay unschedulable before its execution fails: a cluster that is
+    /// scaling up needs a while, a `nodeSelector` nobody matches never gets better.
+    pub unschedulable_limit: std::time::Duration,
 }
 
 /// What every part of the agent shares.

@@ -16,6 +16,7 @@ use testwerk_store::ExecutionStatus;
 
 use crate::Agent;
 use crate::blueprint::{Blueprint, ContainerPlan};
+use crate::events::EventRelay;
 use crate::failure::{self, Trouble};
 use crate::live::{Live, Outcome};
 
@@ -23,8 +24,9 @@ use crate::live::{Live, Outcome};
 const RECHECK: Duration = Duration::from_secs(2);
 /// How long a log line may wait in memory before it is written to the store.
 const LOG_FLUSH: Duration = Duration::from_millis(100);
-/// How long a Pod may stay unschedulable before the execution fails.
-const UNSCHEDULABLE_LIMIT: Duration = Duration::from_secs(120);
+/// How long a container may wait for the kubelet's own retries (its Secret and ConfigMap
+/// caches syncing) before the execution fails.
+const RETRYING_LIMIT: Duration = Duration::from_secs(90);
 
 /// Follows the execution until it ends, records the outcome and cleans up.
 pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, token: String) {
@@ -45,7 +47,18 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
         recorder: &mut recorder,
         live: &live,
     };
-    let ending = follow_containers(&agent, &live, &blueprint, &mut tracker, &mut sink).await;
+    let mut relay = EventRelay::default();
+    let ending = follow_containers(
+        &agent,
+        &live,
+        &blueprint,
+        &mut tracker,
+        &mut sink,
+        &mut relay,
+    )
+    .await;
+    // The events that explain the ending (a deadline, a kill) are in by now, or nearly.
+    relay_events(&agent, &live, &blueprint.resource, &mut relay);
     let ending = match ending {
         Some(e) => Some(e),
         None if !tracker.all_finished() => Some(Ending::aborted(
@@ -110,14 +123,16 @@ async fn follow_containers(
     blueprint: &Blueprint,
     tracker: &mut Tracker,
     sink: &mut Sink<'_, '_>,
+    relay: &mut EventRelay,
 ) -> Option<Ending> {
     let mut watch = Watch {
         agent,
         live,
         blueprint,
+        relay,
         saw_pod: false,
         saw_job: false,
-        unschedulable_since: None,
+        pending_since: None,
         warned: false,
         changes: agent.view.changed(),
     };
@@ -127,6 +142,7 @@ async fn follow_containers(
             Started::Stopped(ending) => return Some(attribute(ending, tracker, blueprint, index)),
         };
         stream_logs(agent, &blueprint.resource, &pod, container, tracker, sink).await;
+        watch.relay_events();
         let mut updates = Vec::new();
         tracker.finish(&mut |u| updates.push(u));
         emit_all(sink, tracker, updates);
@@ -225,15 +241,23 @@ struct Watch<'a> {
     agent: &'a Agent,
     live: &'a Live,
     blueprint: &'a Blueprint,
+    relay: &'a mut EventRelay,
     saw_pod: bool,
     saw_job: bool,
-    unschedulable_since: Option<tokio::time::Instant>,
+    /// Since when the Pod has shown a trouble that may clear up by itself.
+    pending_since: Option<tokio::time::Instant>,
     warned: bool,
     changes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Watch<'_> {
+    fn relay_events(&mut self) {
+        relay_events(self.agent, self.live, &self.blueprint.resource, self.relay);
+    }
+
+    /// Relays new events, then waits for a change (or [`RECHECK`]).
     async fn wait(&mut self) {
+        self.relay_events();
         let _ = tokio::time::timeout(RECHECK, self.changes.changed()).await;
     }
 
@@ -264,7 +288,12 @@ impl Watch<'_> {
             if self.saw_pod && (pod.is_none() || pod.as_ref().is_some_and(is_deleting)) {
                 return Started::Stopped(Ending::aborted("the Pod was deleted"));
             }
-            if let Some(t) = failure::trouble(job.as_ref(), pod.as_ref()) {
+            let trouble = failure::trouble(job.as_ref(), pod.as_ref());
+            if trouble.as_ref().is_none_or(Trouble::is_fatal) {
+                // Cleared up: a later trouble gets its full time again.
+                self.pending_since = None;
+            }
+            if let Some(t) = trouble {
                 if t.is_fatal() {
                     let ending = match &t {
                         Trouble::ImagePull { .. } | Trouble::CannotStart { .. } => {
@@ -276,7 +305,7 @@ impl Watch<'_> {
                     return Started::Stopped(ending);
                 }
                 let since = *self
-                    .unschedulable_since
+                    .pending_since
                     .get_or_insert_with(tokio::time::Instant::now);
                 if !self.warned {
                     self.warned = true;
@@ -284,12 +313,16 @@ impl Watch<'_> {
                         message: t.message().to_owned(),
                     });
                 }
-                if since.elapsed() > UNSCHEDULABLE_LIMIT {
+                let limit = match t {
+                    Trouble::Unschedulable { .. } => self.agent.config.unschedulable_limit,
+                    _ => RETRYING_LIMIT,
+                };
+                if since.elapsed() > limit {
                     stop(self.agent, resource).await;
                     return Started::Stopped(Ending::failed(format!(
                         "{} (waited {} s)",
                         t.message(),
-                        UNSCHEDULABLE_LIMIT.as_secs()
+                        limit.as_secs()
                     )));
                 }
             }
@@ -330,6 +363,17 @@ impl Watch<'_> {
         }
         self.agent.view.pod(&self.blueprint.resource)
     }
+}
+
+/// Stores the new events of the execution's Job and Pod. While a container runs they wait
+/// until the monitor next looks at the Pod (when that container ends).
+fn relay_events(agent: &Agent, live: &Live, resource: &str, relay: &mut EventRelay) {
+    let pod = agent.view.pod(resource);
+    relay.track(
+        resource,
+        pod.as_ref().and_then(|p| p.metadata.name.as_deref()),
+    );
+    relay.relay(&agent.view.events, &agent.store, live);
 }
 
 fn is_deleting(pod: &Pod) -> bool {

@@ -62,8 +62,14 @@ pub fn list(store: Option<&Path>, workflow: Option<&str>, json: bool) -> u8 {
 
 /// Shows one execution with its steps and outputs.
 pub fn show(store: Option<&Path>, id: &str, json: bool) -> u8 {
-    let result = open(store).and_then(|s| s.execution(id).map_err(|e| e.to_string()));
-    match result {
+    let store = match open(store) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match store.execution(id) {
         Ok(Some(d)) if json => {
             println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
             0
@@ -104,6 +110,27 @@ pub fn show(store: Option<&Path>, id: &str, json: bool) -> u8 {
                 println!("  outputs:");
                 for o in &d.outputs {
                     println!("    {}.{} = {}", o.step_ref, o.name, o.value);
+                }
+            }
+            // Kubernetes events (agent executions): the warnings explain what steps cannot.
+            let warnings: Vec<_> = store
+                .events(&e.id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|ev| ev.warning)
+                .collect();
+            if !warnings.is_empty() {
+                println!("  cluster warnings:");
+                for ev in warnings {
+                    let repeated = if ev.count > 1 {
+                        format!(" (x{})", ev.count)
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "    {} {}: {}{repeated}  ({})",
+                        ev.time, ev.object, ev.message, ev.reason
+                    );
                 }
             }
             0

@@ -156,6 +156,9 @@ struct AgentArgs {
     /// ServiceAccount for execution Pods whose workflow names none (see deploy/rbac.yaml).
     #[arg(long, value_name = "NAME")]
     execution_service_account: Option<String>,
+    /// How long a Pod may wait for a node before its execution fails (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    unschedulable_timeout: u64,
     /// Image that runs `init` and our own steps.
     #[arg(long)]
     init_image: Option<String>,
@@ -374,6 +377,7 @@ fn agent(args: AgentArgs) -> ExitCode {
         },
         install_crds: !args.no_install_crds,
         execution_service_account: args.execution_service_account,
+        unschedulable_limit: std::time::Duration::from_secs(args.unschedulable_timeout),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -184,7 +184,8 @@ spec:
 
 #[test]
 fn failures_outside_the_steps_are_attributed_to_the_step_they_hit() {
-    let env = AgentEnv::start("failures", &[]);
+    // A Pod no node will take fails after 10 s instead of the default 2 minutes.
+    let env = AgentEnv::start("failures", &["--unschedulable-timeout", "10"]);
     let missing_image = r#"
 kind: TestWorkflow
 apiVersion: testworkflows.testkube.io/v1
@@ -252,7 +253,19 @@ spec:
   - name: never
     shell: echo never
 "#;
+    let unschedulable = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: unschedulable}
+spec:
+  pod: {nodeSelector: {testwerk.io/no-such-node: "true"}}
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: wait for a node
+    shell: echo never
+"#;
     let image_id = env.submit_ok("missing-image.yaml", missing_image, None);
+    let unschedulable_id = env.submit_ok("unschedulable.yaml", unschedulable, None);
     let oom_id = env.submit_ok("oom.yaml", oom, None);
     let oom_optional_id = env.submit_ok("oom-optional.yaml", oom_optional, None);
     let deleted_id = env.submit_ok("deleted.yaml", deleted, None);
@@ -286,6 +299,41 @@ spec:
             && s["pull me"].1.contains("cannot be pulled"),
         "{doc}"
     );
+    // What the kubelet said is kept with the execution: a warning about the pull, on the
+    // container of the step, stored once.
+    let events = env
+        .get(&format!("/v1/executions/{image_id}/events"))
+        .expect("events");
+    let events = events.as_array().expect("a list");
+    let pull_warnings: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["warning"] == true
+                && e["object"]
+                    .as_str()
+                    .is_some_and(|o| o.starts_with("Pod/") && o.contains(" container "))
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("testwerk-tests/does-not-exist:1"))
+        })
+        .collect();
+    assert!(
+        !pull_warnings.is_empty(),
+        "no pull warning among {events:#?}"
+    );
+    let mut keys: Vec<(String, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["uid"].as_str().unwrap_or_default().to_owned(),
+                e["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), total, "an event stored twice: {events:#?}");
 
     let doc = env.wait_done(&oom_id, 3 * MINUTE);
     assert_eq!(doc["status"], "failed", "{doc}");
@@ -311,6 +359,25 @@ spec:
     assert_eq!(s["long"].0, "aborted", "{doc}");
     assert!(s["long"].1.contains("the Pod was deleted"), "{doc}");
     assert_eq!(s["after"].0, "skipped", "{doc}");
+
+    let doc = env.wait_done(&unschedulable_id, 3 * MINUTE);
+    assert_eq!(doc["status"], "failed", "{doc}");
+    let s = steps(&doc);
+    assert_eq!(s["wait for a node"].0, "failed", "{doc}");
+    assert!(
+        s["wait for a node"].1.contains("cannot be scheduled")
+            && s["wait for a node"].1.contains("waited 10 s"),
+        "{doc}"
+    );
+    let events = env
+        .get(&format!("/v1/executions/{unschedulable_id}/events"))
+        .expect("events");
+    assert!(
+        events.as_array().is_some_and(|list| list
+            .iter()
+            .any(|e| e["reason"] == "FailedScheduling" && e["warning"] == true)),
+        "the scheduler's warning is kept: {events:#}"
+    );
 
     let doc = env.wait_done(&deadline_id, 3 * MINUTE);
     assert_eq!(doc["status"], "aborted", "{doc}");

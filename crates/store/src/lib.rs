@@ -47,6 +47,8 @@
 //! - Logs: numbered lines ([`StoredLogLine`]), each from one step or from the execution as a
 //!   whole, appended in batches ([`Store::append_logs`]). Lines longer than
 //!   [`MAX_LOG_LINE_BYTES`] are cut with a marker, and the cut is recorded.
+//! - [`ClusterEvent`]s: what Kubernetes said about the execution's Job and Pod, each event
+//!   once however often a backend reports it ([`Store::record_event`]).
 //!
 //! Times are [`Timestamp`]s: UTC, RFC 3339 with milliseconds.
 //!
@@ -100,6 +102,7 @@
 //! Inspect it with `sqlite3 ~/.local/share/testwerk/testwerk.db`.
 
 mod error;
+mod events;
 mod id;
 mod logs;
 mod mask;
@@ -115,8 +118,8 @@ pub use error::StoreError;
 pub use logs::MAX_LOG_LINE_BYTES;
 pub use mask::MIN_SECRET_CHARS;
 pub use model::{
-    Execution, ExecutionDetail, ExecutionFilter, ExecutionStatus, LogLine, NewExecution,
-    StepOutput, StepResult, StepStatus, StoredLogLine, UnknownStatus,
+    ClusterEvent, Execution, ExecutionDetail, ExecutionFilter, ExecutionStatus, LogLine,
+    NewExecution, StepOutput, StepResult, StepStatus, StoredLogLine, UnknownStatus,
 };
 pub use runner::RunnerIdentity;
 pub use schema::SCHEMA_VERSION;

@@ -313,6 +313,25 @@ impl LogLine {
     }
 }
 
+/// Something the cluster said about one of an execution's objects (a Kubernetes event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterEvent {
+    /// The event object's uid: with `count`, what makes it the same event when seen again.
+    pub uid: String,
+    /// How often it happened so far (Kubernetes folds repeats into one event).
+    pub count: u64,
+    /// When it last happened.
+    pub time: Timestamp,
+    /// A `Warning` event, not a `Normal` one.
+    pub warning: bool,
+    /// What it is about, as `Kind/name`, with the container when it names one.
+    pub object: String,
+    /// Kubernetes' short reason, e.g. `FailedScheduling`.
+    pub reason: String,
+    /// The text (masked, cut short when very long).
+    pub message: String,
+}
+
 /// A log line as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredLogLine {

@@ -86,6 +86,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX execution_tags_by_key ON execution_tags (key, value);
     CREATE INDEX logs_by_step ON logs (execution, step_ref, seq);
     "#,
+    // 3: what the cluster said about an execution's objects (Kubernetes events). One row per
+    // event and count, so a backend that reads the same events again after a restart adds
+    // nothing twice.
+    r#"
+    CREATE TABLE events (
+        execution INTEGER NOT NULL REFERENCES executions (pk) ON DELETE CASCADE,
+        uid       TEXT    NOT NULL,
+        count     INTEGER NOT NULL,
+        time      TEXT    NOT NULL,
+        warning   INTEGER NOT NULL CHECK (warning IN (0, 1)),
+        object    TEXT    NOT NULL,
+        reason    TEXT    NOT NULL,
+        message   TEXT    NOT NULL,
+        UNIQUE (execution, uid, count)
+    );
+    "#,
 ];
 
 /// Why a database cannot be brought to [`SCHEMA_VERSION`].
@@ -158,7 +174,7 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
     }
 
     #[test]
@@ -167,7 +183,7 @@ mod tests {
         migrate(&mut conn).expect("migrate");
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set version");
-        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(3))));
+        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(4))));
 
         let mut other = Connection::open_in_memory().expect("in-memory database");
         other

@@ -1,0 +1,88 @@
+//! What the cluster said about an execution's objects: Kubernetes events ("pulling image",
+//! "0/1 nodes are available", "Back-off restarting"), kept beside the logs because they
+//! explain failures the steps cannot see.
+
+use rusqlite::params;
+
+use crate::error::StoreError;
+use crate::model::ClusterEvent;
+use crate::query::parse;
+use crate::store::{Store, to_i64, to_u64};
+
+/// Messages longer than this are cut: an event explains, it is not a log.
+const MAX_EVENT_MESSAGE_BYTES: usize = 4096;
+
+impl Store {
+    /// Records `event` for execution `id` (the full unique id) unless it is recorded already:
+    /// the same event (`uid`) seen again with the same `count` adds nothing, so a backend may
+    /// hand over everything it sees after a restart. Returns whether it was new. The message
+    /// is masked like log lines.
+    pub fn record_event(&self, id: &str, event: &ClusterEvent) -> Result<bool, StoreError> {
+        let masked = self.masker(id).mask(&event.message).into_owned();
+        let message = if masked.len() > MAX_EVENT_MESSAGE_BYTES {
+            format!("{}…", &masked[..floor_boundary(&masked)])
+        } else {
+            masked
+        };
+        self.write_with(|tx| {
+            let (pk, _) = self.execution_pk(tx, id)?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO events
+                     (execution, uid, count, time, warning, object, reason, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    pk,
+                    event.uid,
+                    to_i64(event.count),
+                    event.time.to_string(),
+                    event.warning,
+                    event.object,
+                    event.reason,
+                    message,
+                ])
+            })
+            .map(|n| n > 0)
+            .map_err(|e| self.sqlite(e))
+        })
+    }
+
+    /// The events of the execution `query` names (see [`Store::execution`]), oldest first.
+    pub fn events(&self, query: &str) -> Result<Vec<ClusterEvent>, StoreError> {
+        self.read(|tx| {
+            let pk = self
+                .resolve(tx, query)?
+                .ok_or_else(|| StoreError::NotFound {
+                    query: query.to_owned(),
+                })?;
+            tx.prepare_cached(
+                "SELECT uid, count, time, warning, object, reason, message
+                 FROM events WHERE execution = ?1 ORDER BY time, rowid",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([pk], |row| {
+                    Ok(ClusterEvent {
+                        uid: row.get(0)?,
+                        count: to_u64(row.get(1)?),
+                        time: parse(row, 2)?,
+                        warning: row.get(3)?,
+                        object: row.get(4)?,
+                        reason: row.get(5)?,
+                        message: row.get(6)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.sqlite(e))
+        })
+    }
+}
+
+/// The largest char boundary at or below [`MAX_EVENT_MESSAGE_BYTES`].
+fn floor_boundary(text: &str) -> usize {
+    (0..=MAX_EVENT_MESSAGE_BYTES.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
+}

@@ -1,0 +1,85 @@
+//! Kubernetes events kept with an execution: each once, masked, bounded, in time order.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{new_execution, raw, temp_store};
+use testwerk_store::{ClusterEvent, StoreError, Timestamp};
+
+fn event(uid: &str, count: u64, at_ms: i64, reason: &str, message: &str) -> ClusterEvent {
+    ClusterEvent {
+        uid: uid.into(),
+        count,
+        time: Timestamp::from_unix_millis(1_790_000_000_000 + at_ms),
+        warning: reason.starts_with("Failed"),
+        object: "Pod/hello-1-abcde".into(),
+        reason: reason.into(),
+        message: message.into(),
+    }
+}
+
+#[test]
+fn an_event_seen_again_is_stored_once_and_a_repeat_of_it_again() {
+    let (_dir, _path, store) = temp_store();
+    let id = store.create_execution(new_execution("w")).unwrap().id;
+    let pull = event("u1", 1, 10, "FailedPull", "image not found");
+    assert!(store.record_event(&id, &pull).unwrap());
+    assert!(
+        !store.record_event(&id, &pull).unwrap(),
+        "same uid and count"
+    );
+    let again = event("u1", 2, 20, "FailedPull", "image not found");
+    assert!(
+        store.record_event(&id, &again).unwrap(),
+        "Kubernetes counted a repeat"
+    );
+    let scheduled = event("u0", 1, 0, "Scheduled", "assigned to node");
+    assert!(store.record_event(&id, &scheduled).unwrap());
+
+    let events = store.events("w-1").unwrap();
+    assert_eq!(events, vec![scheduled, pull, again], "oldest first");
+}
+
+#[test]
+fn event_messages_are_masked_and_bounded() {
+    let (_dir, path, store) = temp_store();
+    let mut new = new_execution("w");
+    new.secrets = vec!["s3cr3t-value".into()];
+    let id = store.create_execution(new).unwrap().id;
+    store
+        .record_event(
+            &id,
+            &event("u1", 1, 0, "Failed", "env TOKEN=s3cr3t-value rejected"),
+        )
+        .unwrap();
+    store
+        .record_event(&id, &event("u2", 1, 1, "Failed", &"é".repeat(5000)))
+        .unwrap();
+
+    let events = store.events(&id).unwrap();
+    assert_eq!(events[0].message, "env TOKEN=****ue rejected");
+    assert!(events[1].message.len() <= 4096 + '…'.len_utf8());
+    assert!(events[1].message.ends_with('…'));
+    let stored: i64 = raw(&path)
+        .query_row(
+            "SELECT count(*) FROM events WHERE message LIKE '%s3cr3t%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 0, "the secret never reaches the file");
+}
+
+#[test]
+fn events_of_an_unknown_execution_are_not_found() {
+    let (_dir, _path, store) = temp_store();
+    assert!(matches!(
+        store.events("nope-1"),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(
+        store
+            .record_event("0123456789abcdef01234567", &event("u", 1, 0, "X", "y"))
+            .is_err()
+    );
+}
