@@ -78,8 +78,11 @@ async fn run_named(
     Path(name): Path<String>,
     body: Option<axum::Json<RunNamed>>,
 ) -> Response {
-    let api = kinds::api(&agent.client, &agent.namespace, kinds::WORKFLOW);
-    let found = match api.get_opt(&name).await {
+    let found = match agent
+        .catalog
+        .workflow(&agent.client, &agent.namespace, &name)
+        .await
+    {
         Ok(Some(w)) => w,
         Ok(None) => {
             return error(

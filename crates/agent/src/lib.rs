@@ -5,7 +5,8 @@
 //!
 //! - starts an execution for every `TestWorkflowExecution` created in the namespace
 //!   ([`twe`]) and for every request to its REST API ([`api`]);
-//! - compiles the workflow with templates from the cluster and image metadata read through the
+//! - compiles the workflow with templates from the cluster (TestWorkflows and templates are
+//!   watched, [`catalog`]) and image metadata read through the
 //!   namespace's pull secrets, and creates its Secrets, ConfigMaps, PVCs and Job with
 //!   deterministic names ([`submit`], [`objects`]);
 //! - follows the Pod's containers in order, turning their logs into step results live and
@@ -23,6 +24,7 @@
 
 pub mod api;
 pub mod blueprint;
+pub mod catalog;
 pub mod cluster;
 pub mod control;
 pub mod crd;
@@ -96,6 +98,8 @@ pub struct Agent {
     pub registry: RegistryClient,
     pub config: AgentConfig,
     pub view: ClusterView,
+    /// The namespace's TestWorkflows and TestWorkflowTemplates, watched.
+    pub catalog: catalog::Catalog,
     live: Mutex<HashMap<String, Arc<Live>>>,
 }
 
@@ -156,6 +160,7 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
     let registry = RegistryClient::new(config.registry.clone())
         .map_err(|e| format!("registry client: {e}"))?;
     let view = ClusterView::start(&client, &config.namespace);
+    let catalog = catalog::Catalog::start(&client, &config.namespace);
     let agent = Arc::new(Agent {
         client,
         namespace: config.namespace.clone(),
@@ -163,6 +168,7 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         registry,
         config: config.clone(),
         view,
+        catalog,
         live: Mutex::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)

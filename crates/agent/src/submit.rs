@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::Api;
 use serde::{Deserialize, Serialize};
 use testwerk_pipeline::CompileSettings;
 use testwerk_registry::{PodImageSource, PullSecret};
@@ -60,17 +60,16 @@ impl std::fmt::Display for SubmitError {
 pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execution, SubmitError> {
     let docs = testwerk_spec::load_str(&submission.file, &submission.source)
         .map_err(|d| SubmitError::Input(d.iter().map(ToString::to_string).collect()))?;
-    let mut templates = cluster_templates(agent).await?;
     let mut workflows = Vec::new();
+    let mut inline = Vec::new();
     for doc in docs {
         match doc {
             AnyDocument::Workflow(w) => workflows.push(w),
-            AnyDocument::Template(t) => templates
-                .add(t)
-                .map_err(|d| SubmitError::Input(vec![d.to_string()]))?,
+            AnyDocument::Template(t) => inline.push(t),
             AnyDocument::Execution(_) => {}
         }
     }
+    let templates = cluster_templates(agent, &inline, false).await?;
     let doc = pick(workflows, submission.workflow.as_deref(), &submission.file)?;
     let workflow = doc.value.metadata.name.clone().unwrap_or_default();
     let pull_secrets = pull_secrets(agent, &doc).await;
@@ -91,32 +90,25 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         .take(57)
         .collect();
 
-    let compiled = {
-        let agent = agent.clone();
-        let resource = resource.clone();
-        let config = submission.config.clone();
-        tokio::task::spawn_blocking(move || {
-            let source = PodImageSource {
-                client: &agent.registry,
-                pull_secrets: &pull_secrets,
-                pull_policy: None,
-            };
-            let settings = CompileSettings {
-                namespace: agent.namespace.clone(),
-                images: agent.config.images.clone(),
-                image_source: &source,
-                execution_id: Some(resource),
-                config,
-            };
-            testwerk_pipeline::compile(&doc, &templates, &settings)
-        })
-        .await
-        .map_err(|e| SubmitError::Agent(format!("the compiler stopped: {e}")))?
+    let job = CompileJob {
+        agent: agent.clone(),
+        doc: Arc::new(doc),
+        pull_secrets: Arc::new(pull_secrets),
+        resource: resource.clone(),
+        config: submission.config.clone(),
     };
+    let mut compiled = job.run(templates).await?;
+    // The watched templates may trail one created a moment ago: list them once more.
+    if let Err(messages) = &compiled
+        && crate::catalog::names_missing_template(messages)
+    {
+        compiled = job
+            .run(cluster_templates(agent, &inline, true).await?)
+            .await?;
+    }
     let mut compiled = match compiled {
         Ok(c) => c,
-        Err(diagnostics) => {
-            let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        Err(messages) => {
             let _ = agent.store.set_status(
                 &execution.id,
                 ExecutionStatus::Failed,
@@ -259,16 +251,63 @@ fn pick(
     }
 }
 
-/// Every TestWorkflowTemplate of the namespace, loaded as if from files.
-async fn cluster_templates(agent: &Agent) -> Result<TemplateSet, SubmitError> {
-    let api: Api<DynamicObject> = kinds::api(&agent.client, &agent.namespace, kinds::TEMPLATE);
-    let list = api
-        .list(&ListParams::default())
+/// One workflow's compilation, which may run twice (see [`submit`]).
+struct CompileJob {
+    agent: Arc<Agent>,
+    doc: Arc<Document<TestWorkflow>>,
+    pull_secrets: Arc<Vec<PullSecret>>,
+    resource: String,
+    config: IndexMap<String, String>,
+}
+
+impl CompileJob {
+    /// Compiles on a blocking thread (image lookups wait on registries); `Err` inside holds
+    /// the compiler's messages.
+    async fn run(
+        &self,
+        templates: TemplateSet,
+    ) -> Result<Result<testwerk_pipeline::Compiled, Vec<String>>, SubmitError> {
+        let agent = self.agent.clone();
+        let doc = self.doc.clone();
+        let pull_secrets = self.pull_secrets.clone();
+        let resource = self.resource.clone();
+        let config = self.config.clone();
+        tokio::task::spawn_blocking(move || {
+            let source = PodImageSource {
+                client: &agent.registry,
+                pull_secrets: &pull_secrets,
+                pull_policy: None,
+            };
+            let settings = CompileSettings {
+                namespace: agent.namespace.clone(),
+                images: agent.config.images.clone(),
+                image_source: &source,
+                execution_id: Some(resource),
+                config,
+            };
+            testwerk_pipeline::compile(&doc, &templates, &settings)
+                .map_err(|d| d.iter().map(ToString::to_string).collect())
+        })
+        .await
+        .map_err(|e| SubmitError::Agent(format!("the compiler stopped: {e}")))
+    }
+}
+
+/// Every TestWorkflowTemplate of the namespace (from the watch, or listed when `fresh`),
+/// loaded as if from files, plus the templates that came with the workflow.
+async fn cluster_templates(
+    agent: &Agent,
+    inline: &[Document<testwerk_spec::TestWorkflowTemplate>],
+    fresh: bool,
+) -> Result<TemplateSet, SubmitError> {
+    let objects = agent
+        .catalog
+        .templates(&agent.client, &agent.namespace, fresh)
         .await
         .map_err(|e| SubmitError::Agent(format!("listing TestWorkflowTemplates: {e}")))?;
     let mut set = TemplateSet::new();
     let mut errors = Vec::new();
-    for object in list.items {
+    for object in objects {
         let name = object.metadata.name.clone().unwrap_or_default();
         let file = format!(
             "TestWorkflowTemplate {name} (namespace {})",
@@ -292,6 +331,10 @@ async fn cluster_templates(agent: &Agent) -> Result<TemplateSet, SubmitError> {
     // with "template not found"; say why here too.
     for e in errors {
         eprintln!("testwerk-agent: skipping a template: {e}");
+    }
+    for t in inline {
+        set.add(t.clone())
+            .map_err(|d| SubmitError::Input(vec![d.to_string()]))?;
     }
     Ok(set)
 }

@@ -105,9 +105,9 @@ async fn start(
         .and_then(Value::as_str)
         .ok_or("spec.testWorkflow.name is missing")?
         .to_owned();
-    let api = kinds::api(&agent.client, &agent.namespace, kinds::WORKFLOW);
-    let found = api
-        .get_opt(&workflow)
+    let found = agent
+        .catalog
+        .workflow(&agent.client, &agent.namespace, &workflow)
         .await
         .map_err(|e| format!("reading TestWorkflow {workflow}: {e}"))?
         .ok_or_else(|| {

@@ -492,10 +492,18 @@ spec:
 #[test]
 fn a_testworkflowexecution_object_starts_an_execution_and_mirrors_its_status() {
     let env = AgentEnv::start("twe", &[]);
+    // Created a moment before the run that uses it: the agent's watch may not have it yet,
+    // and the run must find it all the same.
+    env.apply_cr(&json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflowTemplate",
+        "metadata": {"name": "greeter"},
+        "spec": {"steps": [{"name": "greet", "shell": "echo greeted"}]},
+    }));
     env.apply_cr(&json!({
         "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
         "metadata": {"name": "from-cr"},
         "spec": {"container": {"image": "alpine:3.22.0"},
+                 "use": [{"name": "greeter"}],
                  "config": {"word": {"type": "string", "default": "plain"}},
                  "steps": [{"name": "say", "shell": "echo said {{ config.word }}"}]},
     }));
@@ -524,7 +532,22 @@ fn a_testworkflowexecution_object_starts_an_execution_and_mirrors_its_status() {
     assert_eq!(status["generation"], 1, "{status}");
     let id = status["executionId"].as_str().expect("executionId");
     let logs = env.text(&format!("/v1/executions/{id}/logs"));
-    assert!(logs.contains("said fancy"), "{logs}");
+    assert!(
+        logs.contains("greeted") && logs.contains("said fancy"),
+        "{logs}"
+    );
+
+    // The same workflow by name through the API, with its default config.
+    let (code, body) = env.post("/v1/test-workflows/from-cr/executions");
+    assert_eq!(code, 201, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let doc = env.wait_done(&id, 3 * MINUTE);
+    assert_eq!(doc["status"], "passed", "{doc}");
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert!(
+        logs.contains("greeted") && logs.contains("said plain"),
+        "{logs}"
+    );
     env.assert_clean();
 }
 

@@ -1,0 +1,124 @@
+//! The namespace's TestWorkflows and TestWorkflowTemplates, kept current by one watch each, so
+//! a submission reads them from memory instead of asking the API server every time.
+//!
+//! A cache can trail the cluster by a moment (`kubectl apply -f template.yaml` right before a
+//! run): a workflow it lacks is read from the API server, and a submission that names a
+//! template it lacks lists the templates again ([`crate::submit`]).
+
+use futures_util::{FutureExt, StreamExt};
+use kube::Client;
+use kube::api::{DynamicObject, ListParams};
+use kube::runtime::reflector::{self, Store, store::Writer};
+use kube::runtime::{WatchStreamExt, watcher};
+
+use crate::kinds;
+
+#[derive(Clone)]
+pub struct Catalog {
+    workflows: Store<DynamicObject>,
+    templates: Store<DynamicObject>,
+}
+
+impl Catalog {
+    /// Starts both watches in the background.
+    pub fn start(client: &Client, namespace: &str) -> Catalog {
+        Catalog {
+            workflows: reflect(client, namespace, kinds::WORKFLOW),
+            templates: reflect(client, namespace, kinds::TEMPLATE),
+        }
+    }
+
+    /// The TestWorkflow `name`: from memory, or from the API server when the cache does not
+    /// have it (yet).
+    pub async fn workflow(
+        &self,
+        client: &Client,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, kube::Error> {
+        let cached = self
+            .workflows
+            .find(|w| w.metadata.name.as_deref() == Some(name));
+        match cached {
+            Some(w) => Ok(Some((*w).clone())),
+            None => {
+                kinds::api(client, namespace, kinds::WORKFLOW)
+                    .get_opt(name)
+                    .await
+            }
+        }
+    }
+
+    /// Every TestWorkflowTemplate: from memory once the watch has listed them, otherwise (or
+    /// when `fresh`) from the API server.
+    pub async fn templates(
+        &self,
+        client: &Client,
+        namespace: &str,
+        fresh: bool,
+    ) -> Result<Vec<DynamicObject>, kube::Error> {
+        let ready = self
+            .templates
+            .wait_until_ready()
+            .now_or_never()
+            .is_some_and(|r| r.is_ok());
+        if ready && !fresh {
+            return Ok(self
+                .templates
+                .state()
+                .into_iter()
+                .map(|t| (*t).clone())
+                .collect());
+        }
+        let list = kinds::api(client, namespace, kinds::TEMPLATE)
+            .list(&ListParams::default())
+            .await?;
+        Ok(list.items)
+    }
+}
+
+fn reflect(client: &Client, namespace: &str, kind: &str) -> Store<DynamicObject> {
+    let writer = Writer::new(kinds::resource(kind));
+    let reader = writer.as_reader();
+    let stream = reflector::reflector(
+        writer,
+        watcher(
+            kinds::api(client, namespace, kind),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    );
+    let kind = kind.to_owned();
+    tokio::spawn(async move {
+        let mut stream = stream.boxed();
+        while let Some(event) = stream.next().await {
+            if let Err(e) = event {
+                eprintln!("testwerk-agent: watching {kind}s (retrying): {e}");
+            }
+        }
+    });
+    reader
+}
+
+/// Whether compiler messages say a template was not found: then the cache may trail a
+/// template created a moment ago, and the submission lists them fresh once.
+pub fn names_missing_template(messages: &[String]) -> bool {
+    messages
+        .iter()
+        .any(|m| m.contains("template \"") && m.contains("\" not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_missing_template_asks_for_a_fresh_list() {
+        let missing = vec![
+            "w.yaml: spec.use[0]: resolving template: template \"official/k6\" not found".into(),
+        ];
+        assert!(names_missing_template(&missing));
+        let other = vec!["w.yaml: spec.steps[0].shell: unknown field".to_owned()];
+        assert!(!names_missing_template(&other));
+    }
+}
