@@ -51,11 +51,7 @@ impl Store {
     /// The events of the execution `query` names (see [`Store::execution`]), oldest first.
     pub fn events(&self, query: &str) -> Result<Vec<ClusterEvent>, StoreError> {
         self.read(|tx| {
-            let pk = self
-                .resolve(tx, query)?
-                .ok_or_else(|| StoreError::NotFound {
-                    query: query.to_owned(),
-                })?;
+            let pk = self.resolve_existing(tx, query)?;
             tx.prepare_cached(
                 "SELECT uid, count, time, warning, object, reason, message
                  FROM events WHERE execution = ?1 ORDER BY time, rowid",

@@ -68,11 +68,7 @@ impl Store {
     /// that many), without reading them.
     pub fn log_count(&self, query: &str) -> Result<u64, StoreError> {
         self.read(|tx| {
-            let pk = self
-                .resolve(tx, query)?
-                .ok_or_else(|| StoreError::NotFound {
-                    query: query.to_owned(),
-                })?;
+            let pk = self.resolve_existing(tx, query)?;
             tx.query_row(
                 "SELECT count(*) FROM logs WHERE execution = ?1",
                 [pk],
@@ -88,11 +84,7 @@ impl Store {
     /// no such execution.
     pub fn logs(&self, query: &str, step: Option<&str>) -> Result<Vec<StoredLogLine>, StoreError> {
         self.read(|tx| {
-            let pk = self
-                .resolve(tx, query)?
-                .ok_or_else(|| StoreError::NotFound {
-                    query: query.to_owned(),
-                })?;
+            let pk = self.resolve_existing(tx, query)?;
             let columns = "seq, time, step_ref, text, truncated_bytes";
             let from_row = |row: &rusqlite::Row<'_>| {
                 Ok(StoredLogLine {

@@ -149,6 +149,18 @@ impl Store {
         })
     }
 
+    /// Like [`Store::resolve`], but no such execution is [`StoreError::NotFound`].
+    pub(crate) fn resolve_existing(
+        &self,
+        tx: &Transaction<'_>,
+        query: &str,
+    ) -> Result<i64, StoreError> {
+        self.resolve(tx, query)?
+            .ok_or_else(|| StoreError::NotFound {
+                query: query.to_owned(),
+            })
+    }
+
     /// The row key of the execution `query` names: by unique id, by name, or by a unique
     /// prefix of the id.
     pub(crate) fn resolve(
