@@ -53,10 +53,10 @@ impl ClusterView {
             view.clone(),
             listed,
         );
-        let bumper = view.clone();
-        crate::events::spawn_watch(client, namespace, view.events.clone(), move || {
-            bumper.bump()
-        });
+        // Events wake no monitor: each relays them when its Pod or Job changes (or within
+        // `RECHECK`); waking every monitor for every event of every Pod is what made a
+        // hundred starting executions slow.
+        crate::events::spawn_watch(client, namespace, view.events.clone());
         view
     }
 

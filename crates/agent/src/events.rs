@@ -23,12 +23,7 @@ const EVENTS_PER_OBJECT: usize = 32;
 pub type EventsByObject = Arc<Mutex<HashMap<String, Vec<Event>>>>;
 
 /// Watches the namespace's events into `map` in the background.
-pub fn spawn_watch(
-    client: &Client,
-    namespace: &str,
-    map: EventsByObject,
-    on_change: impl Fn() + Send + 'static,
-) {
+pub fn spawn_watch(client: &Client, namespace: &str, map: EventsByObject) {
     let api: Api<Event> = Api::namespaced(client.clone(), namespace);
     tokio::spawn(async move {
         let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
@@ -53,13 +48,11 @@ pub fn spawn_watch(
                     if let (Some(f), Ok(mut m)) = (fresh.take(), map.lock()) {
                         *m = f;
                     }
-                    on_change();
                 }
                 Change::Apply(e) => {
                     if let Ok(mut m) = map.lock() {
                         keep(&mut m, e);
                     }
-                    on_change();
                 }
                 Change::Delete(e) => {
                     if let (Some(name), Ok(mut m)) = (about(&e), map.lock())
@@ -172,9 +165,11 @@ impl EventRelay {
                 .filter(|e| !self.seen.contains(&(e.uid.clone(), e.count)))
                 .collect()
         };
-        for event in fresh {
-            match store.record_event(&live.id, &event) {
-                Ok(new) => {
+        // One transaction for all of them: a hundred Pods starting at once make hundreds of
+        // events, and the store is shared with submissions.
+        match store.record_events(&live.id, &fresh) {
+            Ok(new) => {
+                for (event, new) in fresh.iter().zip(new) {
                     self.seen.insert((event.uid.clone(), event.count));
                     if new && event.warning {
                         live.publish(&Update::Warning {
@@ -185,8 +180,8 @@ impl EventRelay {
                         });
                     }
                 }
-                Err(e) => eprintln!("testwerk-agent: {}: event not stored: {e}", live.name),
             }
+            Err(e) => eprintln!("testwerk-agent: {}: events not stored: {e}", live.name),
         }
     }
 }

@@ -13,38 +13,57 @@ use crate::store::{Store, to_i64, to_u64};
 const MAX_EVENT_MESSAGE_BYTES: usize = 4096;
 
 impl Store {
-    /// Records `event` for execution `id` (the full unique id) unless it is recorded already:
-    /// the same event (`uid`) seen again with the same `count` adds nothing, so a backend may
-    /// hand over everything it sees after a restart. Returns whether it was new. The message
-    /// is masked like log lines.
-    pub fn record_event(&self, id: &str, event: &ClusterEvent) -> Result<bool, StoreError> {
-        let masked = self.masker(id).mask(&event.message).into_owned();
-        let message = if masked.len() > MAX_EVENT_MESSAGE_BYTES {
-            format!("{}…", &masked[..floor_boundary(&masked)])
-        } else {
-            masked
-        };
+    /// Records `events` for execution `id` (the full unique id), in one transaction, each
+    /// unless it is recorded already: the same event (`uid`) seen again with the same `count`
+    /// adds nothing, so a backend may hand over everything it sees after a restart. Returns,
+    /// for each, whether it was new. Messages are masked like log lines.
+    pub fn record_events(
+        &self,
+        id: &str,
+        events: &[ClusterEvent],
+    ) -> Result<Vec<bool>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let masker = self.masker(id);
+        let messages: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let masked = masker.mask(&e.message).into_owned();
+                if masked.len() > MAX_EVENT_MESSAGE_BYTES {
+                    format!("{}…", &masked[..floor_boundary(&masked)])
+                } else {
+                    masked
+                }
+            })
+            .collect();
         self.write_with(|tx| {
             let (pk, _) = self.execution_pk(tx, id)?;
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO events
-                     (execution, uid, count, time, warning, object, reason, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    pk,
-                    event.uid,
-                    to_i64(event.count),
-                    event.time.to_string(),
-                    event.warning,
-                    event.object,
-                    event.reason,
-                    message,
-                ])
-            })
-            .map(|n| n > 0)
-            .map_err(|e| self.sqlite(e))
+            let insert = || -> rusqlite::Result<Vec<bool>> {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO events
+                         (execution, uid, count, time, warning, object, reason, message)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                events
+                    .iter()
+                    .zip(&messages)
+                    .map(|(event, message)| {
+                        stmt.execute(params![
+                            pk,
+                            event.uid,
+                            to_i64(event.count),
+                            event.time.to_string(),
+                            event.warning,
+                            event.object,
+                            event.reason,
+                            message,
+                        ])
+                        .map(|n| n > 0)
+                    })
+                    .collect()
+            };
+            insert().map_err(|e| self.sqlite(e))
         })
     }
 

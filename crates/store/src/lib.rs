@@ -48,7 +48,7 @@
 //!   whole, appended in batches ([`Store::append_logs`]). Lines longer than
 //!   [`MAX_LOG_LINE_BYTES`] are cut with a marker, and the cut is recorded.
 //! - [`ClusterEvent`]s: what Kubernetes said about the execution's Job and Pod, each event
-//!   once however often a backend reports it ([`Store::record_event`]).
+//!   once however often a backend reports it ([`Store::record_events`]).
 //!
 //! Times are [`Timestamp`]s: UTC, RFC 3339 with milliseconds.
 //!

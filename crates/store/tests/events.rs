@@ -23,18 +23,22 @@ fn an_event_seen_again_is_stored_once_and_a_repeat_of_it_again() {
     let (_dir, _path, store) = temp_store();
     let id = store.create_execution(new_execution("w")).unwrap().id;
     let pull = event("u1", 1, 10, "FailedPull", "image not found");
-    assert!(store.record_event(&id, &pull).unwrap());
-    assert!(
-        !store.record_event(&id, &pull).unwrap(),
-        "same uid and count"
+    assert_eq!(
+        store
+            .record_events(&id, std::slice::from_ref(&pull))
+            .unwrap(),
+        [true]
     );
     let again = event("u1", 2, 20, "FailedPull", "image not found");
-    assert!(
-        store.record_event(&id, &again).unwrap(),
-        "Kubernetes counted a repeat"
-    );
     let scheduled = event("u0", 1, 0, "Scheduled", "assigned to node");
-    assert!(store.record_event(&id, &scheduled).unwrap());
+    assert_eq!(
+        store
+            .record_events(&id, &[pull.clone(), again.clone(), scheduled.clone()])
+            .unwrap(),
+        [false, true, true],
+        "the same uid and count adds nothing; a repeat Kubernetes counted does"
+    );
+    assert!(store.record_events(&id, &[]).unwrap().is_empty());
 
     let events = store.events("w-1").unwrap();
     assert_eq!(events, vec![scheduled, pull, again], "oldest first");
@@ -46,15 +50,11 @@ fn event_messages_are_masked_and_bounded() {
     let mut new = new_execution("w");
     new.secrets = vec!["s3cr3t-value".into()];
     let id = store.create_execution(new).unwrap().id;
-    store
-        .record_event(
-            &id,
-            &event("u1", 1, 0, "Failed", "env TOKEN=s3cr3t-value rejected"),
-        )
-        .unwrap();
-    store
-        .record_event(&id, &event("u2", 1, 1, "Failed", &"é".repeat(5000)))
-        .unwrap();
+    let events = [
+        event("u1", 1, 0, "Failed", "env TOKEN=s3cr3t-value rejected"),
+        event("u2", 1, 1, "Failed", &"é".repeat(5000)),
+    ];
+    store.record_events(&id, &events).unwrap();
 
     let events = store.events(&id).unwrap();
     assert_eq!(events[0].message, "env TOKEN=****ue rejected");
@@ -79,7 +79,7 @@ fn events_of_an_unknown_execution_are_not_found() {
     ));
     assert!(
         store
-            .record_event("0123456789abcdef01234567", &event("u", 1, 0, "X", "y"))
+            .record_events("0123456789abcdef01234567", &[event("u", 1, 0, "X", "y")])
             .is_err()
     );
 }
