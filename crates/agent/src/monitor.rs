@@ -141,7 +141,16 @@ async fn follow_containers(
             Started::Yes(pod) => pod,
             Started::Stopped(ending) => return Some(attribute(ending, tracker, blueprint, index)),
         };
-        stream_logs(agent, &blueprint.resource, &pod, container, tracker, sink).await;
+        stream_logs(
+            agent,
+            &blueprint.resource,
+            &pod,
+            container,
+            tracker,
+            sink,
+            watch.relay,
+        )
+        .await;
         watch.relay_events();
         let mut updates = Vec::new();
         tracker.finish(&mut |u| updates.push(u));
@@ -424,6 +433,7 @@ async fn stream_logs(
     container: &ContainerPlan,
     tracker: &mut Tracker,
     sink: &mut Sink<'_, '_>,
+    relay: &mut EventRelay,
 ) {
     let Some(pod_name) = pod.metadata.name.clone() else {
         return;
@@ -440,18 +450,27 @@ async fn stream_logs(
         match pods.log_stream(&pod_name, &params).await {
             Ok(stream) => {
                 let mut stream = std::pin::pin!(stream);
+                let mut relayed = tokio::time::Instant::now();
                 loop {
-                    // Lines waiting to be written go to the store once the stream is quiet.
-                    let read = if sink.recorder.has_pending() {
-                        match tokio::time::timeout(LOG_FLUSH, stream.as_mut().fill_buf()).await {
-                            Ok(r) => r.map(<[u8]>::to_vec),
-                            Err(_) => {
-                                sink.recorder.flush();
-                                continue;
-                            }
-                        }
+                    // What the cluster says while the container runs (a probe failing, a
+                    // kill coming) shows live too, not only once the container is over.
+                    if relayed.elapsed() >= RECHECK {
+                        relay_events(agent, sink.live, resource, relay);
+                        relayed = tokio::time::Instant::now();
+                    }
+                    // Lines waiting to be written go to the store once the stream is quiet;
+                    // a silent container is looked at again for events.
+                    let quiet = if sink.recorder.has_pending() {
+                        LOG_FLUSH
                     } else {
-                        stream.as_mut().fill_buf().await.map(<[u8]>::to_vec)
+                        RECHECK
+                    };
+                    let read = match tokio::time::timeout(quiet, stream.as_mut().fill_buf()).await {
+                        Ok(r) => r.map(<[u8]>::to_vec),
+                        Err(_) => {
+                            sink.recorder.flush();
+                            continue;
+                        }
                     };
                     let chunk = match read {
                         Ok(bytes) if bytes.is_empty() => break,
