@@ -78,11 +78,7 @@ async fn run_named(
     Path(name): Path<String>,
     body: Option<axum::Json<RunNamed>>,
 ) -> Response {
-    let found = match agent
-        .catalog
-        .workflow(&agent.client, &agent.namespace, &name)
-        .await
-    {
+    let found = match agent.catalog.workflow(&name).await {
         Ok(Some(w)) => w,
         Ok(None) => {
             return error(

@@ -7,7 +7,7 @@
 
 use futures_util::{FutureExt, StreamExt};
 use kube::Client;
-use kube::api::{DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 
@@ -17,46 +17,39 @@ use crate::kinds;
 pub struct Catalog {
     workflows: Store<DynamicObject>,
     templates: Store<DynamicObject>,
+    /// What a read falls back on when the cache cannot answer.
+    workflow_api: Api<DynamicObject>,
+    template_api: Api<DynamicObject>,
 }
 
 impl Catalog {
     /// Starts both watches in the background.
     pub fn start(client: &Client, namespace: &str) -> Catalog {
+        let workflow_api = kinds::api(client, namespace, kinds::WORKFLOW);
+        let template_api = kinds::api(client, namespace, kinds::TEMPLATE);
         Catalog {
-            workflows: reflect(client, namespace, kinds::WORKFLOW),
-            templates: reflect(client, namespace, kinds::TEMPLATE),
+            workflows: reflect(workflow_api.clone(), kinds::WORKFLOW),
+            templates: reflect(template_api.clone(), kinds::TEMPLATE),
+            workflow_api,
+            template_api,
         }
     }
 
     /// The TestWorkflow `name`: from memory, or from the API server when the cache does not
     /// have it (yet).
-    pub async fn workflow(
-        &self,
-        client: &Client,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<DynamicObject>, kube::Error> {
+    pub async fn workflow(&self, name: &str) -> Result<Option<DynamicObject>, kube::Error> {
         let cached = self
             .workflows
             .find(|w| w.metadata.name.as_deref() == Some(name));
         match cached {
             Some(w) => Ok(Some((*w).clone())),
-            None => {
-                kinds::api(client, namespace, kinds::WORKFLOW)
-                    .get_opt(name)
-                    .await
-            }
+            None => self.workflow_api.get_opt(name).await,
         }
     }
 
     /// Every TestWorkflowTemplate: from memory once the watch has listed them, otherwise (or
     /// when `fresh`) from the API server.
-    pub async fn templates(
-        &self,
-        client: &Client,
-        namespace: &str,
-        fresh: bool,
-    ) -> Result<Vec<DynamicObject>, kube::Error> {
+    pub async fn templates(&self, fresh: bool) -> Result<Vec<DynamicObject>, kube::Error> {
         let ready = self
             .templates
             .wait_until_ready()
@@ -70,23 +63,16 @@ impl Catalog {
                 .map(|t| (*t).clone())
                 .collect());
         }
-        let list = kinds::api(client, namespace, kinds::TEMPLATE)
-            .list(&ListParams::default())
-            .await?;
-        Ok(list.items)
+        Ok(self.template_api.list(&ListParams::default()).await?.items)
     }
 }
 
-fn reflect(client: &Client, namespace: &str, kind: &str) -> Store<DynamicObject> {
+fn reflect(api: Api<DynamicObject>, kind: &str) -> Store<DynamicObject> {
     let writer = Writer::new(kinds::resource(kind));
     let reader = writer.as_reader();
     let stream = reflector::reflector(
         writer,
-        watcher(
-            kinds::api(client, namespace, kind),
-            watcher::Config::default(),
-        )
-        .default_backoff(),
+        watcher(api, watcher::Config::default()).default_backoff(),
     );
     let kind = kind.to_owned();
     tokio::spawn(async move {

@@ -1,7 +1,6 @@
 //! [`ClusterView`]: one watch on the Pods, one on the Jobs of our executions and one on the
 //! namespace's events, kept in memory for every monitor to read, instead of watches per
-//! execution. Monitors wait on
-//! [`ClusterView::changed`] and look up their own objects.
+//! execution. Monitors wait on [`ClusterView::changed`] and look up their own objects.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -90,6 +90,11 @@ fn keep(map: &mut HashMap<String, Vec<Event>>, event: Event) {
     }
 }
 
+/// How often the event happened (an event without a count happened once).
+fn count_of(event: &Event) -> u64 {
+    event.count.map_or(1, |c| u64::try_from(c).unwrap_or(1))
+}
+
 /// What the store keeps of an event; `None` for one without a uid (never from the API server).
 pub fn to_record(event: &Event) -> Option<ClusterEvent> {
     let object = &event.involved_object;
@@ -118,7 +123,7 @@ pub fn to_record(event: &Event) -> Option<ClusterEvent> {
     }
     Some(ClusterEvent {
         uid: event.metadata.uid.clone()?,
-        count: event.count.map_or(1, |c| u64::try_from(c).unwrap_or(1)),
+        count: count_of(event),
         time,
         warning: event.type_.as_deref() == Some("Warning"),
         object: what,
@@ -137,16 +142,18 @@ pub fn to_record(event: &Event) -> Option<ClusterEvent> {
 pub struct EventRelay {
     /// The names of the execution's Job and every Pod it had (a retried Pod is a new one).
     objects: HashSet<String>,
-    /// `(uid, count)` already handed over in this process.
-    seen: HashSet<(String, u64)>,
+    /// The highest count of each event (by uid) handed over in this process: Kubernetes only
+    /// ever raises it.
+    seen: HashMap<String, u64>,
 }
 
 impl EventRelay {
     /// Follows the events of the Job `resource` and of `pod`, if it has one now.
     pub fn track(&mut self, resource: &str, pod: Option<&str>) {
-        self.objects.insert(resource.to_owned());
-        if let Some(pod) = pod {
-            self.objects.insert(pod.to_owned());
+        for name in std::iter::once(resource).chain(pod) {
+            if !self.objects.contains(name) {
+                self.objects.insert(name.to_owned());
+            }
         }
     }
 
@@ -161,8 +168,11 @@ impl EventRelay {
                 .iter()
                 .filter_map(|name| map.get(name))
                 .flatten()
+                .filter(|e| {
+                    let uid = e.metadata.uid.as_deref().unwrap_or_default();
+                    self.seen.get(uid).is_none_or(|&seen| seen < count_of(e))
+                })
                 .filter_map(to_record)
-                .filter(|e| !self.seen.contains(&(e.uid.clone(), e.count)))
                 .collect()
         };
         // One transaction for all of them: a hundred Pods starting at once make hundreds of
@@ -170,7 +180,7 @@ impl EventRelay {
         match store.record_events(&live.id, &fresh) {
             Ok(new) => {
                 for (event, new) in fresh.iter().zip(new) {
-                    self.seen.insert((event.uid.clone(), event.count));
+                    self.seen.insert(event.uid.clone(), event.count);
                     if new && event.warning {
                         live.publish(&Update::Warning {
                             message: format!(

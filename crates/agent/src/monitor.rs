@@ -374,8 +374,8 @@ impl Watch<'_> {
     }
 }
 
-/// Stores the new events of the execution's Job and Pod. While a container runs they wait
-/// until the monitor next looks at the Pod (when that container ends).
+/// Stores the new events of the execution's Job and Pod (the monitor calls it whenever it
+/// looks at them, and every [`RECHECK`] while a container runs).
 fn relay_events(agent: &Agent, live: &Live, resource: &str, relay: &mut EventRelay) {
     let pod = agent.view.pod(resource);
     relay.track(

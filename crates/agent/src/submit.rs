@@ -302,7 +302,7 @@ async fn cluster_templates(
 ) -> Result<TemplateSet, SubmitError> {
     let objects = agent
         .catalog
-        .templates(&agent.client, &agent.namespace, fresh)
+        .templates(fresh)
         .await
         .map_err(|e| SubmitError::Agent(format!("listing TestWorkflowTemplates: {e}")))?;
     let mut set = TemplateSet::new();

@@ -107,7 +107,7 @@ async fn start(
         .to_owned();
     let found = agent
         .catalog
-        .workflow(&agent.client, &agent.namespace, &workflow)
+        .workflow(&workflow)
         .await
         .map_err(|e| format!("reading TestWorkflow {workflow}: {e}"))?
         .ok_or_else(|| {

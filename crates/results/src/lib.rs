@@ -16,5 +16,5 @@ pub mod recorder;
 pub mod tracker;
 
 pub use heal::Ending;
-pub use recorder::{Recorder, store_status};
+pub use recorder::{Recorder, final_status, store_status};
 pub use tracker::{StepView, Tracker, Update};

@@ -196,3 +196,18 @@ pub fn store_status(s: StepStatus) -> testwerk_store::StepStatus {
         StepStatus::Skipped => testwerk_store::StepStatus::Skipped,
     }
 }
+
+/// The protocol status of a stored one that is final; `None` while it is queued, running or
+/// paused.
+pub fn final_status(s: testwerk_store::StepStatus) -> Option<StepStatus> {
+    match s {
+        testwerk_store::StepStatus::Passed => Some(StepStatus::Passed),
+        testwerk_store::StepStatus::Failed => Some(StepStatus::Failed),
+        testwerk_store::StepStatus::Timeout => Some(StepStatus::Timeout),
+        testwerk_store::StepStatus::Aborted => Some(StepStatus::Aborted),
+        testwerk_store::StepStatus::Skipped => Some(StepStatus::Skipped),
+        testwerk_store::StepStatus::Queued
+        | testwerk_store::StepStatus::Running
+        | testwerk_store::StepStatus::Paused => None,
+    }
+}

@@ -10,7 +10,6 @@ use testwerk_plan::SignatureNode;
 use super::tracker::{Tracker, Update};
 use super::view::PrettyView;
 use super::{RunError, RunRequest, input};
-use testwerk_protocol::line::StepStatus;
 
 pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunError> {
     let source = std::fs::read_to_string(&req.file)
@@ -146,14 +145,7 @@ fn stored_results(steps: &Value) -> Vec<Update> {
         .iter()
         .filter_map(|s| {
             let step: testwerk_store::StepResult = serde_json::from_value(s.clone()).ok()?;
-            let status = match step.status {
-                testwerk_store::StepStatus::Passed => StepStatus::Passed,
-                testwerk_store::StepStatus::Failed => StepStatus::Failed,
-                testwerk_store::StepStatus::Timeout => StepStatus::Timeout,
-                testwerk_store::StepStatus::Skipped => StepStatus::Skipped,
-                testwerk_store::StepStatus::Aborted => StepStatus::Aborted,
-                _ => return None,
-            };
+            let status = testwerk_results::final_status(step.status)?;
             Some(Update::Finished {
                 ms: step.duration_ms().unwrap_or(0),
                 r#ref: step.step_ref,
@@ -168,6 +160,7 @@ fn stored_results(steps: &Value) -> Vec<Update> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use testwerk_protocol::line::StepStatus;
 
     #[test]
     fn stored_results_become_the_updates_a_live_view_would_have_shown() {

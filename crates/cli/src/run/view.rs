@@ -109,12 +109,12 @@ impl PrettyView {
                 let Some(s) = tracker.steps.get(r).filter(|s| s.shown && !s.is_group) else {
                     return;
                 };
-                let (word, color) = if matches!(update, Update::Paused(_)) {
-                    ("PAUSED", "1;35")
+                let word = if matches!(update, Update::Paused(_)) {
+                    "PAUSED"
                 } else {
-                    ("RESUMED", "1;35")
+                    "RESUMED"
                 };
-                let label = self.paint(color, &format!("{word:>7}"));
+                let label = self.paint("1;35", &format!("{word:>7}"));
                 let _ = writeln!(self.out, "{label} {}{}", indent(s), s.name);
             }
             Update::Warning { message } => self.warn(message),
