@@ -72,16 +72,7 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
         emit_all(&mut sink, &tracker, updates);
     }
     sink.recorder.flush();
-    let status = match tracker.root.map(|r| r.0) {
-        Some(StepStatus::Passed | StepStatus::Skipped) => ExecutionStatus::Passed,
-        Some(StepStatus::Aborted) => ExecutionStatus::Aborted,
-        Some(_) => ExecutionStatus::Failed,
-        None => match heal::predicted(&tracker, &|r| blueprint.is_optional(r)) {
-            StepStatus::Passed | StepStatus::Skipped => ExecutionStatus::Passed,
-            StepStatus::Aborted => ExecutionStatus::Aborted,
-            _ => ExecutionStatus::Failed,
-        },
-    };
+    let status = testwerk_results::tracker_status(&tracker);
     let reason = ending.map(|e| e.reason);
     let _ = store.set_status(&id, status, reason.as_deref());
     let outcome = Outcome { status, reason };

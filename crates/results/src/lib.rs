@@ -10,11 +10,16 @@
 //! results come from elsewhere: its termination message ([`heal::apply_termination`]), or the
 //! cause the backend observed ([`heal::heal`]: the first open step takes the cause, later ones
 //! are skipped).
+//!
+//! Whatever the backend, an execution's final status comes from one rule:
+//! [`execution_status`] (spec §6.2).
 
 pub mod heal;
 pub mod recorder;
+pub mod status;
 pub mod tracker;
 
 pub use heal::Ending;
 pub use recorder::{Recorder, final_status, store_status};
+pub use status::{StepEnd, execution_status, tracker_status};
 pub use tracker::{StepView, Tracker, Update};

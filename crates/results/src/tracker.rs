@@ -17,6 +17,16 @@ pub struct StepView {
     /// Named groups and top-level steps are shown; unnamed helper groups are not.
     pub shown: bool,
     pub is_group: bool,
+    /// `optional: true`: its failure is shown as ignored.
+    #[serde(default)]
+    pub optional: bool,
+    /// `negative: true`: it passes when its command fails.
+    #[serde(default)]
+    pub negative: bool,
+    /// Its failure alone does not fail the execution: it or a group around it is optional, or
+    /// a group around it is negative (that group's own result counts).
+    #[serde(default)]
+    pub tolerated: bool,
     pub status: Option<StepStatus>,
     pub code: Option<i32>,
     pub ms: Option<u64>,
@@ -88,11 +98,11 @@ impl Tracker {
         };
         let mut visible = Vec::new();
         collect_refs(shown, &mut visible);
-        t.add(signature, 0, &visible);
+        t.add(signature, 0, false, &visible);
         t
     }
 
-    fn add(&mut self, nodes: &[SignatureNode], depth: usize, visible: &[String]) {
+    fn add(&mut self, nodes: &[SignatureNode], depth: usize, lenient: bool, visible: &[String]) {
         for n in nodes {
             let name = n
                 .name
@@ -112,6 +122,9 @@ impl Tracker {
                     depth,
                     shown: visible.contains(&n.r#ref),
                     is_group: !n.children.is_empty(),
+                    optional: n.optional,
+                    negative: n.negative,
+                    tolerated: lenient || n.optional,
                     status: None,
                     code: None,
                     ms: None,
@@ -123,7 +136,12 @@ impl Tracker {
             } else {
                 depth
             };
-            self.add(&n.children, child_depth, visible);
+            self.add(
+                &n.children,
+                child_depth,
+                lenient || n.optional || n.negative,
+                visible,
+            );
         }
     }
 
@@ -229,31 +247,6 @@ impl Tracker {
             }
             _ => {}
         }
-    }
-
-    /// Steps that never finished (the container died, the deadline passed): those that
-    /// started are aborted, the others skipped. The local runner's rule.
-    pub fn abort_unfinished(&mut self, out: &mut dyn FnMut(Update)) {
-        for r in self.order.clone() {
-            if let Some(s) = self.steps.get_mut(&r)
-                && s.status.is_none()
-            {
-                let status = if s.started {
-                    StepStatus::Aborted
-                } else {
-                    StepStatus::Skipped
-                };
-                s.status = Some(status);
-                out(Update::Finished {
-                    r#ref: r,
-                    status,
-                    code: 0,
-                    ms: 0,
-                    message: None,
-                });
-            }
-        }
-        self.running.clear();
     }
 
     /// Applies an update that was computed elsewhere (a remote view replays the agent's

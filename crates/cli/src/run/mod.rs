@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use testwerk_local::{LocalOptions, Programs, RunEvent};
 use testwerk_plan::{Action, ImageMetadata, ImageSource, Plan};
-use testwerk_protocol::line::StepStatus;
 use testwerk_results::Recorder;
+use testwerk_results::heal::{self, Ending};
 use testwerk_store::{ExecutionStatus, NewExecution, StepResult, Store};
 
 use crate::pipeline::{self, CompileSettings};
@@ -241,34 +241,42 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             }
         }
     });
-    let mut updates = Vec::new();
-    tracker.abort_unfinished(&mut |u| updates.push(u));
-    for u in updates {
-        handle(&mut tracker, &mut view, u);
+    // Why the execution stopped, when it did not simply run to its end.
+    let cause = match &result {
+        Err(e) => Some(e.to_string()),
+        Ok(o) if o.deadline_exceeded => Some("activeDeadlineSeconds exceeded".to_owned()),
+        Ok(o) if o.aborted => Some("aborted by the user".to_owned()),
+        Ok(o) if o.exit_codes.iter().any(|c| *c != 0) => Some(
+            outcome_error
+                .clone()
+                .unwrap_or_else(|| format!("a container exited with {:?}", o.exit_codes)),
+        ),
+        Ok(_) => None,
+    };
+    // Steps still open are settled as the agent settles them: the first takes the cause,
+    // the rest are skipped, saying why.
+    if !tracker.all_finished() {
+        let ending = Ending::aborted(
+            cause
+                .clone()
+                .unwrap_or_else(|| "the container ended before every step reported".to_owned()),
+        );
+        let mut updates = Vec::new();
+        heal::heal(&mut tracker, &ending, &mut |u| updates.push(u));
+        for u in updates {
+            handle(&mut tracker, &mut view, u);
+        }
     }
     recorder.flush();
 
-    let (status, reason) = match &result {
-        Err(e) => (ExecutionStatus::Failed, Some(e.to_string())),
-        Ok(o) if o.deadline_exceeded => (
-            ExecutionStatus::Failed,
-            Some("activeDeadlineSeconds exceeded".to_owned()),
-        ),
-        Ok(o) if o.aborted => (
-            ExecutionStatus::Aborted,
-            Some("aborted by the user".to_owned()),
-        ),
-        Ok(o) if o.exit_codes.iter().any(|c| *c != 0) => (
-            ExecutionStatus::Failed,
-            outcome_error
-                .clone()
-                .or(Some(format!("a container exited with {:?}", o.exit_codes))),
-        ),
-        Ok(_) => match tracker.root {
-            Some((StepStatus::Passed, _)) => (ExecutionStatus::Passed, None),
-            _ => (ExecutionStatus::Failed, None),
-        },
-    };
+    // The steps decide, by the rule every backend shares.
+    let mut status = testwerk_results::tracker_status(&tracker);
+    // A runner error, or `init` failing after its steps said they passed (e.g. it could not
+    // write the termination log), still fails the run: nothing lost may pass unnoticed.
+    if status == ExecutionStatus::Passed && cause.is_some() {
+        status = ExecutionStatus::Failed;
+    }
+    let reason = cause.filter(|_| status != ExecutionStatus::Passed);
     let _ = store.set_status(&id, status, reason.as_deref());
     if !req.keep {
         let _ = std::fs::remove_dir_all(&dir);
