@@ -1,193 +1,314 @@
 //! `testwerk executions` and `testwerk logs`: reading the results store.
 
+use std::collections::HashMap;
+use std::io::{self, Write};
 use std::path::Path;
 
-use testwerk_store::{ExecutionFilter, Store};
+use serde::Serialize;
+use testwerk_store::{ExecutionDetail, ExecutionFilter, StepResult, Store};
 
-fn open(path: Option<&Path>) -> Result<Store, String> {
+use crate::output::{Failure, finish};
+
+/// How `executions` and `logs` print what they read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// For people: a table, an indented tree.
+    Text,
+    Json,
+    Yaml,
+}
+
+fn open(path: Option<&Path>) -> Result<Store, Failure> {
     match path {
         Some(p) => Store::open(p),
         None => Store::open_default(),
     }
-    .map_err(|e| format!("results store: {e}"))
+    .map_err(|e| Failure::Input(format!("results store: {e}")))
+}
+
+fn not_found(id: &str) -> Failure {
+    Failure::Input(format!(
+        "no execution `{id}`; list them with `testwerk executions`"
+    ))
+}
+
+/// Writes `value` as JSON or YAML.
+fn document(out: &mut dyn Write, value: &impl Serialize, format: Format) -> Result<(), Failure> {
+    let text = match format {
+        Format::Yaml => serde_yaml::to_string(value).map_err(|e| Failure::Input(e.to_string()))?,
+        _ => serde_json::to_string_pretty(value).map_err(|e| Failure::Input(e.to_string()))?,
+    };
+    writeln!(out, "{}", text.trim_end())?;
+    Ok(())
 }
 
 /// Lists executions, newest first. Returns the exit code.
-pub fn list(store: Option<&Path>, workflow: Option<&str>, json: bool) -> u8 {
-    let result = open(store).and_then(|s| {
-        let _ = s.recover_abandoned();
-        let filter = ExecutionFilter {
-            workflow: workflow.map(str::to_owned),
-            ..Default::default()
-        };
-        s.list_executions(&filter).map_err(|e| e.to_string())
-    });
-    match result {
-        Ok(list) if json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&list).unwrap_or_default()
-            );
-            0
-        }
-        Ok(list) => {
-            if list.is_empty() {
-                println!("no executions yet; run one with `testwerk run <file>`");
-            }
-            for e in list {
-                let took = match (e.started_at, e.finished_at) {
-                    (Some(s), Some(f)) => f
-                        .millis_since(s)
-                        .map(|ms| format!("{:.2}s", ms as f64 / 1000.0))
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                };
-                println!(
-                    "{:<32} {:<8} {:>9}  {}  {}",
-                    e.name,
-                    e.status.as_str(),
-                    took,
-                    e.created_at,
-                    e.id
-                );
-            }
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
+pub fn list(store: Option<&Path>, workflow: Option<&str>, format: Format) -> u8 {
+    finish(list_to(&mut io::stdout().lock(), store, workflow, format))
 }
 
-/// Shows one execution with its steps and outputs.
-pub fn show(store: Option<&Path>, id: &str, json: bool) -> u8 {
-    let store = match open(store) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+fn list_to(
+    out: &mut dyn Write,
+    store: Option<&Path>,
+    workflow: Option<&str>,
+    format: Format,
+) -> Result<(), Failure> {
+    let store = open(store)?;
+    // Executions whose runner died are settled first, so the list never shows them running.
+    if let Err(e) = store.recover_abandoned() {
+        eprintln!("warning: cannot settle executions of runners that stopped: {e}");
+    }
+    let filter = ExecutionFilter {
+        workflow: workflow.map(str::to_owned),
+        ..Default::default()
     };
-    match store.execution(id) {
-        Ok(Some(d)) if json => {
-            println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
-            0
-        }
-        Ok(Some(d)) => {
-            let e = &d.execution;
-            println!(
-                "{} ({})\n  workflow: {}\n  status:   {}",
-                e.name,
-                e.id,
-                e.workflow,
-                e.status.as_str()
-            );
-            if let Some(r) = &e.reason {
-                println!("  reason:   {r}");
-            }
-            println!("  created:  {}", e.created_at);
-            println!("  steps:");
-            for s in d.steps.iter().filter(|s| s.name.is_some()) {
-                let took = s
-                    .duration_ms()
-                    .map(|ms| format!("{:.3}s", ms as f64 / 1000.0))
-                    .unwrap_or_default();
-                let code = s
-                    .exit_code
-                    .filter(|c| *c != 0)
-                    .map(|c| format!(" exit {c}"))
-                    .unwrap_or_default();
-                println!(
-                    "    {:<8} {:>9} {}{code}  ({})",
-                    s.status.as_str(),
-                    took,
-                    s.name.as_deref().unwrap_or_default(),
-                    s.step_ref
-                );
-            }
-            if !d.outputs.is_empty() {
-                println!("  outputs:");
-                for o in &d.outputs {
-                    println!("    {}.{} = {}", o.step_ref, o.name, o.value);
-                }
-            }
-            // Kubernetes events (agent executions): the warnings explain what steps cannot.
-            let warnings: Vec<_> = store
-                .events(&e.id)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|ev| ev.warning)
-                .collect();
-            if !warnings.is_empty() {
-                println!("  cluster warnings:");
-                for ev in warnings {
-                    let repeated = if ev.count > 1 {
-                        format!(" (x{})", ev.count)
-                    } else {
-                        String::new()
-                    };
-                    println!(
-                        "    {} {}: {}{repeated}  ({})",
-                        ev.time, ev.object, ev.message, ev.reason
-                    );
-                }
-            }
-            0
-        }
-        Ok(None) => {
-            eprintln!("error: no execution `{id}`; list them with `testwerk executions`");
-            2
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
+    let list = store
+        .list_executions(&filter)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    if format != Format::Text {
+        return document(out, &list, format);
     }
+    if list.is_empty() {
+        writeln!(out, "no executions yet; run one with `testwerk run <file>`")?;
+    }
+    for e in list {
+        let took = match (e.started_at, e.finished_at) {
+            (Some(s), Some(f)) => f
+                .millis_since(s)
+                .map(|ms| format!("{:.2}s", ms as f64 / 1000.0))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{:<32} {:<8} {:>9}  {}  {}",
+            e.name,
+            e.status.as_str(),
+            took,
+            e.created_at,
+            e.id
+        )?;
+    }
+    Ok(())
 }
 
-/// Prints logs; `step` may be a ref, a step id or a step name.
-pub fn logs(store: Option<&Path>, id: &str, step: Option<&str>) -> u8 {
-    let result = open(store).and_then(|s| {
-        let detail = s
-            .execution(id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no execution `{id}`; list them with `testwerk executions`"))?;
-        let step_ref = match step {
-            None => None,
-            Some(wanted) => Some(
-                detail
-                    .steps
-                    .iter()
-                    .find(|s| {
-                        s.step_ref == wanted
-                            || s.id.as_deref() == Some(wanted)
-                            || s.name.as_deref() == Some(wanted)
-                    })
-                    .map(|s| s.step_ref.clone())
-                    .ok_or_else(|| {
-                        let names: Vec<_> =
-                            detail.steps.iter().filter_map(|s| s.name.clone()).collect();
-                        format!(
-                            "no step `{wanted}` in {id}; its steps: {}",
-                            names.join(", ")
-                        )
-                    })?,
-            ),
+/// Shows one execution with its steps (sub-steps indented under their group) and outputs.
+pub fn show(store: Option<&Path>, id: &str, format: Format) -> u8 {
+    finish(show_to(&mut io::stdout().lock(), store, id, format))
+}
+
+fn show_to(
+    out: &mut dyn Write,
+    store: Option<&Path>,
+    id: &str,
+    format: Format,
+) -> Result<(), Failure> {
+    let store = open(store)?;
+    let d = store
+        .execution(id)
+        .map_err(|e| Failure::Input(e.to_string()))?
+        .ok_or_else(|| not_found(id))?;
+    if format != Format::Text {
+        return document(out, &d, format);
+    }
+    let e = &d.execution;
+    writeln!(
+        out,
+        "{} ({})\n  workflow: {}\n  status:   {}",
+        e.name,
+        e.id,
+        e.workflow,
+        e.status.as_str()
+    )?;
+    if let Some(r) = &e.reason {
+        writeln!(out, "  reason:   {r}")?;
+    }
+    writeln!(out, "  created:  {}", e.created_at)?;
+    writeln!(out, "  steps:")?;
+    write_steps(out, &d)?;
+    if !d.outputs.is_empty() {
+        writeln!(out, "  outputs:")?;
+        for o in &d.outputs {
+            writeln!(out, "    {}.{} = {}", o.step_ref, o.name, o.value)?;
+        }
+    }
+    // Kubernetes events (agent executions): the warnings explain what steps cannot.
+    let warnings: Vec<_> = store
+        .events(&e.id)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|ev| ev.warning)
+        .collect();
+    if !warnings.is_empty() {
+        writeln!(out, "  cluster warnings:")?;
+        for ev in warnings {
+            let repeated = if ev.count > 1 {
+                format!(" (x{})", ev.count)
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "    {} {}: {}{repeated}  ({})",
+                ev.time, ev.object, ev.message, ev.reason
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Named steps, each indented by how many named groups it is in.
+fn write_steps(out: &mut dyn Write, d: &ExecutionDetail) -> Result<(), Failure> {
+    for (s, depth) in named_steps(&d.steps) {
+        let took = if s.status == testwerk_store::StepStatus::Skipped {
+            String::new()
+        } else {
+            s.duration_ms()
+                .map(|ms| format!("{:.3}s", ms as f64 / 1000.0))
+                .unwrap_or_default()
         };
-        s.logs(&detail.execution.id, step_ref.as_deref())
-            .map_err(|e| e.to_string())
-    });
-    match result {
-        Ok(lines) => {
-            for l in lines {
-                println!("{}", l.text);
+        let code = s
+            .exit_code
+            .filter(|c| *c != 0)
+            .map(|c| format!(" exit {c}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "    {:<8} {:>9} {}{}{code}  ({})",
+            s.status.as_str(),
+            took,
+            "  ".repeat(depth),
+            s.name.as_deref().unwrap_or_default(),
+            s.step_ref
+        )?;
+        if let Some(error) = &s.error {
+            writeln!(
+                out,
+                "    {:<8} {:>9} {}  {error}",
+                "",
+                "",
+                "  ".repeat(depth)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The steps a person named (or that have a category), with their depth among them.
+fn named_steps(steps: &[StepResult]) -> Vec<(&StepResult, usize)> {
+    let by_ref: HashMap<&str, &StepResult> =
+        steps.iter().map(|s| (s.step_ref.as_str(), s)).collect();
+    let depth = |s: &StepResult| {
+        let mut depth = 0;
+        let mut parent = s.parent_ref.as_deref();
+        // Bounded by the number of steps, should a store ever hold a cycle.
+        for _ in 0..steps.len() {
+            let Some(p) = parent.and_then(|p| by_ref.get(p)) else {
+                break;
+            };
+            if p.name.is_some() {
+                depth += 1;
             }
-            0
+            parent = p.parent_ref.as_deref();
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
+        depth
+    };
+    steps
+        .iter()
+        .filter(|s| s.name.is_some())
+        .map(|s| (s, depth(s)))
+        .collect()
+}
+
+/// Prints logs; `step` may be a ref, a step id or a step name. Without `step`, a marker line
+/// says where each step's output starts.
+pub fn logs(store: Option<&Path>, id: &str, step: Option<&str>, format: Format) -> u8 {
+    finish(logs_to(&mut io::stdout().lock(), store, id, step, format))
+}
+
+fn logs_to(
+    out: &mut dyn Write,
+    store: Option<&Path>,
+    id: &str,
+    step: Option<&str>,
+    format: Format,
+) -> Result<(), Failure> {
+    let s = open(store)?;
+    let detail = s
+        .execution(id)
+        .map_err(|e| Failure::Input(e.to_string()))?
+        .ok_or_else(|| not_found(id))?;
+    let step_ref = match step {
+        None => None,
+        Some(wanted) => Some(
+            detail
+                .steps
+                .iter()
+                .find(|s| {
+                    s.step_ref == wanted
+                        || s.id.as_deref() == Some(wanted)
+                        || s.name.as_deref() == Some(wanted)
+                })
+                .map(|s| s.step_ref.clone())
+                .ok_or_else(|| {
+                    let names: Vec<_> =
+                        detail.steps.iter().filter_map(|s| s.name.clone()).collect();
+                    Failure::Input(format!(
+                        "no step `{wanted}` in {id}; its steps: {}",
+                        names.join(", ")
+                    ))
+                })?,
+        ),
+    };
+    let lines = s
+        .logs(&detail.execution.id, step_ref.as_deref())
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    if format != Format::Text {
+        return document(out, &lines, format);
+    }
+    let names: HashMap<&str, &str> = detail
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.step_ref.as_str(), s.name.as_deref()?)))
+        .collect();
+    let mut current: Option<&str> = None;
+    for l in &lines {
+        if step_ref.is_none()
+            && let Some(r) = l.step_ref.as_deref()
+            && current != Some(r)
+        {
+            current = Some(r);
+            writeln!(out, "── {} ({r})", names.get(r).copied().unwrap_or(r))?;
         }
+        writeln!(out, "{}", l.text)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testwerk_store::StepStatus;
+
+    fn step(r: &str, name: Option<&str>, parent: Option<&str>) -> StepResult {
+        let mut s = StepResult::new(r, StepStatus::Passed);
+        s.name = name.map(str::to_owned);
+        s.parent_ref = parent.map(str::to_owned);
+        s
+    }
+
+    #[test]
+    fn sub_steps_are_one_level_deeper_per_named_group() {
+        let steps = vec![
+            step("r1", Some("top"), None),
+            step("g", Some("group"), None),
+            step("h", None, Some("g")),
+            step("r2", Some("inner"), Some("h")),
+        ];
+        let depths: Vec<(&str, usize)> = named_steps(&steps)
+            .into_iter()
+            .map(|(s, d)| (s.step_ref.as_str(), d))
+            .collect();
+        assert_eq!(depths, vec![("r1", 0), ("g", 0), ("r2", 1)]);
     }
 }

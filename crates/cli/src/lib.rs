@@ -4,6 +4,7 @@
 //! load YAML, gather templates, resolve, plan, bundle — and is what every surface calls.
 
 pub mod history;
+pub mod output;
 pub mod pipeline;
 pub mod remote;
 pub mod render;

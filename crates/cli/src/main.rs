@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use testwerk_cli::{history, pipeline, render};
+use testwerk_cli::{history, output, pipeline, render};
 use testwerk_plan::{ImageSource, OwnImages, StaticImages};
 
 #[derive(Parser)]
@@ -25,25 +25,32 @@ enum Command {
     Compile(Box<CompileArgs>),
     /// Run a workflow on this machine (no cluster), showing each step live.
     Run(Box<RunArgs>),
-    /// List recorded executions, or show one.
+    /// List recorded executions, or show one (`testwerk executions <id>`).
+    #[command(args_conflicts_with_subcommands = true)]
     Executions {
         #[command(subcommand)]
         show: Option<ExecutionsCommand>,
+        /// Show this execution (as `executions show <id>`): its id, `<workflow>-<number>`, or a
+        /// unique id prefix.
+        id: Option<String>,
         /// Only executions of this workflow.
         #[arg(long)]
         workflow: Option<String>,
-        #[arg(long, value_enum, default_value_t = Output::Yaml, global = true)]
-        output: Output,
+        #[arg(long, value_enum, default_value_t = ViewOutput::Text, global = true)]
+        output: ViewOutput,
         #[arg(long, value_name = "DB", global = true)]
         store: Option<PathBuf>,
     },
-    /// Print the logs of an execution (all steps, or one).
+    /// Print the logs of an execution (all steps, each introduced by a `── <step>` line; or one).
     Logs {
         /// Execution id, `<workflow>-<number>`, or a unique id prefix.
         id: String,
         /// Only this step (name, id or ref).
         #[arg(long)]
         step: Option<String>,
+        /// `json`/`yaml`: every line with its time and step.
+        #[arg(long, value_enum, default_value_t = ViewOutput::Text)]
+        output: ViewOutput,
         #[arg(long, value_name = "DB")]
         store: Option<PathBuf>,
     },
@@ -242,6 +249,25 @@ enum ExecutionsCommand {
     Show { id: String },
 }
 
+/// How `executions` and `logs` print.
+#[derive(Clone, Copy, ValueEnum)]
+enum ViewOutput {
+    /// For people.
+    Text,
+    Json,
+    Yaml,
+}
+
+impl ViewOutput {
+    fn format(self) -> history::Format {
+        match self {
+            ViewOutput::Text => history::Format::Text,
+            ViewOutput::Json => history::Format::Json,
+            ViewOutput::Yaml => history::Format::Yaml,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
     Yaml,
@@ -258,20 +284,31 @@ fn main() -> ExitCode {
         Command::Run(args) => run(*args),
         Command::Executions {
             show,
+            id,
             workflow,
             output,
             store,
         } => {
-            let json = matches!(output, Output::Json);
-            let code = match show {
-                Some(ExecutionsCommand::Show { id }) => history::show(store.as_deref(), &id, json),
-                None => history::list(store.as_deref(), workflow.as_deref(), json),
+            let format = output.format();
+            let code = match (show, id) {
+                (Some(ExecutionsCommand::Show { id }), _) | (None, Some(id)) => {
+                    history::show(store.as_deref(), &id, format)
+                }
+                (None, None) => history::list(store.as_deref(), workflow.as_deref(), format),
             };
             ExitCode::from(code)
         }
-        Command::Logs { id, step, store } => {
-            ExitCode::from(history::logs(store.as_deref(), &id, step.as_deref()))
-        }
+        Command::Logs {
+            id,
+            step,
+            output,
+            store,
+        } => ExitCode::from(history::logs(
+            store.as_deref(),
+            &id,
+            step.as_deref(),
+            output.format(),
+        )),
         Command::Image { command } => match command {
             ImageCommand::Inspect {
                 reference,
@@ -283,10 +320,7 @@ fn main() -> ExitCode {
         Command::Abort(args) => control("abort", &args),
         Command::Pause(args) => control("pause", &args),
         Command::Resume(args) => control("resume", &args),
-        Command::Crds => {
-            print!("{}", testwerk_spec::crds_yaml());
-            ExitCode::SUCCESS
-        }
+        Command::Crds => ExitCode::from(output::print(&testwerk_spec::crds_yaml())),
         Command::Sandbox { args } => {
             let code = testwerk_local::sandbox::main(&args);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -407,8 +441,7 @@ fn image_inspect(reference: &str, registry: &RegistryArgs, output: Output) -> Ex
                 Output::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
                 Output::Yaml => serde_yaml::to_string(&doc).unwrap_or_default(),
             };
-            println!("{}", text.trim_end());
-            ExitCode::SUCCESS
+            ExitCode::from(output::print(&format!("{}\n", text.trim_end())))
         }
         Err(e) => {
             eprintln!("error: {e}");

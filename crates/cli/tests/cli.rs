@@ -228,3 +228,61 @@ fn crds_cover_the_three_kinds() {
         assert!(out.contains(&format!("kind: {kind}\n")), "{kind}");
     }
 }
+
+/// Reads the first line of `testwerk <args>` and closes the pipe, as `| head -1` does.
+fn first_line_then_close(args: &[&str]) -> (String, Output) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(args)
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run testwerk: {e}"));
+    let mut first = String::new();
+    {
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut reader = std::io::BufReader::new(stdout);
+        reader
+            .read_line(&mut first)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // `reader` is dropped here: the pipe's read end closes while testwerk still writes.
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    (first, out)
+}
+
+#[test]
+fn a_closed_pipe_ends_crds_quietly() {
+    // The CRDs are far larger than a pipe's buffer, so testwerk is still writing.
+    let (first, o) = first_line_then_close(&["crds"]);
+    assert_eq!(first.trim_end(), "---");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+
+#[test]
+fn executions_id_shows_the_execution_as_the_help_says() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-executions-id");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let store = dir.join("empty.db");
+    let store = store.to_str().unwrap_or_default();
+    // Parsed as an id (not refused as an unknown subcommand), and looked up in the store.
+    let o = testwerk(&["executions", "nope-1", "--store", store]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no execution `nope-1`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = testwerk(&["executions", "--help"]);
+    assert!(stdout(&o).contains("executions <id>"), "{}", stdout(&o));
+    // An empty store lists nothing, in every format offered.
+    let o = testwerk(&["executions", "--store", store, "--output", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    assert_eq!(v, serde_json::json!([]));
+    let o = testwerk(&["executions", "--store", store, "--output", "yaml"]);
+    assert_eq!(stdout(&o).trim(), "[]");
+}

@@ -161,3 +161,105 @@ fn a_runner_killed_mid_run_leaves_no_execution_running() {
         "{show}"
     );
 }
+
+#[test]
+fn history_commands_mark_steps_indent_groups_and_print_json() {
+    let dir = scratch("history");
+    let store = dir.join("db");
+    let wf = write(
+        &dir,
+        "history.yaml",
+        "spec:\n  steps:\n  - name: Count\n    shell: seq 1 30000\n  - name: Group\n    steps:\n    - name: Inner\n      shell: echo inner\n",
+    );
+    let (code, out, err) = testwerk_run(&store, &[&wf]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+
+    let (code, json) = testwerk(&store, &["executions", "--output", "json"]);
+    assert_eq!(code, Some(0), "{json}");
+    let list: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+    let e = &list[0];
+    assert_eq!(e["name"], "history-1");
+    assert_eq!(e["workflow"], "history");
+    assert_eq!(e["status"], "passed");
+    assert!(e["id"].is_string() && e["started_at"].is_string() && e["finished_at"].is_string());
+
+    // `executions <id>` is `executions show <id>`; sub-steps sit under their group.
+    let (code, show) = testwerk(&store, &["executions", "history-1"]);
+    assert_eq!(code, Some(0), "{show}");
+    let line = |name: &str| {
+        show.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} in {show}"))
+            .to_owned()
+    };
+    let column = |l: &str, name: &str| l.find(name).unwrap_or(0);
+    assert_eq!(
+        column(&line("Inner"), "Inner"),
+        column(&line("Group"), "Group") + 2,
+        "{show}"
+    );
+
+    // Without --step, each step's output is introduced.
+    let (_, logs) = testwerk(&store, &["logs", "history-1"]);
+    let count = logs.find("── Count").unwrap_or_else(|| panic!("{logs}"));
+    let inner = logs.find("── Inner").unwrap_or_else(|| panic!("{logs}"));
+    assert!(
+        count < logs.find("\n30000\n").unwrap_or(0) && inner > count,
+        "{logs}"
+    );
+    assert!(logs[inner..].contains("inner"), "{logs}");
+
+    // A reader that stops early (`| head -1`) ends it quietly.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["logs", "history-1", "--store"])
+        .arg(&store)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    {
+        use std::io::Read;
+        let mut stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut first = [0u8; 16];
+        stdout
+            .read_exact(&mut first)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let (code, json) = testwerk(
+        &store,
+        &["logs", "history-1", "--step", "Inner", "--output", "json"],
+    );
+    assert_eq!(code, Some(0), "{json}");
+    let lines: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+    assert_eq!(lines[0]["text"], "inner");
+}
+
+#[test]
+fn a_missing_init_is_a_setup_error_and_records_nothing() {
+    let dir = scratch("noinit");
+    let store = dir.join("db");
+    let wf = write(&dir, "noinit.yaml", "spec:\n  steps:\n  - shell: echo hi\n");
+    let missing = dir.join("no-such-init");
+    let out = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["run", &wf, "--store"])
+        .arg(&store)
+        .env("TESTWERK_INIT", &missing)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&missing.display().to_string())
+            && err.contains("cargo build -p testwerk-init"),
+        "{err}"
+    );
+    let (_, list) = testwerk(&store, &["executions"]);
+    assert!(list.contains("no executions yet"), "{list}");
+}

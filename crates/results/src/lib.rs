@@ -20,6 +20,6 @@ pub mod status;
 pub mod tracker;
 
 pub use heal::Ending;
-pub use recorder::{Recorder, final_status, store_status};
+pub use recorder::{Recorder, final_status, step_result, store_status};
 pub use status::{StepEnd, execution_status, tracker_status};
 pub use tracker::{StepView, Tracker, Update};

@@ -152,9 +152,7 @@ impl<'a> Recorder<'a> {
     }
 
     fn step(&self, tracker: &Tracker, r: &str, status: testwerk_store::StepStatus) -> StepResult {
-        let mut step = StepResult::new(r, status);
-        step.name = tracker.steps.get(r).map(|s| s.name.clone());
-        step
+        step_result(tracker, r, status)
     }
 
     /// Writes the lines kept in memory if the oldest has waited `age`: a backend that
@@ -184,6 +182,17 @@ impl Drop for Recorder<'_> {
     fn drop(&mut self) {
         self.flush();
     }
+}
+
+/// A step's result as the store keeps it, with what the tracker knows of the step (its name
+/// and the group it is in); a backend records every step `queued` this way before it runs.
+pub fn step_result(tracker: &Tracker, r: &str, status: testwerk_store::StepStatus) -> StepResult {
+    let mut step = StepResult::new(r, status);
+    if let Some(s) = tracker.steps.get(r) {
+        step.name = Some(s.name.clone());
+        step.parent_ref = s.parent.clone();
+    }
+    step
 }
 
 /// The store's name for a protocol status.

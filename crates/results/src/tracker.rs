@@ -12,6 +12,9 @@ use testwerk_protocol::line::{Event, Item, Parser, StepStatus};
 pub struct StepView {
     pub r#ref: String,
     pub name: String,
+    /// The group it belongs to; `None` at the top.
+    #[serde(default)]
+    pub parent: Option<String>,
     /// Nesting depth in the step tree (0 for top-level steps).
     pub depth: usize,
     /// Named groups and top-level steps are shown; unnamed helper groups are not.
@@ -98,11 +101,18 @@ impl Tracker {
         };
         let mut visible = Vec::new();
         collect_refs(shown, &mut visible);
-        t.add(signature, 0, false, &visible);
+        t.add(signature, None, 0, false, &visible);
         t
     }
 
-    fn add(&mut self, nodes: &[SignatureNode], depth: usize, lenient: bool, visible: &[String]) {
+    fn add(
+        &mut self,
+        nodes: &[SignatureNode],
+        parent: Option<&str>,
+        depth: usize,
+        lenient: bool,
+        visible: &[String],
+    ) {
         for n in nodes {
             let name = n
                 .name
@@ -119,6 +129,7 @@ impl Tracker {
                 StepView {
                     r#ref: n.r#ref.clone(),
                     name,
+                    parent: parent.map(str::to_owned),
                     depth,
                     shown: visible.contains(&n.r#ref),
                     is_group: !n.children.is_empty(),
@@ -138,6 +149,7 @@ impl Tracker {
             };
             self.add(
                 &n.children,
+                Some(&n.r#ref),
                 child_depth,
                 lenient || n.optional || n.negative,
                 visible,

@@ -15,7 +15,7 @@ use testwerk_local::{LocalOptions, Programs, RunEvent};
 use testwerk_plan::{Action, ImageMetadata, ImageSource, Plan};
 use testwerk_results::Recorder;
 use testwerk_results::heal::{self, Ending};
-use testwerk_store::{ExecutionStatus, NewExecution, StepResult, Store};
+use testwerk_store::{ExecutionStatus, NewExecution, Store};
 
 use crate::pipeline::{self, CompileSettings};
 use tracker::{Tracker, Update};
@@ -138,6 +138,8 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
     refuse_unsupported(&compiled.plan)?;
 
+    let programs = programs()?;
+
     let source = std::fs::read_to_string(&req.file).unwrap_or_default();
     let mut new = NewExecution::new(
         &name,
@@ -157,7 +159,6 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
 
     let token = testwerk_protocol::line::new_token()
         .map_err(|e| RunError::Failed(format!("no randomness for the protocol token: {e}")))?;
-    let programs = programs()?;
     let dir = run_dir(&store, &execution.name);
     let abort = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&abort));
@@ -195,7 +196,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     for r in &tracker.order {
         let _ = store.upsert_step(
             &id,
-            &StepResult::new(r.clone(), testwerk_store::StepStatus::Queued),
+            &testwerk_results::step_result(&tracker, r, testwerk_store::StepStatus::Queued),
         );
     }
 
@@ -345,11 +346,20 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
 fn programs() -> Result<Programs, RunError> {
     let me = std::env::current_exe()
         .map_err(|e| RunError::Failed(format!("cannot find the testwerk binary: {e}")))?;
-    let init = std::env::var_os("TESTWERK_INIT")
-        .map(PathBuf::from)
-        .or_else(|| me.parent().map(|d| d.join("testwerk-init")))
-        .filter(|p| p.is_file())
-        .ok_or_else(|| RunError::Failed("testwerk-init was not found next to testwerk; build it (`cargo build -p testwerk-init`) or set TESTWERK_INIT".into()))?;
+    let (init, how) = match std::env::var_os("TESTWERK_INIT") {
+        Some(p) => (PathBuf::from(p), "TESTWERK_INIT"),
+        None => (
+            me.parent().unwrap_or(Path::new(".")).join("testwerk-init"),
+            "next to testwerk",
+        ),
+    };
+    if !init.is_file() {
+        // A setup problem, not a failed workflow: nothing ran (exit 2).
+        return Err(input(format!(
+            "testwerk-init is needed to run steps locally and was not found at {} ({how}); build it with `cargo build -p testwerk-init` (it lands next to testwerk) or point TESTWERK_INIT at it",
+            init.display()
+        )));
+    }
     Ok(Programs { init, toolkit: me })
 }
 
