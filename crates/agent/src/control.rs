@@ -2,7 +2,8 @@
 //!
 //! Abort deletes the Pod with a short grace period: `init` receives SIGTERM, marks the running
 //! step aborted and prints it, so the log says what happened; the monitor settles the rest.
-//! Pause and resume speak `init`'s one-byte control protocol on the Pod's IP (spec §4.6).
+//! Pause and resume speak `init`'s control protocol on the Pod's IP (spec §4.6): the
+//! execution's token first, then one byte per command.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::Agent;
 use crate::live::Live;
 
-use testwerk_protocol::control::{DONE, PAUSE, PORT, RESUME};
+use testwerk_protocol::control::{DONE, PAUSE, PORT, REFUSED, RESUME, request};
 
 pub async fn abort(agent: &Agent, live: &Live) -> Result<(), String> {
     live.request_abort();
@@ -49,13 +50,16 @@ async fn command(agent: &Agent, live: &Live, byte: u8) -> Result<(), String> {
     let addr = format!("{ip}:{PORT}");
     let talk = async {
         let mut stream = tokio::net::TcpStream::connect(&addr).await?;
-        stream.write_all(&[byte]).await?;
+        stream
+            .write_all(&request(live.control_token(), byte))
+            .await?;
         let mut answer = [0u8; 1];
         stream.read_exact(&mut answer).await?;
         Ok::<u8, std::io::Error>(answer[0])
     };
     match tokio::time::timeout(Duration::from_secs(10), talk).await {
         Ok(Ok(DONE)) => Ok(()),
+        Ok(Ok(REFUSED)) => Err(format!("init at {addr} refused the execution's token")),
         Ok(Ok(other)) => Err(format!("init at {addr} answered {other:#04x}")),
         Ok(Err(e)) => Err(format!("init at {addr}: {e}")),
         Err(_) => Err(format!("init at {addr} did not answer within 10 s")),

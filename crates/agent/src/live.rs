@@ -37,6 +37,8 @@ pub struct Live {
     pub signature: Vec<SignatureNode>,
     pub full_signature: Vec<SignatureNode>,
     pub owner: Option<OwnerCr>,
+    /// The execution's protocol token: `init`'s control endpoint wants it before a command.
+    control_token: String,
     aborted: AtomicBool,
     updates: broadcast::Sender<Update>,
     history: Mutex<History>,
@@ -50,6 +52,10 @@ struct History {
 }
 
 impl Live {
+    pub fn control_token(&self) -> &str {
+        &self.control_token
+    }
+
     pub fn new(
         id: String,
         name: String,
@@ -57,6 +63,7 @@ impl Live {
         signature: Vec<SignatureNode>,
         full_signature: Vec<SignatureNode>,
         owner: Option<OwnerCr>,
+        control_token: String,
     ) -> Live {
         Live {
             id,
@@ -65,6 +72,7 @@ impl Live {
             signature,
             full_signature,
             owner,
+            control_token,
             aborted: AtomicBool::new(false),
             updates: broadcast::channel(4096).0,
             history: Mutex::default(),

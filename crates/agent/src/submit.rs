@@ -211,6 +211,7 @@ pub(crate) fn attach(
         blueprint.signature.clone(),
         blueprint.full_signature.clone(),
         owner,
+        token.clone(),
     ));
     if !agent.track(live.clone()) {
         return; // already followed

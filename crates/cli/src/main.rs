@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use testwerk_cli::run::control::Action;
 use testwerk_cli::{history, output, pipeline, render};
 use testwerk_plan::{ImageSource, OwnImages, StaticImages};
 
@@ -63,9 +64,9 @@ enum Command {
     Crds,
     /// Run workflows on a Kubernetes cluster: watch TestWorkflowExecutions, serve the REST API.
     Agent(Box<AgentArgs>),
-    /// Abort an execution running on an agent (its running step is aborted, the rest skipped).
+    /// Abort a running execution (its running step is aborted, the rest skipped).
     Abort(ControlArgs),
-    /// Pause an execution running on an agent (its processes are suspended).
+    /// Pause a running execution (its processes are suspended).
     Pause(ControlArgs),
     /// Resume a paused execution.
     Resume(ControlArgs),
@@ -183,9 +184,12 @@ struct AgentArgs {
 struct ControlArgs {
     /// Execution id, `<workflow>-<number>`, or a unique id prefix.
     id: String,
-    /// The agent's URL.
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8088")]
-    server: String,
+    /// The agent's URL; without it, the execution is a `testwerk run` on this machine.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// The results database of a local run (default: the user's data directory).
+    #[arg(long, value_name = "DB", conflicts_with = "server")]
+    store: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -317,9 +321,9 @@ fn main() -> ExitCode {
             } => image_inspect(&reference, &registry, output),
         },
         Command::Agent(args) => agent(*args),
-        Command::Abort(args) => control("abort", &args),
-        Command::Pause(args) => control("pause", &args),
-        Command::Resume(args) => control("resume", &args),
+        Command::Abort(args) => control(Action::Abort, &args),
+        Command::Pause(args) => control(Action::Pause, &args),
+        Command::Resume(args) => control(Action::Resume, &args),
         Command::Crds => ExitCode::from(output::print(&testwerk_spec::crds_yaml())),
         Command::Sandbox { args } => {
             let code = testwerk_local::sandbox::main(&args);
@@ -364,12 +368,18 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-fn control(action: &str, args: &ControlArgs) -> ExitCode {
-    match testwerk_cli::remote::control(&args.server, &args.id, action) {
-        Ok(name) => {
-            println!("{action}: {name}");
-            ExitCode::SUCCESS
-        }
+fn control(action: Action, args: &ControlArgs) -> ExitCode {
+    let verb = match action {
+        Action::Pause => "pause",
+        Action::Resume => "resume",
+        Action::Abort => "abort",
+    };
+    let done = match &args.server {
+        Some(server) => testwerk_cli::remote::control(server, &args.id, verb),
+        None => testwerk_cli::run::control::control(args.store.as_deref(), &args.id, action),
+    };
+    match done {
+        Ok(name) => ExitCode::from(output::print(&format!("{verb}: {name}\n"))),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)

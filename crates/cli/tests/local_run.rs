@@ -263,3 +263,140 @@ fn a_missing_init_is_a_setup_error_and_records_nothing() {
     let (_, list) = testwerk(&store, &["executions"]);
     assert!(list.contains("no executions yet"), "{list}");
 }
+
+/// A directory the sandbox shows (read-only) to steps, unlike `/tmp`: where a run's control
+/// file would be readable if it were not hidden.
+fn visible_scratch(name: &str) -> std::path::PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("local-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn spawn_run(store: &Path, wf: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["run", wf, "--store"])
+        .arg(store)
+        .env("TESTWERK_INIT", init_binary())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Waits until the store shows step `name` of execution `id` as `status`.
+fn wait_for_step(store: &Path, id: &str, name: &str, status: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let (_, json) = testwerk(store, &["executions", id, "--output", "json"]);
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&json)
+            && doc["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["name"] == name && s["status"] == status)
+        {
+            return;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "{name} never became {status}: {json}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_paused_local_run_is_resumed_from_another_process_and_only_with_the_token() {
+    let dir = visible_scratch("resume");
+    let store = dir.join("db");
+    let control = dir.join("runs/resume-1/control.json");
+    let wf = write(
+        &dir,
+        "resume.yaml",
+        &format!(
+            "spec:\n  steps:\n  - name: Cannot read the token\n    shell: \"! cat {}\"\n  - name: Wait\n    paused: true\n    shell: echo resumed-and-ran\n",
+            control.display()
+        ),
+    );
+    let child = spawn_run(&store, &wf);
+    wait_for_step(&store, "resume-1", "Wait", "paused");
+
+    // The control file is the owner's alone; init listens on loopback only.
+    let text = std::fs::read_to_string(&control).unwrap_or_else(|e| panic!("{e}"));
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let addr = file["addr"].as_str().unwrap_or_default().to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&control)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A client without the token is refused and the step stays paused.
+    {
+        use std::io::{Read, Write};
+        let mut intruder =
+            std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+        intruder
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        intruder
+            .write_all(b"guess\n\x04")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut answer = Vec::new();
+        let _ = intruder.read_to_end(&mut answer);
+        assert_eq!(answer, vec![0x15]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_for_step(&store, "resume-1", "Wait", "paused");
+
+    let (code, said) = testwerk(&store, &["resume", "resume-1"]);
+    assert_eq!(code, Some(0), "{said}");
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("resumed-and-ran"), "{stdout}");
+    let (_, list) = testwerk(&store, &["executions"]);
+    assert!(
+        list.contains("resume-1") && list.contains("passed"),
+        "{list}"
+    );
+    assert!(!control.exists(), "the token outlived the run");
+    // Over is over.
+    let (code, said) = testwerk(&store, &["pause", "resume-1"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("is over"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_local_run_is_aborted_from_another_process() {
+    let dir = visible_scratch("abort");
+    let store = dir.join("db");
+    let wf = write(
+        &dir,
+        "abort.yaml",
+        "spec:\n  steps:\n  - name: Wait\n    paused: true\n    shell: echo never\n  - name: After\n    shell: echo never either\n",
+    );
+    let child = spawn_run(&store, &wf);
+    wait_for_step(&store, "abort-1", "Wait", "paused");
+    let (code, said) = testwerk(&store, &["abort", "abort-1"]);
+    assert_eq!(code, Some(0), "{said}");
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(!stdout.contains("never"), "{stdout}");
+    let (_, show) = testwerk(&store, &["executions", "abort-1"]);
+    assert!(show.contains("status:   aborted"), "{show}");
+    assert!(show.contains("aborted by the user"), "{show}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,15 +1,18 @@
 //! The control endpoint: pause and resume a running execution from outside the container.
 //!
-//! A TCP listener (`TW_CONTROL_ADDR`, default `0.0.0.0:60434`) with a one-byte protocol, as
-//! upstream: the client sends `0x03` (pause) or `0x04` (resume); when it is done, we answer
-//! `0x05`. Other bytes are ignored. A connection may send several commands. Everything is
-//! non-blocking and driven by the main loop.
+//! A TCP listener (`TW_CONTROL_ADDR`, default `0.0.0.0:60434`) with upstream's one-byte
+//! protocol behind a token (`testwerk_protocol::control`): the client sends the execution's
+//! protocol token and a newline, then `0x03` (pause) or `0x04` (resume); when it is done, we
+//! answer `0x05`. Other bytes are ignored. A connection may send several commands; one that
+//! does not start with the token is answered `0x15` and closed, whatever it sends after.
+//! Everything is non-blocking and driven by the main loop.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 
 pub use testwerk_protocol::control::{DONE, PAUSE, RESUME};
+use testwerk_protocol::control::{MAX_TOKEN_LINE, REFUSED, TOKEN_END, token_matches};
 
 /// A request from a client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,11 +21,20 @@ pub enum Request {
     Resume,
 }
 
+/// One connection, and whether it has shown the token yet.
+struct Client {
+    stream: TcpStream,
+    /// `None`: it has; otherwise what it sent of its first line so far.
+    unproven: Option<Vec<u8>>,
+}
+
 /// The listener and its connections.
 #[derive(Default)]
 pub struct Control {
     listener: Option<TcpListener>,
-    clients: Vec<TcpStream>,
+    /// The execution's protocol token, which a client must send first.
+    token: String,
+    clients: Vec<Client>,
     /// Clients that hung up, removed at the next poll (indexes stay valid until answered).
     closed: Vec<usize>,
 }
@@ -30,7 +42,7 @@ pub struct Control {
 impl Control {
     /// Listens on `addr`, an `IP:port` (no host names: resolving them would link the whole
     /// name service machinery into the static binary).
-    pub fn listen(addr: &str) -> io::Result<Control> {
+    pub fn listen(addr: &str, token: &str) -> io::Result<Control> {
         let addr: SocketAddr = addr.parse().map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -41,6 +53,7 @@ impl Control {
         listener.set_nonblocking(true)?;
         Ok(Control {
             listener: Some(listener),
+            token: token.to_owned(),
             ..Control::default()
         })
     }
@@ -55,7 +68,7 @@ impl Control {
         self.listener
             .iter()
             .map(AsRawFd::as_raw_fd)
-            .chain(self.clients.iter().map(AsRawFd::as_raw_fd))
+            .chain(self.clients.iter().map(|c| c.stream.as_raw_fd()))
             .collect()
     }
 
@@ -67,7 +80,10 @@ impl Control {
         if let Some(listener) = &self.listener {
             while let Ok((stream, _)) = listener.accept() {
                 if stream.set_nonblocking(true).is_ok() {
-                    self.clients.push(stream);
+                    self.clients.push(Client {
+                        stream,
+                        unproven: Some(Vec::new()),
+                    });
                 }
             }
         }
@@ -76,16 +92,40 @@ impl Control {
         for (i, client) in self.clients.iter_mut().enumerate() {
             let mut buf = [0u8; 16];
             loop {
-                match client.read(&mut buf) {
+                match client.stream.read(&mut buf) {
                     Ok(0) => {
                         closed.push(i);
                         break;
                     }
-                    Ok(n) => requests.extend(buf[..n].iter().filter_map(|b| match *b {
-                        PAUSE => Some((i, Request::Pause)),
-                        RESUME => Some((i, Request::Resume)),
-                        _ => None,
-                    })),
+                    Ok(n) => {
+                        let mut bytes = &buf[..n];
+                        if let Some(line) = client.unproven.as_mut() {
+                            let end = bytes.iter().position(|b| *b == TOKEN_END);
+                            line.extend_from_slice(&bytes[..end.unwrap_or(bytes.len())]);
+                            let verdict = match end {
+                                Some(_) => Some(token_matches(line, &self.token)),
+                                None if line.len() > MAX_TOKEN_LINE => Some(false),
+                                None => None,
+                            };
+                            match verdict {
+                                Some(true) => {
+                                    client.unproven = None;
+                                    bytes = &bytes[end.map_or(bytes.len(), |e| e + 1)..];
+                                }
+                                Some(false) => {
+                                    let _ = client.stream.write_all(&[REFUSED]);
+                                    closed.push(i);
+                                    break;
+                                }
+                                None => continue,
+                            }
+                        }
+                        requests.extend(bytes.iter().filter_map(|b| match *b {
+                            PAUSE => Some((i, Request::Pause)),
+                            RESUME => Some((i, Request::Resume)),
+                            _ => None,
+                        }));
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => {
@@ -102,7 +142,7 @@ impl Control {
     /// Answers a client's request.
     pub fn answer(&mut self, client: usize) {
         if let Some(c) = self.clients.get_mut(client) {
-            let _ = c.write_all(&[DONE]);
+            let _ = c.stream.write_all(&[DONE]);
         }
     }
 }

@@ -107,7 +107,7 @@ impl Runner {
         }
         let control = match &settings.control_addr {
             None => Control::disabled(),
-            Some(addr) => Control::listen(addr).unwrap_or_else(|e| {
+            Some(addr) => Control::listen(addr, &token).unwrap_or_else(|e| {
                 eprintln!(
                     "testwerk-init: warning: no control endpoint on {addr} (pause and resume will not work): {e}"
                 );

@@ -366,6 +366,18 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+/// Connects to the control endpoint and shows the execution's token, as backends do.
+fn control_client(port: u16) -> TcpStream {
+    let mut control = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    control
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    control
+        .write_all(format!("{TOKEN}\n").as_bytes())
+        .expect("send the token");
+    control
+}
+
 fn ask(stream: &mut TcpStream, byte: u8) {
     stream.write_all(&[byte]).expect("send");
     let mut answer = [0u8; 1];
@@ -387,10 +399,7 @@ fn f53_control_endpoint_pauses_and_resumes() {
     step.timeout = Some("2500ms".into());
     let live = Live::spawn(sb.command("0", Some(&plan(&[step], &[], false)), &[]));
     live.wait_for("tick 3", Duration::from_secs(10));
-    let mut control = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    control
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
+    let mut control = control_client(port);
     ask(&mut control, 0x03);
     std::thread::sleep(Duration::from_millis(300));
     let paused = live.text();
@@ -447,10 +456,28 @@ fn f53_paused_step_waits_for_resume() {
         "ran while paused:\n{}",
         live.text()
     );
-    let mut control = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    control
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
+    // Without the token, or with a wrong one, nothing happens: the connection is refused.
+    for first in [b"\x04".to_vec(), b"not-the-token\n\x04".to_vec()] {
+        let mut intruder = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        intruder
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        intruder.write_all(&first).expect("send");
+        if first.len() == 1 {
+            // Still waiting for the token's end: only the line's end (or its length) decides.
+            intruder.write_all(b"\n").expect("send");
+        }
+        let mut answer = Vec::new();
+        let _ = intruder.read_to_end(&mut answer);
+        assert_eq!(answer, vec![0x15], "refused, then closed");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !live.text().contains("ran"),
+        "resumed without the token:\n{}",
+        live.text()
+    );
+    let mut control = control_client(port);
     ask(&mut control, 0x04);
     let run = live.wait(&sb);
     assert_eq!(

@@ -136,10 +136,34 @@ pub fn sandbox_for(
             read_only: m.read_only.unwrap_or(false),
         });
     }
+    binds.extend(mask_execution_dir(dir)?);
     Ok(SandboxSpec {
         root: dir.join(format!("root-{index}")),
         binds,
     })
+}
+
+/// An empty directory over the execution's own directory, last: the host is visible
+/// read-only inside, and this one holds the run's control file (with the protocol token),
+/// the sandbox specs and the other containers' views, none of which a step may read. Not
+/// needed when the directory lies under a path the sandbox replaces (e.g. `/tmp`).
+fn mask_execution_dir(dir: &Path) -> Result<Option<Bind>, LocalError> {
+    let dir = fs::canonicalize(dir).map_err(|e| LocalError::io(dir, e))?;
+    let first = dir
+        .components()
+        .nth(1)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if under_own_dirs(&first) {
+        return Ok(None);
+    }
+    let empty = dir.join("masked");
+    fs::create_dir_all(&empty).map_err(|e| LocalError::io(&empty, e))?;
+    Ok(Some(Bind {
+        source: empty,
+        target: dir,
+        read_only: true,
+    }))
 }
 
 /// A mount path we can create without touching the host: under a replaced directory, or a

@@ -6,6 +6,7 @@
 //! execution's own folders and the rest of the machine is read-only. Images are not pulled: the
 //! host's tools run the steps.
 
+pub mod control;
 pub mod env;
 pub mod layout;
 pub mod runner;

@@ -1,12 +1,59 @@
 //! The control endpoint of `testwerk-init`: how a backend pauses and resumes a running
-//! container from outside (spec §4.6). TCP, one byte each way, as upstream: the client sends
-//! [`PAUSE`] or [`RESUME`]; `init` answers [`DONE`] when it is done. Other bytes are ignored.
+//! container from outside (spec §4.6). TCP, as upstream, with one difference: a client first
+//! proves it may: it sends the execution's protocol token and [`TOKEN_END`], then one byte per
+//! command, [`PAUSE`] or [`RESUME`]; `init` answers [`DONE`] when it is done. A connection
+//! whose first line is not the token gets [`REFUSED`] and is closed. Upstream has no such check,
+//! so any process sharing the Pod's network (a step, a service) could pause the execution;
+//! `init` hides the token from steps, so they cannot.
 
 /// The port `init` listens on (on every address of the Pod).
 pub const PORT: u16 = 60434;
+/// Ends the token a client sends first.
+pub const TOKEN_END: u8 = b'\n';
+/// The longest token line accepted before the connection is refused.
+pub const MAX_TOKEN_LINE: usize = 128;
 /// Pause request byte.
 pub const PAUSE: u8 = 0x03;
 /// Resume request byte.
 pub const RESUME: u8 = 0x04;
 /// Answer byte.
 pub const DONE: u8 = 0x05;
+/// The answer to a connection that did not send the token.
+pub const REFUSED: u8 = 0x15;
+
+/// What a client sends for one command.
+pub fn request(token: &str, command: u8) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(token.len() + 2);
+    bytes.extend_from_slice(token.as_bytes());
+    bytes.push(TOKEN_END);
+    bytes.push(command);
+    bytes
+}
+
+/// Compares a presented token with the expected one in time independent of where they differ,
+/// so timing does not reveal a prefix.
+pub fn token_matches(presented: &[u8], expected: &str) -> bool {
+    let expected = expected.as_bytes();
+    if presented.len() != expected.len() {
+        return false;
+    }
+    presented
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_token_matches() {
+        assert!(token_matches(b"abc", "abc"));
+        assert!(!token_matches(b"abd", "abc"));
+        assert!(!token_matches(b"ab", "abc"));
+        assert!(!token_matches(b"", "abc"));
+        assert_eq!(request("t0k", PAUSE), b"t0k\n\x03");
+    }
+}

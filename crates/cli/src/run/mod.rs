@@ -1,6 +1,7 @@
 //! `testwerk run`: compile a workflow and execute it on this machine with the local backend,
 //! showing each step live and recording everything in the results store.
 
+pub mod control;
 mod remote;
 pub mod view;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use testwerk_local::control::{ControlFile, loopback_addr};
 use testwerk_local::{LocalOptions, Programs, RunEvent};
 use testwerk_plan::{Action, ImageMetadata, ImageSource, Plan};
 use testwerk_results::Recorder;
@@ -20,6 +22,9 @@ use testwerk_store::{ExecutionStatus, NewExecution, Store};
 use crate::pipeline::{self, CompileSettings};
 use tracker::{Tracker, Update};
 use view::PrettyView;
+
+/// Where `testwerk-init` listens for pause and resume (its `TW_CONTROL_ADDR`).
+const CONTROL_ADDR: &str = "TW_CONTROL_ADDR";
 
 /// What `testwerk run` was asked to do.
 pub struct RunRequest {
@@ -169,10 +174,33 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         .active_deadline_seconds
         .or(compiled.plan.pod.active_deadline_seconds)
         .map(|s| Duration::from_secs(s.max(0) as u64));
+    // `testwerk pause|resume|abort <id>` from another process on this machine: init listens
+    // on loopback only and wants the token, which the control file (0600) alone holds.
+    let control = loopback_addr()
+        .map(|addr| ControlFile {
+            execution: id.clone(),
+            addr,
+            token: token.clone(),
+            pid: std::process::id(),
+        })
+        .and_then(|c| c.write(&dir).map(|()| c));
+    let control = match control {
+        Ok(c) => c,
+        Err(e) => {
+            let why = format!("cannot set up pause/resume/abort in {}: {e}", dir.display());
+            if let Err(e) = store.set_status(&id, ExecutionStatus::Failed, Some(&why)) {
+                eprintln!("error: results store: {e}");
+            }
+            return Err(RunError::Failed(why));
+        }
+    };
     let opts = LocalOptions {
         dir: dir.clone(),
         programs,
-        extra_env: vec![(testwerk_protocol::env::TOKEN.to_owned(), token.clone())],
+        extra_env: vec![
+            (testwerk_protocol::env::TOKEN.to_owned(), token.clone()),
+            (CONTROL_ADDR.to_owned(), control.addr.clone()),
+        ],
         deadline,
         grace: Duration::from_secs(10),
         abort,
@@ -279,6 +307,12 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     }
     let reason = cause.filter(|_| status != ExecutionStatus::Passed);
     let _ = store.set_status(&id, status, reason.as_deref());
+    // Nobody may control a run that is over; its token goes with it.
+    if let Err(e) = std::fs::remove_file(dir.join(testwerk_local::control::FILE))
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        eprintln!("warning: cannot remove the run's control file: {e}");
+    }
     if !req.keep {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -363,7 +397,8 @@ fn programs() -> Result<Programs, RunError> {
     Ok(Programs { init, toolkit: me })
 }
 
-fn run_dir(store: &Store, name: &str) -> PathBuf {
+/// The directory of a local execution: its volumes, sandbox specs and control file.
+pub fn run_dir(store: &Store, name: &str) -> PathBuf {
     store
         .path()
         .parent()
