@@ -365,6 +365,10 @@ fn a_paused_local_run_is_resumed_from_another_process_and_only_with_the_token() 
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("resumed-and-ran"), "{stdout}");
+    assert!(
+        stdout.contains("PAUSED Wait (resume it with `testwerk resume resume-1 --store"),
+        "{stdout}"
+    );
     let (_, list) = testwerk(&store, &["executions"]);
     assert!(
         list.contains("resume-1") && list.contains("passed"),
@@ -395,6 +399,11 @@ fn a_local_run_is_aborted_from_another_process() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(!stdout.contains("never"), "{stdout}");
+    // The summary says what `executions` says.
+    assert!(
+        stdout.contains("ABORTED abort-1") && !stdout.contains("FAILED"),
+        "{stdout}"
+    );
     let (_, show) = testwerk(&store, &["executions", "abort-1"]);
     assert!(show.contains("status:   aborted"), "{show}");
     assert!(show.contains("aborted by the user"), "{show}");

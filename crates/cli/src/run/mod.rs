@@ -3,6 +3,7 @@
 
 pub mod control;
 mod remote;
+pub mod report;
 pub mod view;
 
 pub use testwerk_results::tracker;
@@ -20,8 +21,9 @@ use testwerk_results::heal::{self, Ending};
 use testwerk_store::{ExecutionStatus, NewExecution, Store};
 
 use crate::pipeline::{self, CompileSettings};
+use report::{Event, JsonReporter, Reporter, Translator};
 use tracker::{Tracker, Update};
-use view::PrettyView;
+use view::HumanReporter;
 
 /// Where `testwerk-init` listens for pause and resume (its `TW_CONTROL_ADDR`).
 const CONTROL_ADDR: &str = "TW_CONTROL_ADDR";
@@ -111,12 +113,11 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         None => Store::open_default(),
     }
     .map_err(|e| RunError::Failed(format!("results store: {e}")))?;
-    let mut view = PrettyView::stdout();
+    let mut view = reporter(req.json);
     if let Ok(abandoned) = store.recover_abandoned()
         && !abandoned.is_empty()
-        && !req.json
     {
-        view.note(&format!(
+        view.note(format!(
             "marked {} execution(s) of a runner that stopped as aborted: {}",
             abandoned.len(),
             abandoned.join(", ")
@@ -211,15 +212,17 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         &compiled.plan.signature,
         &token,
     );
-    let shown_steps = tracker
-        .steps
-        .values()
-        .filter(|s| s.shown && !s.is_group)
-        .count();
-    if !req.json {
-        view.note("images are not pulled: this machine's own tools run the steps");
-        view.header(&execution.name, shown_steps, compiled.plan.groups.len());
-    }
+    view.note("images are not pulled: this machine's own tools run the steps");
+    let header = Translator::started(&tracker, &execution.name, compiled.plan.groups.len());
+    view.reporter.report(&header);
+    view.translator.resume_hint = Some(format!(
+        "resume it with `testwerk resume {}{}`",
+        execution.name,
+        req.store
+            .as_ref()
+            .map(|p| format!(" --store {}", p.display()))
+            .unwrap_or_default()
+    ));
     let _ = store.set_status(&id, ExecutionStatus::Running, None);
     for r in &tracker.order {
         let _ = store.upsert_step(
@@ -230,11 +233,11 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
 
     let started = Instant::now();
     let mut recorder = Recorder::new(&store, &id);
-    let mut handle = |tracker: &mut Tracker, view: &mut PrettyView, update: Update| {
-        if !req.json {
-            view.update(tracker, &update);
+    let mut handle = |tracker: &mut Tracker, view: &mut LiveView, updates: Vec<Update>| {
+        for u in &updates {
+            recorder.record(tracker, u);
         }
-        recorder.record(tracker, &update);
+        view.updates(tracker, &updates);
     };
     let mut outcome_error = None;
     let result = testwerk_local::run(&compiled.bundle, &opts, &mut |event| match event {
@@ -242,33 +245,21 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         RunEvent::Output { bytes, .. } => {
             let mut updates = Vec::new();
             tracker.feed(&bytes, &mut |u| updates.push(u));
-            for u in updates {
-                handle(&mut tracker, &mut view, u);
-            }
+            handle(&mut tracker, &mut view, updates);
         }
         RunEvent::Diagnostic { line, .. } => {
-            if !req.json {
-                view.warn(&line);
-            }
+            view.warn(&line);
             outcome_error.get_or_insert(line);
         }
         RunEvent::ContainerExited { .. } => {
             let mut updates = Vec::new();
             tracker.finish(&mut |u| updates.push(u));
-            for u in updates {
-                handle(&mut tracker, &mut view, u);
-            }
+            handle(&mut tracker, &mut view, updates);
         }
         RunEvent::DeadlineExceeded => {
-            if !req.json {
-                view.warn("the workflow's activeDeadlineSeconds passed: aborting");
-            }
+            view.warn("the workflow's activeDeadlineSeconds passed: aborting");
         }
-        RunEvent::Aborted => {
-            if !req.json {
-                view.warn("interrupted: aborting the running step");
-            }
-        }
+        RunEvent::Aborted => view.warn("interrupted: aborting the running step"),
     });
     // Why the execution stopped, when it did not simply run to its end.
     let cause = match &result {
@@ -292,9 +283,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         );
         let mut updates = Vec::new();
         heal::heal(&mut tracker, &ending, &mut |u| updates.push(u));
-        for u in updates {
-            handle(&mut tracker, &mut view, u);
-        }
+        handle(&mut tracker, &mut view, updates);
     }
     recorder.flush();
 
@@ -316,21 +305,67 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     if !req.keep {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let passed = status == ExecutionStatus::Passed;
-    if req.json {
-        let detail = store.execution(&id).ok().flatten();
-        let doc = serde_json::json!({"execution": detail, "passed": passed});
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    } else {
-        if let Err(e) = &result {
-            view.warn(&e.to_string());
-        }
-        if let Some(r) = reason.as_deref().filter(|_| !passed) {
-            view.note(r);
-        }
-        view.summary(&execution.name, passed, started.elapsed(), &tracker);
+    if let Err(e) = &result {
+        view.warn(&e.to_string());
     }
-    Ok(passed)
+    let record = store
+        .execution(&id)
+        .ok()
+        .flatten()
+        .and_then(|d| serde_json::to_value(d).ok())
+        .unwrap_or_default();
+    let end = view.translator.summary(
+        &tracker,
+        &execution.name,
+        status,
+        started.elapsed(),
+        reason,
+        record,
+    );
+    view.report_all(&end);
+    Ok(status == ExecutionStatus::Passed)
+}
+
+/// The reporter `--output` asks for.
+fn reporter(json: bool) -> LiveView {
+    let reporter: Box<dyn Reporter> = if json {
+        Box::new(JsonReporter {
+            out: std::io::stdout(),
+        })
+    } else {
+        Box::new(HumanReporter::stdout())
+    };
+    LiveView {
+        reporter,
+        translator: Translator::default(),
+    }
+}
+
+/// A run's reporter and the translator that feeds it.
+pub(crate) struct LiveView {
+    pub(crate) reporter: Box<dyn Reporter>,
+    pub(crate) translator: Translator,
+}
+
+impl LiveView {
+    pub(crate) fn note(&mut self, text: impl Into<String>) {
+        self.reporter.report(&Event::Note(text.into()));
+    }
+
+    pub(crate) fn warn(&mut self, text: &str) {
+        self.reporter.report(&Event::Warning(text.to_owned()));
+    }
+
+    pub(crate) fn updates(&mut self, tracker: &Tracker, updates: &[Update]) {
+        let events = self.translator.translate(tracker, updates);
+        self.report_all(&events);
+    }
+
+    pub(crate) fn report_all(&mut self, events: &[Event]) {
+        for e in events {
+            self.reporter.report(e);
+        }
+    }
 }
 
 /// Features whose runtime (the toolkit) is not written yet fail before anything starts.

@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use testwerk_plan::SignatureNode;
+use testwerk_store::ExecutionStatus;
 
+use super::report::Translator;
 use super::tracker::{Tracker, Update};
-use super::view::PrettyView;
 use super::{RunError, RunRequest, input};
 
 pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunError> {
@@ -58,7 +59,10 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
         .call()
         .map_err(|e| RunError::Failed(format!("following {id}: {e}")))?;
     let reader = BufReader::new(stream.body_mut().as_reader());
-    let mut view = PrettyView::stdout();
+    let mut view = super::reporter(req.json);
+    view.translator.resume_hint = Some(format!(
+        "resume it with `testwerk resume {id} --server {server}`"
+    ));
     let mut tracker: Option<Tracker> = None;
     let mut passed = false;
     let mut name = doc["name"].as_str().unwrap_or(&id).to_owned();
@@ -76,15 +80,13 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
                     serde_json::from_value(event["fullSignature"].clone()).unwrap_or_default();
                 name = event["name"].as_str().unwrap_or(&name).to_owned();
                 let t = Tracker::new(&full, &signature, "");
-                let steps = t.steps.values().filter(|s| s.shown && !s.is_group).count();
-                if !req.json {
-                    view.note(&format!("running on the agent at {server}"));
-                    view.header(
-                        &name,
-                        steps,
-                        event["containers"].as_u64().unwrap_or(0) as usize,
-                    );
-                }
+                view.note(format!("running on the agent at {server}"));
+                let header = Translator::started(
+                    &t,
+                    &name,
+                    event["containers"].as_u64().unwrap_or(0) as usize,
+                );
+                view.report_all(&[header]);
                 tracker = Some(t);
             }
             Some("update") => {
@@ -95,38 +97,42 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
                     continue;
                 };
                 t.apply(&update);
-                if !req.json {
-                    view.update(t, &update);
-                }
+                view.updates(t, &[update]);
             }
             Some("end") => {
-                passed = event["status"].as_str() == Some("passed");
+                let status = event["status"]
+                    .as_str()
+                    .and_then(|s| s.parse::<ExecutionStatus>().ok())
+                    .unwrap_or(ExecutionStatus::Failed);
+                passed = status == ExecutionStatus::Passed;
+                let Some(t) = tracker.as_mut() else {
+                    break;
+                };
                 // Over before we followed it: the agent sends the stored results instead.
-                if let Some(t) = tracker.as_mut() {
-                    for update in stored_results(&event["steps"]) {
-                        t.apply(&update);
-                        if !req.json {
-                            view.update(t, &update);
-                        }
-                    }
+                let stored = stored_results(&event["steps"]);
+                for update in &stored {
+                    t.apply(update);
                 }
-                if req.json {
-                    let detail: Value = agent
+                view.updates(t, &stored);
+                let record: Value = if req.json {
+                    agent
                         .get(&format!("{server}/v1/executions/{id}"))
                         .call()
                         .ok()
                         .and_then(|mut r| r.body_mut().read_json().ok())
-                        .unwrap_or(Value::Null);
-                    let doc = json!({"execution": detail, "passed": passed});
-                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                        .unwrap_or(Value::Null)
                 } else {
-                    if let Some(reason) = event["reason"].as_str().filter(|_| !passed) {
-                        view.note(reason);
-                    }
-                    if let Some(t) = &tracker {
-                        view.summary(&name, passed, started.elapsed(), t);
-                    }
-                }
+                    Value::Null
+                };
+                let end = view.translator.summary(
+                    t,
+                    &name,
+                    status,
+                    started.elapsed(),
+                    event["reason"].as_str().map(str::to_owned),
+                    record,
+                );
+                view.report_all(&end);
                 break;
             }
             _ => {}

@@ -1,26 +1,36 @@
-//! What a person sees while a workflow runs: each step as it starts and ends, its output under
-//! it, and a summary (in the spirit of cargo-nextest).
+//! What a person sees while a workflow runs: each step as it starts (`• (2/6) name`) and
+//! ends, its output under it, and a summary (in the spirit of cargo-nextest). Line-based, so
+//! it reads the same in a terminal, a CI log or a file; colour only on a terminal without
+//! `NO_COLOR`.
 
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
 
 use testwerk_protocol::line::StepStatus;
+use testwerk_store::ExecutionStatus;
 
-use super::tracker::{StepView, Tracker, Update};
+use super::report::{Event, Finished, Reporter, Summary};
 
-pub struct PrettyView {
+pub struct HumanReporter<W: Write> {
     color: bool,
-    out: Box<dyn Write>,
+    out: W,
 }
 
-impl PrettyView {
-    pub fn stdout() -> PrettyView {
+impl HumanReporter<std::io::Stdout> {
+    pub fn stdout() -> HumanReporter<std::io::Stdout> {
         let stdout = std::io::stdout();
         let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        PrettyView {
-            color,
-            out: Box::new(stdout),
-        }
+        HumanReporter { color, out: stdout }
+    }
+}
+
+impl<W: Write> HumanReporter<W> {
+    /// Without colour, into `out` (tests, files).
+    pub fn plain(out: W) -> HumanReporter<W> {
+        HumanReporter { color: false, out }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -31,135 +41,156 @@ impl PrettyView {
         }
     }
 
-    pub fn note(&mut self, text: &str) {
-        let label = self.paint("1;36", "   note");
-        let _ = writeln!(self.out, "{label} {text}");
+    // Output is best effort: a reader that went away must not stop the run or its recording.
+    fn line(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
     }
 
-    pub fn warn(&mut self, text: &str) {
-        let label = self.paint("1;33", "warning");
-        let _ = writeln!(self.out, "{label} {text}");
-    }
-
-    pub fn header(&mut self, id: &str, steps: usize, containers: usize) {
-        let label = self.paint("1;32", "  START");
-        let _ = writeln!(
-            self.out,
-            "{label} {id} ({steps} step{}, {containers} container{})",
-            plural(steps),
-            plural(containers)
-        );
-    }
-
-    pub fn update(&mut self, tracker: &Tracker, update: &Update) {
-        match update {
-            Update::Started(r) => {
-                if let Some(s) = tracker.steps.get(r).filter(|s| s.shown && s.is_group) {
-                    let label = self.paint("1;34", "  GROUP");
-                    let _ = writeln!(self.out, "{label} {}{}", indent(s), s.name);
-                }
-            }
-            Update::Log { r#ref, line } => {
-                let depth = r#ref
-                    .as_ref()
-                    .and_then(|r| tracker.steps.get(r))
-                    .map_or(0, |s| s.depth);
-                let bar = self.paint("2", "│");
-                let _ = writeln!(self.out, "        {}{bar} {line}", "  ".repeat(depth));
-            }
-            Update::Finished {
-                r#ref,
-                status,
-                ms,
-                code,
-                message,
-            } => {
-                let Some(s) = tracker.steps.get(r#ref).filter(|s| s.shown) else {
-                    return;
-                };
-                let (word, color) = match status {
-                    StepStatus::Passed => ("PASS", "1;32"),
-                    StepStatus::Failed => ("FAIL", "1;31"),
-                    StepStatus::Timeout => ("TIMEOUT", "1;31"),
-                    StepStatus::Aborted => ("ABORT", "1;31"),
-                    StepStatus::Skipped => ("SKIP", "1;33"),
-                };
-                let label = self.paint(color, &format!("{word:>7}"));
-                let time = format!("[{:>8.3}s]", *ms as f64 / 1000.0);
-                let code = if *code != 0 && !s.is_group {
-                    format!(" (exit code {code})")
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(self.out, "{label} {time} {}{}{code}", indent(s), s.name);
-                if let Some(m) = message {
-                    let _ = writeln!(self.out, "        {}  {m}", indent(s));
-                }
-            }
-            Update::Output { r#ref, name, value } => {
-                let step = tracker.steps.get(r#ref).map_or("?", |s| s.name.as_str());
-                let _ = writeln!(self.out, "         output {step}.{name} = {value}");
-            }
-            Update::Retry { r#ref, attempt, of } => {
-                let step = tracker.steps.get(r#ref).map_or("?", |s| s.name.as_str());
-                let label = self.paint("1;35", "  RETRY");
-                let _ = writeln!(self.out, "{label} {step}: attempt {attempt} of {of}");
-            }
-            Update::Paused(r) | Update::Resumed(r) => {
-                let Some(s) = tracker.steps.get(r).filter(|s| s.shown && !s.is_group) else {
-                    return;
-                };
-                let word = if matches!(update, Update::Paused(_)) {
-                    "PAUSED"
-                } else {
-                    "RESUMED"
-                };
-                let label = self.paint("1;35", &format!("{word:>7}"));
-                let _ = writeln!(self.out, "{label} {}{}", indent(s), s.name);
-            }
-            Update::Warning { message } => self.warn(message),
+    fn finished(&mut self, f: &Finished) {
+        let (word, color) = match f.status {
+            _ if f.ignored => ("IGNORED", "1;33"),
+            StepStatus::Passed => ("PASS", "1;32"),
+            StepStatus::Failed => ("FAIL", "1;31"),
+            StepStatus::Timeout => ("TIMEOUT", "1;31"),
+            StepStatus::Aborted => ("ABORT", "1;31"),
+            StepStatus::Skipped => ("SKIP", "1;33"),
+        };
+        let label = self.paint(color, &format!("{word:>7}"));
+        let time = match f.duration {
+            Some(d) => format!("[{:>8.3}s]", d.as_secs_f64()),
+            None => " ".repeat(11),
+        };
+        let mut notes = Vec::new();
+        if let Some(code) = f.code {
+            notes.push(format!("exit code {code}"));
+        }
+        if f.ignored {
+            notes.push("optional: its failure is ignored".to_owned());
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        };
+        let indent = "  ".repeat(f.depth);
+        self.line(&format!("{label} {time} {indent}{}{notes}", f.name));
+        for why in f.negative.iter().chain(&f.message) {
+            self.line(&format!("{:19} {indent}  {why}", ""));
         }
     }
 
-    pub fn summary(&mut self, id: &str, passed: bool, elapsed: Duration, tracker: &Tracker) {
-        let shown: Vec<&StepView> = tracker
-            .order
-            .iter()
-            .filter_map(|r| tracker.steps.get(r))
-            .filter(|s| s.shown && !s.is_group)
-            .collect();
-        let count = |f: &dyn Fn(&StepView) -> bool| shown.iter().filter(|s| f(s)).count();
-        let ok = count(&|s| s.status == Some(StepStatus::Passed));
-        let skipped = count(&|s| s.status == Some(StepStatus::Skipped));
-        let failed = shown.len() - ok - skipped;
-        let _ = writeln!(self.out, "{}", self.paint("2", "────────────"));
-        let verdict = if passed {
-            self.paint("1;32", " PASSED")
-        } else {
-            self.paint("1;31", " FAILED")
+    fn summary(&mut self, s: &Summary) {
+        if let Some(reason) = &s.reason {
+            let label = self.paint("1;36", "   note");
+            self.line(&format!("{label} {reason}"));
+        }
+        let rule = self.paint("2", "────────────");
+        self.line(&rule);
+        let verdict = match s.status {
+            ExecutionStatus::Passed => self.paint("1;32", " PASSED"),
+            ExecutionStatus::Aborted => self.paint("1;31", "ABORTED"),
+            ExecutionStatus::Canceled => self.paint("1;31", "CANCELED"),
+            _ => self.paint("1;31", " FAILED"),
         };
-        let _ = writeln!(
-            self.out,
-            "{verdict} {id} in {:.2}s: {ok} passed, {failed} failed, {skipped} skipped",
-            elapsed.as_secs_f64()
-        );
-        for s in shown
-            .iter()
-            .filter(|s| !matches!(s.status, Some(StepStatus::Passed | StepStatus::Skipped)))
-        {
-            let status = s.status.map_or("unknown".to_owned(), |st| st.to_string());
-            let _ = writeln!(
-                self.out,
-                "        {} {}: {status}",
-                self.paint("1;31", "✗"),
-                s.name
-            );
+        let ignored = if s.ignored > 0 {
+            format!(", {} ignored", s.ignored)
+        } else {
+            String::new()
+        };
+        self.line(&format!(
+            "{verdict} {} in {:.2}s: {} passed, {} failed{ignored}, {} skipped",
+            s.id,
+            s.elapsed.as_secs_f64(),
+            s.passed,
+            s.failed,
+            s.skipped
+        ));
+        for (name, status) in &s.failures {
+            let cross = self.paint("1;31", "✗");
+            self.line(&format!("        {cross} {name}: {status}"));
         }
     }
 }
 
-fn indent(s: &StepView) -> String {
-    "  ".repeat(s.depth)
+impl<W: Write> Reporter for HumanReporter<W> {
+    fn report(&mut self, event: &Event) {
+        match event {
+            Event::Note(text) => {
+                let label = self.paint("1;36", "   note");
+                self.line(&format!("{label} {text}"));
+            }
+            Event::Warning(text) => {
+                let label = self.paint("1;33", "warning");
+                self.line(&format!("{label} {text}"));
+            }
+            Event::RunStarted {
+                id,
+                steps,
+                containers,
+            } => {
+                let label = self.paint("1;32", "  START");
+                self.line(&format!(
+                    "{label} {id} ({steps} step{}, {containers} container{})",
+                    plural(*steps),
+                    plural(*containers)
+                ));
+            }
+            Event::GroupStarted { name, depth } => {
+                let label = self.paint("1;34", "  GROUP");
+                self.line(&format!("{label} {}{name}", "  ".repeat(*depth)));
+            }
+            Event::StepStarted {
+                name,
+                index,
+                of,
+                depth,
+            } => {
+                let bullet = self.paint("1", "      •");
+                self.line(&format!(
+                    "{bullet} {}({index}/{of}) {name}",
+                    "  ".repeat(*depth)
+                ));
+            }
+            Event::Log { depth, line } => {
+                let bar = self.paint("2", "│");
+                self.line(&format!("        {}{bar} {line}", "  ".repeat(*depth)));
+            }
+            Event::Output { step, name, value } => {
+                self.line(&format!("         output {step}.{name} = {value}"));
+            }
+            Event::Retry {
+                name,
+                depth,
+                attempt,
+                of,
+                why,
+            } => {
+                let label = self.paint("1;35", "  RETRY");
+                let why = why
+                    .as_deref()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default();
+                self.line(&format!(
+                    "{label} {}{name}: attempt {attempt} of {of}{why}",
+                    "  ".repeat(*depth)
+                ));
+            }
+            Event::Paused { name, depth, hint } => {
+                let label = self.paint("1;35", " PAUSED");
+                let hint = hint
+                    .as_deref()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                self.line(&format!("{label} {}{name}{hint}", "  ".repeat(*depth)));
+            }
+            Event::Resumed { name, depth } => {
+                let label = self.paint("1;35", "RESUMED");
+                self.line(&format!("{label} {}{name}", "  ".repeat(*depth)));
+            }
+            Event::StepFinished(f) => self.finished(f),
+            Event::RunFinished(s) => self.summary(s),
+        }
+    }
 }
 
 fn plural(n: usize) -> &'static str {
