@@ -67,6 +67,8 @@
 //! ## Deliberate differences from upstream's `/init`
 //!
 //! * Event lines carry a token; a step cannot forge them.
+//! * The control endpoint wants the same token before a command, so a step sharing the Pod's
+//!   network cannot pause or resume its own execution.
 //! * An expression that cannot be evaluated at runtime (a condition, a computed variable, an
 //!   argument, a working directory) fails that step (exit code 155 in its result) instead of
 //!   ending the whole container, so later `always` steps still run.
