@@ -409,3 +409,32 @@ fn a_local_run_is_aborted_from_another_process() {
     assert!(show.contains("aborted by the user"), "{show}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_running_local_step_is_paused_and_resumed_from_another_process() {
+    let dir = visible_scratch("pause");
+    let store = dir.join("db");
+    let wf = write(
+        &dir,
+        "pause.yaml",
+        "spec:\n  steps:\n  - name: Tick\n    shell: for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.2; done\n",
+    );
+    let child = spawn_run(&store, &wf);
+    wait_for_step(&store, "pause-1", "Tick", "running");
+    let (code, said) = testwerk(&store, &["pause", "pause-1"]);
+    assert_eq!(code, Some(0), "{said}");
+    wait_for_step(&store, "pause-1", "Tick", "paused");
+    // Paused for longer than the whole step takes: it must still be unfinished.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    wait_for_step(&store, "pause-1", "Tick", "paused");
+    let (code, said) = testwerk(&store, &["resume", "pause-1"]);
+    assert_eq!(code, Some(0), "{said}");
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("PAUSED") && stdout.contains("RESUMED") && stdout.contains("tick 10"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
