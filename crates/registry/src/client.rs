@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::auth::aws::AwsCredentialChain;
@@ -11,8 +11,10 @@ use crate::auth::bearer::{TokenCache, TokenService};
 use crate::auth::ecr::{ECR_HOSTS, EcrProvider};
 use crate::auth::google::{GOOGLE_HOSTS, GoogleProvider};
 use crate::auth::{self, DockerConfig, ProviderRule};
+use crate::auth::{Candidate, CandidateKind, Provided};
+use crate::cache::access::{ANONYMOUS, Fingerprinter};
 use crate::cache::flight::Flights;
-use crate::cache::{DurableCache, MemoryCache, TagEntry, image_key};
+use crate::cache::{DurableCache, MemoryCache, TagEntry, image_key, tag_key};
 use crate::environment::Environment;
 use crate::error::LookupError;
 use crate::lookup::{ImageInfo, Lookup, LookupRequest, Origin, PullPolicy};
@@ -101,6 +103,8 @@ pub(crate) struct Inner {
     pub durable: Option<Arc<dyn DurableCache>>,
     pub mirrors: BTreeMap<String, String>,
     flights: Flights<Result<Arc<ImageInfo>, LookupError>>,
+    /// Made on first use, from the durable cache's salt (opening it only when a lookup needs it).
+    fingerprinter: OnceLock<Fingerprinter>,
 }
 
 /// Reads image metadata from registries. Cheap to clone; share one per process so caches,
@@ -172,6 +176,7 @@ impl RegistryClient {
                 durable: settings.durable,
                 mirrors: settings.mirrors,
                 flights: Flights::default(),
+                fingerprinter: OnceLock::new(),
             }),
         })
     }
@@ -189,14 +194,6 @@ impl RegistryClient {
         let policy = request
             .pull_policy
             .unwrap_or_else(|| PullPolicy::kubernetes_default(&reference));
-        if let Some(hit) = self.inner.cached(&reference, platform, policy) {
-            return Ok(hit);
-        }
-        if policy == PullPolicy::Never {
-            return Err(LookupError::NotCached {
-                reference: reference.to_string(),
-            });
-        }
         let candidates = auth::candidates(
             reference.registry(),
             reference.repository(),
@@ -204,15 +201,24 @@ impl RegistryClient {
             &self.inner.docker_configs,
             &self.inner.providers,
         );
+        let accesses = self.inner.accesses(&reference, &candidates);
+        if let Some(hit) = self.inner.cached(&reference, platform, policy, &accesses) {
+            return Ok(hit);
+        }
+        if policy == PullPolicy::Never {
+            return Err(LookupError::NotCached {
+                reference: reference.to_string(),
+            });
+        }
         let identities: Vec<String> = candidates.iter().map(auth::Candidate::identity).collect();
         let key = format!("{reference}|{platform}|{policy:?}|{}", identities.join(","));
         let inner = &self.inner;
         let info = inner.flights.run(&key, || {
             // A flight that landed just before this one started has filled the cache.
-            if let Some(hit) = inner.cached(&reference, platform, policy) {
+            if let Some(hit) = inner.cached(&reference, platform, policy, &accesses) {
                 return Ok(hit.info);
             }
-            crate::fetch::fetch(inner, &reference, platform, candidates)
+            crate::fetch::fetch(inner, &reference, platform, candidates, &accesses)
         })?;
         Ok(Lookup {
             info,
@@ -234,67 +240,131 @@ impl Inner {
             .map_or_else(|| reference.api_host(), String::as_str)
     }
 
-    /// A cached answer the pull policy accepts.
+    fn fingerprinter(&self) -> &Fingerprinter {
+        self.fingerprinter.get_or_init(|| {
+            self.durable
+                .as_ref()
+                .and_then(|d| d.salt())
+                .map_or_else(Fingerprinter::ephemeral, |salt| Fingerprinter::new(&salt))
+        })
+    }
+
+    /// The access key of metadata fetched with `credential` (`None`: anonymously).
+    pub fn access(&self, credential: Option<&auth::BasicCredential>) -> String {
+        credential.map_or_else(|| ANONYMOUS.to_owned(), |c| self.fingerprinter().access(c))
+    }
+
+    /// Whose cache entries may answer a lookup with these candidates: each of its credentials,
+    /// then the anonymous reader's. A provider's credential is asked for here (providers keep
+    /// theirs in memory until shortly before it expires), so an entry answers only while the
+    /// provider would still hand out the credential that fetched it.
+    fn accesses(&self, reference: &ImageReference, candidates: &[Candidate]) -> Vec<String> {
+        let mut out = Vec::with_capacity(candidates.len() + 1);
+        for candidate in candidates {
+            let credential = match &candidate.kind {
+                CandidateKind::Static(c) => c.clone(),
+                CandidateKind::Provider(p) => match p.credential(reference.registry(), false) {
+                    Ok(Provided::Credential(c)) => c,
+                    Ok(Provided::Unavailable(_)) | Err(_) => continue,
+                },
+            };
+            out.push(self.access(Some(&credential)));
+        }
+        out.push(ANONYMOUS.to_owned());
+        out
+    }
+
+    /// A cached answer the pull policy accepts, fetched with one of `accesses`.
     fn cached(
         &self,
         reference: &ImageReference,
         platform: &Platform,
         policy: PullPolicy,
+        accesses: &[String],
     ) -> Option<Lookup> {
         let platform = platform.to_string();
         if let Some(digest) = reference.digest() {
-            return self.image(digest, &platform);
+            return self.image(reference, digest, &platform, accesses);
         }
         let tag = match policy {
             PullPolicy::Always => return None,
             PullPolicy::IfNotPresent => self
-                .tag(&reference.tagged_name())
+                .tag(reference, accesses)
                 .filter(|t| time::now().saturating_sub(t.resolved_at) < self.tag_ttl.as_secs())?,
             // Like a node that has the image: any age will do.
-            PullPolicy::Never => self.tag(&reference.tagged_name())?,
+            PullPolicy::Never => self.tag(reference, accesses)?,
         };
-        self.image(&tag.digest, &platform)
+        self.image(reference, &tag.digest, &platform, accesses)
     }
 
-    /// What a tag last resolved to, at any age.
-    pub fn tag(&self, tagged_name: &str) -> Option<TagEntry> {
-        if let Some(t) = self.memory.tag(tagged_name) {
-            return Some(t);
-        }
-        let t = self.durable.as_ref()?.tag(tagged_name)?;
-        self.memory.put_tag(tagged_name, t.clone());
-        Some(t)
-    }
-
-    pub fn image(&self, digest: &str, platform: &str) -> Option<Lookup> {
-        let key = image_key(digest, platform);
-        if let Some(info) = self.memory.image(&key) {
-            return Some(Lookup {
-                info,
-                origin: Origin::Memory,
-            });
-        }
-        let info = Arc::new(self.durable.as_ref()?.image(&key)?);
-        self.memory.put_image(&key, info.clone());
-        Some(Lookup {
-            info,
-            origin: Origin::Durable,
+    /// What the reference's tag last resolved to for one of `accesses`, at any age.
+    pub fn tag(&self, reference: &ImageReference, accesses: &[String]) -> Option<TagEntry> {
+        let tagged_name = reference.tagged_name();
+        accesses.iter().find_map(|access| {
+            let key = tag_key(&tagged_name, access);
+            if let Some(t) = self.memory.tag(&key) {
+                return Some(t);
+            }
+            let t = self.durable.as_ref()?.tag(&key)?;
+            self.memory.put_tag(&key, t.clone());
+            Some(t)
         })
     }
 
-    pub fn remember_tag(&self, tagged_name: &str, digest: &str) {
+    /// The metadata of `digest` in the reference's repository, fetched with one of `accesses`.
+    pub fn image(
+        &self,
+        reference: &ImageReference,
+        digest: &str,
+        platform: &str,
+        accesses: &[String],
+    ) -> Option<Lookup> {
+        let name = reference.name();
+        let keys: Vec<String> = accesses
+            .iter()
+            .map(|access| image_key(&name, digest, platform, access))
+            .collect();
+        // Memory first for every access, so a durable read happens only on a real miss.
+        for key in &keys {
+            if let Some(info) = self.memory.image(key) {
+                return Some(Lookup {
+                    info,
+                    origin: Origin::Memory,
+                });
+            }
+        }
+        let durable = self.durable.as_ref()?;
+        keys.iter().find_map(|key| {
+            let info = Arc::new(durable.image(key)?);
+            self.memory.put_image(key, info.clone());
+            Some(Lookup {
+                info,
+                origin: Origin::Durable,
+            })
+        })
+    }
+
+    pub fn remember_tag(&self, reference: &ImageReference, access: &str, digest: &str) {
+        let key = tag_key(&reference.tagged_name(), access);
         let entry = TagEntry {
             digest: digest.to_owned(),
             resolved_at: time::now(),
         };
         if let Some(d) = &self.durable {
-            d.put_tag(tagged_name, &entry);
+            d.put_tag(&key, &entry);
         }
-        self.memory.put_tag(tagged_name, entry);
+        self.memory.put_tag(&key, entry);
     }
 
-    pub fn remember_image(&self, digest: &str, platform: &str, info: Arc<ImageInfo>) {
-        let key = image_key(digest, platform);
+    pub fn remember_image(
+        &self,
+        reference: &ImageReference,
+        access: &str,
+        digest: &str,
+        platform: &str,
+        info: Arc<ImageInfo>,
+    ) {
+        let key = image_key(&reference.name(), digest, platform, access);
         if let Some(d) = &self.durable {
             d.put_image(&key, &info);
         }

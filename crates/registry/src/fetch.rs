@@ -27,20 +27,24 @@ pub(crate) fn fetch(
     reference: &ImageReference,
     platform: &Platform,
     candidates: Vec<Candidate>,
+    accesses: &[String],
 ) -> Result<Arc<ImageInfo>, LookupError> {
     let mut session = Session::new(inner, reference, candidates);
     let platform_key = platform.to_string();
 
-    // A tag we resolved before: a HEAD tells whether it still points at metadata we have.
+    // A tag we resolved before (with one of this lookup's credentials): a HEAD, made with
+    // them, tells whether it still points at metadata we have.
     if reference.digest().is_none()
-        && let Some(previous) = inner.tag(&reference.tagged_name())
-        && inner.image(&previous.digest, &platform_key).is_some()
+        && let Some(previous) = inner.tag(reference, accesses)
+        && inner
+            .image(reference, &previous.digest, &platform_key, accesses)
+            .is_some()
     {
         let head = session.manifest_head(reference.manifest_reference())?;
         if let Some(current) = head
-            && let Some(hit) = inner.image(&current, &platform_key)
+            && let Some(hit) = inner.image(reference, &current, &platform_key, accesses)
         {
-            inner.remember_tag(&reference.tagged_name(), &current);
+            inner.remember_tag(reference, &session.access(), &current);
             return Ok(hit.info);
         }
     }
@@ -108,9 +112,11 @@ pub(crate) fn fetch(
         config: image_config,
         fetched_at: time::now(),
     });
-    inner.remember_image(&top.digest, &platform_key, info.clone());
+    // Kept for whoever the registry gave it to: this credential, or everyone.
+    let access = session.access();
+    inner.remember_image(reference, &access, &top.digest, &platform_key, info.clone());
     if reference.digest().is_none() {
-        inner.remember_tag(&reference.tagged_name(), &top.digest);
+        inner.remember_tag(reference, &access, &top.digest);
     }
     Ok(info)
 }
@@ -142,6 +148,9 @@ struct Session<'a> {
     /// The current candidate's credential, once resolved (`Some(None)`: anonymous).
     credential: Option<Option<BasicCredential>>,
     token: Option<String>,
+    /// Whether the current credential went to the registry (basic auth, or a token issued
+    /// for it): then what it answers is that credential's, else anyone's.
+    authenticated: bool,
     token_refreshed: bool,
     force_new_token: bool,
     provider_refreshed: bool,
@@ -162,6 +171,7 @@ impl<'a> Session<'a> {
             index: 0,
             credential: None,
             token: None,
+            authenticated: false,
             token_refreshed: false,
             force_new_token: false,
             provider_refreshed: false,
@@ -173,6 +183,14 @@ impl<'a> Session<'a> {
 
     fn registry(&self) -> String {
         self.reference.registry().to_owned()
+    }
+
+    /// Whose answers this session's are: see [`Session::authenticated`].
+    fn access(&self) -> String {
+        match &self.credential {
+            Some(Some(c)) if self.authenticated => self.inner.access(Some(c)),
+            _ => self.inner.access(None),
+        }
     }
 
     fn origin(&self) -> String {
@@ -199,6 +217,7 @@ impl<'a> Session<'a> {
         self.index += 1;
         self.credential = None;
         self.token = None;
+        self.authenticated = false;
         self.token_refreshed = false;
         self.force_new_token = false;
         self.provider_refreshed = false;
@@ -312,12 +331,14 @@ impl<'a> Session<'a> {
                         continue;
                     };
                     request = request.header("Authorization", format!("Bearer {token}"));
+                    self.authenticated |= credential.is_some();
                     Sent::Bearer
                 }
                 Some(KnownScheme::Basic) if credential.is_some() => {
                     if let Some(c) = &credential {
                         request = request.header("Authorization", c.header());
                     }
+                    self.authenticated = true;
                     Sent::Basic
                 }
                 _ => Sent::Nothing,

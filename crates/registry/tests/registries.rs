@@ -546,6 +546,152 @@ fn caches_and_pull_policies() {
     assert_eq!((manifests(), blobs(), heads()), (2, 2, 3));
 }
 
+/// Issue 9, item 6: one lookup with credentials must never let a lookup without them, with a
+/// wrong password, under another registry name or from another repository read the image
+/// from the caches (memory or SQLite); the same credentials are answered warm, with no
+/// request.
+#[test]
+fn cached_metadata_answers_only_the_credentials_that_fetched_it() {
+    let users = vec![("alice".to_owned(), "wonderland".to_owned())];
+    let Some(registry) = Registry::start(Auth::Basic(users), None) else {
+        return;
+    };
+    let push = Pusher::new(
+        &registry,
+        None,
+        Some(format!("Basic {}", B64.encode("alice:wonderland"))),
+    );
+    let digest = push.image("private/app", "1", &TestImage::default(), Media::Oci);
+    let port = registry.host.rsplit(':').next().unwrap().to_owned();
+    // The same registry under a second name: only the name differs.
+    let alias = format!("localhost:{port}");
+    let image = format!("{}/private/app:1", registry.host);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("images.db");
+    let durable = || {
+        let mut s = plain(&registry);
+        s.hosts.insert(
+            alias.clone(),
+            HostSettings {
+                plain_http: true,
+                ..Default::default()
+            },
+        );
+        s.durable = Some(Arc::new(SqliteCache::open(&db).unwrap()));
+        client(s)
+    };
+    let right = [basic_secret("right", &registry.host, "alice", "wonderland")];
+    let wrong = [basic_secret("wrong", &registry.host, "alice", "guessed")];
+    let refused = |e: LookupError| {
+        let text = compile_error(&e);
+        assert!(matches!(e, LookupError::Refused { .. }), "{text}");
+        assert!(text.contains("401"), "{text}");
+        assert!(
+            !text.contains("wonderland") && !text.contains("guessed"),
+            "{text}"
+        );
+        text
+    };
+    let served = || registry.requests().len();
+
+    let c = durable();
+    let with = |secrets: &'static str| match secrets {
+        "right" => LookupRequest::new(&image).pull_secrets(&right),
+        "wrong" => LookupRequest::new(&image).pull_secrets(&wrong),
+        _ => LookupRequest::new(&image),
+    };
+    assert_eq!(c.lookup(&with("right")).unwrap().origin, Origin::Registry);
+
+    // Warm, same credentials: memory, and the registry sees nothing.
+    let before = served();
+    let warm = c.lookup(&with("right")).unwrap();
+    assert_eq!((warm.origin, served()), (Origin::Memory, before));
+    assert_eq!(warm.info.config.cmd, ["--serve"]);
+
+    // The same process, without credentials or with a wrong password: the registry's refusal.
+    let text = refused(c.lookup(&with("none")).unwrap_err());
+    assert!(text.contains("none matched"), "{text}");
+    let text = refused(c.lookup(&with("wrong")).unwrap_err());
+    assert!(text.contains("imagePullSecret `wrong`"), "{text}");
+    assert!(served() > before, "the refusals came from the registry");
+
+    // By digest: the credential's own repository answers from memory...
+    let by_digest = format!("{}/private/app@{digest}", registry.host);
+    let before = served();
+    let found = c
+        .lookup(&LookupRequest::new(&by_digest).pull_secrets(&right))
+        .unwrap();
+    assert_eq!((found.origin, served()), (Origin::Memory, before));
+    // ...but not without the credential,
+    refused(c.lookup(&LookupRequest::new(&by_digest)).unwrap_err());
+    // nor under another registry name (whose credentials, here none, the registry judges),
+    let aliased = format!("{alias}/private/app@{digest}");
+    let before = served();
+    let text = refused(
+        c.lookup(&LookupRequest::new(&aliased).pull_secrets(&right))
+            .unwrap_err(),
+    );
+    assert!(text.contains(&alias), "{text}");
+    assert!(served() > before, "asked the registry, not the cache");
+    // nor for another repository of the same registry, which does not hold the digest.
+    let elsewhere = format!("{}/other/app@{digest}", registry.host);
+    let e = c
+        .lookup(&LookupRequest::new(&elsewhere).pull_secrets(&right))
+        .unwrap_err();
+    assert!(matches!(e, LookupError::NotFound { .. }), "{e}");
+
+    // A new process on the same SQLite file: the same rules.
+    let c2 = durable();
+    for (secrets, expect) in [
+        ("none", None),
+        ("wrong", None),
+        ("right", Some(Origin::Durable)),
+    ] {
+        let result = c2.lookup(&with(secrets).pull_policy(PullPolicy::Never));
+        match expect {
+            Some(origin) => assert_eq!(result.unwrap().origin, origin, "{secrets}"),
+            None => assert!(
+                matches!(result, Err(LookupError::NotCached { .. })),
+                "{secrets}: {result:?}"
+            ),
+        }
+    }
+    let c3 = durable();
+    refused(c3.lookup(&with("none")).unwrap_err());
+    refused(c3.lookup(&with("wrong")).unwrap_err());
+    refused(c3.lookup(&LookupRequest::new(&by_digest)).unwrap_err());
+
+    // The file names credentials only by a salted fingerprint.
+    let bytes = std::fs::read(&db).unwrap();
+    let wal = std::fs::read(dir.path().join("images.db-wal")).unwrap_or_default();
+    for secret in ["wonderland", "guessed", &B64.encode("alice:wonderland")] {
+        let needle = secret.as_bytes();
+        for file in [&bytes, &wal] {
+            assert!(!file.windows(needle.len()).any(|w| w == needle), "{secret}");
+        }
+    }
+}
+
+/// What a registry gives anyone answers everyone: a lookup that brought credentials the
+/// registry never asked for stores its answer as anonymous.
+#[test]
+fn public_metadata_answers_every_credential() {
+    let Some(registry) = Registry::start(Auth::Anonymous, None) else {
+        return;
+    };
+    let push = Pusher::new(&registry, None, None);
+    push.image("public/app", "1", &TestImage::default(), Media::Docker);
+    let image = format!("{}/public/app:1", registry.host);
+    let c = client(plain(&registry));
+    let secret = [basic_secret("s", &registry.host, "bob", "builder")];
+    let request = LookupRequest::new(&image).pull_secrets(&secret);
+    assert_eq!(c.lookup(&request).unwrap().origin, Origin::Registry);
+    let before = registry.requests().len();
+    assert_eq!(c.inspect(&image).unwrap().origin, Origin::Memory);
+    assert_eq!(c.lookup(&request).unwrap().origin, Origin::Memory);
+    assert_eq!(registry.requests().len(), before);
+}
+
 #[test]
 fn concurrent_lookups_share_one_fetch() {
     let Some(registry) = Registry::start(Auth::Anonymous, None) else {

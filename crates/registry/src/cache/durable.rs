@@ -8,15 +8,24 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::TagEntry;
+use super::access::{SALT_LEN, random_salt};
 use crate::environment::Environment;
 use crate::lookup::ImageInfo;
 
 /// Where lookups persist. Failures are the implementation's to swallow or report: a cache
 /// that cannot be read is a miss, never a failed lookup.
+///
+/// Keys are opaque to the implementation; they already say which repository and which access
+/// (anonymous, or a salted fingerprint of one credential) an entry belongs to.
 pub trait DurableCache: Send + Sync {
-    fn tag(&self, reference: &str) -> Option<TagEntry>;
-    fn put_tag(&self, reference: &str, entry: &TagEntry);
-    /// Metadata by `digest|platform`.
+    /// The cache's own random salt for credential fingerprints, created on first use and the
+    /// same for every process sharing the cache. `None` (unreadable cache): the client uses a
+    /// salt of its own, so nothing it writes can be found again by anyone else.
+    fn salt(&self) -> Option<Vec<u8>>;
+    /// A tag's digest by `registry/repository:tag|access`.
+    fn tag(&self, key: &str) -> Option<TagEntry>;
+    fn put_tag(&self, key: &str, entry: &TagEntry);
+    /// Metadata by `registry/repository@digest|platform|access`.
     fn image(&self, key: &str) -> Option<ImageInfo>;
     fn put_image(&self, key: &str, info: &ImageInfo);
 }
@@ -29,18 +38,25 @@ pub struct SqliteCache {
     path: PathBuf,
 }
 
+/// The schema version this code writes. Version 1 keyed metadata by digest alone, so any
+/// caller could read what a credential had fetched: its entries are dropped, not migrated.
+const VERSION: i64 = 2;
+
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS cache_settings (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS image_tags (
-    reference   TEXT PRIMARY KEY,
+    key         TEXT PRIMARY KEY,  -- registry/repository:tag|access
     digest      TEXT NOT NULL,
     resolved_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS image_metadata (
-    key        TEXT PRIMARY KEY,   -- digest|platform
+    key        TEXT PRIMARY KEY,   -- registry/repository@digest|platform|access
     info       TEXT NOT NULL,      -- ImageInfo as JSON
     fetched_at INTEGER NOT NULL
 );
-PRAGMA user_version = 1;
 ";
 
 impl SqliteCache {
@@ -98,16 +114,58 @@ fn connect(path: &Path) -> Result<Connection, String> {
     connection
         .pragma_update(None, "journal_mode", "WAL")
         .map_err(|e| fail(&e))?;
-    connection.execute_batch(SCHEMA).map_err(|e| fail(&e))?;
+    migrate(&connection).map_err(|e| fail(&e))?;
     Ok(connection)
 }
 
+/// Brings the file to [`VERSION`], in one transaction so concurrent processes opening an old
+/// file do not interleave.
+fn migrate(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version < VERSION {
+            connection.execute_batch(
+                "DROP TABLE IF EXISTS image_tags; DROP TABLE IF EXISTS image_metadata;",
+            )?;
+        }
+        connection.execute_batch(SCHEMA)?;
+        connection.pragma_update(None, "user_version", VERSION)
+    })();
+    match result {
+        Ok(()) => connection.execute_batch("COMMIT"),
+        Err(e) => {
+            // The error that matters is the first one; a failed rollback adds nothing to it.
+            connection.execute_batch("ROLLBACK").ok();
+            Err(e)
+        }
+    }
+}
+
 impl DurableCache for SqliteCache {
-    fn tag(&self, reference: &str) -> Option<TagEntry> {
+    fn salt(&self) -> Option<Vec<u8>> {
+        let c = self.connection()?;
+        let fresh = random_salt()?;
+        // Two processes may race here: the first insert wins and both read it back.
+        c.execute(
+            "INSERT OR IGNORE INTO cache_settings (name, value) VALUES ('salt', ?1)",
+            params![fresh.as_slice()],
+        )
+        .ok()?;
+        c.query_row(
+            "SELECT value FROM cache_settings WHERE name = 'salt'",
+            [],
+            |row| row.get::<_, Vec<u8>>(0),
+        )
+        .ok()
+        .filter(|salt| salt.len() >= SALT_LEN)
+    }
+
+    fn tag(&self, key: &str) -> Option<TagEntry> {
         let c = self.connection()?;
         c.query_row(
-            "SELECT digest, resolved_at FROM image_tags WHERE reference = ?1",
-            params![reference],
+            "SELECT digest, resolved_at FROM image_tags WHERE key = ?1",
+            params![key],
             |row| {
                 Ok(TagEntry {
                     digest: row.get(0)?,
@@ -120,13 +178,14 @@ impl DurableCache for SqliteCache {
         .flatten()
     }
 
-    fn put_tag(&self, reference: &str, entry: &TagEntry) {
+    fn put_tag(&self, key: &str, entry: &TagEntry) {
         if let Some(c) = self.connection() {
+            // A cache write that fails costs a fetch next time, nothing more.
             let _ = c.execute(
-                "INSERT INTO image_tags (reference, digest, resolved_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(reference) DO UPDATE SET digest = ?2, resolved_at = ?3",
+                "INSERT INTO image_tags (key, digest, resolved_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET digest = ?2, resolved_at = ?3",
                 params![
-                    reference,
+                    key,
                     entry.digest,
                     i64::try_from(entry.resolved_at).unwrap_or(i64::MAX)
                 ],
@@ -246,6 +305,62 @@ mod tests {
                 resolved_at: 1,
             },
         );
+    }
+
+    #[test]
+    fn version_1_files_lose_their_entries_and_salts_are_kept() {
+        let dir = tempfile::tempdir().ok();
+        let path = dir
+            .as_ref()
+            .map(|d| d.path().join("images.db"))
+            .unwrap_or_default();
+        // A cache as version 1 wrote it: metadata under `digest|platform`, readable by anyone.
+        {
+            let old = Connection::open(&path);
+            assert!(old.is_ok());
+            if let Ok(old) = old {
+                let made = old.execute_batch(
+                    "CREATE TABLE image_tags (reference TEXT PRIMARY KEY, digest TEXT NOT NULL,
+                         resolved_at INTEGER NOT NULL);
+                     CREATE TABLE image_metadata (key TEXT PRIMARY KEY, info TEXT NOT NULL,
+                         fetched_at INTEGER NOT NULL);
+                     INSERT INTO image_tags VALUES ('r/x:1', 'sha256:a', 1);
+                     INSERT INTO image_metadata VALUES ('sha256:a|linux/amd64', '{}', 1);
+                     PRAGMA user_version = 1;",
+                );
+                assert!(made.is_ok(), "{made:?}");
+            }
+        }
+        let cache = SqliteCache::open(&path);
+        assert!(cache.is_ok(), "{:?}", cache.err());
+        let Ok(cache) = cache else { return };
+        let count = |table: &str| {
+            cache.connection().and_then(|c| {
+                c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .ok()
+            })
+        };
+        assert_eq!(
+            (count("image_tags"), count("image_metadata")),
+            (Some(0), Some(0))
+        );
+        let version = cache.connection().and_then(|c| {
+            c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+                .ok()
+        });
+        assert_eq!(version, Some(VERSION));
+
+        let salt = cache.salt();
+        assert_eq!(salt.as_ref().map(Vec::len), Some(SALT_LEN));
+        assert_eq!(cache.salt(), salt);
+        drop(cache);
+        // Reopening (another process) keeps the salt: access keys stay valid across runs.
+        assert_eq!(SqliteCache::open(&path).ok().and_then(|c| c.salt()), salt);
+        let other = dir.as_ref().map(|d| d.path().join("other.db"));
+        let other_salt = other.and_then(|p| SqliteCache::open(&p).ok()?.salt());
+        assert!(other_salt.is_some() && other_salt != salt);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Caches: tag → digest for a while (tags move), digest → metadata forever (digests do not).
 //! In memory for this process, and durable behind [`DurableCache`] (SQLite locally; the agent
-//! can keep it in the cluster).
+//! can keep it in the cluster). Every entry is kept per repository and per access
+//! ([`access`]): who fetched it decides whom it may answer.
 
+pub(crate) mod access;
 pub mod durable;
 pub(crate) mod flight;
 
@@ -22,10 +24,18 @@ pub struct TagEntry {
     pub resolved_at: u64,
 }
 
-/// The key metadata is kept under: a digest names an index or a manifest, and an index
-/// answers differently per platform.
-pub(crate) fn image_key(digest: &str, platform: &str) -> String {
-    format!("{digest}|{platform}")
+/// The key metadata is kept under: `registry/repository@digest|platform|access`. A digest
+/// names an index or a manifest, and an index answers differently per platform; the
+/// repository is part of the key because a registry serves a digest only in the repositories
+/// that hold it (and another registry's name must never be answered from this one's fetch);
+/// the access says whose fetch it was.
+pub(crate) fn image_key(name: &str, digest: &str, platform: &str, access: &str) -> String {
+    format!("{name}@{digest}|{platform}|{access}")
+}
+
+/// The key a tag's digest is kept under: `registry/repository:tag|access`.
+pub(crate) fn tag_key(tagged_name: &str, access: &str) -> String {
+    format!("{tagged_name}|{access}")
 }
 
 #[derive(Default)]
