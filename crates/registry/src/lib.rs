@@ -25,6 +25,9 @@
 //!    metadata is already known); `Never` never contacts the registry and fails when the cache
 //!    has nothing. Without a policy, Kubernetes' default applies (`Always` for `:latest`). Both
 //!    layers exist in memory and, optionally, durably ([`DurableCache`], [`SqliteCache`]).
+//!    Entries are kept per registry and repository and per access: what a credential fetched
+//!    answers only lookups that bring the same credential (a salted fingerprint names it);
+//!    what the registry gave without credentials answers everyone.
 //! 3. **One fetch**: concurrent lookups of the same image (and credentials) wait for a single
 //!    fetch and share its answer.
 //! 4. **Manifest**: `Accept` lists Docker v2 and OCI manifests and indexes. An index is
