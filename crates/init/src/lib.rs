@@ -79,7 +79,6 @@
 
 mod actions;
 mod args;
-mod clock;
 mod control;
 mod duration;
 mod fatal;

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use testwerk_protocol::line::{Event, StepStatus, check_token};
 use testwerk_protocol::plan::{Transition, WireAction};
 
-use crate::clock::{now_ms, rfc3339};
 use crate::control::{Control, Request};
 use crate::fatal::{EXIT_ABORTED, EXIT_DONE, Fatal};
 use crate::machine::Runtime;
@@ -21,6 +20,7 @@ use crate::state::State;
 use crate::stepenv::StepEnv;
 use crate::sys::{self, SignalPipe};
 use crate::{args, termination};
+use testwerk_time::{format_rfc3339_millis, now_unix_millis};
 
 /// The signals we handle: abort, child ends, and those we forward to the running step.
 const HANDLED_SIGNALS: [i32; 7] = [
@@ -318,7 +318,7 @@ impl Runner {
             return;
         }
         process::signal_all(libc::SIGSTOP);
-        let now = now_ms();
+        let now = now_unix_millis();
         let chain = self.current_chain();
         for r in &chain {
             if let Some(step) = self.state.steps.get_mut(r) {
@@ -326,7 +326,7 @@ impl Runner {
             }
             self.out.event(&Event::Pause {
                 r#ref: r.clone(),
-                at: rfc3339(now),
+                at: format_rfc3339_millis(i64::try_from(now).unwrap_or(i64::MAX)),
             });
         }
         self.paused = Some(chain);
@@ -338,7 +338,7 @@ impl Runner {
             return;
         };
         process::signal_all(libc::SIGCONT);
-        let now = now_ms();
+        let now = now_unix_millis();
         for r in &chain {
             if let Some(step) = self.state.steps.get_mut(r)
                 && let Some(since) = step.paused_since.take()
@@ -347,7 +347,7 @@ impl Runner {
             }
             self.out.event(&Event::Resume {
                 r#ref: r.clone(),
-                at: rfc3339(now),
+                at: format_rfc3339_millis(i64::try_from(now).unwrap_or(i64::MAX)),
             });
         }
     }

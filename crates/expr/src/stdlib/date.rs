@@ -41,6 +41,7 @@ pub(super) fn date(args: &Args<'_>) -> Result<Value, EvalError> {
     } else {
         DEFAULT_LAYOUT.to_string()
     };
+    // Nanoseconds too: layouts may ask for up to nine fraction digits.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -52,42 +53,22 @@ pub(super) fn date(args: &Args<'_>) -> Result<Value, EvalError> {
     )))
 }
 
-/// Civil date (year, month 1-12, day 1-31) of a day count since 1970-01-01.
-fn civil(days: i64) -> (i64, usize, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, usize::try_from(m).unwrap_or(1), d)
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn day_of_year(y: i64, m: usize, d: i64) -> i64 {
-    const BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    let leap = i64::from(m > 2 && is_leap(y));
-    BEFORE.get(m.wrapping_sub(1)).copied().unwrap_or(0) + d + leap
-}
-
 /// Formats a UTC instant with a Go layout: `2006 06 01 1 Jan January 02 2 _2 002 __2 15 03 3
 /// 04 4 05 5 PM pm Mon Monday MST Z07:00 -07:00 Z0700 -0700 Z07 -07 .000 .999 ,000`.
 pub(super) fn format_go_time(secs: i64, nanos: u32, layout: &str) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let (year, month, day) = civil(days);
+    let (year, month, day) = testwerk_time::civil_from_days(days);
     let (hour, minute, second) = (sod / 3600, sod / 60 % 60, sod % 60);
     let hour12 = if hour % 12 == 0 { 12 } else { hour % 12 };
     let weekday = usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0);
-    let month_name = MONTHS.get(month.wrapping_sub(1)).copied().unwrap_or("");
+    let month_name = usize::try_from(month)
+        .ok()
+        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
+        .copied()
+        .unwrap_or("");
     let day_name = DAYS.get(weekday).copied().unwrap_or("");
-    let yday = day_of_year(year, month, day);
+    let yday = testwerk_time::day_of_year(year, month, day);
 
     // (token, replacement) in matching order: longer tokens first where they overlap.
     let tokens: Vec<(&str, String)> = vec![

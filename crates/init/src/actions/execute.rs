@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use testwerk_protocol::line::{Event, Item, Parser, StepStatus};
 
 use crate::actions::lifecycle::CODE_NOT_RUN;
-use crate::clock::now_ms;
 use crate::fatal::{EXIT_ABORTED, Fatal};
 use crate::outputs;
 use crate::process::{self, StartError};
 use crate::runner::Runner;
 use crate::stepenv::EnvVars;
 use crate::sys::{self, Exit};
+use testwerk_time::now_unix_millis;
 
 /// After the command exits, its output is read until the pipe closes, or until it has been
 /// quiet this long (a background process it started may keep the pipe open)…
@@ -187,7 +187,7 @@ impl Runner {
             let step = self.state.step_mut(r)?;
             step.iteration += 1;
             step.status = None;
-            step.started_at = Some(now_ms());
+            step.started_at = Some(now_unix_millis());
             step.paused_ms = 0;
             let (attempt, of) = (step.iteration, step.retry.as_ref().map_or(0, |x| x.count));
             let why = if status == StepStatus::Timeout {

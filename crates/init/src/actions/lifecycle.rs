@@ -2,11 +2,11 @@
 
 use testwerk_protocol::line::{Event, StepStatus};
 
-use crate::clock::now_ms;
 use crate::duration;
 use crate::fatal::{EXIT_ABORTED, Fatal};
 use crate::outputs;
 use crate::runner::Runner;
+use testwerk_time::now_unix_millis;
 
 /// The exit code reported for a step whose expressions could not be evaluated (it did not
 /// run; the same number `init` exits with for bad input).
@@ -19,7 +19,7 @@ impl Runner {
         if let Some(by) = self.expired(r, false) {
             self.apply_timeout(&by, 0);
         }
-        let now = now_ms();
+        let now = now_unix_millis();
         self.state.current = r.to_owned();
         let step = self.state.step_mut(r)?;
         step.started_at = Some(now);
@@ -104,7 +104,7 @@ impl Runner {
                 step.code = EXIT_ABORTED;
             }
         }
-        let now = now_ms();
+        let now = now_unix_millis();
         let step = self.state.step_mut(r)?;
         let ms = step.first_started_at.map_or(0, |s| now.saturating_sub(s));
         let (status, code) = (step.status.unwrap_or(StepStatus::Aborted), step.code);
@@ -133,7 +133,7 @@ impl Runner {
 
     /// The outermost of `r`'s parents (and `r` itself with `include_self`) whose time is up.
     pub(super) fn expired(&self, r: &str, include_self: bool) -> Option<String> {
-        let now = now_ms();
+        let now = now_unix_millis();
         let step = self.state.step(r)?;
         let own = include_self.then_some(r);
         step.parents
@@ -152,7 +152,7 @@ impl Runner {
 
     /// The time left before `r` or one of its parents times out.
     pub(super) fn time_left(&self, r: &str) -> Option<std::time::Duration> {
-        let now = now_ms();
+        let now = now_unix_millis();
         let step = self.state.step(r)?;
         step.parents
             .iter()

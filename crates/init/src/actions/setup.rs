@@ -4,14 +4,14 @@ use testwerk_protocol::line::{Event, StepStatus};
 use testwerk_protocol::paths::SETUP_REF;
 use testwerk_protocol::plan::SetupCopies;
 
-use crate::clock::now_ms;
 use crate::fatal::{EXIT_INPUT, Fatal};
 use crate::runner::Runner;
 use crate::state::Step;
+use testwerk_time::now_unix_millis;
 
 impl Runner {
     pub(super) fn setup(&mut self, copies: SetupCopies) -> Result<(), Fatal> {
-        let start = now_ms();
+        let start = now_unix_millis();
         let mut errors = Vec::new();
         for copy in crate::setup::run(copies, &self.settings) {
             let how = match &copy.result {
@@ -41,7 +41,7 @@ impl Runner {
         );
         self.out.event(&Event::Setup {
             status,
-            ms: now_ms().saturating_sub(start),
+            ms: now_unix_millis().saturating_sub(start),
             details: (!errors.is_empty()).then(|| errors.join("; ")),
         });
         if errors.is_empty() {
