@@ -3,20 +3,12 @@
 //!
 //! `cargo bench -p testwerk --bench compile_corpus`
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use testwerk_cli::pipeline::{self, CompileSettings};
 use testwerk_plan::{OwnImages, StaticImages};
-
-fn compat_dir() -> PathBuf {
-    std::env::var_os("TESTWERK_COMPAT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/testkube")
-        })
-}
 
 fn corpus_images() -> StaticImages {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus-images.yaml");
@@ -27,7 +19,9 @@ fn corpus_images() -> StaticImages {
 }
 
 fn bench(c: &mut Criterion) {
-    let compat = compat_dir();
+    let Some(compat) = testwerk_testinputs::corpus() else {
+        return;
+    };
     let Ok(templates) =
         pipeline::load_templates(&[compat.join("k8s/templates"), compat.join("test")], None)
     else {

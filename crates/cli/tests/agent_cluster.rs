@@ -37,8 +37,10 @@ fn steps(doc: &Value) -> HashMap<String, (String, String)> {
 
 #[test]
 fn shell_corpus_workflows_reach_their_local_results_on_the_cluster() {
+    let Some(compat) = compat_dir() else {
+        return;
+    };
     let env = AgentEnv::start("corpus", &[]);
-    let compat = compat_dir();
     // Official templates and those of the test suites, as a cluster would have them (the
     // local run reads the same folders with --templates).
     let folders = [compat.join("k8s/templates"), compat.join("test")];

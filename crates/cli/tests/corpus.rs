@@ -33,7 +33,9 @@ const EXPECTED_FAILURES: [(&str, &str); 4] = [
 
 #[test]
 fn every_corpus_workflow_compiles_except_those_meant_to_fail() {
-    let compat = compat_dir();
+    let Some(compat) = compat_dir() else {
+        return;
+    };
     let images = corpus_images();
     let template_dirs = vec![compat.join("k8s/templates"), compat.join("test")];
     let templates = pipeline::load_templates(&template_dirs, None)

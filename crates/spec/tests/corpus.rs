@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use testwerk_spec::{AnyDocument, Kind, crds, load_path, load_str, parse_values, schema, to_yaml};
 
-fn load_all() -> Vec<(String, Vec<AnyDocument>)> {
+fn load_all(files: Vec<std::path::PathBuf>) -> Vec<(String, Vec<AnyDocument>)> {
     let mut failures = Vec::new();
     let mut loaded = Vec::new();
-    for file in common::corpus_files() {
+    for file in files {
         match load_path(&file) {
             Ok(docs) => loaded.push((file.display().to_string(), docs)),
             Err(errors) => failures.extend(errors.iter().map(ToString::to_string)),
@@ -28,14 +28,19 @@ fn load_all() -> Vec<(String, Vec<AnyDocument>)> {
 
 #[test]
 fn every_corpus_document_loads() {
-    let dir = common::corpus_dir();
+    let Some(dir) = common::corpus_dir() else {
+        return;
+    };
+    let Some(files) = common::corpus_files() else {
+        return;
+    };
     // The corpus README says 207 workflows in 65 files; the snapshot holds 212 in 67.
     assert_eq!(common::yaml_files(&dir.join("k8s/templates")).len(), 18);
     assert_eq!(common::yaml_files(&dir.join("test")).len(), 67);
 
     let mut counts = BTreeMap::new();
     let mut largest = 0;
-    for (file, docs) in load_all() {
+    for (file, docs) in load_all(files) {
         let area = if file.contains("k8s/templates") {
             "k8s/templates"
         } else {
@@ -80,7 +85,10 @@ fn to_json(d: &AnyDocument) -> Value {
 #[test]
 fn every_corpus_document_round_trips() {
     let mut checked = 0;
-    for (file, docs) in load_all() {
+    let Some(files) = common::corpus_files() else {
+        return;
+    };
+    for (file, docs) in load_all(files) {
         for d in docs {
             let first = to_json(&d);
             let text = to_yaml(&first);
@@ -121,7 +129,10 @@ fn every_corpus_document_passes_the_generated_crds() {
     let schemas: Vec<(Kind, Value)> = Kind::ALL.into_iter().map(|k| (k, crd_schema(k))).collect();
     let mut checked = 0;
     let mut failures = Vec::new();
-    for file in common::corpus_files() {
+    let Some(files) = common::corpus_files() else {
+        return;
+    };
+    for file in files {
         let text = std::fs::read_to_string(&file).expect("corpus file is readable");
         let values = parse_values(&text).unwrap_or_else(|e| panic!("{}: {}", file.display(), e[0]));
         for value in values {

@@ -694,6 +694,32 @@ fn a_write_waiting_too_long_for_another_process_says_the_store_is_locked() {
     assert_eq!(store.logs(&id, None).unwrap().len(), 1);
 }
 
+/// Set in the child of [`a_read_only_store_is_reported_with_its_path`] to the store's path.
+const READ_ONLY_CHILD: &str = "TESTWERK_STORE_TEST_READ_ONLY_CHILD";
+
+/// Not a test: the child process of [`a_read_only_store_is_reported_with_its_path`], run as
+/// `nobody` when the test itself runs as root (who may write any file).
+#[cfg(unix)]
+#[test]
+#[ignore = "run as a child process by a_read_only_store_is_reported_with_its_path"]
+fn child_opening_a_read_only_store() {
+    let Some(path) = std::env::var_os(READ_ONLY_CHILD) else {
+        return;
+    };
+    assert_reported_read_only(Store::open(&path), std::path::Path::new(&path));
+}
+
+fn assert_reported_read_only(result: Result<Store, StoreError>, path: &std::path::Path) {
+    let Err(err) = result else {
+        panic!("{} opened for writing", path.display());
+    };
+    assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn a_read_only_store_is_reported_with_its_path() {
@@ -704,19 +730,35 @@ fn a_read_only_store_is_reported_with_its_path() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     let privileged = std::fs::OpenOptions::new().write(true).open(&path).is_ok();
-    let result = Store::open(&path);
+    if privileged {
+        // Root may write read-only files: the kernel is asked again as `nobody`, in a child
+        // process (this test binary, running only the child test above).
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let setpriv = testwerk_testinputs::available(
+            testwerk_testinputs::which("setpriv"),
+            "setpriv (to run this check as an unprivileged user)",
+            "apt-get install -y util-linux",
+        );
+        if let Some(setpriv) = setpriv {
+            let output = std::process::Command::new(setpriv)
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(std::env::current_exe().unwrap())
+                .args(["--exact", "child_opening_a_read_only_store", "--ignored"])
+                .env(READ_ONLY_CHILD, &path)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    } else {
+        assert_reported_read_only(Store::open(&path), &path);
+    }
     std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    if privileged {
-        println!("skipped: this process may write read-only files (root?)");
-        return;
-    }
-    let err = result.unwrap_err();
-    assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
-    assert!(
-        err.to_string().contains(&path.display().to_string()),
-        "{err}"
-    );
     drop(dir);
 }
 

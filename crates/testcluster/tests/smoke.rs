@@ -220,10 +220,14 @@ async fn oom_killed_container_reports_137() {
 
 #[tokio::test]
 async fn testwerk_images_carry_init_and_busybox() {
-    if std::env::var("TESTWERK_SKIP_OWN_IMAGES").is_ok_and(|v| v == "1") {
-        eprintln!(
-            "skipped: TESTWERK_SKIP_OWN_IMAGES=1 (the cluster was started without testwerk's images)"
-        );
+    let own_images = !std::env::var("TESTWERK_SKIP_OWN_IMAGES").is_ok_and(|v| v == "1");
+    if testwerk_testinputs::available(
+        own_images.then_some(()),
+        "testwerk's own images in the test cluster (TESTWERK_SKIP_OWN_IMAGES=1)",
+        "scripts/cluster up without TESTWERK_SKIP_OWN_IMAGES",
+    )
+    .is_none()
+    {
         return;
     }
     let (cluster, client) = client().await;

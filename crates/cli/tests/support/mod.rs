@@ -7,19 +7,10 @@ use testwerk_cli::pipeline;
 use testwerk_plan::StaticImages;
 use testwerk_spec::Diagnostic;
 
-/// The compatibility corpus; a missing corpus is an error, never a silent pass.
-pub fn compat_dir() -> PathBuf {
-    let dir = std::env::var_os("TESTWERK_COMPAT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/testkube")
-        });
-    assert!(
-        dir.join("test").is_dir() && dir.join("k8s/templates").is_dir(),
-        "\n\n*** The Testkube compatibility corpus is missing at {}.\n*** Set TESTWERK_COMPAT_DIR to the folder holding k8s/ and test/.\n",
-        dir.display()
-    );
-    dir
+/// The compatibility corpus ([`testwerk_testinputs::corpus`]); `None` when it is absent,
+/// after recording the skip (or failing, in CI): the test then returns, never passes.
+pub fn compat_dir() -> Option<PathBuf> {
+    testwerk_testinputs::corpus()
 }
 
 /// Stand-in registry answers for corpus images that run without a command.

@@ -3,8 +3,8 @@
 //! registry trusts, small HTTP stubs (tiny_http), and moto's AWS emulator. Every process is
 //! stopped by a drop guard, also when a test fails.
 //!
-//! A missing tool skips the test with a loud message, except under CI (`CI` set), where it
-//! fails: CI installs them (see the crate's report for the lines).
+//! A missing tool is a counted skip (testwerk-testinputs), except under CI (`CI` set), where it
+//! fails: `scripts/test` installs them.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,28 +24,13 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 pub const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// A tool the tests need, or `None` (with a loud message) when it is missing outside CI.
+/// A tool the tests need, or `None` when it is missing outside CI: a counted skip, on which
+/// the test returns ([`testwerk_testinputs::available`]).
 pub fn require(what: &str, found: Option<PathBuf>, install: &str) -> Option<PathBuf> {
-    if found.is_some() {
-        return found;
-    }
-    let message = format!(
-        "\n!!!!!!!! {what} IS MISSING: this test needs it and is SKIPPED. Install: {install} !!!!!!!!\n"
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("{message}");
-    None
+    testwerk_testinputs::available(found, what, install)
 }
 
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    })
-}
+use testwerk_testinputs::which;
 
 pub fn registry_binary() -> Option<PathBuf> {
     let found = std::env::var_os("TESTWERK_DOCKER_REGISTRY")
