@@ -201,9 +201,18 @@ impl RegistryClient {
             &self.inner.docker_configs,
             &self.inner.providers,
         );
-        let accesses = self.inner.accesses(&reference, &candidates);
+        // Static credentials and the anonymous reader first: a provider is asked for its
+        // credential only when they miss (it may have to go to the network to say it has none).
+        let mut accesses = self.inner.static_accesses(&candidates);
         if let Some(hit) = self.inner.cached(&reference, platform, policy, &accesses) {
             return Ok(hit);
+        }
+        let provided = self.inner.provider_accesses(&reference, &candidates);
+        if !provided.is_empty() {
+            accesses.extend(provided);
+            if let Some(hit) = self.inner.cached(&reference, platform, policy, &accesses) {
+                return Ok(hit);
+            }
         }
         if policy == PullPolicy::Never {
             return Err(LookupError::NotCached {
@@ -254,24 +263,37 @@ impl Inner {
         credential.map_or_else(|| ANONYMOUS.to_owned(), |c| self.fingerprinter().access(c))
     }
 
-    /// Whose cache entries may answer a lookup with these candidates: each of its credentials,
-    /// then the anonymous reader's. A provider's credential is asked for here (providers keep
-    /// theirs in memory until shortly before it expires), so an entry answers only while the
-    /// provider would still hand out the credential that fetched it.
-    fn accesses(&self, reference: &ImageReference, candidates: &[Candidate]) -> Vec<String> {
+    /// Whose cache entries may answer a lookup with these candidates, as far as it is known
+    /// without asking a provider: each static credential's, then the anonymous reader's.
+    fn static_accesses(&self, candidates: &[Candidate]) -> Vec<String> {
         let mut out = Vec::with_capacity(candidates.len() + 1);
         for candidate in candidates {
-            let credential = match &candidate.kind {
-                CandidateKind::Static(c) => c.clone(),
-                CandidateKind::Provider(p) => match p.credential(reference.registry(), false) {
-                    Ok(Provided::Credential(c)) => c,
-                    Ok(Provided::Unavailable(_)) | Err(_) => continue,
-                },
-            };
-            out.push(self.access(Some(&credential)));
+            if let CandidateKind::Static(c) = &candidate.kind {
+                out.push(self.access(Some(c)));
+            }
         }
         out.push(ANONYMOUS.to_owned());
         out
+    }
+
+    /// The accesses of the candidates' providers: each is asked for its credential (providers
+    /// keep theirs in memory until shortly before it expires), so an entry answers only while
+    /// the provider still hands out the credential that fetched it.
+    fn provider_accesses(
+        &self,
+        reference: &ImageReference,
+        candidates: &[Candidate],
+    ) -> Vec<String> {
+        candidates
+            .iter()
+            .filter_map(|candidate| match &candidate.kind {
+                CandidateKind::Static(_) => None,
+                CandidateKind::Provider(p) => match p.credential(reference.registry(), false) {
+                    Ok(Provided::Credential(c)) => Some(self.access(Some(&c))),
+                    Ok(Provided::Unavailable(_)) | Err(_) => None,
+                },
+            })
+            .collect()
     }
 
     /// A cached answer the pull policy accepts, fetched with one of `accesses`.

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use support::*;
+
 use testwerk_registry::{
-    CloudProvider, Environment, HostSettings, LookupError, RegistryClient, RegistrySettings,
-    compile_error,
+    CloudProvider, Environment, HostSettings, LookupError, LookupRequest, Origin, PullPolicy,
+    RegistryClient, RegistrySettings, SqliteCache, compile_error,
 };
 
 /// A TLS registry with basic auth for `users`, holding `app:1`.
@@ -99,8 +100,33 @@ fn ecr_with_moto_environment_keys_and_web_identity() {
         .with("AWS_ACCESS_KEY_ID", "AKIDTEST")
         .with("AWS_SECRET_ACCESS_KEY", "secret-test")
         .with("AWS_ENDPOINT_URL", moto.endpoint.clone());
-    let c = RegistryClient::new(settings(&pki, &registry, ecr(), env)).unwrap();
+    let c = RegistryClient::new(settings(&pki, &registry, ecr(), env.clone())).unwrap();
     assert_eq!(cmd(&c, &image), ["--serve"]);
+    // Warm: the provider's credential (kept in memory) finds the answer; no request.
+    let before = registry.requests().len();
+    let found = c.inspect(&image).unwrap();
+    assert_eq!(
+        (found.origin, registry.requests().len()),
+        (Origin::Memory, before)
+    );
+
+    // The durable cache answers a new process whose provider hands out the same credential,
+    // and not one without AWS credentials (issue 9, item 6).
+    let db = dir.path().join("images.db");
+    let cached = |env: Environment| {
+        let mut s = settings(&pki, &registry, ecr(), env);
+        s.durable = Some(Arc::new(SqliteCache::open(&db).unwrap()));
+        RegistryClient::new(s).unwrap()
+    };
+    let never = LookupRequest::new(&image).pull_policy(PullPolicy::Never);
+    assert_eq!(
+        cached(env.clone()).inspect(&image).unwrap().origin,
+        Origin::Registry
+    );
+    assert_eq!(cached(env).lookup(&never).unwrap().origin, Origin::Durable);
+    let without = Environment::empty().with("AWS_ENDPOINT_URL", moto.endpoint.clone());
+    let e = cached(without).lookup(&never).unwrap_err();
+    assert!(matches!(e, LookupError::NotCached { .. }), "{e}");
 
     // IRSA: the projected token is exchanged at (moto's) STS for role credentials.
     let token = write_file(

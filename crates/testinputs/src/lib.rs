@@ -20,7 +20,7 @@ pub const SKIP_LOG: &str = "TESTWERK_SKIP_LOG";
 
 /// Where the corpus is looked for when `TESTWERK_COMPAT_DIR` is not set: `shared/` beside the
 /// repository, as on the development machine.
-const CORPUS_BESIDE_REPOSITORY: &str = "../../../shared/compat/testkube";
+const CORPUS_BESIDE_REPOSITORY: &str = "shared/compat/testkube";
 
 /// `found`, or — when it is `None` — the absence of `what` made visible (see the crate docs):
 /// a panic under `CI`, else a logged skip and `None`, on which the test returns.
@@ -30,10 +30,7 @@ pub fn available<T>(found: Option<T>, what: &str, install: &str) -> Option<T> {
     if found.is_some() {
         return found;
     }
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("a test outside the test harness")
-        .to_owned();
+    let test = test_name();
     if in_ci() {
         panic!("{what} is missing, and CI must run every test. Install: {install}");
     }
@@ -47,6 +44,27 @@ pub fn available<T>(found: Option<T>, what: &str, install: &str) -> Option<T> {
         );
     }
     None
+}
+
+/// `binary: test` for messages, e.g. `golden: golden_plans_and_objects`: the test harness
+/// names each test's thread after the test, and cargo names the binary after its file (plus a
+/// hash, dropped here).
+fn test_name() -> String {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test outside the test harness")
+        .to_owned();
+    let binary = std::env::current_exe().ok().and_then(|exe| {
+        let stem = exe.file_stem()?.to_string_lossy().into_owned();
+        Some(match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
+            _ => stem,
+        })
+    });
+    match binary {
+        Some(binary) => format!("{binary}: {test}"),
+        None => test,
+    }
 }
 
 /// Whether the run is CI's: `CI` set to anything but empty, `0` or `false`.
@@ -78,7 +96,13 @@ fn record(log: &Path, line: &str) {
 pub fn corpus() -> Option<PathBuf> {
     let dir = match std::env::var_os("TESTWERK_COMPAT_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS_BESIDE_REPOSITORY),
+        // This crate is `<repository>/crates/testinputs`: three levels up is the folder that
+        // holds the repository.
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(3)
+            .unwrap_or(Path::new("/"))
+            .join(CORPUS_BESIDE_REPOSITORY),
     };
     let complete = dir.join("k8s/templates").is_dir() && dir.join("test").is_dir();
     available(
@@ -145,14 +169,16 @@ mod tests {
         let stdout = String::from_utf8_lossy(&local.stdout);
         assert!(local.status.success(), "{stdout}");
         assert!(
-            stdout.contains("SKIPPED tests::absence_child: the thing is missing"),
+            stdout.contains(
+                "SKIPPED testwerk_testinputs: tests::absence_child: the thing is missing"
+            ),
             "{stdout}"
         );
         assert!(stdout.contains("returned None"), "{stdout}");
         let logged = std::fs::read_to_string(&log).unwrap_or_default();
         assert_eq!(
             logged,
-            "tests::absence_child: the thing is missing (apt-get install thing)\n"
+            "testwerk_testinputs: tests::absence_child: the thing is missing (apt-get install thing)\n"
         );
 
         for ci in ["true", "1"] {
