@@ -26,6 +26,7 @@ const CORPUS_BESIDE_REPOSITORY: &str = "shared/compat/testkube";
 /// a panic under `CI`, else a logged skip and `None`, on which the test returns.
 ///
 /// `install` says how to get it, e.g. `apt-get install -y docker-registry`.
+#[track_caller]
 pub fn available<T>(found: Option<T>, what: &str, install: &str) -> Option<T> {
     if found.is_some() {
         return found;
@@ -93,6 +94,7 @@ fn record(log: &Path, line: &str) {
 /// The Testkube compatibility corpus (the folder holding `k8s/templates` and `test/`):
 /// `$TESTWERK_COMPAT_DIR`, else `shared/compat/testkube` beside the repository; its absence
 /// goes through [`available`].
+#[track_caller]
 pub fn corpus() -> Option<PathBuf> {
     let dir = match std::env::var_os("TESTWERK_COMPAT_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
