@@ -73,13 +73,15 @@ pub fn load_templates(
         }
         // A template directory may hold other YAML (Kubernetes manifests, tool configs):
         // only files that speak our API are read, and their errors are reported.
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        if !text.contains("testworkflows.testkube.io") {
+        // On bytes, so a template file with a bad byte is reported rather than skipped.
+        const API_GROUP: &[u8] = b"testworkflows.testkube.io";
+        if !bytes.windows(API_GROUP.len()).any(|w| w == API_GROUP) {
             continue;
         }
-        match testwerk_spec::load_str(&path.display().to_string(), &text) {
+        match testwerk_spec::load_bytes(&path.display().to_string(), bytes) {
             Ok(docs) => {
                 for doc in docs {
                     if let AnyDocument::Template(t) = doc
