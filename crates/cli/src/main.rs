@@ -507,6 +507,7 @@ fn compile(args: CompileArgs) -> ExitCode {
         },
         image_source,
         execution_id: args.execution_id.clone(),
+        execution: None,
         config,
     };
 

@@ -438,3 +438,53 @@ fn a_running_local_step_is_paused_and_resumed_from_another_process() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn steps_see_the_execution_they_belong_to() {
+    let dir = scratch("facts");
+    let store = dir.join("db");
+    let wf = write(
+        &dir,
+        "facts.yaml",
+        "spec:\n  steps:\n  - name: Facts\n    shell: echo \"facts {{execution.id}} {{execution.name}} {{execution.number}} {{execution.scheduledAt}} {{namespace}} end\"\n",
+    );
+    for number in 1..=2 {
+        let (code, out, err) = testwerk_run(&store, &[&wf]);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        let Some(line) = out
+            .lines()
+            .find(|l| l.contains("facts ") && l.ends_with(" end"))
+        else {
+            panic!("no facts line in {out}");
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "facts").unwrap_or_default();
+        let [id, name, n, scheduled, namespace] = [1, 2, 3, 4, 5].map(|i| words[at + i]);
+        assert_eq!(
+            (name, n, namespace),
+            (
+                format!("facts-{number}").as_str(),
+                number.to_string().as_str(),
+                "local"
+            )
+        );
+        assert!(
+            id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "execution.id {id}"
+        );
+        // The same execution the store shows, by that id, with that name and creation time.
+        let (code, shown) = testwerk(&store, &["executions", "show", id, "--output", "json"]);
+        assert_eq!(code, Some(0), "{shown}");
+        let v: serde_json::Value =
+            serde_json::from_str(&shown).unwrap_or_else(|e| panic!("{e}: {shown}"));
+        let execution = &v;
+        assert_eq!(execution["id"], id, "{shown}");
+        assert_eq!(execution["name"], name);
+        assert_eq!(execution["number"], number);
+        // Scheduled (compiled) just before it was recorded.
+        let created = execution["created_at"].as_str().unwrap_or_default();
+        assert!(
+            scheduled.len() == created.len() && scheduled.ends_with('Z') && scheduled <= created,
+            "scheduledAt {scheduled}, created {created}"
+        );
+    }
+}

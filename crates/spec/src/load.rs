@@ -117,7 +117,7 @@ pub fn load_path(path: &Path) -> Result<Vec<AnyDocument>, Vec<Diagnostic>> {
 
 /// Loads every document of a file's bytes: invalid UTF-8 is an error at its line and column.
 pub fn load_bytes(file: &str, bytes: Vec<u8>) -> Result<Vec<AnyDocument>, Vec<Diagnostic>> {
-    let text = text::decode(file, bytes).map_err(|d| vec![d])?;
+    let text = text::decode(file, bytes)?;
     load_str(file, &text)
 }
 

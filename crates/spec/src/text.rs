@@ -10,7 +10,8 @@ use crate::{Diagnostic, Location};
 const BYTE_ORDER_MARK: char = '\u{feff}';
 
 /// Decodes a file's bytes as UTF-8, naming the line and column of the first invalid byte.
-pub(crate) fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+/// The error is a list (of one), as every loader error is.
+pub(crate) fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Vec<Diagnostic>> {
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let valid_up_to = e.utf8_error().valid_up_to();
@@ -29,14 +30,16 @@ pub(crate) fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
         } else {
             "invalid UTF-8"
         };
-        Diagnostic {
-            location: Some(position_after(before)),
-            ..Diagnostic::file(file, format!("{what} (byte {})", shown.join(" ")))
-        }
-        .with_expected("a UTF-8 text file (YAML is read as UTF-8)")
-        .with_suggestion(
-            "re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 <file>` if it was Latin-1",
-        )
+        vec![
+            Diagnostic {
+                location: Some(position_after(before)),
+                ..Diagnostic::file(file, format!("{what} (byte {})", shown.join(" ")))
+            }
+            .with_expected("a UTF-8 text file (YAML is read as UTF-8)")
+            .with_suggestion(
+                "re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 <file>` if it was Latin-1",
+            ),
+        ]
     })
 }
 
@@ -44,7 +47,7 @@ pub(crate) fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
 ///
 /// A UTF-8 byte order mark at the start is accepted and dropped, as YAML 1.2 allows (editors on
 /// Windows write one); it does not count as a column.
-pub(crate) fn checked<'a>(file: &str, text: &'a str) -> Result<&'a str, Diagnostic> {
+pub(crate) fn checked<'a>(file: &str, text: &'a str) -> Result<&'a str, Vec<Diagnostic>> {
     let text = text.strip_prefix(BYTE_ORDER_MARK).unwrap_or(text);
     match text.char_indices().find(|(_, c)| !allowed(*c)) {
         None => Ok(text),
@@ -59,14 +62,16 @@ pub(crate) fn checked<'a>(file: &str, text: &'a str) -> Result<&'a str, Diagnost
                     c as u32
                 )
             };
-            Err(Diagnostic {
-                location: Some(position_after(&text[..at])),
-                ..Diagnostic::file(file, message)
-            }
-            .with_expected("printable characters, tabs and line breaks")
-            .with_suggestion(
-                "delete the character (it may be invisible in an editor: `cat -A <file>` shows it)",
-            ))
+            Err(vec![
+                Diagnostic {
+                    location: Some(position_after(&text[..at])),
+                    ..Diagnostic::file(file, message)
+                }
+                .with_expected("printable characters, tabs and line breaks")
+                .with_suggestion(
+                    "delete the character (it may be invisible in an editor: `cat -A <file>` shows it)",
+                ),
+            ])
         }
     }
 }

@@ -36,7 +36,7 @@ pub(crate) struct RawDocument {
 pub(crate) fn parse(file: &str, text: &str) -> (Vec<RawDocument>, Vec<Diagnostic>) {
     let text = match crate::text::checked(file, text) {
         Ok(text) => text,
-        Err(d) => return (Vec::new(), vec![d]),
+        Err(found) => return (Vec::new(), found),
     };
     let (nodes, mut errors) = build::documents(file, text);
     let mut documents = Vec::new();
