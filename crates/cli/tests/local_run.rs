@@ -488,3 +488,21 @@ fn steps_see_the_execution_they_belong_to() {
         );
     }
 }
+
+#[test]
+fn a_hostile_expression_fails_its_step_fast_in_init() {
+    // `env.HOME` keeps it from the compiler: testwerk-init evaluates it when the step starts.
+    let dir = scratch("hostile");
+    let wf = write(
+        &dir,
+        "hostile.yaml",
+        "spec:\n  steps:\n  - name: Hostile\n    shell: echo {{ len(map(range(1000000 + len(env.HOME) * 0), \"range(1000000)\")) }}\n  - name: After\n    shell: echo after\n",
+    );
+    let started = std::time::Instant::now();
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(out.contains("expression too costly"), "{out}\n{err}");
+    // Compile, sandbox, init and store included; a debug build on a busy machine.
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+}
