@@ -12,6 +12,15 @@ use testwerk_plan::{ImageSource, OwnImages, Plan, PlanError, PlanOptions};
 use testwerk_resolve::{ResolveOptions, TemplateSet};
 use testwerk_spec::{AnyDocument, Diagnostic, Document, TestWorkflow};
 
+/// YAML of `value` as every surface prints objects (`compile`, `image inspect`, the agent's
+/// custom resources): block style, multi-line strings as literal blocks, long lines never
+/// folded (annotations holding JSON stay one line).
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, String> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.folded_wrap_chars = usize::MAX;
+    serde_saphyr::to_string_with_options(value, options).map_err(|e| e.to_string())
+}
+
 /// Default images, tagged with this build's version.
 pub fn default_images() -> OwnImages {
     let version = env!("CARGO_PKG_VERSION");
