@@ -285,6 +285,7 @@ fn executions_id_shows_the_execution_as_the_help_says() {
     assert_eq!(v, serde_json::json!([]));
     let o = testwerk(&["executions", "--store", store, "--output", "yaml"]);
     assert_eq!(stdout(&o).trim(), "[]");
+}
 
 #[test]
 fn a_nul_byte_in_a_comment_is_an_input_error_at_its_position() {

@@ -439,6 +439,7 @@ fn a_running_local_step_is_paused_and_resumed_from_another_process() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
 fn steps_see_the_execution_they_belong_to() {
     let dir = scratch("facts");
     let store = dir.join("db");
