@@ -140,6 +140,7 @@ mod tests {
             images: testwerk_pipeline::default_images(),
             image_source: &testwerk_plan::NoImages,
             execution_id: Some("bp-1".into()),
+            execution: None,
             config: Default::default(),
         };
         let compiled =

@@ -39,7 +39,7 @@ pub fn to_yaml(object: &DynamicObject, kind: &str) -> String {
     if let Some(spec) = object.data.get("spec") {
         doc["spec"] = spec.clone();
     }
-    serde_yaml::to_string(&doc).unwrap_or_default()
+    testwerk_pipeline::to_yaml(&doc).unwrap_or_default()
 }
 
 pub fn owner_reference(owner: &OwnerCr) -> OwnerReference {

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use serde::{Deserialize, Serialize};
-use testwerk_pipeline::CompileSettings;
+use testwerk_pipeline::{CompileSettings, ExecutionFacts};
 use testwerk_registry::{PodImageSource, PullSecret};
 use testwerk_resolve::TemplateSet;
 use testwerk_spec::{AnyDocument, Document, TestWorkflow};
@@ -95,6 +95,7 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         doc: Arc::new(doc),
         pull_secrets: Arc::new(pull_secrets),
         resource: resource.clone(),
+        facts: facts(&execution),
         config: submission.config.clone(),
     };
     let mut compiled = job.run(templates).await?;
@@ -258,7 +259,19 @@ struct CompileJob {
     doc: Arc<Document<TestWorkflow>>,
     pull_secrets: Arc<Vec<PullSecret>>,
     resource: String,
+    facts: ExecutionFacts,
     config: IndexMap<String, String>,
+}
+
+/// The `execution.*` variables of a recorded execution: what its steps see is what the store
+/// (and so the API) says about it.
+fn facts(execution: &Execution) -> ExecutionFacts {
+    ExecutionFacts {
+        id: execution.id.clone(),
+        name: execution.name.clone(),
+        number: execution.number,
+        scheduled_at: execution.created_at.to_string(),
+    }
 }
 
 impl CompileJob {
@@ -272,6 +285,7 @@ impl CompileJob {
         let doc = self.doc.clone();
         let pull_secrets = self.pull_secrets.clone();
         let resource = self.resource.clone();
+        let facts = self.facts.clone();
         let config = self.config.clone();
         tokio::task::spawn_blocking(move || {
             let source = PodImageSource {
@@ -284,6 +298,7 @@ impl CompileJob {
                 images: agent.config.images.clone(),
                 image_source: &source,
                 execution_id: Some(resource),
+                execution: Some(facts),
                 config,
             };
             testwerk_pipeline::compile(&doc, &templates, &settings)
@@ -375,4 +390,51 @@ async fn pull_secrets(agent: &Agent, doc: &Document<TestWorkflow>) -> Vec<PullSe
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testwerk_store::Store;
+
+    /// The cluster test of this path is the lead's (it needs the test cluster); this proves
+    /// the facts come from the stored execution and reach the compiled Job.
+    #[test]
+    fn steps_see_the_recorded_execution() {
+        let dir = std::env::temp_dir().join(format!("testwerk-agent-facts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let store = Store::open(dir.join("agent.db")).expect("a real store");
+        store
+            .create_execution(NewExecution::new("facts", "", serde_json::json!({})))
+            .expect("first");
+        let execution = store
+            .create_execution(NewExecution::new("facts", "", serde_json::json!({})))
+            .expect("second");
+        let f = facts(&execution);
+        assert_eq!(
+            (f.id.as_str(), f.name.as_str(), f.number),
+            (execution.id.as_str(), "facts-2", 2)
+        );
+        assert_eq!(f.scheduled_at, execution.created_at.to_string());
+
+        let yaml = "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata: {name: facts}\nspec:\n  container: {image: 'alpine:3.22.0'}\n  steps:\n  - shell: echo '{{execution.id}}/{{execution.name}}/{{execution.number}}/{{execution.scheduledAt}}/{{namespace}}'\n";
+        let docs = testwerk_spec::load_str("facts.yaml", yaml).expect("valid YAML");
+        let Some(AnyDocument::Workflow(doc)) = docs.into_iter().next() else {
+            panic!("a workflow");
+        };
+        let settings = CompileSettings {
+            namespace: "team-a".into(),
+            images: testwerk_pipeline::default_images(),
+            image_source: &testwerk_plan::NoImages,
+            execution_id: Some("facts-2".into()),
+            execution: Some(f),
+            config: IndexMap::new(),
+        };
+        let compiled = testwerk_pipeline::compile(&doc, &TemplateSet::new(), &settings)
+            .unwrap_or_else(|e| panic!("{}", e[0]));
+        let job = serde_json::to_string(&compiled.bundle.job).expect("JSON");
+        let expected = format!("{}/facts-2/2/{}/team-a", execution.id, execution.created_at);
+        assert!(job.contains(&expected), "{expected} not in {job}");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }

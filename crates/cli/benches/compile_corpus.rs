@@ -44,6 +44,7 @@ fn bench(c: &mut Criterion) {
         },
         image_source: &images,
         execution_id: None,
+        execution: None,
         config: Default::default(),
     };
     let compile_all = || {

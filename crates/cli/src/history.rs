@@ -35,7 +35,7 @@ fn not_found(id: &str) -> Failure {
 /// Writes `value` as JSON or YAML.
 fn document(out: &mut dyn Write, value: &impl Serialize, format: Format) -> Result<(), Failure> {
     let text = match format {
-        Format::Yaml => serde_yaml::to_string(value).map_err(|e| Failure::Input(e.to_string()))?,
+        Format::Yaml => crate::pipeline::to_yaml(value).map_err(Failure::Input)?,
         _ => serde_json::to_string_pretty(value).map_err(|e| Failure::Input(e.to_string()))?,
     };
     writeln!(out, "{}", text.trim_end())?;

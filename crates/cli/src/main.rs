@@ -449,7 +449,13 @@ fn image_inspect(reference: &str, registry: &RegistryArgs, output: Output) -> Ex
         Ok(doc) => {
             let text = match output {
                 Output::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
-                Output::Yaml => serde_yaml::to_string(&doc).unwrap_or_default(),
+                Output::Yaml => match pipeline::to_yaml(&doc) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        eprintln!("error: cannot print YAML: {e}");
+                        return ExitCode::from(1);
+                    }
+                },
             };
             ExitCode::from(output::print(&format!("{}\n", text.trim_end())))
         }
@@ -507,6 +513,7 @@ fn compile(args: CompileArgs) -> ExitCode {
         },
         image_source,
         execution_id: args.execution_id.clone(),
+        execution: None,
         config,
     };
 
@@ -556,10 +563,16 @@ fn compile(args: CompileArgs) -> ExitCode {
                     render::redact_secrets(&mut objects);
                 }
                 match args.output {
-                    Output::Yaml => {
-                        let _ = writeln!(stdout, "# workflow: {}", compiled.name);
-                        let _ = write!(stdout, "{}", render::yaml(&objects));
-                    }
+                    Output::Yaml => match render::yaml(&objects) {
+                        Ok(text) => {
+                            let _ = writeln!(stdout, "# workflow: {}", compiled.name);
+                            let _ = write!(stdout, "{text}");
+                        }
+                        Err(e) => {
+                            failed = true;
+                            let _ = writeln!(stderr, "error: cannot print YAML: {e}");
+                        }
+                    },
                     Output::Json => json_out
                         .push(serde_json::json!({"name": compiled.name, "objects": objects})),
                 }

@@ -20,11 +20,11 @@ pub fn redact_secrets(objects: &mut [Json]) {
 }
 
 /// Multi-document YAML.
-pub fn yaml(objects: &[Json]) -> String {
+pub fn yaml(objects: &[Json]) -> Result<String, String> {
     let mut out = String::new();
     for obj in objects {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(obj).unwrap_or_default());
+        out.push_str(&crate::pipeline::to_yaml(obj)?);
     }
-    out
+    Ok(out)
 }

@@ -286,3 +286,76 @@ fn executions_id_shows_the_execution_as_the_help_says() {
     let o = testwerk(&["executions", "--store", store, "--output", "yaml"]);
     assert_eq!(stdout(&o).trim(), "[]");
 }
+
+#[test]
+fn a_nul_byte_in_a_comment_is_an_input_error_at_its_position() {
+    // Before the fix the NUL ended the file: the failing step vanished and the run passed.
+    let path = file(
+        "nul",
+        "w.yaml",
+        &format!("{HEAD}spec:\n  steps:\n  - shell: 'true' # ok\0\n  - shell: exit 1\n"),
+    );
+    let o = testwerk(&["compile", &path]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("NUL byte") && err.contains(&format!("{path}:7:23")),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_variable_is_a_compile_error_naming_the_field() {
+    let path = file(
+        "unknownvar",
+        "w.yaml",
+        &format!("{HEAD}spec:\n  steps:\n  - shell: echo {{{{ execution.nmae }}}}\n"),
+    );
+    let o = testwerk(&["compile", &path]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("unknown variable `execution.nmae`")
+            && err.contains(&format!("{path}:7:"))
+            && err.contains("spec.steps[0]")
+            && err.contains("did you mean `execution.name`?"),
+        "{err}"
+    );
+    // Those the docs promise compile, with this execution's values.
+    let path = file(
+        "knownvars",
+        "w.yaml",
+        &format!(
+            "{HEAD}spec:\n  steps:\n  - shell: echo '{{{{execution.id}}}} {{{{execution.name}}}} {{{{execution.number}}}} {{{{execution.scheduledAt}}}} {{{{namespace}}}}'\n"
+        ),
+    );
+    let o = testwerk(&["compile", &path, "--namespace", "team-a"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("w-1 w-1 1 1970-01-01T00:00:00.000Z team-a"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_hostile_expression_fails_fast_naming_the_field() {
+    let path = file(
+        "hostile",
+        "w.yaml",
+        &format!(
+            "{HEAD}spec:\n  steps:\n  - shell: echo {{{{ len(map(range(1000000), \"range(1000000)\")) }}}}\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let o = testwerk(&["compile", &path]);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("expression too costly") && err.contains("spec.steps[0]"),
+        "{err}"
+    );
+    // A debug build, on a busy machine: the release binary takes a fraction of this.
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+}

@@ -71,7 +71,10 @@ fn golden_plans_and_objects() {
             );
             let mut objects = compiled.bundle.objects();
             render::redact_secrets(&mut objects);
-            insta::assert_snapshot!(format!("{name}.objects"), render::yaml(&objects));
+            insta::assert_snapshot!(
+                format!("{name}.objects"),
+                render::yaml(&objects).unwrap_or_else(|e| panic!("{e}"))
+            );
         });
     }
 }

@@ -438,3 +438,74 @@ fn a_running_local_step_is_paused_and_resumed_from_another_process() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn steps_see_the_execution_they_belong_to() {
+    let dir = scratch("facts");
+    let store = dir.join("db");
+    let wf = write(
+        &dir,
+        "facts.yaml",
+        "spec:\n  steps:\n  - name: Facts\n    shell: echo \"facts {{execution.id}} {{execution.name}} {{execution.number}} {{execution.scheduledAt}} {{namespace}} end\"\n",
+    );
+    for number in 1..=2 {
+        let (code, out, err) = testwerk_run(&store, &[&wf]);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        let Some(line) = out
+            .lines()
+            .find(|l| l.contains("facts ") && l.ends_with(" end"))
+        else {
+            panic!("no facts line in {out}");
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "facts").unwrap_or_default();
+        let [id, name, n, scheduled, namespace] = [1, 2, 3, 4, 5].map(|i| words[at + i]);
+        assert_eq!(
+            (name, n, namespace),
+            (
+                format!("facts-{number}").as_str(),
+                number.to_string().as_str(),
+                "local"
+            )
+        );
+        assert!(
+            id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "execution.id {id}"
+        );
+        // The same execution the store shows, by that id, with that name and creation time.
+        let (code, shown) = testwerk(&store, &["executions", "show", id, "--output", "json"]);
+        assert_eq!(code, Some(0), "{shown}");
+        let v: serde_json::Value =
+            serde_json::from_str(&shown).unwrap_or_else(|e| panic!("{e}: {shown}"));
+        let execution = &v;
+        assert_eq!(execution["id"], id, "{shown}");
+        assert_eq!(execution["name"], name);
+        assert_eq!(execution["number"], number);
+        // Scheduled (compiled) just before it was recorded.
+        let created = execution["created_at"].as_str().unwrap_or_default();
+        assert!(
+            scheduled.len() == created.len() && scheduled.ends_with('Z') && scheduled <= created,
+            "scheduledAt {scheduled}, created {created}"
+        );
+    }
+}
+
+#[test]
+fn a_hostile_expression_fails_its_step_fast_in_init() {
+    // `env.HOME` keeps it from the compiler: testwerk-init evaluates it when the step starts.
+    let dir = scratch("hostile");
+    let wf = write(
+        &dir,
+        "hostile.yaml",
+        "spec:\n  steps:\n  - name: Hostile\n    shell: echo {{ len(map(range(1000000 + len(env.HOME) * 0), \"range(1000000)\")) }}\n  - name: After\n    shell: echo after\n",
+    );
+    let started = std::time::Instant::now();
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(out.contains("expression too costly"), "{out}\n{err}");
+    // Compile, sandbox, init and store included, debug builds: 1.6–2.6 s alone, up to 45 s
+    // beside the other local runs on a loaded 2-core machine. Without the budget it did not
+    // end at all before memory ran out (3 GB in 8.5 s, then more).
+    assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
+}

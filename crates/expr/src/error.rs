@@ -71,9 +71,19 @@ pub enum EvalError {
         /// What went wrong.
         message: String,
     },
-    /// A safety limit was hit (evaluation depth, amount of work, size of a result).
+    /// A safety limit was hit (evaluation depth, nesting of `eval`/`map`).
     #[error("{0}")]
     Limit(String),
+    /// The evaluation used up its budget of steps or memory: a hostile or runaway expression
+    /// (`map(range(1000000), "range(1000000)")`) is stopped before it can exhaust the process.
+    /// The caller adds the field the expression came from.
+    #[error("{}", budget_message(*.resource, *.limit))]
+    Budget {
+        /// What ran out.
+        resource: Resource,
+        /// The budget: steps, or bytes of values built.
+        limit: u64,
+    },
     /// Finalizing produced an expression that is still not a value.
     #[error("{0}: expression could not be fully resolved")]
     NotStatic(String),
@@ -87,12 +97,39 @@ impl EvalError {
         }
     }
 
+    /// True for safety limits and exhausted budgets: errors that must end the evaluation
+    /// instead of being deferred or tried around (`any`, untaken branches, `map` items).
+    pub fn is_limit(&self) -> bool {
+        matches!(self, EvalError::Limit(_) | EvalError::Budget { .. })
+    }
+
     /// True for errors that only mean "not known (yet)": an unknown variable or function.
     pub fn is_unknown(&self) -> bool {
         matches!(
             self,
             EvalError::UnknownVariable(_) | EvalError::UnknownFunction(_)
         )
+    }
+}
+
+/// The resources an evaluation has a budget of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Node evaluations (every operator, variable, call, and every item of `map`/`filter`).
+    Steps,
+    /// Bytes of values built (lists, maps and strings; an estimate of their size in memory).
+    Memory,
+}
+
+fn budget_message(resource: Resource, limit: u64) -> String {
+    match resource {
+        Resource::Steps => {
+            format!("expression too costly: evaluation took more than {limit} steps")
+        }
+        Resource::Memory => format!(
+            "expression too costly: evaluation built more than {} MiB of values",
+            limit >> 20
+        ),
     }
 }
 

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use serde_json::{Map, Value};
 
 use crate::ast::{Arg, BinOp, Expr, Node, UnOp};
-use crate::error::EvalError;
+use crate::error::{EvalError, Resource};
 use crate::machine::{Lookup, Machine};
 use crate::ops;
 use crate::stack;
@@ -17,12 +17,46 @@ use crate::value::{number_value, to_number, truthy};
 pub(crate) const MAX_DEPTH: usize = 300;
 /// Most node evaluations in one `resolve`/`finalize`.
 pub(crate) const MAX_STEPS: u64 = 2_000_000;
+/// Most bytes of values one `resolve`/`finalize` may build. A million-item `range` (80 MB of
+/// JSON values) still fits; a million of them, or a second one beside it, does not.
+pub(crate) const MAX_MEMORY: u64 = 128 << 20;
 
 /// Shared counters that bound one evaluation.
 #[derive(Default)]
 pub(crate) struct Limits {
     depth: Cell<usize>,
     steps: Cell<u64>,
+    /// Bytes of values built so far (see [`weight`]).
+    memory: Cell<u64>,
+}
+
+/// In-memory size of one value slot (a list item, a map value, a scalar).
+pub(crate) const SLOT: u64 = std::mem::size_of::<Value>() as u64;
+
+/// Estimated bytes of `v`, counted until it exceeds `cap` (so weighing a huge value costs no
+/// more than the budget left): a slot per value, plus string bytes and map keys.
+pub(crate) fn weight(v: &Value, cap: u64) -> u64 {
+    let mut total = 0u64;
+    let mut pending = vec![v];
+    while let Some(v) = pending.pop() {
+        total = total.saturating_add(SLOT);
+        match v {
+            Value::String(s) => total = total.saturating_add(s.len() as u64),
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => {
+                for (k, item) in map {
+                    // The key's String and bytes, and the map's index entry.
+                    total = total.saturating_add(k.len() as u64 + 32);
+                    pending.push(item);
+                }
+            }
+            _ => {}
+        }
+        if total > cap {
+            break;
+        }
+    }
+    total
 }
 
 struct DepthGuard<'a>(&'a Cell<usize>);
@@ -82,6 +116,25 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Charges `bytes` about to be built (or just built) to the memory budget.
+    pub(crate) fn reserve(&self, bytes: u64) -> Result<(), EvalError> {
+        let used = self.limits.memory.get().saturating_add(bytes);
+        if used > MAX_MEMORY {
+            return Err(EvalError::Budget {
+                resource: Resource::Memory,
+                limit: MAX_MEMORY,
+            });
+        }
+        self.limits.memory.set(used);
+        Ok(())
+    }
+
+    /// Charges a value just built or copied to the memory budget.
+    pub(crate) fn charge(&self, v: &Value) -> Result<(), EvalError> {
+        let left = MAX_MEMORY.saturating_sub(self.limits.memory.get());
+        self.reserve(weight(v, left))
+    }
+
     fn enter(&self) -> Result<DepthGuard<'a>, EvalError> {
         let depth = self.limits.depth.get() + 1;
         if depth > MAX_DEPTH || stack::exhausted() {
@@ -91,9 +144,10 @@ impl<'a> Ctx<'a> {
         }
         let steps = self.limits.steps.get() + 1;
         if steps > MAX_STEPS {
-            return Err(EvalError::Limit(format!(
-                "evaluation took more than {MAX_STEPS} steps"
-            )));
+            return Err(EvalError::Budget {
+                resource: Resource::Steps,
+                limit: MAX_STEPS,
+            });
         }
         self.limits.depth.set(depth);
         self.limits.steps.set(steps);
@@ -116,9 +170,16 @@ impl<'a> Ctx<'a> {
             Node::Binary(op, l, r) => {
                 let (l, r) = (self.eval(l)?, self.eval(r)?);
                 match (l.as_value(), r.as_value()) {
-                    (Some(a), Some(b)) => ops::binary(*op, a, b)
-                        .map(Node::Value)
-                        .map_err(|m| op_err(node, m)),
+                    (Some(a), Some(b)) => {
+                        if *op == BinOp::Add && (a.is_string() || b.is_string()) {
+                            // Concatenation: the string forms, before they are built.
+                            let left = MAX_MEMORY.saturating_sub(self.limits.memory.get());
+                            self.reserve(weight(a, left).saturating_add(weight(b, left)))?;
+                        }
+                        ops::binary(*op, a, b)
+                            .map(Node::Value)
+                            .map_err(|m| op_err(node, m))
+                    }
                     _ => Ok(Node::Binary(*op, Box::new(l), Box::new(r))),
                 }
             }
@@ -139,6 +200,8 @@ impl<'a> Ctx<'a> {
                     .iter()
                     .map(|n| self.eval(n))
                     .collect::<Result<Vec<_>, _>>()?;
+                // The items were charged as they were evaluated; this is the list itself.
+                self.reserve(SLOT.saturating_mul(items.len() as u64))?;
                 if items.iter().all(|n| n.as_value().is_some()) {
                     let values = items.into_iter().filter_map(into_value).collect();
                     return Ok(Node::Value(Value::Array(values)));
@@ -150,6 +213,8 @@ impl<'a> Ctx<'a> {
                     .iter()
                     .map(|(k, n)| Ok((k.clone(), self.eval(n)?)))
                     .collect::<Result<Vec<_>, EvalError>>()?;
+                let keys: u64 = pairs.iter().map(|(k, _)| k.len() as u64 + SLOT + 32).sum();
+                self.reserve(keys)?;
                 if pairs.iter().all(|(_, n)| n.as_value().is_some()) {
                     let mut map = Map::new();
                     for (k, n) in pairs {
@@ -168,7 +233,7 @@ impl<'a> Ctx<'a> {
     /// limits) are not raised now but left for the evaluation that decides the branch.
     fn eval_deferred(&self, node: &Node) -> Result<Node, EvalError> {
         match self.eval(node) {
-            Err(e) if !self.finalize && !matches!(e, EvalError::Limit(_)) => Ok(node.clone()),
+            Err(e) if !self.finalize && !e.is_limit() => Ok(node.clone()),
             other => other,
         }
     }
@@ -176,7 +241,11 @@ impl<'a> Ctx<'a> {
     /// Turns a machine's answer into a node, evaluating expressions further.
     pub(crate) fn lookup(&self, found: Lookup) -> Result<Node, EvalError> {
         match found {
-            Lookup::Value(v) => Ok(Node::Value(v)),
+            Lookup::Value(v) => {
+                // Machines hand out copies: reading a big value a million times costs.
+                self.charge(&v)?;
+                Ok(Node::Value(v))
+            }
             Lookup::Expr(e) => {
                 let _guard = self.enter()?;
                 self.eval(&e.node)
@@ -221,9 +290,11 @@ impl<'a> Ctx<'a> {
 
     fn prop(&self, node: &Node, base: Node, key: &str) -> Result<Node, EvalError> {
         match base {
-            Node::Value(v) => ops::property(&v, key)
-                .map(Node::Value)
-                .map_err(|m| op_err(node, m)),
+            Node::Value(v) => {
+                let found = ops::property(&v, key).map_err(|m| op_err(node, m))?;
+                self.charge(&found)?;
+                Ok(Node::Value(found))
+            }
             other => Ok(Node::Prop(Box::new(other), key.to_string())),
         }
     }
@@ -239,8 +310,10 @@ impl<'a> Ctx<'a> {
             for key in path {
                 item = ops::property(&item, key).map_err(|m| op_err(node, m))?;
             }
+            self.charge(&item)?;
             out.push(item);
         }
+        self.reserve(SLOT.saturating_mul(out.len() as u64))?;
         Ok(Node::Value(Value::Array(out)))
     }
 
@@ -298,39 +371,61 @@ impl<'a> Ctx<'a> {
             });
         }
         let keep = |evaluated: Vec<Arg>| Node::Call(name.to_string(), evaluated);
-        let Some(flat) = expand_spreads(name, &evaluated)? else {
-            if self.finalize {
-                return Err(EvalError::NotStatic(keep(evaluated).to_expr_string()));
-            }
-            return Ok(keep(evaluated));
+        // Arguments are moved, not copied, on the way to the machine and the standard library
+        // (a million-item list would otherwise exist three times over); only a call with a
+        // spread keeps its original arguments aside, to stay symbolic in its written form.
+        let (flat, written) = if evaluated.iter().any(|a| a.spread) {
+            let Some(flat) = expand_spreads(name, &evaluated)? else {
+                if self.finalize {
+                    return Err(EvalError::NotStatic(keep(evaluated).to_expr_string()));
+                }
+                return Ok(keep(evaluated));
+            };
+            (flat, Some(evaluated))
+        } else {
+            (evaluated.into_iter().map(|a| a.node).collect(), None)
         };
-        let exprs: Vec<Expr> = flat.iter().cloned().map(Expr::from_node).collect();
+        let exprs: Vec<Expr> = flat.into_iter().map(Expr::from_node).collect();
         if let Some(answer) = self.machine.call(name, &exprs) {
             return match answer {
                 Ok(found) => self.lookup(found),
                 Err(message) => Err(EvalError::call(name, message)),
             };
         }
+        let flat: Vec<Node> = exprs.into_iter().map(|e| e.node).collect();
+        let kept = |flat: Vec<Node>, written: Option<Vec<Arg>>| {
+            keep(written.unwrap_or_else(|| {
+                flat.into_iter()
+                    .map(|node| Arg {
+                        node,
+                        spread: false,
+                    })
+                    .collect()
+            }))
+        };
         if !stdlib::exists(name) {
             if self.finalize {
                 return Err(EvalError::UnknownFunction(name.to_string()));
             }
-            return Ok(keep(evaluated));
+            return Ok(kept(flat, written));
         }
-        let values: Option<Vec<Value>> = flat.into_iter().map(into_value).collect();
-        let Some(values) = values else {
+        if flat.iter().any(|n| n.as_value().is_none()) {
             if self.finalize {
-                return Err(EvalError::NotStatic(keep(evaluated).to_expr_string()));
+                return Err(EvalError::NotStatic(kept(flat, written).to_expr_string()));
             }
-            return Ok(keep(evaluated));
-        };
-        match stdlib::call(self, name, values)? {
+            return Ok(kept(flat, written));
+        }
+        let values: Vec<Value> = flat.into_iter().filter_map(into_value).collect();
+        match stdlib::call(self, name, &values)? {
             Outcome::Value(v) => Ok(Node::Value(v)),
             Outcome::Node(n) => {
                 let _guard = self.enter()?;
                 self.eval(&n)
             }
-            Outcome::Keep => Ok(keep(evaluated)),
+            Outcome::Keep => {
+                let flat = values.into_iter().map(Node::Value).collect();
+                Ok(kept(flat, written))
+            }
         }
     }
 
@@ -343,7 +438,7 @@ impl<'a> Ctx<'a> {
         for a in args {
             let node = match self.eval(&a.node) {
                 Ok(n) => n,
-                Err(e) if matches!(e, EvalError::Limit(_)) => return Err(e),
+                Err(e) if e.is_limit() => return Err(e),
                 Err(e) if self.finalize && !e.is_unknown() => return Err(e),
                 Err(e) => {
                     // Not available (yet): try the next argument.

@@ -105,10 +105,18 @@
 //! Nothing panics on any input. Parsing rejects expressions nested deeper than 100 levels
 //! (parentheses, calls, lists, prefix operators, ternaries) or with syntax trees taller than
 //! 160; evaluation stops at a depth of 300 (so recursive aliases or `eval` loops fail with
-//! "maximum call stack exceeded") and after 2,000,000 steps. Independently of those counts,
-//! one parse or evaluation (with everything nested in it) may use at most 1 MiB of stack,
-//! which keeps debug builds on 2 MiB test threads safe. `range` builds at most 1,000,000
-//! items; `jq` runs on its own thread, for at most 10 seconds and 10,000 results.
+//! "maximum call stack exceeded"). Independently of those counts, one parse or evaluation
+//! (with everything nested in it) may use at most 1 MiB of stack, which keeps debug builds on
+//! 2 MiB test threads safe.
+//!
+//! Each `resolve`/`finalize` has a **budget**: 2,000,000 steps and 128 MiB of values built
+//! (lists, maps and strings, estimated from their size in memory; a value read from a machine
+//! counts when it is read, as the evaluator copies it). Sizes known in advance (`range`,
+//! string concatenation) are charged before anything is allocated. When either runs out the
+//! evaluation stops with [`EvalError::Budget`], naming the [`Resource`]: the agent compiles
+//! submissions in its own process, so `len(map(range(1000000), "range(1000000)"))` must fail
+//! in milliseconds instead of growing to gigabytes. `range` builds at most 1,000,000 items;
+//! `jq` runs on its own thread, for at most 10 seconds and 10,000 results.
 //!
 //! ## API notes
 //!
@@ -131,7 +139,7 @@ mod template;
 mod value;
 
 pub use ast::Expr;
-pub use error::{Error, EvalError, ParseError};
+pub use error::{Error, EvalError, ParseError, Resource};
 pub use machine::{Chain, FnMachine, Lookup, Machine, MapMachine, NoMachine};
 pub use serde_json::Value;
 pub use stdlib::{FUNCTIONS, UNAVAILABLE};

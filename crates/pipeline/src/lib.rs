@@ -7,9 +7,19 @@
 use std::path::{Path, PathBuf};
 
 use testwerk_bundle::{Bundle, BundleOptions};
+use testwerk_expr::{MapMachine, Value};
 use testwerk_plan::{ImageSource, OwnImages, Plan, PlanError, PlanOptions};
 use testwerk_resolve::{ResolveOptions, TemplateSet};
 use testwerk_spec::{AnyDocument, Diagnostic, Document, TestWorkflow};
+
+/// YAML of `value` as every surface prints objects (`compile`, `image inspect`, the agent's
+/// custom resources): block style, multi-line strings as literal blocks, long lines never
+/// folded (annotations holding JSON stay one line).
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, String> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.folded_wrap_chars = usize::MAX;
+    serde_saphyr::to_string_with_options(value, options).map_err(|e| e.to_string())
+}
 
 /// Default images, tagged with this build's version.
 pub fn default_images() -> OwnImages {
@@ -73,13 +83,15 @@ pub fn load_templates(
         }
         // A template directory may hold other YAML (Kubernetes manifests, tool configs):
         // only files that speak our API are read, and their errors are reported.
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        if !text.contains("testworkflows.testkube.io") {
+        // On bytes, so a template file with a bad byte is reported rather than skipped.
+        const API_GROUP: &[u8] = b"testworkflows.testkube.io";
+        if !bytes.windows(API_GROUP.len()).any(|w| w == API_GROUP) {
             continue;
         }
-        match testwerk_spec::load_str(&path.display().to_string(), &text) {
+        match testwerk_spec::load_bytes(&path.display().to_string(), bytes) {
             Ok(docs) => {
                 for doc in docs {
                     if let AnyDocument::Template(t) = doc
@@ -135,14 +147,82 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// What the backend running an execution knows about it when it compiles it: the values of
+/// the `execution.*` variables (`namespace` is [`CompileSettings::namespace`]). Both backends
+/// fill it from their execution record (the local store, the agent's store) before compiling,
+/// so a step sees the id, name and number that `testwerk executions` shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionFacts {
+    /// `execution.id` (and `execution.groupId`: a single execution is its own group).
+    pub id: String,
+    /// `execution.name`: `<workflow>-<number>`.
+    pub name: String,
+    /// `execution.number`: the execution's number among the workflow's executions, from 1.
+    pub number: u64,
+    /// `execution.scheduledAt`: when it was scheduled, RFC 3339 in UTC.
+    pub scheduled_at: String,
+}
+
+/// `execution.scheduledAt` when compiling without an execution: fixed, so the same workflow
+/// always compiles to the same objects.
+pub const UNSCHEDULED: &str = "1970-01-01T00:00:00.000Z";
+
+impl ExecutionFacts {
+    /// Execution 1 of `workflow`, for compiling without running (`testwerk compile`, tests):
+    /// its id is the name of its objects, and it is [`UNSCHEDULED`].
+    pub fn first(workflow: &str, resource_id: &str) -> ExecutionFacts {
+        ExecutionFacts {
+            id: resource_id.to_owned(),
+            name: format!("{workflow}-1"),
+            number: 1,
+            scheduled_at: UNSCHEDULED.to_owned(),
+        }
+    }
+
+    /// The phase-A variables: `execution.*`, `namespace`, and the empty `organization.*` and
+    /// `environment.*`.
+    pub fn variables(&self, namespace: &str) -> MapMachine {
+        MapMachine::new([
+            ("execution.id", Value::from(self.id.as_str())),
+            ("execution.groupId", Value::from(self.id.as_str())),
+            ("execution.name", Value::from(self.name.as_str())),
+            ("execution.number", Value::from(self.number)),
+            (
+                "execution.scheduledAt",
+                Value::from(self.scheduled_at.as_str()),
+            ),
+            ("namespace", Value::from(namespace)),
+            // There is no control plane: no organization or environment (upstream's standalone
+            // agent leaves them empty too), so `environment.id == "…"` is simply false.
+            ("organization.id", Value::from("")),
+            ("organization.slug", Value::from("")),
+            ("environment.id", Value::from("")),
+            ("environment.slug", Value::from("")),
+        ])
+    }
+}
+
 /// Settings of one compilation.
 pub struct CompileSettings<'a> {
+    /// Where the execution's objects go; the `namespace` variable.
     pub namespace: String,
     pub images: OwnImages,
     pub image_source: &'a dyn ImageSource,
-    /// Execution id; defaults to `<workflow>-1`.
+    /// Name of the execution's objects (the Job); defaults to `<workflow>-1`.
     pub execution_id: Option<String>,
+    /// The execution being compiled; `None` compiles [`ExecutionFacts::first`].
+    pub execution: Option<ExecutionFacts>,
     pub config: indexmap::IndexMap<String, String>,
+}
+
+fn default_resource_id(workflow: &str) -> String {
+    format!(
+        "{}-1",
+        testwerk_plan::dns_label(workflow)
+            .chars()
+            .take(56)
+            .collect::<String>()
+    )
 }
 
 /// A compiled workflow: its plan and its objects.
@@ -159,19 +239,19 @@ pub fn compile(
     settings: &CompileSettings<'_>,
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let name = doc.value.metadata.name.clone().unwrap_or_default();
-    let id = settings.execution_id.clone().unwrap_or_else(|| {
-        format!(
-            "{}-1",
-            testwerk_plan::dns_label(&name)
-                .chars()
-                .take(56)
-                .collect::<String>()
-        )
-    });
+    let id = settings
+        .execution_id
+        .clone()
+        .unwrap_or_else(|| default_resource_id(&name));
     let secret_name = format!("{id}-config");
+    let facts = match &settings.execution {
+        Some(facts) => facts.variables(&settings.namespace),
+        None => ExecutionFacts::first(&name, &id).variables(&settings.namespace),
+    };
     let opts = ResolveOptions {
         config: settings.config.clone(),
         secret_name: secret_name.clone(),
+        variables: Some(&facts),
         ..Default::default()
     };
     let resolved = testwerk_resolve::resolve(doc, templates, &opts)?;

@@ -66,7 +66,7 @@ pub struct StaticImages {
 impl StaticImages {
     /// Parses `images: {<ref>: {entrypoint, cmd, workingDir, user}}`.
     pub fn from_yaml(text: &str) -> Result<Self, String> {
-        serde_yaml::from_str(text).map_err(|e| e.to_string())
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
     }
 }
 

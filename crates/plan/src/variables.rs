@@ -100,8 +100,19 @@ impl Machine for BundleVariables {
 
 /// Resolves every template and expression of a spec (as JSON) as far as `machine` allows, using
 /// the resolver's table of which fields are templates and which are expressions.
-pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Result<(), PlanError> {
-    let mut rewriter = BundleRewriter { machine };
+///
+/// A variable of a namespace that is complete by now (`execution.*`, `workflow.*`, …; see
+/// [`COMPILE_TIME_ROOTS`]) that is still unknown is an error naming the field: nothing would
+/// provide it later, and the step would fail when it runs.
+pub fn simplify_tree(
+    value: &mut Json,
+    variables: &BundleVariables,
+    path: &str,
+) -> Result<(), PlanError> {
+    let mut rewriter = BundleRewriter {
+        machine: variables,
+        known: variables.values.keys().map(String::as_str).collect(),
+    };
     match testwerk_resolve::walk::spec(value, path, &mut rewriter)
         .into_iter()
         .next()
@@ -118,6 +129,63 @@ pub fn simplify_tree(value: &mut Json, machine: &dyn Machine, path: &str) -> Res
 
 struct BundleRewriter<'a> {
     machine: &'a dyn Machine,
+    /// The names this phase knows, for suggestions.
+    known: Vec<&'a str>,
+}
+
+/// Namespaces of variables that scheduling (phase A) and bundling (phase B) fill completely:
+/// anything of theirs still unknown after phase B is never provided. The runtime's own
+/// namespaces (`env`, `step`, `output`, `services`, bare outputs and step references…) are
+/// left alone, as only the running step can tell.
+pub const COMPILE_TIME_ROOTS: &[&str] = &[
+    "execution",
+    "namespace",
+    "workflow",
+    "resource",
+    "internal",
+    "pvcs",
+    "labels",
+    "organization",
+    "environment",
+];
+
+/// Phase-A variables (the resolver substitutes them before this phase), for suggestions.
+const PHASE_A: &[&str] = &[
+    "execution.id",
+    "execution.groupId",
+    "execution.name",
+    "execution.number",
+    "execution.scheduledAt",
+    "namespace",
+    "workflow.name",
+    "workflow.labels",
+    "organization.id",
+    "organization.slug",
+    "environment.id",
+    "environment.slug",
+];
+
+fn check_variables(expr: &Expr, known: &[&str]) -> Result<(), String> {
+    for name in expr.variables() {
+        let root = name.split('.').next().unwrap_or_default();
+        if !COMPILE_TIME_ROOTS.contains(&root) {
+            continue;
+        }
+        let candidates = || PHASE_A.iter().chain(known).copied();
+        let mut message =
+            format!("unknown variable `{name}`: nothing provides it, so the step would fail");
+        let same_root: Vec<&str> = candidates()
+            .filter(|k| k.split('.').next() == Some(root))
+            .collect();
+        if !same_root.is_empty() {
+            message.push_str(&format!("; known: {}", same_root.join(", ")));
+        }
+        if let Some(near) = testwerk_spec::suggest::nearest(&name, candidates()) {
+            message.push_str(&format!(" (help: did you mean `{near}`?)"));
+        }
+        return Err(message);
+    }
+    Ok(())
 }
 
 impl testwerk_resolve::walk::Rewriter for BundleRewriter<'_> {
@@ -130,6 +198,7 @@ impl testwerk_resolve::walk::Rewriter for BundleRewriter<'_> {
         if let Ok(t) = testwerk_expr::Template::parse(&resolved) {
             for e in t.expressions() {
                 check_functions(e)?;
+                check_variables(e, &self.known)?;
             }
         }
         Ok(Some(resolved))
@@ -141,6 +210,7 @@ impl testwerk_resolve::walk::Rewriter for BundleRewriter<'_> {
             .resolve(self.machine)
             .map_err(|e| format!("cannot evaluate `{text}`: {e}"))?;
         check_functions(&resolved)?;
+        check_variables(&resolved, &self.known)?;
         Ok(Some(match resolved.static_value() {
             Some(Value::String(s)) => Json::String(s.clone()).to_string(),
             Some(v) => v.to_string(),

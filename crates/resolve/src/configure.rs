@@ -13,8 +13,8 @@ use crate::params;
 use crate::paths::{key, keys};
 use crate::problem::Problem;
 use crate::secrets::Secrets;
-use crate::suggest;
 use crate::walk;
+use testwerk_spec::suggest;
 
 /// The `config.<name>` variables of one workflow or template.
 ///
@@ -194,8 +194,7 @@ pub fn workflow(
                 declared.join(", ")
             )
         };
-        let hint = suggest::nearest(name, schema.keys().cloned())
-            .map(|n| format!("did you mean \"{n}\"?"));
+        let hint = suggest::nearest(name, schema.keys()).map(|n| format!("did you mean \"{n}\"?"));
         problems.push(Problem::new("spec.config", message).with_suggestion(hint));
     }
 

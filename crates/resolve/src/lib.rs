@@ -57,7 +57,6 @@ mod phase;
 mod problem;
 mod secrets;
 mod set;
-mod suggest;
 pub mod walk;
 
 use indexmap::IndexMap;

@@ -71,6 +71,6 @@ impl TemplateSet {
 
     /// The known name closest to `name`, when it is close enough to be a likely typo.
     pub fn nearest(&self, name: &str) -> Option<String> {
-        crate::suggest::nearest(&name.replace("--", "/"), self.names())
+        testwerk_spec::suggest::nearest(&name.replace("--", "/"), self.names())
     }
 }

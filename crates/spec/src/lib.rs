@@ -29,6 +29,10 @@
 //! file as [`Diagnostic`]s. Each problem names the file, line, column and field path, says what
 //! was expected and, where it can, suggests a fix. The checks, in order:
 //!
+//! 0. **Text**: UTF-8 (an invalid byte is reported at its line and column); characters YAML
+//!    does not allow (NUL, other control characters) are errors at their position, because the
+//!    parser would stop at a NUL as if the file ended there. A leading byte order mark is
+//!    accepted and dropped, as YAML 1.2 allows.
 //! 1. **YAML** (1.2 core schema: `on`/`yes` are strings): syntax errors with the parser's
 //!    position; anchors, aliases and `<<` merge keys are resolved; duplicate keys are errors.
 //!    Null fields are dropped, as the Kubernetes API server does.
@@ -75,12 +79,13 @@ mod names;
 pub mod path;
 pub mod schema;
 pub mod suggest;
+mod text;
 mod yaml;
 
 pub use checks::is_valid_step_id;
 pub use crd::{crds, crds_yaml};
 pub use diagnostic::{Diagnostic, Location};
-pub use load::{AnyDocument, Document, load_path, load_str};
+pub use load::{AnyDocument, Document, load_bytes, load_path, load_str};
 pub use locate::{LocationIndex, Source};
 pub use model::*;
 pub use names::{template_display_name, template_internal_name};

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::checks::{self, Context};
 use crate::schema::{self, validate::type_name};
+use crate::text;
 use crate::yaml::{self, RawDocument};
 use crate::{
     API_VERSION, Diagnostic, Kind, Source, TestWorkflow, TestWorkflowExecution,
@@ -105,13 +106,19 @@ pub fn load_str(file: &str, text: &str) -> Result<Vec<AnyDocument>, Vec<Diagnost
 /// location.
 pub fn load_path(path: &Path) -> Result<Vec<AnyDocument>, Vec<Diagnostic>> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&file, &text),
+    match std::fs::read(path) {
+        Ok(bytes) => load_bytes(&file, bytes),
         Err(e) => Err(vec![Diagnostic::file(
             file,
             format!("cannot read the file: {e}"),
         )]),
     }
+}
+
+/// Loads every document of a file's bytes: invalid UTF-8 is an error at its line and column.
+pub fn load_bytes(file: &str, bytes: Vec<u8>) -> Result<Vec<AnyDocument>, Vec<Diagnostic>> {
+    let text = text::decode(file, bytes)?;
+    load_str(file, &text)
 }
 
 fn expected_kinds() -> String {

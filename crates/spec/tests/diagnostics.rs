@@ -579,3 +579,108 @@ fn unreadable_file() {
 fn internal_template_names() {
     assert_eq!(template_internal_name("official/k6/v1"), "official--k6--v1");
 }
+
+/// Steps 1 and 2 pass, step 3 fails: a loader that drops anything after a bad byte would turn
+/// this failing workflow into a passing one.
+fn failing_workflow_with(bad: &str) -> String {
+    format!(
+        "{WORKFLOW}  steps:\n  - shell: 'true' # first{bad}\n  - shell: 'true'\n  - shell: exit 1\n"
+    )
+}
+
+#[test]
+fn nul_byte_in_a_comment() {
+    let e = errors(&failing_workflow_with("\0 the rest"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].message.starts_with("NUL byte in the file"),
+        "{}",
+        e[0].message
+    );
+    // `  - shell: 'true' # first` is 25 characters: the NUL is the 26th of line 7.
+    assert_eq!(e[0].location, at(7, 26));
+    assert_eq!(e[0].to_string().lines().nth(1), Some("  --> wf.yaml:7:26"));
+    assert!(
+        e[0].suggestion
+            .as_deref()
+            .is_some_and(|s| s.contains("cat -A"))
+    );
+
+    // Anywhere else too: in a value, before the first document, at the very end.
+    assert_eq!(errors("\0")[0].location, at(1, 1));
+    let e = errors(&format!("{WORKFLOW}  steps:\n  - shell: 'echo a\0'\n"));
+    assert_eq!(e[0].location, at(7, 19));
+    let e = errors(&format!("{}\0", failing_workflow_with("")));
+    assert_eq!(e[0].location, at(10, 1));
+}
+
+#[test]
+fn other_control_characters() {
+    let e = errors(&failing_workflow_with("\u{1b}[0m"));
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e[0].message,
+        "control character U+001B in the file: YAML does not allow it"
+    );
+    assert_eq!(e[0].location, at(7, 26));
+    // Tabs and CRLF line ends are fine.
+    let crlf = failing_workflow_with("\there").replace('\n', "\r\n");
+    assert_loads(&crlf);
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column() {
+    // Latin-1 `é` (0xE9) in `café`, line 7.
+    let text = failing_workflow_with(" caf");
+    let Some(insert) = text.find(" caf").map(|i| i + 4) else {
+        panic!("marker missing")
+    };
+    let mut bytes = text.into_bytes();
+    bytes.insert(insert, 0xE9);
+    let e = testwerk_spec::load_bytes("wf.yaml", bytes.clone()).expect_err("invalid UTF-8");
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].message, "invalid UTF-8 (byte 0xE9)");
+    assert_eq!(e[0].location, at(7, 30));
+    assert_eq!(e[0].to_string().lines().nth(1), Some("  --> wf.yaml:7:30"));
+    assert!(
+        e[0].expected
+            .as_deref()
+            .is_some_and(|s| s.contains("UTF-8"))
+    );
+
+    // The same through a real file.
+    let dir = std::env::temp_dir().join(format!("testwerk-spec-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let file = dir.join("latin1.yaml");
+    std::fs::write(&file, &bytes).expect("write");
+    let e = load_path(&file).expect_err("invalid UTF-8");
+    assert_eq!(
+        (e[0].file.clone(), e[0].location),
+        (file.display().to_string(), at(7, 30))
+    );
+
+    // Cut inside a multi-byte character at the end of the file.
+    let mut cut = failing_workflow_with("").into_bytes();
+    cut.extend_from_slice(&"é".as_bytes()[..1]);
+    let e = testwerk_spec::load_bytes("wf.yaml", cut).expect_err("truncated");
+    assert_eq!(
+        e[0].message,
+        "the file ends inside a UTF-8 character (byte 0xC3)"
+    );
+    assert_eq!(e[0].location, at(10, 1));
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn byte_order_mark_is_accepted_and_dropped() {
+    let with_bom = format!("\u{feff}{}", failing_workflow_with(""));
+    let docs = assert_loads(&with_bom);
+    let AnyDocument::Workflow(wf) = &docs[0] else {
+        panic!("not a workflow")
+    };
+    assert_eq!(wf.value.spec.body.steps.len(), 3);
+    // Positions after it are as an editor shows them (the mark is invisible there).
+    let e = errors(&format!("\u{feff}{WORKFLOW}  steps:\n  - shel: 'true'\n"));
+    assert_eq!(e[0].location, at(7, 5));
+    assert_eq!(e[0].path, "spec.steps[0].shel");
+}

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A new id: 24 hexadecimal digits made of the time in seconds (4 bytes), a random value fixed
 /// for this process (5 bytes) and a counter starting at a random value (3 bytes).
-pub(crate) fn new_execution_id() -> String {
+pub fn new_execution_id() -> String {
     static PROCESS: OnceLock<(u64, AtomicU32)> = OnceLock::new();
     let (process, counter) = PROCESS.get_or_init(|| {
         let seed = random_u64();
@@ -26,6 +26,11 @@ pub(crate) fn new_execution_id() -> String {
 }
 
 /// 64 random bits from the standard library's randomly keyed hasher.
+/// Whether `id` has the form [`new_execution_id`] gives: 24 lowercase hexadecimal digits.
+pub(crate) fn is_execution_id(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn random_u64() -> u64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());

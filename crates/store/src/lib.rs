@@ -115,6 +115,7 @@ mod store;
 mod time;
 
 pub use error::StoreError;
+pub use id::new_execution_id;
 pub use logs::MAX_LOG_LINE_BYTES;
 pub use mask::MIN_SECRET_CHARS;
 pub use model::{

@@ -156,6 +156,10 @@ pub struct NewExecution {
     /// text for this execution, starting with the source and plan above. See
     /// [`Store::register_secrets`](crate::Store::register_secrets).
     pub secrets: Vec<String>,
+    /// The id to record it under, for a caller that needs it before recording (the local run
+    /// compiles the workflow with it, for `execution.id`); `None` makes a new one. It must come
+    /// from [`new_execution_id`](crate::new_execution_id).
+    pub id: Option<String>,
 }
 
 impl NewExecution {
@@ -172,6 +176,7 @@ impl NewExecution {
             runner: RunnerIdentity::current(),
             tags: BTreeMap::new(),
             secrets: Vec::new(),
+            id: None,
         }
     }
 }

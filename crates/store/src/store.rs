@@ -9,7 +9,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::StoreError;
-use crate::id::new_execution_id;
+use crate::id::{is_execution_id, new_execution_id};
 use crate::mask::Masker;
 use crate::model::{Execution, ExecutionStatus, NewExecution, StepResult};
 use crate::schema::{self, MigrateError, SCHEMA_VERSION};
@@ -137,9 +137,17 @@ impl Store {
 
     /// Records a new `queued` execution and returns it, with its unique id, its number (the
     /// workflow's next) and its name `<workflow>-<number>`.
-    pub fn create_execution(&self, new: NewExecution) -> Result<Execution, StoreError> {
+    pub fn create_execution(&self, mut new: NewExecution) -> Result<Execution, StoreError> {
         validate_workflow_name(&new.workflow)?;
-        let id = new_execution_id();
+        let id = match new.id.take() {
+            Some(id) if is_execution_id(&id) => id,
+            Some(id) => {
+                return Err(StoreError::InvalidInput(format!(
+                    "`{id}` is not an execution id: expected 24 hexadecimal digits from new_execution_id()"
+                )));
+            }
+            None => new_execution_id(),
+        };
         self.register_secrets(&id, &new.secrets);
         let masker = self.masker(&id);
         let source = masker.mask(&new.source).into_owned();

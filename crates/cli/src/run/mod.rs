@@ -20,13 +20,17 @@ use testwerk_results::Recorder;
 use testwerk_results::heal::{self, Ending};
 use testwerk_store::{ExecutionStatus, NewExecution, Store};
 
-use crate::pipeline::{self, CompileSettings};
+use crate::pipeline::{self, CompileSettings, ExecutionFacts};
 use report::{Event, JsonReporter, Reporter, Translator};
 use tracker::{Tracker, Update};
 use view::HumanReporter;
 
 /// Where `testwerk-init` listens for pause and resume (its `TW_CONTROL_ADDR`).
 const CONTROL_ADDR: &str = "TW_CONTROL_ADDR";
+
+/// The namespace a local run's objects name (`namespace` in expressions): there is no cluster,
+/// so no namespace of one is pretended.
+const LOCAL_NAMESPACE: &str = "local";
 
 /// What `testwerk run` was asked to do.
 pub struct RunRequest {
@@ -133,11 +137,20 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             .take(50)
             .collect::<String>()
     );
+    // The id is chosen before the execution is recorded: the steps read it as `execution.id`.
+    let id = testwerk_store::new_execution_id();
+    let facts = ExecutionFacts {
+        id: id.clone(),
+        name: format!("{name}-{number}"),
+        number,
+        scheduled_at: testwerk_store::Timestamp::now().to_string(),
+    };
     let settings = CompileSettings {
-        namespace: "local".into(),
+        namespace: LOCAL_NAMESPACE.into(),
         images: pipeline::default_images(),
         image_source: &HostImages,
         execution_id: Some(execution_id),
+        execution: Some(facts),
         config: req.config.clone(),
     };
     let compiled = pipeline::compile(doc, &inputs.templates, &settings)
@@ -152,6 +165,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         source,
         serde_json::to_value(compiled.plan.wire()).unwrap_or_default(),
     );
+    new.id = Some(id);
     new.secrets = compiled
         .bundle
         .secrets
@@ -162,6 +176,17 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         .create_execution(new)
         .map_err(|e| RunError::Failed(e.to_string()))?;
     let id = execution.id.clone();
+    if execution.number != number {
+        // Another run of this workflow took the number between our look and our record: the
+        // steps would see a name and number other than the stored ones.
+        let reason = format!(
+            "another run of `{name}` took execution number {number} at the same moment; run again"
+        );
+        store
+            .set_status(&id, ExecutionStatus::Failed, Some(&reason))
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        return Err(RunError::Failed(reason));
+    }
 
     let token = testwerk_protocol::line::new_token()
         .map_err(|e| RunError::Failed(format!("no randomness for the protocol token: {e}")))?;

@@ -344,8 +344,8 @@ async fn prepare(client: &kube::Client, namespace: &str, admin: &Path, dir: &Pat
     // deploy/rbac.yaml, as a user would apply it.
     let rbac = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rbac.yaml");
     let text = std::fs::read_to_string(&rbac).unwrap_or_else(|e| panic!("{}: {e}", rbac.display()));
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let value: Value = serde::Deserialize::deserialize(doc).expect("YAML");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML");
+    for value in docs {
         if value.is_null() {
             continue;
         }
@@ -411,7 +411,7 @@ async fn prepare(client: &kube::Client, namespace: &str, admin: &Path, dir: &Pat
         .expect("a token")
         .to_owned();
     let admin_text = std::fs::read_to_string(admin).expect("admin kubeconfig");
-    let admin: Value = serde_yaml::from_str(&admin_text).expect("kubeconfig YAML");
+    let admin: Value = serde_saphyr::from_str(&admin_text).expect("kubeconfig YAML");
     let cluster = admin["clusters"][0]["cluster"].clone();
     let kubeconfig = json!({
         "apiVersion": "v1", "kind": "Config",
@@ -421,7 +421,7 @@ async fn prepare(client: &kube::Client, namespace: &str, admin: &Path, dir: &Pat
         "current-context": "agent",
     });
     let path = dir.join("agent.kubeconfig");
-    std::fs::write(&path, serde_yaml::to_string(&kubeconfig).expect("yaml")).expect("kubeconfig");
+    std::fs::write(&path, serde_saphyr::to_string(&kubeconfig).expect("yaml")).expect("kubeconfig");
     path
 }
 

@@ -29,6 +29,7 @@ pub fn settings(images: &StaticImages) -> pipeline::CompileSettings<'_> {
         },
         image_source: images,
         execution_id: None,
+        execution: None,
         config: Default::default(),
     }
 }

@@ -1,14 +1,11 @@
 //! Conversions (`int`, `float`, `bool`, `floor`, `ceil`, `round`) and serialisation
 //! (`tojson`, `json`, `toyaml`, `yaml`).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Args;
 use crate::error::EvalError;
-use crate::value::{number_value, to_string_form, truthy};
-
-/// Deepest structure `yaml()` converts.
-const MAX_YAML_DEPTH: usize = 128;
+use crate::value::{number_value, truthy};
 
 pub(super) fn convert(args: &Args<'_>) -> Result<Value, EvalError> {
     args.count(1, 1)?;
@@ -33,7 +30,7 @@ pub(super) fn serial(args: &Args<'_>) -> Result<Value, EvalError> {
         "tojson" => serde_json::to_string(v)
             .map(Value::String)
             .map_err(|e| args.err(format!("cannot serialise: {e}"))),
-        "toyaml" => serde_yaml::to_string(v)
+        "toyaml" => serde_saphyr::to_string(v)
             .map(Value::String)
             .map_err(|e| args.err(format!("cannot serialise: {e}"))),
         "json" => {
@@ -46,52 +43,15 @@ pub(super) fn serial(args: &Args<'_>) -> Result<Value, EvalError> {
             let Value::String(s) = v else {
                 return Err(args.wrong_type(0, "a string", v));
             };
-            let parsed: serde_yaml::Value =
-                serde_yaml::from_str(s).map_err(|e| args.err(format!("invalid YAML: {e}")))?;
-            from_yaml(&parsed, 0).map_err(|m| args.err(m))
+            // serde-saphyr bounds depth, nodes, aliases and scalar bytes itself; map keys
+            // become strings (`1: one` → `{"1": "one"}`). Booleans are YAML 1.2's only, as
+            // upstream's Go reader has them: `yes` stays a string.
+            let options = serde_saphyr::options! {
+                strict_booleans: true,
+                with_snippet: false,
+            };
+            serde_saphyr::from_str_with_options::<Value>(s, options)
+                .map_err(|e| args.err(format!("invalid YAML: {e}")))
         }
     }
-}
-
-fn yaml_key(k: &serde_yaml::Value) -> Result<String, String> {
-    Ok(match k {
-        serde_yaml::Value::String(s) => s.clone(),
-        serde_yaml::Value::Null => "null".to_string(),
-        other => to_string_form(&from_yaml(other, MAX_YAML_DEPTH.saturating_sub(4))?),
-    })
-}
-
-/// Converts parsed YAML to JSON; map keys become strings, tags are dropped.
-fn from_yaml(v: &serde_yaml::Value, depth: usize) -> Result<Value, String> {
-    if depth > MAX_YAML_DEPTH {
-        return Err("YAML is nested too deeply".to_string());
-    }
-    Ok(match v {
-        serde_yaml::Value::Null => Value::Null,
-        serde_yaml::Value::Bool(b) => Value::Bool(*b),
-        serde_yaml::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                n.as_f64().and_then(number_value).unwrap_or(Value::Null)
-            }
-        }
-        serde_yaml::Value::String(s) => Value::String(s.clone()),
-        serde_yaml::Value::Sequence(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| from_yaml(i, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
-        serde_yaml::Value::Mapping(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                out.insert(yaml_key(k)?, from_yaml(v, depth + 1)?);
-            }
-            Value::Object(out)
-        }
-        serde_yaml::Value::Tagged(t) => from_yaml(&t.value, depth + 1)?,
-    })
 }

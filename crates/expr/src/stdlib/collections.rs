@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::{Args, Outcome};
 use crate::ast::{Expr, Node};
 use crate::error::EvalError;
-use crate::eval::Ctx;
+use crate::eval::{Ctx, SLOT};
 use crate::machine::{Lookup, Machine};
 use crate::ops;
 use crate::value::{to_string_form, truthy};
@@ -89,7 +89,9 @@ pub(super) fn chunk(args: &Args<'_>) -> Result<Value, EvalError> {
     ))
 }
 
-pub(super) fn range(args: &Args<'_>) -> Result<Value, EvalError> {
+/// `range` charges its list before building it (the generic charge after a call would come
+/// too late to keep the memory from being taken).
+pub(super) fn range(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Value, EvalError> {
     args.count(1, 2)?;
     let (start, end) = if args.len() == 1 {
         (0, args.int(0)?)
@@ -102,6 +104,7 @@ pub(super) fn range(args: &Args<'_>) -> Result<Value, EvalError> {
             "range of {count} items is larger than the limit of {MAX_RANGE}"
         )));
     }
+    ctx.reserve(SLOT.saturating_mul(count.unsigned_abs()))?;
     Ok(Value::Array((start..end).map(Value::from).collect()))
 }
 
@@ -193,7 +196,7 @@ fn per_item(
         let scoped = Scoped(&item, ctx.machine);
         let out = match ctx.with_machine(&scoped).eval(&expr.node) {
             Ok(out) => out,
-            Err(e) if e.is_unknown() || matches!(e, EvalError::Limit(_)) => return Err(e),
+            Err(e) if e.is_unknown() || e.is_limit() => return Err(e),
             Err(e) => return Err(args.err(format!("item {index}: {e}"))),
         };
         if !f(value, out)? {
@@ -209,6 +212,8 @@ pub(super) fn map(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome, EvalError> 
         out.push(node);
         Ok(true)
     })?;
+    // The items were charged as they were evaluated; this is the list holding them.
+    ctx.reserve(SLOT.saturating_mul(out.len() as u64))?;
     if out.iter().all(|n| n.as_value().is_some()) {
         let values = out
             .into_iter()
@@ -228,6 +233,7 @@ pub(super) fn filter(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome, EvalErro
     per_item(ctx, args, &mut |value, node| match node {
         Node::Value(v) => {
             if truthy(&v) {
+                ctx.charge(value)?;
                 out.push(value.clone());
             }
             Ok(true)

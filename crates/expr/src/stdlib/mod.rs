@@ -76,7 +76,7 @@ pub(crate) fn exists(name: &str) -> bool {
 /// argument.
 pub(crate) struct Args<'a> {
     pub name: &'a str,
-    pub values: Vec<Value>,
+    pub values: &'a [Value],
 }
 
 const NULL: Value = Value::Null;
@@ -140,14 +140,19 @@ impl Args<'_> {
 }
 
 /// Calls a standard function with static arguments.
-pub(crate) fn call(ctx: &Ctx<'_>, name: &str, values: Vec<Value>) -> Result<Outcome, EvalError> {
+pub(crate) fn call(ctx: &Ctx<'_>, name: &str, values: &[Value]) -> Result<Outcome, EvalError> {
     let args = Args { name, values };
-    let value = |r: Result<Value, EvalError>| r.map(Outcome::Value);
+    // What a function builds counts against the evaluation's memory budget.
+    let value = |r: Result<Value, EvalError>| {
+        let v = r?;
+        ctx.charge(&v)?;
+        Ok(Outcome::Value(v))
+    };
     match name {
         "string" => value(Ok(Value::String(
             args.values.iter().map(to_string_form).collect(),
         ))),
-        "list" => value(Ok(Value::Array(args.values))),
+        "list" => value(Ok(Value::Array(args.values.to_vec()))),
         "int" | "float" | "bool" | "floor" | "ceil" | "round" => value(basic::convert(&args)),
         "tojson" | "json" | "toyaml" | "yaml" => value(basic::serial(&args)),
         "join" => value(collections::join(&args)),
@@ -155,7 +160,8 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, values: Vec<Value>) -> Result<Outc
         "len" => value(collections::len(&args)),
         "at" => value(collections::at(&args)),
         "chunk" => value(collections::chunk(&args)),
-        "range" => value(collections::range(&args)),
+        // Charged before it is built.
+        "range" => collections::range(ctx, &args).map(Outcome::Value),
         "entries" => value(collections::entries(&args)),
         "map" => collections::map(ctx, &args),
         "filter" => collections::filter(ctx, &args),

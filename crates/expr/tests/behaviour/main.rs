@@ -1,6 +1,7 @@
 //! Behaviour tests of the expression language, by area.
 #![allow(clippy::unwrap_used)]
 
+mod budget;
 mod errors;
 mod machines;
 mod operators;

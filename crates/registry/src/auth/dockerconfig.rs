@@ -93,7 +93,7 @@ impl DockerConfig {
     pub fn from_file(path: &Path) -> Result<Self, DockerConfigError> {
         let text = std::fs::read(path)
             .map_err(|e| DockerConfigError(format!("{}: {e}", path.display())))?;
-        let parsed: Option<serde_json::Value> = serde_yaml::from_slice(&text).ok();
+        let parsed: Option<serde_json::Value> = serde_saphyr::from_slice(&text).ok();
         let is_secret = parsed
             .as_ref()
             .and_then(|v| v.get("kind"))

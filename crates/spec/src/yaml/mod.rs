@@ -34,6 +34,10 @@ pub(crate) struct RawDocument {
 /// Parses every document of `text`. Empty documents are dropped. A syntax error ends the stream;
 /// documents completed before it are still returned, along with every problem found.
 pub(crate) fn parse(file: &str, text: &str) -> (Vec<RawDocument>, Vec<Diagnostic>) {
+    let text = match crate::text::checked(file, text) {
+        Ok(text) => text,
+        Err(found) => return (Vec::new(), found),
+    };
     let (nodes, mut errors) = build::documents(file, text);
     let mut documents = Vec::new();
     for node in nodes {
