@@ -111,6 +111,36 @@ impl Store {
             lines.map_err(|e| self.sqlite(e))
         })
     }
+
+    /// At most `limit` log lines of the execution `query` names, from line number `from` on
+    /// (`seq`, counted from 0): what a client that has shown `from` lines has not seen yet.
+    pub fn logs_from(
+        &self,
+        query: &str,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredLogLine>, StoreError> {
+        self.read(|tx| {
+            let pk = self.resolve_existing(tx, query)?;
+            tx.prepare_cached(
+                "SELECT seq, time, step_ref, text, truncated_bytes FROM logs
+                 WHERE execution = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![pk, to_i64(from), to_i64(limit)], |row| {
+                    Ok(StoredLogLine {
+                        seq: to_u64(row.get(0)?),
+                        time: parse(row, 1)?,
+                        step_ref: row.get(2)?,
+                        text: row.get(3)?,
+                        truncated_bytes: row.get::<_, Option<i64>>(4)?.map(to_u64),
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.sqlite(e))
+        })
+    }
 }
 
 /// `text` cut to [`MAX_LOG_LINE_BYTES`] with a marker, and how many bytes were cut.
