@@ -178,13 +178,13 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     for note in recover::recover(&agent).await {
-        eprintln!("testwerk-agent: recovered {note}");
+        tracing::info!("recovered {note}");
     }
     tokio::spawn(twe::run(agent.clone()));
-    eprintln!(
-        "testwerk-agent: namespace {}, API on http://{address}, store {}",
-        config.namespace,
-        agent.store.path().display()
+    tracing::info!(
+        namespace = %config.namespace,
+        store = %agent.store.path().display(),
+        "API on http://{address}"
     );
     axum::serve(listener, api::router(agent))
         .await
