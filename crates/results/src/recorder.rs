@@ -98,7 +98,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -215,7 +215,7 @@ impl<'a> Recorder<'a> {
                 self.pending_since
                     .get_or_insert_with(std::time::Instant::now);
                 // While the store refuses lines, try again once per batch, not per line.
-                if self.pending.len() % BATCH == 0 {
+                if self.pending.len().is_multiple_of(BATCH) {
                     return self.flush();
                 }
                 Ok(())
