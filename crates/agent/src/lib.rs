@@ -181,10 +181,11 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         tracing::info!("recovered {note}");
     }
     tokio::spawn(twe::run(agent.clone()));
+    // One line in this form: tests and scripts read the address from it.
     tracing::info!(
-        namespace = %config.namespace,
-        store = %agent.store.path().display(),
-        "API on http://{address}"
+        "API on http://{address}, namespace {}, store {}",
+        config.namespace,
+        agent.store.path().display()
     );
     axum::serve(listener, api::router(agent))
         .await

@@ -130,7 +130,7 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
 /// Writes everything the recorder holds and the execution's final status, trying again with
 /// growing waits while the store refuses; `false` when it still refuses (or log lines were
 /// lost, which only reading the logs again can repair).
-async fn store_outcome(
+pub async fn store_outcome(
     recorder: &mut Recorder<'_>,
     store: &testwerk_store::Store,
     live: &Live,
