@@ -189,7 +189,7 @@ mod tests {
         migrate(&mut conn).expect("migrate");
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set version");
-        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(4))));
+        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(5))));
 
         let mut other = Connection::open_in_memory().expect("in-memory database");
         other
