@@ -164,7 +164,15 @@ mod tests {
 
     #[test]
     fn log_lines_are_numbered_as_in_the_store_and_the_history_is_bounded() {
-        let live = Live::new("id".into(), "n".into(), "r".into(), vec![], vec![], None, "t".into());
+        let live = Live::new(
+            "id".into(),
+            "n".into(),
+            "r".into(),
+            vec![],
+            vec![],
+            None,
+            "t".into(),
+        );
         live.publish(&Update::Started("r1".into()));
         for n in 0..HISTORY_LOG_LINES + 10 {
             live.publish(&log(&n.to_string()));

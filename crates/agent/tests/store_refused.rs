@@ -26,7 +26,15 @@ fn setup(fs: &tmpfs::Tmpfs) -> (Store, String, Live) {
     store
         .set_status(&e.id, ExecutionStatus::Running, None)
         .unwrap_or_else(|e| panic!("{e}"));
-    let live = Live::new(e.id.clone(), e.name, "r".into(), vec![], vec![], None);
+    let live = Live::new(
+        e.id.clone(),
+        e.name,
+        "r".into(),
+        vec![],
+        vec![],
+        None,
+        "t".into(),
+    );
     (store, e.id, live)
 }
 
@@ -43,14 +51,19 @@ async fn the_end_is_written_once_the_store_takes_it_again() {
     for n in 0..2000 {
         recorder.record(&tracker, &log(n)).ok();
     }
-    assert!(!recorder.unsaved().is_empty(), "the full disk refused lines");
+    assert!(
+        !recorder.unsaved().is_empty(),
+        "the full disk refused lines"
+    );
     // Room again while the agent retries.
     let freeing = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
         std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
     });
     let stored = store_outcome(&mut recorder, &store, &live, ExecutionStatus::Passed, None).await;
-    freeing.join().unwrap_or_else(|_| panic!("freeing the disk"));
+    freeing
+        .join()
+        .unwrap_or_else(|_| panic!("freeing the disk"));
     assert!(stored, "written after a retry");
     assert_eq!(store.log_count(&id).unwrap_or_else(|e| panic!("{e}")), 2000);
     let detail = store
