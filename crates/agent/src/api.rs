@@ -9,7 +9,7 @@
 //! | `GET /v1/executions` | the latest executions (`?limit=`, default 100) |
 //! | `GET /v1/executions/{id}` | one execution with its steps and outputs (id, name or unique id prefix) |
 //! | `GET /v1/executions/{id}/logs` | its stored log, `text/plain` |
-//! | `GET /v1/executions/{id}/follow` | live updates as JSON lines: a `header`, then `update`s, then `end` |
+//! | `GET /v1/executions/{id}/follow` | live updates as JSON lines: a `header`, then `update`s, then `end`; `?from=N` resumes after the first `N` log lines |
 //! | `POST /v1/executions/{id}/abort`, `/pause`, `/resume` | control it |
 
 use std::convert::Infallible;
@@ -174,54 +174,90 @@ async fn act(
     }
 }
 
-/// One JSON document per line, flushed as it happens.
-async fn follow(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Response {
+#[derive(Deserialize, Default)]
+struct FollowQuery {
+    /// How many log lines the client has shown already (it lost the stream and resumes).
+    #[serde(default)]
+    from: u64,
+}
+
+/// How many stored lines one read hands over.
+const STORED_LINES_PER_READ: u64 = 1_000;
+
+/// One JSON document per line, flushed as it happens: a `header`, the `update`s (every log
+/// line from `?from=` on, exactly once and in order; step updates may repeat what the client
+/// saw before it lost the stream), then `end`. A stream that ends without `end` means "come
+/// back": the agent stopped following for now (it restarts, or its store refused the
+/// results).
+async fn follow(
+    State(agent): State<Arc<Agent>>,
+    Path(id): Path<String>,
+    Query(q): Query<FollowQuery>,
+) -> Response {
     let detail = match agent.store.execution(&id) {
         Ok(Some(d)) => d,
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no execution `{id}`")),
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<String>(256);
-    let line = |v: Value| format!("{v}\n");
     let blueprint = crate::blueprint::Blueprint::from_value(&detail.plan).ok();
     let header = json!({"kind": "header", "id": detail.execution.id, "name": detail.execution.name,
         "signature": blueprint.as_ref().map(|b| &b.signature),
         "fullSignature": blueprint.as_ref().map(|b| &b.full_signature),
         "containers": blueprint.as_ref().map_or(0, |b| b.containers.len())});
     let live = agent.live_by_query(&detail.execution.id);
+    let mut out = Follower {
+        tx,
+        store: agent.store.clone(),
+        id: detail.execution.id.clone(),
+        next: q.from,
+    };
     tokio::spawn(async move {
-        if tx.send(line(header)).await.is_err() {
+        if out.send(header).await.is_err() {
             return;
         }
         let Some(live) = live else {
+            if !detail.execution.status.is_final() {
+                // Not followed right now (the agent is recovering it): the client comes back.
+                return;
+            }
             // Over already (or not ours): what the store knows.
+            if out.fill(u64::MAX).await.is_err() {
+                return;
+            }
             let end = json!({"kind": "end", "status": detail.execution.status, "reason": detail.execution.reason, "steps": detail.steps});
-            let _ = tx.send(line(end)).await;
+            // The client may have gone: nothing left to tell it then.
+            out.send(end).await.ok();
             return;
         };
         let mut outcome = live.outcome();
+        let mut detached = live.detached();
         let (history, mut updates) = live.subscribe();
-        for u in history {
-            if tx.send(line(update(&u))).await.is_err() {
+        for p in history {
+            if out.deliver(p).await.is_err() {
                 return;
             }
         }
         loop {
             tokio::select! {
                 u = updates.recv() => match u {
-                    Ok(u) => if tx.send(line(update(&u))).await.is_err() { return; },
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        let w = Update::Warning { message: format!("{n} updates were dropped: this client read too slowly") };
-                        if tx.send(line(update(&w))).await.is_err() { return; }
-                    }
+                    Ok(p) => if out.deliver(p).await.is_err() { return; },
+                    // Log lines missed are read from the store with the next one delivered.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(_) => break,
                 },
+                // (The watch's guard is not `Send`: dropped inside.)
+                _ = async { detached.wait_for(|d| *d).await.is_ok() } => return,
                 o = async { outcome.wait_for(Option::is_some).await.ok().and_then(|o| (*o).clone()) } => {
                     // Drain what was sent before the end.
-                    while let Ok(u) = updates.try_recv() {
-                        if tx.send(line(update(&u))).await.is_err() { return; }
+                    while let Ok(p) = updates.try_recv() {
+                        if out.deliver(p).await.is_err() { return; }
                     }
-                    let _ = tx.send(line(json!({"kind": "end", "status": o.as_ref().map(|o| o.status), "reason": o.and_then(|o| o.reason)}))).await;
+                    if out.fill(u64::MAX).await.is_err() {
+                        return;
+                    }
+                    let end = json!({"kind": "end", "status": o.as_ref().map(|o| o.status), "reason": o.and_then(|o| o.reason)});
+                    out.send(end).await.ok();
                     return;
                 }
             }
@@ -235,6 +271,87 @@ async fn follow(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Resp
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// The client gave up on the stream.
+struct Gone;
+
+/// One follow stream: hands over each log line once, in order, from the live updates, and
+/// from the store for the lines the live history no longer holds.
+struct Follower {
+    tx: tokio::sync::mpsc::Sender<String>,
+    store: Arc<testwerk_store::Store>,
+    id: String,
+    /// The number of the next log line the client needs.
+    next: u64,
+}
+
+impl Follower {
+    async fn send(&mut self, v: Value) -> Result<(), Gone> {
+        self.tx.send(format!("{v}\n")).await.map_err(|_| Gone)
+    }
+
+    async fn deliver(&mut self, p: crate::live::Published) -> Result<(), Gone> {
+        match p.log {
+            None => self.send(update(&p.update)).await,
+            Some(n) if n < self.next => Ok(()),
+            Some(n) => {
+                if n > self.next {
+                    self.fill(n).await?;
+                }
+                self.next = n + 1;
+                self.send(update(&p.update)).await
+            }
+        }
+    }
+
+    /// Sends the stored lines from `next` up to (not including) `to`, or to the end of the
+    /// store's log with `u64::MAX`. The monitor writes a line within a moment of publishing
+    /// it, so lines not stored yet are waited for a little.
+    async fn fill(&mut self, to: u64) -> Result<(), Gone> {
+        let mut waited = 0;
+        while self.next < to {
+            let limit = (to - self.next).min(STORED_LINES_PER_READ);
+            let lines = match self.store.logs_from(&self.id, self.next, limit) {
+                Ok(l) => l,
+                Err(e) => {
+                    let w = Update::Warning {
+                        message: format!("log lines from {} on could not be read: {e}", self.next),
+                    };
+                    return self.send(update(&w)).await;
+                }
+            };
+            if lines.is_empty() {
+                if to == u64::MAX || waited >= 50 {
+                    if to != u64::MAX {
+                        let w = Update::Warning {
+                            message: format!(
+                                "log lines {}..{to} are not in the agent's store",
+                                self.next
+                            ),
+                        };
+                        self.send(update(&w)).await?;
+                        self.next = to;
+                    }
+                    return Ok(());
+                }
+                waited += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+            for l in lines {
+                // The stored log has no holes ([`testwerk_results::Recorder`]), so `seq`
+                // is `next`; trusting it keeps a damaged store from looping here.
+                self.next = l.seq + 1;
+                let u = Update::Log {
+                    r#ref: l.step_ref,
+                    line: l.text,
+                };
+                self.send(update(&u)).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn update(u: &Update) -> Value {

@@ -2,8 +2,9 @@
 //! a submission reads them from memory instead of asking the API server every time.
 //!
 //! A cache can trail the cluster by a moment (`kubectl apply -f template.yaml` right before a
-//! run): a workflow it lacks is read from the API server, and a submission that names a
-//! template it lacks lists the templates again ([`crate::submit`]).
+//! run): a workflow it lacks is read from the API server, and a submission whose compilation
+//! asked for a template the cache lacks ([`testwerk_resolve::TemplateSet::missed`]) lists the
+//! templates again ([`crate::submit`]).
 
 use futures_util::{FutureExt, StreamExt};
 use kube::Client;
@@ -79,32 +80,9 @@ fn reflect(api: Api<DynamicObject>, kind: &str) -> Store<DynamicObject> {
         let mut stream = stream.boxed();
         while let Some(event) = stream.next().await {
             if let Err(e) = event {
-                eprintln!("testwerk-agent: watching {kind}s (retrying): {e}");
+                tracing::warn!(kind = %kind, error = %e, "watch failed (retrying)");
             }
         }
     });
     reader
-}
-
-/// Whether compiler messages say a template was not found: then the cache may trail a
-/// template created a moment ago, and the submission lists them fresh once.
-pub fn names_missing_template(messages: &[String]) -> bool {
-    messages
-        .iter()
-        .any(|m| m.contains("template \"") && m.contains("\" not found"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_missing_template_asks_for_a_fresh_list() {
-        let missing = vec![
-            "w.yaml: spec.use[0]: resolving template: template \"official/k6\" not found".into(),
-        ];
-        assert!(names_missing_template(&missing));
-        let other = vec!["w.yaml: spec.steps[0].shell: unknown field".to_owned()];
-        assert!(!names_missing_template(&other));
-    }
 }

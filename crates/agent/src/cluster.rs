@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -67,7 +68,8 @@ impl ClusterView {
     /// Waits until both watches have listed what exists.
     pub async fn wait_ready(&self) {
         let mut rx = self.ready.subscribe();
-        let _ = rx.wait_for(|r| *r).await;
+        // The sender lives in `self`: the wait ends only when ready.
+        rx.wait_for(|r| *r).await.ok();
     }
 
     pub fn pod(&self, resource: &str) -> Option<Pod> {
@@ -101,20 +103,27 @@ fn spawn_watch<K>(
     view: ClusterView,
     listed: Arc<std::sync::atomic::AtomicU8>,
 ) where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     tokio::spawn(async move {
         let config = watcher::Config::default().labels(EXECUTION_LABEL);
-        let mut stream = watcher::watcher(api, config).boxed();
+        // kube's backoff (exponential, with jitter) between failed attempts, reset once the
+        // watch works again.
+        let mut stream = watcher::watcher(api, config).default_backoff().boxed();
         let mut fresh: Option<HashMap<String, K>> = None;
         let mut counted = false;
         while let Some(event) = stream.next().await {
             let event = match event {
                 Ok(e) => e,
                 Err(e) => {
-                    // The watcher retries by itself; say what happened and go on.
-                    eprintln!("testwerk-agent: watch error (retrying): {e}");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    // The watcher retries by itself, after the backoff; say what happened.
+                    tracing::warn!(kind = %K::kind(&()), error = %e, "watch failed (retrying)");
                     continue;
                 }
             };

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Event;
 use kube::Client;
 use kube::api::Api;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as Change};
 use testwerk_results::Update;
 use testwerk_store::{ClusterEvent, Store, Timestamp};
@@ -26,14 +27,15 @@ pub type EventsByObject = Arc<Mutex<HashMap<String, Vec<Event>>>>;
 pub fn spawn_watch(client: &Client, namespace: &str, map: EventsByObject) {
     let api: Api<Event> = Api::namespaced(client.clone(), namespace);
     tokio::spawn(async move {
-        let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+        let mut stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
         let mut fresh: Option<HashMap<String, Vec<Event>>> = None;
         while let Some(change) = stream.next().await {
             let change = match change {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("testwerk-agent: event watch error (retrying): {e}");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    tracing::warn!(error = %e, "watching events failed (retrying)");
                     continue;
                 }
             };
@@ -191,7 +193,10 @@ impl EventRelay {
                     }
                 }
             }
-            Err(e) => eprintln!("testwerk-agent: {}: events not stored: {e}", live.name),
+            // Not remembered as seen: the next relay hands them over again.
+            Err(e) => {
+                tracing::warn!(execution = %live.name, error = %e, "events not stored (retrying with the next relay)")
+            }
         }
     }
 }

@@ -178,11 +178,12 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     for note in recover::recover(&agent).await {
-        eprintln!("testwerk-agent: recovered {note}");
+        tracing::info!("recovered {note}");
     }
     tokio::spawn(twe::run(agent.clone()));
-    eprintln!(
-        "testwerk-agent: namespace {}, API on http://{address}, store {}",
+    // One line in this form: tests and scripts read the address from it.
+    tracing::info!(
+        "API on http://{address}, namespace {}, store {}",
         config.namespace,
         agent.store.path().display()
     );

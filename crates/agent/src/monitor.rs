@@ -27,6 +27,13 @@ const LOG_FLUSH: Duration = Duration::from_millis(100);
 /// How long a container may wait for the kubelet's own retries (its Secret and ConfigMap
 /// caches syncing) before the execution fails.
 const RETRYING_LIMIT: Duration = Duration::from_secs(90);
+/// How often, and how long apart at first (doubling), the end of an execution is written
+/// again while the store refuses it.
+const STORE_ATTEMPTS: u32 = 6;
+const STORE_FIRST_WAIT: Duration = Duration::from_secs(1);
+/// When an execution whose results the store refused is followed again (from the start of
+/// its logs, skipping what the store has).
+pub const FOLLOW_AGAIN_AFTER: Duration = Duration::from_secs(15);
 
 /// Follows the execution until it ends, records the outcome and cleans up.
 pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, token: String) {
@@ -34,18 +41,41 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
     let id = live.id.clone();
     let mut tracker = Tracker::new(&blueprint.full_signature, &blueprint.signature, &token);
     let mut recorder = Recorder::new(&store, &id);
-    if let Ok(Some(detail)) = store.execution(&id) {
-        let stored_logs = store
-            .log_count(&id)
-            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        recorder.resume(stored_logs, &detail.steps);
+    // What the store has decides what is written: without knowing it, a replay would store
+    // lines twice. Unreadable now: try again later.
+    let known = store
+        .execution(&id)
+        .and_then(|d| Ok((d, store.log_count(&id)?)));
+    match known {
+        Ok((Some(detail), stored_logs)) => {
+            recorder.resume(
+                usize::try_from(stored_logs).unwrap_or(usize::MAX),
+                &detail.steps,
+            );
+        }
+        Ok((None, _)) => {
+            tracing::error!(execution = %live.name, "the execution is no longer in the store; not following it");
+            live.detach();
+            agent.forget(&live.id);
+            return;
+        }
+        Err(e) => {
+            tracing::error!(execution = %live.name, error = %e, "cannot read what the store holds of the execution");
+            follow_again_later(&agent, &live, blueprint, token);
+            return;
+        }
     }
-    let _ = store.set_status(&id, ExecutionStatus::Running, None);
+    if let Err(e) = store.set_status(&id, ExecutionStatus::Running, None) {
+        // Its end is written with retries below; the status says `queued` until then.
+        tracing::warn!(execution = %live.name, error = %e, "cannot mark the execution running");
+    }
     crate::twe::mirror(&agent, &live, None).await;
+    let again = blueprint.clone();
 
     let mut sink = Sink {
         recorder: &mut recorder,
         live: &live,
+        store_warned: false,
     };
     let mut relay = EventRelay::default();
     let ending = follow_containers(
@@ -71,32 +101,107 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
         heal::heal(&mut tracker, e, &mut |u| updates.push(u));
         emit_all(&mut sink, &tracker, updates);
     }
-    sink.recorder.flush();
     let status = testwerk_results::tracker_status(&tracker);
     let reason = ending.map(|e| e.reason);
-    let _ = store.set_status(&id, status, reason.as_deref());
+    if !store_outcome(&mut recorder, &store, &live, status, reason.as_deref()).await {
+        // Finished-with-holes would be a lie: the execution stays unfinished (and its
+        // objects stay) until the store takes everything.
+        tracing::error!(
+            execution = %live.name,
+            not_stored = %recorder.unsaved(),
+            "the results could not be stored; the execution stays unfinished and is followed again in {} s",
+            FOLLOW_AGAIN_AFTER.as_secs()
+        );
+        follow_again_later(&agent, &live, again, token);
+        return;
+    }
     let outcome = Outcome { status, reason };
     crate::twe::mirror(&agent, &live, Some(&outcome)).await;
     if agent.config.cleanup.applies(status)
         && let Err(e) =
             crate::objects::delete_all(&agent.client, &agent.namespace, &live.resource).await
     {
-        eprintln!("testwerk-agent: {}: {e}", live.name);
+        tracing::warn!(execution = %live.name, error = %e, "cleaning up");
     }
     live.finish(outcome);
     agent.forget(&live.id);
+}
+
+/// Writes everything the recorder holds and the execution's final status, trying again with
+/// growing waits while the store refuses; `false` when it still refuses (or log lines were
+/// lost, which only reading the logs again can repair).
+pub async fn store_outcome(
+    recorder: &mut Recorder<'_>,
+    store: &testwerk_store::Store,
+    live: &Live,
+    status: ExecutionStatus,
+    reason: Option<&str>,
+) -> bool {
+    let mut wait = STORE_FIRST_WAIT;
+    for attempt in 1..=STORE_ATTEMPTS {
+        let written = match recorder.flush() {
+            Ok(()) if recorder.lost_logs() => return false,
+            Ok(()) => store
+                .set_status(&live.id, status, reason)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match written {
+            Ok(()) => return true,
+            Err(e) => tracing::warn!(
+                execution = %live.name,
+                attempt,
+                error = %e,
+                "the results store refused the execution's results; retrying in {} s",
+                wait.as_secs()
+            ),
+        }
+        if attempt < STORE_ATTEMPTS {
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+    }
+    false
+}
+
+/// Stops following `live` for now and follows it again after [`FOLLOW_AGAIN_AFTER`], as a
+/// restarted agent would: from the start of its logs, storing what the store lacks.
+fn follow_again_later(agent: &Arc<Agent>, live: &Arc<Live>, blueprint: Blueprint, token: String) {
+    live.detach();
+    agent.forget(&live.id);
+    let agent = agent.clone();
+    let (id, name, owner) = (live.id.clone(), live.name.clone(), live.owner.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(FOLLOW_AGAIN_AFTER).await;
+        tracing::info!(execution = %name, "following again");
+        crate::submit::attach(&agent, &id, &name, blueprint, token, owner);
+    });
 }
 
 /// Where updates go: the store and whoever watches.
 struct Sink<'a, 'b> {
     recorder: &'a mut Recorder<'b>,
     live: &'a Live,
+    /// Whether a refusal of the store was logged already (once per follow; the end says
+    /// what is missing).
+    store_warned: bool,
 }
 
 impl Sink<'_, '_> {
     fn emit(&mut self, tracker: &Tracker, update: Update) {
-        self.recorder.record(tracker, &update);
+        let recorded = self.recorder.record(tracker, &update);
+        self.stored(recorded);
         self.live.publish(&update);
+    }
+
+    /// Logs the first refusal of the store; what it refused stays in the recorder, which
+    /// writes it again with the next flush.
+    fn stored(&mut self, result: Result<(), testwerk_results::RecordError>) {
+        if let Err(e) = result
+            && !std::mem::replace(&mut self.store_warned, true)
+        {
+            tracing::warn!(execution = %self.live.name, error = %e, "the results store refused a write; keeping it to write again");
+        }
     }
 }
 
@@ -193,7 +298,8 @@ async fn follow_containers(
                     } else {
                         cause.clone()
                     };
-                    sink.recorder.annotate(r, &note);
+                    let annotated = sink.recorder.annotate(r, &note);
+                    sink.stored(annotated);
                 }
             }
             if stopped.is_some() {
@@ -412,7 +518,11 @@ async fn stop(agent: &Agent, resource: &str) {
     let jobs: Api<k8s_openapi::api::batch::v1::Job> =
         Api::namespaced(agent.client.clone(), &agent.namespace);
     let params = DeleteParams::background();
-    let _ = jobs.delete(resource, &params).await;
+    if let Err(e) = jobs.delete(resource, &params).await
+        && !crate::objects::is_not_found(&e)
+    {
+        tracing::warn!(job = resource, error = %e, "stopping the execution's Job");
+    }
 }
 
 /// Streams the container's log into the tracker until it ends. A broken stream is opened
@@ -459,7 +569,8 @@ async fn stream_logs(
                     let read = match tokio::time::timeout(quiet, stream.as_mut().fill_buf()).await {
                         Ok(r) => r.map(<[u8]>::to_vec),
                         Err(_) => {
-                            sink.recorder.flush();
+                            let flushed = sink.recorder.flush();
+                            sink.stored(flushed);
                             continue;
                         }
                     };
@@ -481,13 +592,14 @@ async fn stream_logs(
                     let mut updates = Vec::new();
                     tracker.feed(fresh, &mut |u| updates.push(u));
                     emit_all(sink, tracker, updates);
-                    sink.recorder.flush_if_older(LOG_FLUSH);
+                    let flushed = sink.recorder.flush_if_older(LOG_FLUSH);
+                    sink.stored(flushed);
                 }
             }
             Err(e) if crate::objects::is_not_found(&e) => return,
             Err(e) => {
                 if attempt > 3 {
-                    eprintln!("testwerk-agent: log of {pod_name}/{}: {e}", container.name);
+                    tracing::warn!(pod = %pod_name, container = %container.name, error = %e, "reading the log (retrying)");
                 }
             }
         }

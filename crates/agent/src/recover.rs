@@ -35,12 +35,18 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
         let blueprint = match Blueprint::from_value(&detail.plan) {
             Ok(b) => b,
             Err(_) => {
-                let _ = agent.store.set_status(
+                let settled = agent.store.set_status(
                     &execution.id,
                     ExecutionStatus::Aborted,
                     Some("the agent stopped before the execution was compiled"),
                 );
-                notes.push(format!("{}: aborted (never compiled)", execution.name));
+                notes.push(match settled {
+                    Ok(()) => format!("{}: aborted (never compiled)", execution.name),
+                    Err(e) => format!(
+                        "{}: never compiled, but cannot be marked aborted: {e}",
+                        execution.name
+                    ),
+                });
                 continue;
             }
         };
@@ -57,7 +63,14 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
         if agent.view.job(&blueprint.resource).is_some() {
             match crate::objects::ensure_token(&agent.client, &agent.namespace, &blueprint).await {
                 Ok(token) => {
-                    crate::submit::attach(agent, &execution, blueprint, token, owner);
+                    crate::submit::attach(
+                        agent,
+                        &execution.id,
+                        &execution.name,
+                        blueprint,
+                        token,
+                        owner,
+                    );
                     notes.push(format!("{}: following again", execution.name));
                 }
                 Err(e) => notes.push(format!("{}: {e}", execution.name)),
@@ -74,8 +87,15 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
             } else {
                 "the Job vanished while the agent was not running"
             };
-            settle_vanished(agent, &detail.steps, &execution.id, reason);
-            notes.push(format!("{}: aborted ({reason})", execution.name));
+            notes.push(
+                match settle_vanished(agent, &detail.steps, &execution.id, reason) {
+                    Ok(()) => format!("{}: aborted ({reason})", execution.name),
+                    Err(e) => format!(
+                        "{}: {reason}, but cannot be marked aborted (the next start tries again): {e}",
+                        execution.name
+                    ),
+                },
+            );
         }
     }
     // Objects of executions that are over: the agent stopped between recording the end and
@@ -89,17 +109,28 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
             && agent.config.cleanup.applies(status)
             && !agent.is_tracked_resource(&resource)
         {
-            let _ = crate::objects::delete_all(&agent.client, &agent.namespace, &resource).await;
-            notes.push(format!(
-                "{resource}: deleted the objects of a finished execution"
-            ));
+            notes.push(
+                match crate::objects::delete_all(&agent.client, &agent.namespace, &resource).await {
+                    Ok(()) => format!("{resource}: deleted the objects of a finished execution"),
+                    Err(e) => format!(
+                        "{resource}: cannot delete the objects of a finished execution: {e}"
+                    ),
+                },
+            );
         }
     }
     notes
 }
 
-/// Settles an execution whose Job is gone: open steps aborted (the first) or skipped.
-fn settle_vanished(agent: &Agent, steps: &[testwerk_store::StepResult], id: &str, reason: &str) {
+/// Settles an execution whose Job is gone: open steps aborted (the first) or skipped. The
+/// status is written last, so a store that refuses part of it leaves the execution open for
+/// the next start.
+fn settle_vanished(
+    agent: &Agent,
+    steps: &[testwerk_store::StepResult],
+    id: &str,
+    reason: &str,
+) -> Result<(), testwerk_store::StoreError> {
     let mut first = true;
     for step in steps.iter().filter(|s| !s.status.is_final()) {
         let mut s = step.clone();
@@ -111,9 +142,9 @@ fn settle_vanished(agent: &Agent, steps: &[testwerk_store::StepResult], id: &str
             s.status = StepStatus::Skipped;
             s.error = Some(format!("The execution has been aborted before. ({reason})"));
         }
-        let _ = agent.store.upsert_step(id, &s);
+        agent.store.upsert_step(id, &s)?;
     }
-    let _ = agent
+    agent
         .store
-        .set_status(id, ExecutionStatus::Aborted, Some(reason));
+        .set_status(id, ExecutionStatus::Aborted, Some(reason))
 }

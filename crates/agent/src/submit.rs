@@ -98,23 +98,24 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         facts: facts(&execution),
         config: submission.config.clone(),
     };
-    let mut compiled = job.run(templates).await?;
+    let templates = Arc::new(templates);
+    let mut compiled = job.run(templates.clone()).await?;
     // The watched templates may trail one created a moment ago: list them once more.
-    if let Err(messages) = &compiled
-        && crate::catalog::names_missing_template(messages)
-    {
-        compiled = job
-            .run(cluster_templates(agent, &inline, true).await?)
-            .await?;
+    if compiled.is_err() && !templates.missed().is_empty() {
+        let fresh = Arc::new(cluster_templates(agent, &inline, true).await?);
+        compiled = job.run(fresh).await?;
     }
     let mut compiled = match compiled {
         Ok(c) => c,
         Err(messages) => {
-            let _ = agent.store.set_status(
+            // The submitter gets the messages either way; the store's copy is for the list.
+            if let Err(e) = agent.store.set_status(
                 &execution.id,
                 ExecutionStatus::Failed,
                 Some(&messages.join("\n")),
-            );
+            ) {
+                tracing::error!(execution = %execution.name, error = %e, "cannot record that the workflow did not compile");
+            }
             return Err(SubmitError::Input(messages));
         }
     };
@@ -186,28 +187,44 @@ pub(crate) async fn start(
     )
     .await
     {
-        let _ = agent
-            .store
-            .set_status(&execution.id, ExecutionStatus::Failed, Some(&e.message));
-        let _ =
-            crate::objects::delete_all(&agent.client, &agent.namespace, &blueprint.resource).await;
+        if let Err(store) =
+            agent
+                .store
+                .set_status(&execution.id, ExecutionStatus::Failed, Some(&e.message))
+        {
+            // Left queued: recovery settles it after a restart.
+            tracing::error!(execution = %execution.name, error = %store, "cannot record that the cluster refused the execution's objects");
+        }
+        if let Err(d) =
+            crate::objects::delete_all(&agent.client, &agent.namespace, &blueprint.resource).await
+        {
+            tracing::warn!(execution = %execution.name, error = %d, "deleting the objects the cluster did accept");
+        }
         return Err(e);
     }
-    attach(agent, execution, blueprint, token, owner);
+    attach(
+        agent,
+        &execution.id,
+        &execution.name,
+        blueprint,
+        token,
+        owner,
+    );
     Ok(())
 }
 
 /// Follows an execution whose objects exist.
 pub(crate) fn attach(
     agent: &Arc<Agent>,
-    execution: &Execution,
+    id: &str,
+    name: &str,
     blueprint: Blueprint,
     token: String,
     owner: Option<OwnerCr>,
 ) {
     let live = Arc::new(Live::new(
-        execution.id.clone(),
-        execution.name.clone(),
+        id.to_owned(),
+        name.to_owned(),
         blueprint.resource.clone(),
         blueprint.signature.clone(),
         blueprint.full_signature.clone(),
@@ -279,7 +296,7 @@ impl CompileJob {
     /// the compiler's messages.
     async fn run(
         &self,
-        templates: TemplateSet,
+        templates: Arc<TemplateSet>,
     ) -> Result<Result<testwerk_pipeline::Compiled, Vec<String>>, SubmitError> {
         let agent = self.agent.clone();
         let doc = self.doc.clone();
@@ -346,7 +363,7 @@ async fn cluster_templates(
     // A broken template only matters to the workflows that use it: those fail to resolve
     // with "template not found"; say why here too.
     for e in errors {
-        eprintln!("testwerk-agent: skipping a template: {e}");
+        tracing::warn!(error = %e, "skipping a template");
     }
     for t in inline {
         set.add(t.clone())

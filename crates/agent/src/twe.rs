@@ -6,56 +6,66 @@
 //! between starting the execution and writing the status finds it instead of starting a
 //! second one.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use kube::api::{DynamicObject, Patch, PatchParams};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
-use testwerk_store::ExecutionFilter;
+use testwerk_store::{ExecutionFilter, StoreError};
 
 use crate::Agent;
 use crate::kinds;
 use crate::live::{Live, Outcome, OwnerCr};
 use crate::submit::{self, Submission};
 
+/// How long after a failed reconcile it runs again (the store or the API server refused).
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Why a reconcile must run again: nothing the user got wrong (that goes into the status).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("reading the results store: {0}")]
+    Store(#[from] StoreError),
+    #[error("updating the status of TestWorkflowExecution {name}: {source}")]
+    Status {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Runs the controller until the watch ends. kube's [`Controller`] gives one reconcile per
+/// object at a time (a second event for an object waits for the first to finish, so one
+/// object never starts two executions), backs off its watch, and requeues what failed.
 pub async fn run(agent: Arc<Agent>) {
     let api = kinds::api(&agent.client, &agent.namespace, kinds::EXECUTION);
-    let mut stream = watcher(api, watcher::Config::default())
-        .applied_objects()
-        .boxed();
-    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(object) => {
-                let Some(uid) = object.metadata.uid.clone() else {
-                    continue;
-                };
-                if !needs_reconcile(&object) {
-                    continue;
-                }
-                if let Ok(mut set) = in_flight.lock()
-                    && !set.insert(uid.clone())
-                {
-                    continue;
-                }
-                let agent = agent.clone();
-                let in_flight = in_flight.clone();
-                tokio::spawn(async move {
-                    reconcile(&agent, object).await;
-                    if let Ok(mut set) = in_flight.lock() {
-                        set.remove(&uid);
-                    }
-                });
-            }
-            Err(e) => {
-                eprintln!("testwerk-agent: watching TestWorkflowExecutions (retrying): {e}");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
+    Controller::new_with(
+        api,
+        watcher::Config::default(),
+        kinds::resource(kinds::EXECUTION),
+    )
+    .run(reconcile, error_policy, agent)
+    .for_each(|result| async move {
+        match result {
+            Ok(_) => {}
+            Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {} // error_policy logged it
+            Err(e) => tracing::warn!(error = %e, "TestWorkflowExecution controller"),
         }
-    }
+    })
+    .await;
+}
+
+fn error_policy(object: Arc<DynamicObject>, error: &ReconcileError, _: Arc<Agent>) -> Action {
+    tracing::warn!(
+        object = object.metadata.name.as_deref().unwrap_or_default(),
+        error = %error,
+        "reconciling a TestWorkflowExecution failed; retrying in {} s",
+        RETRY_AFTER.as_secs()
+    );
+    Action::requeue(RETRY_AFTER)
 }
 
 fn needs_reconcile(object: &DynamicObject) -> bool {
@@ -67,7 +77,13 @@ fn needs_reconcile(object: &DynamicObject) -> bool {
     done != Some(generation)
 }
 
-async fn reconcile(agent: &Arc<Agent>, object: DynamicObject) {
+async fn reconcile(
+    object: Arc<DynamicObject>,
+    agent: Arc<Agent>,
+) -> Result<Action, ReconcileError> {
+    if !needs_reconcile(&object) {
+        return Ok(Action::await_change());
+    }
     let name = object.metadata.name.clone().unwrap_or_default();
     let uid = object.metadata.uid.clone().unwrap_or_default();
     let generation = object.metadata.generation.unwrap_or(0);
@@ -75,23 +91,24 @@ async fn reconcile(agent: &Arc<Agent>, object: DynamicObject) {
         name: name.clone(),
         uid: uid.clone(),
     };
+    // Started before (the status write was lost, or the agent restarted in between)? A
+    // store that cannot say must not lead to a second execution: retry instead.
     let mut filter = ExecutionFilter::default();
     filter.tags.insert(kinds::OWNER_TAG.to_owned(), uid);
     filter.limit = Some(1);
-    if let Ok(found) = agent.store.list_executions(&filter)
-        && let Some(e) = found.first()
-    {
+    if let Some(e) = agent.store.list_executions(&filter)?.first() {
         let status = json!({"generation": generation, "executionId": e.id,
             "executionName": e.name, "phase": e.status.as_str(), "error": null});
-        patch_status(agent, &name, status).await;
-        return;
+        patch_status(&agent, &name, status).await?;
+        return Ok(Action::await_change());
     }
-    let status = match start(agent, &object, owner).await {
+    let status = match start(&agent, &object, owner).await {
         Ok(e) => json!({"generation": generation, "executionId": e.id,
             "executionName": e.name, "phase": "running", "error": null}),
         Err(message) => json!({"generation": generation, "error": message, "phase": "failed"}),
     };
-    patch_status(agent, &name, status).await;
+    patch_status(&agent, &name, status).await?;
+    Ok(Action::await_change())
 }
 
 async fn start(
@@ -143,15 +160,16 @@ async fn start(
         .map_err(|e| e.to_string())
 }
 
-async fn patch_status(agent: &Agent, name: &str, status: Value) {
+async fn patch_status(agent: &Agent, name: &str, status: Value) -> Result<(), ReconcileError> {
     let api = kinds::api(&agent.client, &agent.namespace, kinds::EXECUTION);
     let patch = json!({ "status": status });
-    if let Err(e) = api
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-    {
-        eprintln!("testwerk-agent: updating the status of TestWorkflowExecution {name}: {e}");
-    }
+        .map(|_| ())
+        .map_err(|source| ReconcileError::Status {
+            name: name.to_owned(),
+            source,
+        })
 }
 
 /// Mirrors a followed execution into its TestWorkflowExecution's status, if it has one.
@@ -178,5 +196,8 @@ pub async fn mirror(agent: &Agent, live: &Live, outcome: Option<&Outcome>) {
         "reason": outcome.and_then(|o| o.reason.clone()),
         "steps": steps,
     });
-    patch_status(agent, &owner.name, status).await;
+    // A mirror that fails is caught up by the next one (or the controller).
+    if let Err(e) = patch_status(agent, &owner.name, status).await {
+        tracing::warn!(error = %e, "mirroring the execution's status");
+    }
 }

@@ -25,6 +25,10 @@ enum Command {
     /// Compile TestWorkflows into the Kubernetes objects that run them.
     Compile(Box<CompileArgs>),
     /// Run a workflow on this machine (no cluster), showing each step live.
+    ///
+    /// Exit codes: 0 the workflow passed, 1 it failed, 2 input error, 3 the results could not
+    /// be stored (the run is stopped and the message says what is missing), 4 `--server`: the
+    /// agent could not be reached again within `--reconnect-timeout`.
     Run(Box<RunArgs>),
     /// List recorded executions, or show one (`testwerk executions <id>`).
     #[command(args_conflicts_with_subcommands = true)]
@@ -142,6 +146,10 @@ struct RunArgs {
     /// Run on the testwerk agent at this URL (`http://host:port`) instead of this machine.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
+    /// With `--server`: how long to keep trying to reach the agent again after losing it
+    /// (e.g. while it restarts), in seconds; then exit 4.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    reconnect_timeout: u64,
 }
 
 #[derive(clap::Args)]
@@ -360,12 +368,9 @@ fn run(args: RunArgs) -> ExitCode {
         store: args.store,
         keep: args.keep,
         server: args.server,
+        reconnect_timeout: std::time::Duration::from_secs(args.reconnect_timeout),
     };
-    match testwerk_cli::run::run(&request) {
-        testwerk_cli::run::RunExit::Passed => ExitCode::SUCCESS,
-        testwerk_cli::run::RunExit::Failed => ExitCode::from(1),
-        testwerk_cli::run::RunExit::InputError => ExitCode::from(INPUT_ERROR),
-    }
+    ExitCode::from(testwerk_cli::run::run(&request).code())
 }
 
 fn control(action: Action, args: &ControlArgs) -> ExitCode {
@@ -423,6 +428,13 @@ fn agent(args: AgentArgs) -> ExitCode {
         execution_service_account: args.execution_service_account,
         unschedulable_limit: std::time::Duration::from_secs(args.unschedulable_timeout),
     };
+    // The agent logs through `tracing`: `RUST_LOG` picks levels and targets (default: info).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -692,3 +692,85 @@ spec:
         "{stderr}"
     );
 }
+
+/// A `run --server` client shown the live view of a workflow printing numbered lines.
+fn spawn_client(env: &AgentEnv, file: &std::path::Path, timeout: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args([
+            "run",
+            file.to_str().expect("path"),
+            "--server",
+            &env.url(""),
+            "--reconnect-timeout",
+            timeout,
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("testwerk run --server")
+}
+
+#[test]
+fn run_with_server_follows_through_an_agent_restart_and_exits_with_the_result() {
+    let mut env = AgentEnv::start("reconnect", &[]);
+    let dir = scratch("reconnect");
+    let file = dir.join("counting.yaml");
+    std::fs::write(
+        &file,
+        r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: counting}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: count
+    shell: 'for i in $(seq 1 60); do echo "counted $i"; sleep 0.2; done'
+  - name: after
+    shell: echo "counted done"
+"#,
+    )
+    .expect("write");
+    let client = spawn_client(&env, &file, "90");
+    // Killed while the step prints, back a few seconds later on the same port.
+    env.wait_for_log_line("counting-1", "counted 5", 3 * MINUTE);
+    env.kill_agent();
+    std::thread::sleep(Duration::from_secs(3));
+    env.start_agent();
+    let out = client.wait_with_output().expect("the client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("lost the agent"), "{stdout}");
+    for i in (1..=60).map(|i| i.to_string()).chain(["done".to_owned()]) {
+        let shown = stdout
+            .lines()
+            .filter(|l| l.trim_end().ends_with(&format!("counted {i}")))
+            .count();
+        assert_eq!(shown, 1, "`counted {i}` shown {shown} times:\n{stdout}");
+    }
+    assert!(stdout.contains("PASSED counting-1"), "{stdout}");
+
+    // An agent that does not come back: exit 4, naming the execution.
+    let client = spawn_client(&env, &file, "5");
+    env.wait_for_log_line("counting-2", "counted 3", 3 * MINUTE);
+    env.kill_agent();
+    let started = Instant::now();
+    let out = client.wait_with_output().expect("the client");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("could not reach it again within 5 s") && stderr.contains("counting-2"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    env.start_agent();
+    let id = env
+        .get("/v1/executions/counting-2")
+        .and_then(|d| d["id"].as_str().map(str::to_owned))
+        .expect("the second execution");
+    let doc = env.wait_done(&id, 3 * MINUTE);
+    assert_eq!(doc["status"], "passed", "{doc}");
+    env.assert_clean();
+}

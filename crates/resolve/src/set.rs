@@ -1,13 +1,28 @@
 //! The templates available to a workflow, found by name.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
 use indexmap::IndexMap;
 use testwerk_spec::{Diagnostic, Document, TestWorkflowTemplate, template_internal_name};
 
 /// Loaded `TestWorkflowTemplate` documents keyed by internal name, so that `official/k6/v1`
 /// and `official--k6--v1` find the same template.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct TemplateSet {
     templates: IndexMap<String, Document<TestWorkflowTemplate>>,
+    /// Names asked for that the set lacks ([`TemplateSet::missed`]).
+    missed: Mutex<BTreeSet<String>>,
+}
+
+impl Clone for TemplateSet {
+    /// The templates; what the original missed stays with it.
+    fn clone(&self) -> Self {
+        TemplateSet {
+            templates: self.templates.clone(),
+            missed: Mutex::default(),
+        }
+    }
 }
 
 impl TemplateSet {
@@ -53,7 +68,23 @@ impl TemplateSet {
 
     /// The template called `name`, written either way (`a/b` or `a--b`).
     pub fn get(&self, name: &str) -> Option<&Document<TestWorkflowTemplate>> {
-        self.templates.get(&template_internal_name(name))
+        let found = self.templates.get(&template_internal_name(name));
+        if found.is_none()
+            && let Ok(mut missed) = self.missed.lock()
+        {
+            missed.insert(template_internal_name(name).replace("--", "/"));
+        }
+        found
+    }
+
+    /// The templates a compilation with this set asked for and did not find (display names):
+    /// a caller whose set may trail its source (a cluster's watch) loads it again when this
+    /// is not empty, instead of reading error messages.
+    pub fn missed(&self) -> Vec<String> {
+        self.missed
+            .lock()
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn len(&self) -> usize {

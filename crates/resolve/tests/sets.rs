@@ -219,6 +219,15 @@ fn missing_global_template_is_reported() {
         "global template: resolving template: template \"nope\" not found"
     );
     assert_eq!(errors[0].path, "spec");
+    assert_eq!(
+        set.missed(),
+        ["nope"],
+        "the set says which template it lacked, without reading the message"
+    );
+    assert!(
+        set.clone().missed().is_empty(),
+        "a copy starts with nothing missed"
+    );
 }
 
 #[test]

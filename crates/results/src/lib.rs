@@ -20,6 +20,8 @@ pub mod status;
 pub mod tracker;
 
 pub use heal::Ending;
-pub use recorder::{Recorder, final_status, step_result, store_status};
+pub use recorder::{
+    MAX_HELD_LINES, RecordError, Recorder, Unsaved, final_status, step_result, store_status,
+};
 pub use status::{StepEnd, execution_status, tracker_status};
 pub use tracker::{StepView, Tracker, Update};

@@ -58,6 +58,8 @@ impl Store {
                         cut.map(to_i64),
                     ])?;
                 }
+                tx.prepare_cached("UPDATE executions SET log_lines = ?2 WHERE pk = ?1")?
+                    .execute(params![pk, next + lines.len() as i64])?;
                 Ok(())
             };
             insert().map_err(|e| self.sqlite(e))
@@ -108,7 +110,102 @@ impl Store {
                     ))
                     .and_then(|mut stmt| stmt.query_map(params![pk, step], from_row)?.collect()),
             };
-            lines.map_err(|e| self.sqlite(e))
+            let lines: Vec<StoredLogLine> = lines.map_err(|e| self.sqlite(e))?;
+            self.check_complete(tx, pk, step, &lines)?;
+            Ok(lines)
+        })
+    }
+
+    /// SQLite has no checksums: a damaged page can make a query return fewer rows without
+    /// an error. The index knows how many lines there are (a read that touches other
+    /// pages), and a whole log is numbered from 0 without a gap: a log that disagrees is
+    /// reported as damaged instead of being printed short.
+    fn check_complete(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        pk: i64,
+        step: Option<&str>,
+        lines: &[StoredLogLine],
+    ) -> Result<(), StoreError> {
+        let indexed: i64 = match step {
+            None => tx.query_row(
+                "SELECT count(*) FROM logs WHERE execution = ?1",
+                [pk],
+                |r| r.get(0),
+            ),
+            Some(step) => tx.query_row(
+                "SELECT count(*) FROM logs WHERE execution = ?1 AND step_ref = ?2",
+                params![pk, step],
+                |r| r.get(0),
+            ),
+        }
+        .map_err(|e| self.sqlite(e))?;
+        let damaged = |detail: String| StoreError::Corrupt {
+            path: self.path().to_owned(),
+            detail,
+        };
+        // Written with every append, in the execution's own row: another part of the file.
+        let recorded: Option<i64> = tx
+            .query_row(
+                "SELECT log_lines FROM executions WHERE pk = ?1",
+                [pk],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        if step.is_none()
+            && let Some(recorded) = recorded
+            && to_u64(recorded) != lines.len() as u64
+        {
+            return Err(damaged(format!(
+                "the execution has {recorded} log lines, but {} could be read",
+                lines.len()
+            )));
+        }
+        if to_u64(indexed) != lines.len() as u64 {
+            return Err(damaged(format!(
+                "its index lists {indexed} log lines of this execution, but {} could be read",
+                lines.len()
+            )));
+        }
+        if step.is_none()
+            && let Some((n, line)) = lines.iter().enumerate().find(|(n, l)| l.seq != *n as u64)
+        {
+            return Err(damaged(format!(
+                "log line {n} is missing (line {} follows line {})",
+                line.seq,
+                n.saturating_sub(1)
+            )));
+        }
+        Ok(())
+    }
+
+    /// At most `limit` log lines of the execution `query` names, from line number `from` on
+    /// (`seq`, counted from 0): what a client that has shown `from` lines has not seen yet.
+    pub fn logs_from(
+        &self,
+        query: &str,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredLogLine>, StoreError> {
+        self.read(|tx| {
+            let pk = self.resolve_existing(tx, query)?;
+            tx.prepare_cached(
+                "SELECT seq, time, step_ref, text, truncated_bytes FROM logs
+                 WHERE execution = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![pk, to_i64(from), to_i64(limit)], |row| {
+                    Ok(StoredLogLine {
+                        seq: to_u64(row.get(0)?),
+                        time: parse(row, 1)?,
+                        step_ref: row.get(2)?,
+                        text: row.get(3)?,
+                        truncated_bytes: row.get::<_, Option<i64>>(4)?.map(to_u64),
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.sqlite(e))
         })
     }
 }

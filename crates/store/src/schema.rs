@@ -102,6 +102,12 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (execution, uid, count)
     );
     "#,
+    // 4: how many log lines an execution has, kept with every append: SQLite has no page
+    // checksums, and a damaged index can end a log early without an error; reads compare.
+    // NULL for executions logged before.
+    r#"
+    ALTER TABLE executions ADD COLUMN log_lines INTEGER;
+    "#,
 ];
 
 /// Why a database cannot be brought to [`SCHEMA_VERSION`].
@@ -174,7 +180,7 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
     }
 
     #[test]
@@ -183,7 +189,7 @@ mod tests {
         migrate(&mut conn).expect("migrate");
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set version");
-        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(4))));
+        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(5))));
 
         let mut other = Connection::open_in_memory().expect("in-memory database");
         other

@@ -44,13 +44,35 @@ pub struct RunRequest {
     pub keep: bool,
     /// Run on the agent at this URL instead of this machine.
     pub server: Option<String>,
+    /// How long `--server` runs try to reach the agent again after losing it.
+    pub reconnect_timeout: Duration,
 }
 
-/// How a run ended, as an exit code: 0 passed, 1 failed, 2 input error.
+/// How a run ended, as an exit code: 0 passed, 1 failed, 2 input error, 3 the results could
+/// not be stored, 4 the agent was lost.
+#[derive(Debug, PartialEq, Eq)]
 pub enum RunExit {
     Passed,
     Failed,
     InputError,
+    /// The results store refused a write: the run was stopped, and what is missing was said.
+    StoreFailed,
+    /// `--server`: the agent could not be reached again within the reconnect timeout; the
+    /// execution may still run there.
+    AgentLost,
+}
+
+impl RunExit {
+    /// The process exit code.
+    pub fn code(&self) -> u8 {
+        match self {
+            RunExit::Passed => 0,
+            RunExit::Failed => 1,
+            RunExit::InputError => 2,
+            RunExit::StoreFailed => 3,
+            RunExit::AgentLost => 4,
+        }
+    }
 }
 
 pub fn run(req: &RunRequest) -> RunExit {
@@ -67,12 +89,24 @@ pub fn run(req: &RunRequest) -> RunExit {
             eprintln!("error: {m}");
             RunExit::Failed
         }
+        Err(RunError::Store(m)) => {
+            eprintln!("error: {m}");
+            RunExit::StoreFailed
+        }
+        Err(RunError::AgentLost(m)) => {
+            eprintln!("error: {m}");
+            RunExit::AgentLost
+        }
     }
 }
 
 enum RunError {
     Input(Vec<String>),
     Failed(String),
+    /// The results store refused what this run had to record.
+    Store(String),
+    /// The agent went away and did not come back in time.
+    AgentLost(String),
 }
 
 fn input(m: impl Into<String>) -> RunError {
@@ -248,19 +282,37 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             .map(|p| format!(" --store {}", p.display()))
             .unwrap_or_default()
     ));
-    let _ = store.set_status(&id, ExecutionStatus::Running, None);
+    let not_started = |e: testwerk_store::StoreError| {
+        RunError::Store(format!(
+            "the results store could not record the start of {}: {e}; nothing was run",
+            execution.name
+        ))
+    };
+    store
+        .set_status(&id, ExecutionStatus::Running, None)
+        .map_err(not_started)?;
     for r in &tracker.order {
-        let _ = store.upsert_step(
-            &id,
-            &testwerk_results::step_result(&tracker, r, testwerk_store::StepStatus::Queued),
-        );
+        store
+            .upsert_step(
+                &id,
+                &testwerk_results::step_result(&tracker, r, testwerk_store::StepStatus::Queued),
+            )
+            .map_err(not_started)?;
     }
 
     let started = Instant::now();
     let mut recorder = Recorder::new(&store, &id);
+    // A run whose results cannot be stored is stopped: its outcome could not be trusted.
+    let store_broke = std::cell::Cell::new(false);
+    let stop = Arc::clone(&opts.abort);
     let mut handle = |tracker: &mut Tracker, view: &mut LiveView, updates: Vec<Update>| {
         for u in &updates {
-            recorder.record(tracker, u);
+            if let Err(e) = recorder.record(tracker, u)
+                && !store_broke.replace(true)
+            {
+                view.warn(&format!("{e}; stopping the run"));
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
         }
         view.updates(tracker, &updates);
     };
@@ -284,12 +336,19 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         RunEvent::DeadlineExceeded => {
             view.warn("the workflow's activeDeadlineSeconds passed: aborting");
         }
-        RunEvent::Aborted => view.warn("interrupted: aborting the running step"),
+        RunEvent::Aborted => {
+            if !store_broke.get() {
+                view.warn("interrupted: aborting the running step");
+            }
+        }
     });
     // Why the execution stopped, when it did not simply run to its end.
     let cause = match &result {
         Err(e) => Some(e.to_string()),
         Ok(o) if o.deadline_exceeded => Some("activeDeadlineSeconds exceeded".to_owned()),
+        Ok(o) if o.aborted && store_broke.get() => {
+            Some("stopped: the results store refused to record it".to_owned())
+        }
         Ok(o) if o.aborted => Some("aborted by the user".to_owned()),
         Ok(o) if o.exit_codes.iter().any(|c| *c != 0) => Some(
             outcome_error
@@ -310,7 +369,10 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         heal::heal(&mut tracker, &ending, &mut |u| updates.push(u));
         handle(&mut tracker, &mut view, updates);
     }
-    recorder.flush();
+    // Whatever is still refused now is in `unsaved` below.
+    if recorder.flush().is_err() {
+        store_broke.set(true);
+    }
 
     // The steps decide, by the rule every backend shares.
     let mut status = testwerk_results::tracker_status(&tracker);
@@ -320,7 +382,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         status = ExecutionStatus::Failed;
     }
     let reason = cause.filter(|_| status != ExecutionStatus::Passed);
-    let _ = store.set_status(&id, status, reason.as_deref());
+    let status_stored = store.set_status(&id, status, reason.as_deref());
     // Nobody may control a run that is over; its token goes with it.
     if let Err(e) = std::fs::remove_file(dir.join(testwerk_local::control::FILE))
         && e.kind() != std::io::ErrorKind::NotFound
@@ -348,6 +410,26 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         record,
     );
     view.report_all(&end);
+    let unsaved = recorder.unsaved();
+    if store_broke.get() || !unsaved.is_empty() || status_stored.is_err() {
+        let mut missing = unsaved.to_string();
+        if let Err(e) = &status_stored {
+            missing = if unsaved.is_empty() {
+                String::new()
+            } else {
+                format!("{missing}, ")
+            };
+            missing.push_str(&format!("the final status ({e})"));
+        }
+        let cause = unsaved
+            .error
+            .unwrap_or_else(|| "it refused a write".to_owned());
+        return Err(RunError::Store(format!(
+            "the results of {} could not be stored in {}: {cause}\n  not stored: {missing}\n  the run was stopped; free space (or pass --store PATH) and run it again",
+            execution.name,
+            store.path().display()
+        )));
+    }
     Ok(status == ExecutionStatus::Passed)
 }
 

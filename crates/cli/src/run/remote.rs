@@ -1,16 +1,20 @@
 //! `testwerk run <file> --server <url>`: the agent runs the workflow on its cluster; this
-//! shows the same live view as a local run, from the agent's stream of updates.
+//! shows the same live view as a local run, from the agent's stream of updates, and follows
+//! it through a restart of the agent: each log line is shown once, and the exit code is the
+//! workflow's (4 when the agent stays away longer than `--reconnect-timeout`).
 
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use testwerk_plan::SignatureNode;
+
 use testwerk_store::ExecutionStatus;
 
 use super::report::Translator;
 use super::tracker::{Tracker, Update};
-use super::{RunError, RunRequest, input};
+use super::{LiveView, RunError, RunRequest, input};
 
 pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunError> {
     let source = std::fs::read_to_string(&req.file)
@@ -27,7 +31,7 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
     let mut answer = agent
         .post(&format!("{server}/v1/executions"))
         .send_json(&body)
-        .map_err(|e| RunError::Failed(format!("cannot reach the agent at {server}: {e}")))?;
+        .map_err(|e| RunError::AgentLost(format!("cannot reach the agent at {server}: {e}")))?;
     let status = answer.status().as_u16();
     let doc: Value = answer
         .body_mut()
@@ -54,91 +58,267 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
         }
     }
     let id = doc["id"].as_str().unwrap_or_default().to_owned();
-    let mut stream = agent
-        .get(&format!("{server}/v1/executions/{id}/follow"))
-        .call()
-        .map_err(|e| RunError::Failed(format!("following {id}: {e}")))?;
-    let reader = BufReader::new(stream.body_mut().as_reader());
     let mut view = super::reporter(req.json);
     view.translator.resume_hint = Some(format!(
         "resume it with `testwerk resume {id} --server {server}`"
     ));
-    let mut tracker: Option<Tracker> = None;
-    let mut passed = false;
-    let mut name = doc["name"].as_str().unwrap_or(&id).to_owned();
-    for line in reader.lines() {
-        let line =
-            line.map_err(|e| RunError::Failed(format!("the stream from the agent broke: {e}")))?;
-        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+    let mut follow = Follow {
+        req,
+        server,
+        id: id.clone(),
+        name: doc["name"].as_str().unwrap_or(&id).to_owned(),
+        view,
+        tracker: None,
+        seen: Seen::default(),
+        logs_shown: 0,
+        started,
+    };
+    // The agent may restart (or the connection break) at any time: follow again from the
+    // lines shown, with backoff, for up to `--reconnect-timeout`.
+    let mut lost: Option<(Instant, String)> = None;
+    let mut delay = RECONNECT_FIRST;
+    loop {
+        let progress = match follow.attempt(&agent) {
+            Attempt::Ended(passed) => return Ok(passed),
+            Attempt::Fatal(e) => return Err(e),
+            Attempt::Broke { progress, why } => {
+                if progress {
+                    lost = None;
+                    delay = RECONNECT_FIRST;
+                }
+                if lost.is_none() {
+                    follow.view.warn(&format!(
+                        "lost the agent at {server} ({why}); reconnecting for up to {} s",
+                        req.reconnect_timeout.as_secs()
+                    ));
+                }
+                match &mut lost {
+                    Some((_, last)) => *last = why,
+                    None => lost = Some((Instant::now(), why)),
+                }
+                progress
+            }
+        };
+        let Some((since, why)) = &lost else {
             continue;
         };
-        match event["kind"].as_str() {
-            Some("header") => {
-                let signature: Vec<SignatureNode> =
-                    serde_json::from_value(event["signature"].clone()).unwrap_or_default();
-                let full: Vec<SignatureNode> =
-                    serde_json::from_value(event["fullSignature"].clone()).unwrap_or_default();
-                name = event["name"].as_str().unwrap_or(&name).to_owned();
-                let t = Tracker::new(&full, &signature, "");
-                view.note(format!("running on the agent at {server}"));
-                let header = Translator::started(
-                    &t,
-                    &name,
-                    event["containers"].as_u64().unwrap_or(0) as usize,
-                );
-                view.report_all(&[header]);
-                tracker = Some(t);
-            }
-            Some("update") => {
-                let (Some(t), Ok(update)) = (
-                    tracker.as_mut(),
-                    serde_json::from_value::<Update>(event["update"].clone()),
-                ) else {
-                    continue;
-                };
-                t.apply(&update);
-                view.updates(t, &[update]);
-            }
-            Some("end") => {
-                let status = event["status"]
-                    .as_str()
-                    .and_then(|s| s.parse::<ExecutionStatus>().ok())
-                    .unwrap_or(ExecutionStatus::Failed);
-                passed = status == ExecutionStatus::Passed;
-                let Some(t) = tracker.as_mut() else {
-                    break;
-                };
-                // Over before we followed it: the agent sends the stored results instead.
-                let stored = stored_results(&event["steps"]);
-                for update in &stored {
-                    t.apply(update);
-                }
-                view.updates(t, &stored);
-                let record: Value = if req.json {
-                    agent
-                        .get(&format!("{server}/v1/executions/{id}"))
-                        .call()
-                        .ok()
-                        .and_then(|mut r| r.body_mut().read_json().ok())
-                        .unwrap_or(Value::Null)
-                } else {
-                    Value::Null
-                };
-                let end = view.translator.summary(
-                    t,
-                    &name,
-                    status,
-                    started.elapsed(),
-                    event["reason"].as_str().map(str::to_owned),
-                    record,
-                );
-                view.report_all(&end);
-                break;
-            }
-            _ => {}
+        if since.elapsed() >= req.reconnect_timeout {
+            return Err(RunError::AgentLost(format!(
+                "lost the agent at {server} and could not reach it again within {} s (last: {why}); execution {} ({}) may still be running there: see `curl {server}/v1/executions/{}`",
+                req.reconnect_timeout.as_secs(),
+                follow.name,
+                id,
+                id
+            )));
+        }
+        if !progress {
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(RECONNECT_MAX);
         }
     }
-    Ok(passed)
+}
+
+/// The first wait before following again, doubled after each failed attempt up to
+/// [`RECONNECT_MAX`].
+const RECONNECT_FIRST: Duration = Duration::from_millis(200);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// How one attempt to follow ended.
+enum Attempt {
+    /// The agent sent the end: whether the workflow passed.
+    Ended(bool),
+    /// The stream broke (or could not be opened); `progress` when it delivered anything.
+    Broke { progress: bool, why: String },
+    /// Nothing to retry.
+    Fatal(RunError),
+}
+
+/// A `--server` run being followed, across reconnections.
+struct Follow<'a> {
+    req: &'a RunRequest,
+    server: &'a str,
+    id: String,
+    name: String,
+    view: LiveView,
+    tracker: Option<Tracker>,
+    seen: Seen,
+    /// Log lines shown so far: a new stream starts after them (`?from=`).
+    logs_shown: u64,
+    started: Instant,
+}
+
+impl Follow<'_> {
+    fn attempt(&mut self, agent: &ureq::Agent) -> Attempt {
+        let (server, id) = (self.server, &self.id);
+        let url = format!(
+            "{server}/v1/executions/{id}/follow?from={}",
+            self.logs_shown
+        );
+        let mut stream = match agent.get(&url).call() {
+            Ok(s) => s,
+            Err(e) => {
+                return Attempt::Broke {
+                    progress: false,
+                    why: e.to_string(),
+                };
+            }
+        };
+        let status = stream.status().as_u16();
+        if status != 200 {
+            let doc: Value = stream.body_mut().read_json().unwrap_or(Value::Null);
+            let why = format!(
+                "{status}: {}",
+                doc["error"].as_str().unwrap_or("no reason given")
+            );
+            // An agent that does not know the execution will not learn it by waiting.
+            if status == 404 {
+                return Attempt::Fatal(RunError::Failed(format!("following {id}: {why}")));
+            }
+            return Attempt::Broke {
+                progress: false,
+                why,
+            };
+        }
+        let reader = BufReader::new(stream.body_mut().as_reader());
+        let mut progress = false;
+        for line in reader.lines() {
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    return Attempt::Broke {
+                        progress,
+                        why: e.to_string(),
+                    };
+                }
+            };
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            match event["kind"].as_str() {
+                // A header alone is no progress: an agent that is not following the
+                // execution right now sends one and ends the stream.
+                Some("header") => self.header(&event),
+                Some("update") => {
+                    progress = true;
+                    if let Ok(update) = serde_json::from_value::<Update>(event["update"].clone()) {
+                        self.update(update);
+                    }
+                }
+                Some("end") => return Attempt::Ended(self.end(agent, &event)),
+                _ => {}
+            }
+        }
+        Attempt::Broke {
+            progress,
+            why: "the agent ended the stream early".to_owned(),
+        }
+    }
+
+    fn header(&mut self, event: &Value) {
+        if self.tracker.is_some() {
+            return; // followed again: the view is up already
+        }
+        let signature: Vec<SignatureNode> =
+            serde_json::from_value(event["signature"].clone()).unwrap_or_default();
+        let full: Vec<SignatureNode> =
+            serde_json::from_value(event["fullSignature"].clone()).unwrap_or_default();
+        self.name = event["name"].as_str().unwrap_or(&self.name).to_owned();
+        let t = Tracker::new(&full, &signature, "");
+        self.view
+            .note(format!("running on the agent at {}", self.server));
+        let header = Translator::started(
+            &t,
+            &self.name,
+            event["containers"].as_u64().unwrap_or(0) as usize,
+        );
+        self.view.report_all(&[header]);
+        self.tracker = Some(t);
+    }
+
+    fn update(&mut self, update: Update) {
+        let Some(t) = self.tracker.as_mut() else {
+            return;
+        };
+        if matches!(update, Update::Log { .. }) {
+            // The agent sends each line once from `?from=` on.
+            self.logs_shown += 1;
+        } else if !self.seen.is_new(t, &update) {
+            return;
+        }
+        t.apply(&update);
+        self.view.updates(t, &[update]);
+    }
+
+    fn end(&mut self, agent: &ureq::Agent, event: &Value) -> bool {
+        let status = event["status"]
+            .as_str()
+            .and_then(|s| s.parse::<ExecutionStatus>().ok())
+            .unwrap_or(ExecutionStatus::Failed);
+        // Over before we followed it: the agent sends the stored results instead.
+        for update in stored_results(&event["steps"]) {
+            self.update(update);
+        }
+        let Some(t) = &self.tracker else {
+            return status == ExecutionStatus::Passed;
+        };
+        let record: Value = if self.req.json {
+            agent
+                .get(&format!("{}/v1/executions/{}", self.server, self.id))
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_json().ok())
+                .unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        let end = self.view.translator.summary(
+            t,
+            &self.name,
+            status,
+            self.started.elapsed(),
+            event["reason"].as_str().map(str::to_owned),
+            record,
+        );
+        self.view.report_all(&end);
+        status == ExecutionStatus::Passed
+    }
+}
+
+/// Which step updates were shown: a stream followed again repeats them, and each is shown
+/// once.
+#[derive(Default)]
+struct Seen {
+    started: HashSet<String>,
+    finished: HashSet<String>,
+    outputs: HashSet<(String, String)>,
+    retries: HashSet<(String, u32)>,
+    paused: HashMap<String, bool>,
+    warnings: HashSet<String>,
+}
+
+impl Seen {
+    fn is_new(&mut self, tracker: &Tracker, update: &Update) -> bool {
+        match update {
+            Update::Started(r) => {
+                tracker.steps.get(r).is_none_or(|s| s.status.is_none())
+                    && self.started.insert(r.clone())
+            }
+            Update::Finished { r#ref, .. } => self.finished.insert(r#ref.clone()),
+            Update::Output { r#ref, name, .. } => {
+                self.outputs.insert((r#ref.clone(), name.clone()))
+            }
+            Update::Retry { r#ref, attempt, .. } => {
+                // A new attempt starts the step again.
+                self.started.remove(r#ref);
+                self.finished.remove(r#ref);
+                self.retries.insert((r#ref.clone(), *attempt))
+            }
+            Update::Paused(r) => self.paused.insert(r.clone(), true) != Some(true),
+            Update::Resumed(r) => self.paused.insert(r.clone(), false) == Some(true),
+            Update::Warning { message } => self.warnings.insert(message.clone()),
+            Update::Log { .. } => true,
+        }
+    }
 }
 
 /// The stored step results an `end` event carries, as the updates that would have shown them
@@ -196,5 +376,47 @@ mod tests {
             ]
         );
         assert!(stored_results(&Value::Null).is_empty());
+    }
+
+    #[test]
+    fn a_stream_followed_again_shows_each_step_update_once() {
+        let mut tracker = Tracker::new(&[], &[], "");
+        let mut seen = Seen::default();
+        let finished = Update::Finished {
+            r#ref: "r1".into(),
+            status: StepStatus::Passed,
+            code: 0,
+            ms: 3,
+            message: None,
+        };
+        let output = Update::Output {
+            r#ref: "r1".into(),
+            name: "n".into(),
+            value: json!(1),
+        };
+        let warning = Update::Warning {
+            message: "Pod/x: pulling".into(),
+        };
+        for u in [&Update::Started("r1".into()), &output, &warning, &finished] {
+            assert!(seen.is_new(&tracker, u), "{u:?} is new the first time");
+            tracker.apply(u);
+        }
+        // The agent restarted: the new stream replays the step updates.
+        for u in [&Update::Started("r1".into()), &output, &warning, &finished] {
+            assert!(!seen.is_new(&tracker, u), "{u:?} is shown once");
+        }
+        assert!(seen.is_new(&tracker, &Update::Paused("r2".into())));
+        assert!(!seen.is_new(&tracker, &Update::Paused("r2".into())));
+        assert!(seen.is_new(&tracker, &Update::Resumed("r2".into())));
+        assert!(!seen.is_new(&tracker, &Update::Resumed("r2".into())));
+        // A retry starts the step again: its next start and end are new.
+        let retry = Update::Retry {
+            r#ref: "r1".into(),
+            attempt: 2,
+            of: 3,
+        };
+        assert!(seen.is_new(&tracker, &retry));
+        assert!(!seen.is_new(&tracker, &retry));
+        assert!(seen.is_new(&tracker, &finished));
     }
 }

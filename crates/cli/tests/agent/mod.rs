@@ -246,6 +246,26 @@ impl AgentEnv {
         }
     }
 
+    /// Polls until the stored log of `execution` (id or name) has a line ending in `text`.
+    pub fn wait_for_log_line(&self, execution: &str, text: &str, timeout: Duration) {
+        let started = Instant::now();
+        loop {
+            if self
+                .text(&format!("/v1/executions/{execution}/logs"))
+                .lines()
+                .any(|l| l.ends_with(text))
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "no log line `{text}` within {timeout:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Polls until the step `name` of execution `id` runs.
     pub fn wait_step_running(&self, id: &str, name: &str, timeout: Duration) {
         let started = Instant::now();
