@@ -64,7 +64,6 @@ fn exit_code(exit: Exit) -> i32 {
 
 impl Runner {
     pub(super) fn execute(&mut self, r: &str, negative: bool, toolkit: bool) -> Result<(), Fatal> {
-        self.save()?;
         if self.state.step_mut(r)?.status.is_some() {
             return Ok(());
         }
@@ -207,7 +206,7 @@ impl Runner {
         if let Some(id) = id {
             self.collect_outputs(r, &id);
         }
-        self.save()
+        Ok(())
     }
 
     /// Whether another attempt is due: attempts left, no parent timed out, not aborted, and

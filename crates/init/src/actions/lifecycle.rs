@@ -15,6 +15,7 @@ pub const CODE_NOT_RUN: i32 = 155;
 impl Runner {
     /// `start`: the step begins; its condition decides whether it runs.
     pub(super) fn start(&mut self, r: &str) -> Result<(), Fatal> {
+        self.state.push_frame(r);
         // A parent that ran out of time skips what has not started yet, this step included.
         if let Some(by) = self.expired(r, false) {
             self.apply_timeout(&by, 0);
@@ -114,7 +115,9 @@ impl Runner {
             code,
             ms,
         });
-        self.save()
+        // No save here: the state file is for the next container, which starts after this one
+        // has saved at its end; a save per step rewrote every step's state each time (quadratic).
+        self.state.pop_frame(r)
     }
 
     /// `timeout`: a Go duration, possibly a template.
