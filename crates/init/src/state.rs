@@ -20,6 +20,10 @@ use testwerk_protocol::plan::{PLAN_FORMAT_VERSION, WireAction, WirePlan};
 
 use crate::fatal::Fatal;
 
+/// The largest plan we decompress (a ConfigMap holds 1 MiB compressed; this is far more than
+/// any real plan and keeps a damaged or hostile file from taking all memory).
+const MAX_PLAN_BYTES: usize = 256 * 1024 * 1024;
+
 /// The version of the state file layout.
 pub const STATE_VERSION: u32 = 2;
 
@@ -141,6 +145,29 @@ impl State {
             groups: plan.groups,
             ..State::default()
         })
+    }
+
+    /// A fresh state for a plan in a file (its ConfigMap, mounted): JSON, or zlib-compressed
+    /// JSON as the bundle writes big plans (told apart by the first byte).
+    pub fn from_plan_file(path: &Path) -> Result<State, Fatal> {
+        let what = || {
+            format!(
+                "the plan file {} ({})",
+                path.display(),
+                testwerk_protocol::env::PLAN_FILE
+            )
+        };
+        let bytes =
+            fs::read(path).map_err(|e| Fatal::input(format!("cannot read {}: {e}", what())))?;
+        let json = if bytes.first() == Some(&b'{') {
+            bytes
+        } else {
+            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&bytes, MAX_PLAN_BYTES)
+                .map_err(|e| Fatal::input(format!("{} is neither JSON nor zlib-compressed JSON within {MAX_PLAN_BYTES} bytes: {:?}", what(), e.status)))?
+        };
+        let text = std::str::from_utf8(&json)
+            .map_err(|e| Fatal::input(format!("{} is not UTF-8: {e}", what())))?;
+        State::from_plan_json(text)
     }
 
     /// Reads the state file written by an earlier container.
@@ -332,6 +359,28 @@ mod tests {
             assert_eq!(err.code, 155);
             assert!(err.message.contains(why), "{}", err.message);
         }
+    }
+
+    #[test]
+    fn plans_come_from_files_plain_or_compressed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let json = r#"{"v":2,"g":[[{"d":{"c":"true","r":"r1"}},{"S":"r1"},{"E":"r1"}]]}"#;
+        let plain = dir.path().join("plain");
+        fs::write(&plain, json).expect("write");
+        let packed = dir.path().join("packed");
+        fs::write(
+            &packed,
+            miniz_oxide::deflate::compress_to_vec_zlib(json.as_bytes(), 6),
+        )
+        .expect("write");
+        let a = State::from_plan_file(&plain).expect("plain");
+        assert_eq!(a, State::from_plan_file(&packed).expect("compressed"));
+        assert_eq!(a.groups[0].len(), 3);
+        fs::write(&packed, b"\x78\x9cgarbage").expect("write");
+        let err = State::from_plan_file(&packed).expect_err("damaged");
+        assert!(err.message.contains("zlib"), "{}", err.message);
+        let err = State::from_plan_file(&dir.path().join("none")).expect_err("missing");
+        assert!(err.message.contains("_01_TW_PLAN_FILE"), "{}", err.message);
     }
 
     #[test]

@@ -37,7 +37,7 @@ use testwerk_spec::{
     ContainerConfig, EnvVar, JobConfig, ParamValue, PodConfig, Step, TestWorkflow,
 };
 
-pub use action::{Action, PLAN_FORMAT_VERSION, SetupCopies, WireAction, WirePlan};
+pub use action::{Action, EARLIER_PASSED, PLAN_FORMAT_VERSION, SetupCopies, WireAction, WirePlan};
 pub use error::PlanError;
 pub use group::{MergeDecision, OwnImages};
 pub use images::{ImageMetadata, ImageSource, NoImages, StaticImages};
