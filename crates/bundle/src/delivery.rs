@@ -52,7 +52,7 @@ pub fn fits_annotations(others: &BTreeMap<String, String>, plan: &str, signature
             <= MAX_ANNOTATIONS
 }
 
-/// The contents of the plan's ConfigMap: the signature as text and the plan compressed.
+/// The contents of the plan's ConfigMap: the plan and the signature, compressed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PlanFiles {
     pub data: BTreeMap<String, String>,
@@ -66,15 +66,16 @@ const LEVEL: u8 = 6;
 pub fn config_map_files(
     plan: &Plan,
     plan_json: &str,
-    signature_json: String,
+    signature_json: &str,
 ) -> Result<PlanFiles, LimitError> {
     let compressed = miniz_oxide::deflate::compress_to_vec_zlib(plan_json.as_bytes(), LEVEL);
-    let size = PLAN_KEY.len() + compressed.len() + SIGNATURE_KEY.len() + signature_json.len();
+    let signature = miniz_oxide::deflate::compress_to_vec_zlib(signature_json.as_bytes(), LEVEL);
+    let size = PLAN_KEY.len() + compressed.len() + SIGNATURE_KEY.len() + signature.len();
     if size > MAX_CONFIG_MAP {
         // Which step's actions cross the limit, each counted at the plan's compression ratio
         // (the serialization is repeated on this path only).
         let ratio = compressed.len() as f64 / plan_json.len().max(1) as f64;
-        let fixed = PLAN_KEY.len() + SIGNATURE_KEY.len() + signature_json.len();
+        let fixed = PLAN_KEY.len() + SIGNATURE_KEY.len() + signature.len();
         let step = limits::first_over(
             fixed,
             MAX_CONFIG_MAP,
@@ -95,8 +96,11 @@ pub fn config_map_files(
         });
     }
     Ok(PlanFiles {
-        data: BTreeMap::from([(SIGNATURE_KEY.to_owned(), signature_json)]),
-        binary_data: BTreeMap::from([(PLAN_KEY.to_owned(), ByteString(compressed))]),
+        data: BTreeMap::new(),
+        binary_data: BTreeMap::from([
+            (PLAN_KEY.to_owned(), ByteString(compressed)),
+            (SIGNATURE_KEY.to_owned(), ByteString(signature)),
+        ]),
     })
 }
 

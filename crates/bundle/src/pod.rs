@@ -87,11 +87,11 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         Delivery::Annotations
     } else {
         let name = format!("{}-plan", plan.resource_id);
-        let files = delivery::config_map_files(plan, &plan_json, signature_json)?;
+        let files = delivery::config_map_files(plan, &plan_json, &signature_json)?;
         config_maps.push(ConfigMap {
             metadata: meta(&name),
             immutable: Some(true),
-            data: Some(files.data),
+            data: (!files.data.is_empty()).then_some(files.data),
             binary_data: Some(files.binary_data),
         });
         Delivery::ConfigMap(name)

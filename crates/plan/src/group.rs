@@ -67,27 +67,38 @@ pub fn group(actions: Vec<Action>, images: &OwnImages, isolated: bool) -> Groupi
         }
         return Grouping { groups, decisions };
     }
-    // From the end: each group absorbs the (already final) groups after it while it can. The
-    // groups after the current one are kept reversed on a stack, so absorbing one is O(1).
-    let mut after: Vec<(Vec<Action>, Summary)> = Vec::with_capacity(groups.len());
+    // From the end: each group absorbs the (already final) groups after it while it can. A
+    // merged group is kept as its parts, last first, so absorbing one costs O(1) instead of
+    // copying everything merged so far.
+    let mut after: Vec<(Vec<Vec<Action>>, Summary)> = Vec::with_capacity(groups.len());
     for g in groups.into_iter().rev() {
         let mut summary = Summary::of(&g, images);
-        let mut current = g;
+        let mut parts = vec![g];
         while let Some((next, next_summary)) = after.last() {
             let (merge, reason) = can_merge(&summary, next_summary, images);
-            decisions.push(decision(&current, next, merge, reason));
+            decisions.push(MergeDecision {
+                left: last_exec(&parts),
+                right: first_exec(next),
+                merged: merge,
+                reason,
+            });
             if !merge {
                 break;
             }
-            if let Some((next, next_summary)) = after.pop() {
-                current.extend(next);
+            if let Some((mut next, next_summary)) = after.pop() {
+                next.append(&mut parts);
+                parts = next;
                 summary.absorb(next_summary);
             }
         }
-        after.push((current, summary));
+        after.push((parts, summary));
     }
     decisions.reverse();
-    let mut groups: Vec<Vec<Action>> = after.into_iter().rev().map(|(g, _)| g).collect();
+    let mut groups: Vec<Vec<Action>> = after
+        .into_iter()
+        .rev()
+        .map(|(parts, _)| parts.into_iter().rev().flatten().collect())
+        .collect();
     for g in &mut groups {
         if !images.is_own(
             main_config(g, images)
@@ -158,6 +169,25 @@ fn merge_settings(c: &ContainerConfig) -> ContainerConfig {
         volume_mounts: c.volume_mounts.clone(),
         ..ContainerConfig::default()
     }
+}
+
+/// The last step a merged group (its parts, last first) executes.
+fn last_exec(parts: &[Vec<Action>]) -> String {
+    parts
+        .iter()
+        .find_map(|p| p.iter().rev().find_map(exec_ref))
+        .unwrap_or("(setup)")
+        .to_owned()
+}
+
+/// The first step a merged group (its parts, last first) executes.
+fn first_exec(parts: &[Vec<Action>]) -> String {
+    parts
+        .iter()
+        .rev()
+        .find_map(|p| p.iter().find_map(exec_ref))
+        .unwrap_or("(none)")
+        .to_owned()
 }
 
 fn decision(left: &[Action], right: &[Action], merged: bool, reason: String) -> MergeDecision {
@@ -300,7 +330,7 @@ fn incompatibility(x: &ContainerConfig, y: &ContainerConfig, images: &OwnImages)
 /// The container settings that decide a group's image: the first executed step with a user
 /// image, else the first executed step, else the last transition.
 pub fn main_config<'a>(group: &'a [Action], images: &OwnImages) -> Option<&'a ContainerConfig> {
-    let executed: Vec<&str> = group.iter().filter_map(exec_ref).collect();
+    let executed: std::collections::HashSet<&str> = group.iter().filter_map(exec_ref).collect();
     let executable: Vec<&ContainerConfig> = group
         .iter()
         .filter_map(|a| match a {
