@@ -38,6 +38,7 @@ fn main() {
         },
         image_source: &NoImages,
         execution_id: None,
+        execution: None,
         config: Default::default(),
     };
     let templates = testwerk_resolve::TemplateSet::default();
