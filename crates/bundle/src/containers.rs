@@ -11,6 +11,7 @@ use testwerk_plan::group::main_config;
 use testwerk_plan::{Action, Plan, paths};
 use testwerk_spec::{ContainerConfig, ParamValue};
 
+use crate::delivery::Delivery;
 use crate::env;
 use crate::{BundleError, WorkerDefaults};
 
@@ -20,6 +21,7 @@ pub fn container(
     index: usize,
     group: &[Action],
     worker: &WorkerDefaults,
+    delivery: &Delivery,
 ) -> Result<Container, BundleError> {
     let name = (index + 1).to_string();
     // A container that switches to no step (a separate setup) runs our image with the
@@ -91,7 +93,8 @@ pub fn container(
         });
     }
     if group.iter().any(|a| matches!(a, Action::Setup(_))) {
-        env_vars.extend(env::setup_vars());
+        env_vars.extend(env::setup_vars(delivery));
+        mounts.extend(delivery.mount());
     }
     env_vars.extend(env::container_vars(&name));
 
@@ -228,7 +231,7 @@ fn resources(
         for (k, v) in m {
             let text = v.as_text();
             if text.contains("{{") || text.trim().is_empty() {
-                return Err(BundleError(format!(
+                return Err(BundleError::Invalid(format!(
                     "{path}: resources.{what}.{k}: `{text}` is not a quantity"
                 )));
             }
@@ -249,7 +252,7 @@ pub(crate) fn int(v: &ParamValue, path: &str) -> Result<i64, BundleError> {
         ParamValue::String(s) => s
             .trim()
             .parse()
-            .map_err(|_| BundleError(format!("{path}: `{s}` is not an integer"))),
+            .map_err(|_| BundleError::Invalid(format!("{path}: `{s}` is not an integer"))),
     }
 }
 

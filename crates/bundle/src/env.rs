@@ -21,26 +21,25 @@ fn field(name: &str, path: &str) -> EnvVar {
     }
 }
 
-/// What the setup step needs to know about the Pod.
-pub fn setup_vars() -> Vec<EnvVar> {
-    vec![
+/// A variable holding one of the Pod's annotations.
+pub fn annotation_var(name: &str, annotation: &str) -> EnvVar {
+    field(name, &format!("metadata.annotations['{annotation}']"))
+}
+
+/// What the setup step needs to know about the Pod, with the plan as `delivery` says.
+pub fn setup_vars(delivery: &crate::delivery::Delivery) -> Vec<EnvVar> {
+    let mut vars = vec![
         field(NODE_NAME, "spec.nodeName"),
         field(POD_NAME, "metadata.name"),
         field(NAMESPACE, "metadata.namespace"),
         field(SERVICE_ACCOUNT, "spec.serviceAccountName"),
-        field(
-            PLAN,
-            &format!("metadata.annotations['{}']", crate::labels::PLAN),
-        ),
-        field(
-            CONFIG,
-            &format!("metadata.annotations['{}']", crate::labels::CONFIG),
-        ),
-        field(
-            SIGNATURE,
-            &format!("metadata.annotations['{}']", crate::labels::SIGNATURE),
-        ),
-    ]
+    ];
+    let mut plan_vars = delivery.vars().into_iter();
+    // Order as before: plan, config, signature.
+    vars.extend(plan_vars.next());
+    vars.push(annotation_var(CONFIG, crate::labels::CONFIG));
+    vars.extend(plan_vars);
+    vars
 }
 
 /// The container's own resources and name.

@@ -10,14 +10,14 @@
 //! share the working volumes.
 
 pub mod containers;
+pub mod delivery;
 pub mod env;
 pub mod labels;
+pub mod limits;
 mod pod;
 mod worker;
 
 pub use worker::WorkerDefaults;
-
-use std::fmt;
 
 use indexmap::IndexMap;
 use k8s_openapi::api::batch::v1::Job;
@@ -75,14 +75,13 @@ impl Bundle {
     }
 }
 
-/// A plan that cannot become valid Kubernetes objects (a non-numeric user id, a bad quantity).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BundleError(pub String);
-
-impl fmt::Display for BundleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// A plan that cannot become valid Kubernetes objects.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    /// A value Kubernetes would refuse (a non-numeric user id, a bad quantity).
+    #[error("{0}")]
+    Invalid(String),
+    /// The workflow is too big for one of Kubernetes' size limits.
+    #[error(transparent)]
+    TooBig(#[from] limits::LimitError),
 }
-
-impl std::error::Error for BundleError {}

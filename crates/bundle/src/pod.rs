@@ -5,13 +5,16 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, EmptyDirVolumeSource, PersistentVolumeClaim, PodSecurityContext, PodSpec,
+    ConfigMap, Container, EmptyDirVolumeSource, PersistentVolumeClaim, PodSecurityContext, PodSpec,
     PodTemplateSpec, Secret, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use testwerk_plan::{Plan, paths};
+use testwerk_plan::{Action, Plan, paths};
 
 use crate::containers::{container, int};
+use crate::delivery::{self, Delivery};
+use crate::env::CONFIG;
+use crate::limits::{self, Limit, LimitError};
 use crate::{Bundle, BundleError, BundleOptions, labels};
 
 /// Builds every object of the execution.
@@ -40,7 +43,7 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
             ..Default::default()
         })
         .collect();
-    let config_maps = plan
+    let mut config_maps: Vec<ConfigMap> = plan
         .config_maps
         .iter()
         .map(|cm| ConfigMap {
@@ -60,13 +63,58 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         })
         .collect();
 
+    let mut annotations = plan
+        .pod
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<BTreeMap<_, _>>();
+    let config_json = to_json(&execution_config(plan))?;
+    check_env(
+        CONFIG,
+        &config_json,
+        "the execution config (`testwerk.io/config`)",
+    )?;
+    annotations.insert(labels::CONFIG.into(), config_json);
+    if let Some(at) = &opts.scheduled_at {
+        annotations.insert(labels::SCHEDULED_AT.into(), at.clone());
+    }
+    let plan_json = to_json(&plan.wire())?;
+    let signature_json = to_json(&plan.signature)?;
+    let delivery = if delivery::fits_annotations(&annotations, &plan_json, &signature_json) {
+        annotations.insert(labels::PLAN.into(), plan_json);
+        annotations.insert(labels::SIGNATURE.into(), signature_json);
+        Delivery::Annotations
+    } else {
+        let name = format!("{}-plan", plan.resource_id);
+        let files = delivery::config_map_files(plan, &plan_json, &signature_json)?;
+        config_maps.push(ConfigMap {
+            metadata: meta(&name),
+            immutable: Some(true),
+            data: (!files.data.is_empty()).then_some(files.data),
+            binary_data: Some(files.binary_data),
+        });
+        Delivery::ConfigMap(name)
+    };
+    let annotations_size = delivery::annotations_size(&annotations);
+    if annotations_size > limits::MAX_ANNOTATIONS {
+        return Err(LimitError {
+            limit: Limit::Annotations,
+            size: annotations_size,
+            step: None,
+            detail: None,
+        }
+        .into());
+    }
+
     let mut containers = Vec::with_capacity(plan.groups.len());
     for (i, group) in plan.groups.iter().enumerate() {
-        containers.push(container(plan, i, group, &opts.worker)?);
+        containers.push(container(plan, i, group, &opts.worker, &delivery)?);
     }
+    check_container_env(plan, &containers)?;
     let main = containers
         .pop()
-        .ok_or_else(|| BundleError("the plan has no container".into()))?;
+        .ok_or_else(|| BundleError::Invalid("the plan has no container".into()))?;
 
     let mut pod_labels = plan
         .pod
@@ -75,18 +123,6 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect::<BTreeMap<_, _>>();
     pod_labels.extend(ours.clone());
-    let mut annotations = plan
-        .pod
-        .annotations
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect::<BTreeMap<_, _>>();
-    annotations.insert(labels::PLAN.into(), to_json(&plan.wire())?);
-    annotations.insert(labels::SIGNATURE.into(), to_json(&plan.signature)?);
-    annotations.insert(labels::CONFIG.into(), to_json(&execution_config(plan))?);
-    if let Some(at) = &opts.scheduled_at {
-        annotations.insert(labels::SCHEDULED_AT.into(), at.clone());
-    }
 
     let mut volumes: Vec<Volume> = paths::DEFAULT_VOLUMES
         .iter()
@@ -97,6 +133,7 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         })
         .collect();
     volumes.extend(plan.volumes.iter().cloned());
+    volumes.extend(delivery.volume());
     opts.worker.apply_size_limit(&mut volumes);
     let pod = &plan.pod;
     let path = "spec.pod.securityContext";
@@ -204,12 +241,103 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         }),
         ..Default::default()
     };
+    check_job(plan, &job)?;
     Ok(Bundle {
         secrets,
         config_maps,
         pvcs,
         job,
     })
+}
+
+/// The step a container runs first (to name it in errors).
+fn first_step(plan: &Plan, index: usize) -> Option<(String, Option<String>)> {
+    plan.groups.get(index)?.iter().find_map(|a| match a {
+        Action::Execute { r#ref, .. } => Some((r#ref.clone(), limits::step_name(plan, r#ref))),
+        _ => None,
+    })
+}
+
+/// A variable `init` gets from an annotation must fit one environment string.
+fn check_env(name: &str, value: &str, what: &str) -> Result<(), LimitError> {
+    let size = delivery::env_string_size(name, value);
+    if size > limits::MAX_ENV_STRING {
+        return Err(LimitError {
+            limit: Limit::EnvValue,
+            size,
+            step: None,
+            detail: Some(what.to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// Every literal variable of every container must fit one environment string (the value is
+/// never shown: it may be a secret).
+fn check_container_env(plan: &Plan, containers: &[Container]) -> Result<(), LimitError> {
+    for (i, c) in containers.iter().enumerate() {
+        for var in c.env.iter().flatten() {
+            let size = delivery::env_string_size(&var.name, var.value.as_deref().unwrap_or(""));
+            if size > limits::MAX_ENV_STRING {
+                // The name the user wrote, without our scope prefix (`_0_`).
+                let name = testwerk_protocol::env::parse_scoped(&var.name)
+                    .map_or(var.name.as_str(), |s| s.name);
+                return Err(LimitError {
+                    limit: Limit::EnvValue,
+                    size,
+                    step: first_step(plan, i),
+                    detail: Some(format!("variable `{name}` of container {}", c.name)),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Job must fit one etcd object; mostly its containers count, one per impure step.
+fn check_job(plan: &Plan, job: &Job) -> Result<(), BundleError> {
+    let size = serde_json::to_vec(job)
+        .map_err(|e| BundleError::Invalid(e.to_string()))?
+        .len();
+    if size <= limits::MAX_OBJECT {
+        return Ok(());
+    }
+    let pod = job.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+    let containers: Vec<&Container> = pod
+        .map(|p| {
+            p.init_containers
+                .iter()
+                .flatten()
+                .chain(&p.containers)
+                .collect()
+        })
+        .unwrap_or_default();
+    let sizes: Vec<usize> = containers
+        .iter()
+        .map(|c| serde_json::to_vec(c).map_or(0, |v| v.len() + 1))
+        .collect();
+    let fixed = size.saturating_sub(sizes.iter().sum());
+    let refs: Vec<Option<(String, Option<String>)>> =
+        (0..containers.len()).map(|i| first_step(plan, i)).collect();
+    let step = limits::first_over(
+        fixed,
+        limits::MAX_OBJECT,
+        refs.iter()
+            .map(|r| r.as_ref().map(|(r, _)| r.as_str()))
+            .zip(sizes.iter().copied()),
+    )
+    .and_then(|r| refs.iter().flatten().find(|(x, _)| x == r).cloned());
+    Err(LimitError {
+        limit: Limit::Job,
+        size,
+        step,
+        detail: Some(format!(
+            "{} containers, about {} bytes each",
+            containers.len(),
+            sizes.iter().sum::<usize>() / containers.len().max(1)
+        )),
+    }
+    .into())
 }
 
 fn own_labels(plan: &Plan) -> BTreeMap<String, String> {
@@ -236,7 +364,7 @@ fn execution_config(plan: &Plan) -> serde_json::Value {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, BundleError> {
-    serde_json::to_string(value).map_err(|e| BundleError(e.to_string()))
+    serde_json::to_string(value).map_err(|e| BundleError::Invalid(e.to_string()))
 }
 
 /// `None` for an empty list, so the Pod spec shows only what is set.

@@ -25,14 +25,14 @@ impl WorkerDefaults {
         if let Some(p) = &self.default_pull_policy
             && !matches!(p.as_str(), "Always" | "IfNotPresent" | "Never")
         {
-            return Err(BundleError(format!(
+            return Err(BundleError::Invalid(format!(
                 "invalid worker default image pull policy \"{p}\" (allowed: Always, IfNotPresent, Never)"
             )));
         }
         if let Some(q) = &self.empty_dir_size_limit
             && !is_quantity(q)
         {
-            return Err(BundleError(format!(
+            return Err(BundleError::Invalid(format!(
                 "invalid worker emptyDir size limit \"{q}\""
             )));
         }
@@ -42,7 +42,7 @@ impl WorkerDefaults {
         ] {
             for (resource, q) in map {
                 if !is_quantity(q) {
-                    return Err(BundleError(format!(
+                    return Err(BundleError::Invalid(format!(
                         "invalid worker default runner {} {kind} \"{q}\"",
                         resource.to_uppercase()
                     )));

@@ -273,7 +273,7 @@ fn fixture_19_20_21_worker_defaults_apply_only_to_our_containers() {
             ..Default::default()
         };
         let err = build(&plan(&workflow("steps:\n- shell: a")), &opts).expect_err("an error");
-        assert!(err.0.contains(message), "{err}");
+        assert!(err.to_string().contains(message), "{err}");
     }
 }
 

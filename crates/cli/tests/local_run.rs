@@ -509,3 +509,47 @@ fn a_hostile_expression_fails_its_step_fast_in_init() {
     // end at all before memory ran out (3 GB in 8.5 s, then more).
     assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
 }
+
+/// Issue 9: 2,000 sequential steps run locally (the plan travels as a compressed file, where
+/// upstream's plans broke at about 75 steps and ours at 150 with `Argument list too long`),
+/// and `passed` keeps its meaning past the eight refs a condition names.
+#[test]
+fn two_thousand_steps_run_and_a_failure_far_down_still_skips_what_follows() {
+    let dir = scratch("many-steps");
+    let mut body = String::from("spec:\n  system: {pureByDefault: true}\n  steps:\n");
+    for i in 0..2000 {
+        body.push_str(&format!("  - name: s{i}\n    shell: echo step-{i}-ran\n"));
+    }
+    let wf = write(&dir, "many.yaml", &body);
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
+    assert_eq!(
+        code,
+        Some(0),
+        "{}\n{err}",
+        &out[out.len().saturating_sub(2000)..]
+    );
+    for i in [0, 999, 1999] {
+        assert!(out.contains(&format!("step-{i}-ran")), "step {i}");
+    }
+
+    let mut body = String::from("spec:\n  system: {pureByDefault: true}\n  steps:\n");
+    for i in 0..12 {
+        body.push_str(&format!("  - name: s{i}\n    shell: echo step-{i}-ran\n"));
+    }
+    body.push_str("  - name: Break\n    shell: exit 4\n");
+    for i in 12..24 {
+        body.push_str(&format!("  - name: s{i}\n    shell: echo step-{i}-ran\n"));
+    }
+    body.push_str("  - name: Cleanup\n    condition: failed\n    shell: echo cleanup-ran\n");
+    let wf = write(&dir, "breaks.yaml", &body);
+    let (code, out, err) = testwerk_run(&dir.join("db2"), &[&wf]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("step-11-ran") && out.contains("cleanup-ran"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("step-12-ran") && !out.contains("step-23-ran"),
+        "{out}"
+    );
+}

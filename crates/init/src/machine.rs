@@ -6,6 +6,7 @@
 //! | `env.X`, `env` | the transition's environment ([`StepEnv`]); unset ⇒ `""` |
 //! | a step ref (`r3`) | `true` iff it passed or was skipped; unfinished: its result expression if it has one (a group), else `true` |
 //! | `status` | `"passed"` when the current-status chain holds, else `"failed"`; in a retry `until`, the step's own status |
+//! | `earlier.passed` | every required step ended so far, here and in the groups around, passed or was skipped (what the compiler folds `passed` in a condition to) |
 //! | `passed`, `success` / `failed`, `error` | `status == "passed"` / `status != "passed" && status != "skipped"` |
 //! | `always` / `never` | `true` / `false` |
 //! | `self.status`, `self.passed`, … | the same for the current step's own status |
@@ -23,6 +24,7 @@ use crate::state::State;
 use crate::stepenv::StepEnv;
 use serde_json::{Map, Value};
 use testwerk_expr::{Expr, Lookup, Machine, Template, to_string_form, truthy};
+use testwerk_protocol::plan::EARLIER_PASSED;
 
 /// The runtime machine for one evaluation.
 pub struct Runtime<'a> {
@@ -98,14 +100,25 @@ impl<'a> Runtime<'a> {
         }
     }
 
-    /// Whether the current-status chain holds.
+    /// Whether the current-status chain holds: upstream's chain names every required step ended
+    /// so far in the groups around the current step, and those groups themselves (an unfinished
+    /// group counts by its result expression).
     fn chain_status(&self) -> &'static str {
-        let chain = self.state.status_chain.trim();
-        if chain.is_empty() {
+        if !self.state.earlier_passed() {
+            return "failed";
+        }
+        let groups: Vec<&str> = self
+            .state
+            .frames
+            .iter()
+            .map(|f| f.r#ref.as_str())
+            .filter(|r| *r != self.current)
+            .collect();
+        if groups.is_empty() {
             return "passed";
         }
         // Refs only, by construction; an error means something unexpected: count as failed.
-        match Expr::parse(chain).map(|e| e.finalize(self)) {
+        match Expr::parse(&groups.join("&&")).map(|e| e.finalize(self)) {
             Ok(Ok(v)) if truthy(&v) => "passed",
             _ => "failed",
         }
@@ -197,6 +210,7 @@ impl Machine for Runtime<'_> {
         match name {
             "always" => return Some(Lookup::Value(Value::Bool(true))),
             "never" => return Some(Lookup::Value(Value::Bool(false))),
+            EARLIER_PASSED => return Some(Lookup::Value(Value::Bool(self.state.earlier_passed()))),
             "status" => {
                 return Some(Lookup::from(if self.own_status {
                     self.own()
@@ -328,9 +342,21 @@ mod tests {
         s
     }
 
-    fn eval(state: &State, current: &str, chain: &str, expr: &str) -> Result<Value, String> {
+    /// Evaluates `expr` for step `current` inside the running steps `frames` (ref, failed).
+    fn eval(
+        state: &State,
+        current: &str,
+        frames: &[(&str, u32)],
+        expr: &str,
+    ) -> Result<Value, String> {
         let mut state = state.clone();
-        state.status_chain = chain.into();
+        state.frames = frames
+            .iter()
+            .map(|(r, failed)| crate::state::Frame {
+                r#ref: (*r).to_owned(),
+                failed: *failed,
+            })
+            .collect();
         let env = SplitEnv::split([
             ("_0_X".into(), "x".into()),
             ("_0C_Y".into(), "{{env.X}}y".into()),
@@ -345,23 +371,55 @@ mod tests {
     #[test]
     fn refs_aliases_and_status() {
         let s = state();
-        let t = |chain: &str, e: &str| eval(&s, "r3", chain, e);
-        assert_eq!(t("", "r1&&r2&&r3&&root"), Ok(Value::Bool(true)));
-        assert_eq!(t("", "rf"), Ok(Value::Bool(false)));
-        assert_eq!(t("r1&&root", "status"), Ok(Value::from("passed")));
-        assert_eq!(t("rf&&root", "status"), Ok(Value::from("failed")));
-        assert_eq!(t("rf&&root", "passed"), Ok(Value::Bool(false)));
-        assert_eq!(t("rf&&root", "failed"), Ok(Value::Bool(true)));
-        assert_eq!(t("rf", "always && !never"), Ok(Value::Bool(true)));
-        assert_eq!(t("r1", "self.status"), Ok(Value::from("passed")));
-        assert_eq!(eval(&s, "rf", "r1", "self.failed"), Ok(Value::Bool(true)));
-        assert_eq!(eval(&s, "r2", "rf", "self.passed"), Ok(Value::Bool(false)));
+        let t = |frames: &[(&str, u32)], e: &str| eval(&s, "r3", frames, e);
+        let ok: &[(&str, u32)] = &[("root", 0), ("r3", 0)];
+        let one_failed: &[(&str, u32)] = &[("root", 1), ("r3", 0)];
+        assert_eq!(t(&[], "r1&&r2&&r3&&root"), Ok(Value::Bool(true)));
+        assert_eq!(t(&[], "rf"), Ok(Value::Bool(false)));
+        assert_eq!(t(ok, "status"), Ok(Value::from("passed")));
+        assert_eq!(t(ok, "earlier.passed"), Ok(Value::Bool(true)));
+        assert_eq!(t(one_failed, "status"), Ok(Value::from("failed")));
+        assert_eq!(t(one_failed, "earlier.passed"), Ok(Value::Bool(false)));
+        assert_eq!(t(one_failed, "passed"), Ok(Value::Bool(false)));
+        assert_eq!(t(one_failed, "failed"), Ok(Value::Bool(true)));
+        assert_eq!(t(one_failed, "always && !never"), Ok(Value::Bool(true)));
+        assert_eq!(t(ok, "self.status"), Ok(Value::from("passed")));
+        assert_eq!(eval(&s, "rf", ok, "self.failed"), Ok(Value::Bool(true)));
+        assert_eq!(
+            eval(&s, "r2", one_failed, "self.passed"),
+            Ok(Value::Bool(false))
+        );
+    }
+
+    #[test]
+    fn status_counts_the_groups_around_by_their_result_but_earlier_passed_does_not() {
+        // As upstream's chain: an unfinished group around the step counts by its result
+        // expression (here a negative group whose children have not failed yet), while
+        // `earlier.passed`, what `passed` in a condition folds to, looks at ended steps only.
+        let mut s = state();
+        s.steps.insert(
+            "neg".into(),
+            Step {
+                result: Some("!r1".into()),
+                condition: "passed".into(),
+                ..Step::default()
+            },
+        );
+        let frames: &[(&str, u32)] = &[("root", 0), ("neg", 0), ("r3", 0)];
+        assert_eq!(eval(&s, "r3", frames, "status"), Ok(Value::from("failed")));
+        assert_eq!(
+            eval(&s, "r3", frames, "earlier.passed"),
+            Ok(Value::Bool(true))
+        );
+        // The step itself is not part of its own chain.
+        let frames: &[(&str, u32)] = &[("root", 0), ("neg", 0)];
+        assert_eq!(eval(&s, "neg", frames, "status"), Ok(Value::from("passed")));
     }
 
     #[test]
     fn steps_outputs_env_and_files() {
         let s = state();
-        let t = |e: &str| eval(&s, "r3", "", e);
+        let t = |e: &str| eval(&s, "r3", &[], e);
         assert_eq!(t("step.produce.outputs.token"), Ok(Value::from("t0k3n")));
         assert_eq!(
             t("step.produce.results"),

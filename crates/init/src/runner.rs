@@ -3,7 +3,7 @@
 //! pausing, the exit).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use testwerk_protocol::line::{Event, StepStatus, check_token};
@@ -87,9 +87,14 @@ impl Runner {
             .to_owned();
         check_token(&token)
             .map_err(|e| Fatal::input(format!("{}: {e}", testwerk_protocol::env::TOKEN)))?;
-        let state = match env.scoped("01", "TW_PLAN") {
-            Some(plan) => State::from_plan_json(plan)?,
-            None => State::load(&settings.state_file)?,
+        let state = match (
+            env.scoped("01", "TW_PLAN"),
+            env.scoped("01", "TW_PLAN_FILE"),
+        ) {
+            (Some(plan), _) => State::from_plan_json(plan)?,
+            // A plan too big for a variable comes as a file (its ConfigMap, mounted).
+            (None, Some(file)) => State::from_plan_file(Path::new(file))?,
+            (None, None) => State::load(&settings.state_file)?,
         };
         let actions = state.groups.get(group).cloned().ok_or_else(|| {
             Fatal::input(format!(

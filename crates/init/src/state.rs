@@ -20,8 +20,12 @@ use testwerk_protocol::plan::{PLAN_FORMAT_VERSION, WireAction, WirePlan};
 
 use crate::fatal::Fatal;
 
+/// The largest plan we decompress (a ConfigMap holds 1 MiB compressed; this is far more than
+/// any real plan and keeps a damaged or hostile file from taking all memory).
+const MAX_PLAN_BYTES: usize = 256 * 1024 * 1024;
+
 /// The version of the state file layout.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// What is known about one step.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +37,9 @@ pub struct Step {
     /// Enclosing groups, outermost first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parents: Vec<String>,
+    /// `optional: true`: its failure counts neither for its group nor for `passed` after it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
     /// How a group decides its status (an expression over its children).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
@@ -63,6 +70,19 @@ pub struct Step {
     pub paused_since: Option<u64>,
 }
 
+/// A step that has started and not ended. Upstream's plans spell out before every step the
+/// chain of refs that must have passed (every earlier required sibling of it and of each
+/// group around it, plus those groups), which made plans quadratic in the number of steps;
+/// here that chain is these frames: each group around the current step, with how many of its
+/// required children that have ended did not pass.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    pub r#ref: String,
+    /// Required children that have ended neither passed nor skipped.
+    #[serde(default)]
+    pub failed: u32,
+}
+
 /// `retry: {count, until}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Retry {
@@ -91,9 +111,10 @@ pub struct State {
     /// The step that started last.
     #[serde(default)]
     pub current: String,
-    /// The current-status chain (`r3&&root`): whether required steps so far passed.
+    /// The steps started and not yet ended, outermost first: the current-status chain, kept
+    /// incrementally (see [`Frame`]).
     #[serde(default)]
-    pub status_chain: String,
+    pub frames: Vec<Frame>,
     #[serde(default)]
     pub steps: BTreeMap<String, Step>,
     /// Outputs reported by toolkit steps, by name (`output.<name>`, `services.<name>`).
@@ -114,7 +135,7 @@ impl State {
             .map_err(|e| Fatal::input(format!("the plan is not valid: {e}")))?;
         if plan.version != PLAN_FORMAT_VERSION {
             return Err(Fatal::input(format!(
-                "the plan has format version {}, this testwerk-init runs version {PLAN_FORMAT_VERSION}",
+                "the plan has format version {}, this testwerk-init runs version {PLAN_FORMAT_VERSION} only: use the testwerk-init image of the testwerk that compiled the workflow",
                 plan.version
             )));
         }
@@ -124,6 +145,29 @@ impl State {
             groups: plan.groups,
             ..State::default()
         })
+    }
+
+    /// A fresh state for a plan in a file (its ConfigMap, mounted): JSON, or zlib-compressed
+    /// JSON as the bundle writes big plans (told apart by the first byte).
+    pub fn from_plan_file(path: &Path) -> Result<State, Fatal> {
+        let what = || {
+            format!(
+                "the plan file {} ({})",
+                path.display(),
+                testwerk_protocol::env::PLAN_FILE
+            )
+        };
+        let bytes =
+            fs::read(path).map_err(|e| Fatal::input(format!("cannot read {}: {e}", what())))?;
+        let json = if bytes.first() == Some(&b'{') {
+            bytes
+        } else {
+            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&bytes, MAX_PLAN_BYTES)
+                .map_err(|e| Fatal::input(format!("{} is neither JSON nor zlib-compressed JSON within {MAX_PLAN_BYTES} bytes: {:?}", what(), e.status)))?
+        };
+        let text = std::str::from_utf8(&json)
+            .map_err(|e| Fatal::input(format!("{} is not UTF-8: {e}", what())))?;
+        State::from_plan_json(text)
     }
 
     /// Reads the state file written by an earlier container.
@@ -198,6 +242,41 @@ impl State {
             .ok_or_else(|| Fatal::input(format!("the plan uses step {r:?} before declaring it")))
     }
 
+    /// Step `r` starts: it becomes the innermost frame.
+    pub fn push_frame(&mut self, r: &str) {
+        self.frames.push(Frame {
+            r#ref: r.to_owned(),
+            failed: 0,
+        });
+    }
+
+    /// Step `r` (with its status) ends: its frame goes, and a required step that did not pass
+    /// counts as failed in the group around it.
+    pub fn pop_frame(&mut self, r: &str) -> Result<(), Fatal> {
+        match self.frames.last() {
+            Some(top) if top.r#ref == r => {}
+            top => {
+                return Err(Fatal::input(format!(
+                    "the plan is not valid: it ends step {r:?} while {} is the innermost running step",
+                    top.map_or_else(|| "no step".to_owned(), |f| format!("{:?}", f.r#ref))
+                )));
+            }
+        }
+        self.frames.pop();
+        let step = self.step(r);
+        let failed = step.is_some_and(|s| !s.optional && !s.status.is_some_and(|st| st.is_ok()));
+        if failed && let Some(parent) = self.frames.last_mut() {
+            parent.failed = parent.failed.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// Whether every required step that has ended so far, in the current group and in every
+    /// group around it, passed or was skipped ([`testwerk_protocol::plan::EARLIER_PASSED`]).
+    pub fn earlier_passed(&self) -> bool {
+        self.frames.iter().all(|f| f.failed == 0)
+    }
+
     /// Sets the status of every unfinished step inside `parent` (started ones get
     /// `started_status`, the others `skipped`).
     pub fn finish_descendants(&mut self, parent: &str, started_status: StepStatus, code: i32) {
@@ -242,7 +321,7 @@ fn check_refs(groups: &[Vec<WireAction>]) -> Result<(), Fatal> {
                     }
                     continue;
                 }
-                WireAction::Setup(_) | WireAction::CurrentStatus(_) => continue,
+                WireAction::Setup(_) => continue,
             };
             // `""` is the virtual top of the sequence, never declared.
             if !r.is_empty() && !declared.contains(r.as_str()) {
@@ -261,17 +340,20 @@ mod tests {
 
     #[test]
     fn plans_are_checked() {
-        let ok = r#"{"v":1,"g":[[{"d":{"c":"true","r":"r1"}},{"S":"r1"},{"E":"r1"},{"E":""}]]}"#;
+        let ok = r#"{"v":2,"g":[[{"d":{"c":"true","r":"r1"}},{"S":"r1"},{"E":"r1"},{"E":""}]]}"#;
         assert!(State::from_plan_json(ok).is_ok());
         for (bad, why) in [
             ("{", "not valid"),
-            (r#"{"v":2,"g":[]}"#, "version 2"),
-            (r#"{"v":1,"g":[[{"S":"r9"}]]}"#, "\"r9\""),
+            (r#"{"v":1,"g":[]}"#, "version 1"),
+            (r#"{"v":3,"g":[]}"#, "version 3"),
+            (r#"{"v":2,"g":[[{"S":"r9"}]]}"#, "\"r9\""),
             (
-                r#"{"v":1,"g":[[{"d":{"c":"true","r":"a","p":["zz"]}}]]}"#,
+                r#"{"v":2,"g":[[{"d":{"c":"true","r":"a","p":["zz"]}}]]}"#,
                 "\"zz\"",
             ),
-            (r#"{"v":1,"g":[[{"x":1}]]}"#, "not valid"),
+            (r#"{"v":2,"g":[[{"x":1}]]}"#, "not valid"),
+            // Version 1's current-status action is gone: its chain made plans quadratic.
+            (r#"{"v":2,"g":[[{"s":"root"}]]}"#, "not valid"),
         ] {
             let err = State::from_plan_json(bad).expect_err(bad);
             assert_eq!(err.code, 155);
@@ -280,10 +362,32 @@ mod tests {
     }
 
     #[test]
+    fn plans_come_from_files_plain_or_compressed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let json = r#"{"v":2,"g":[[{"d":{"c":"true","r":"r1"}},{"S":"r1"},{"E":"r1"}]]}"#;
+        let plain = dir.path().join("plain");
+        fs::write(&plain, json).expect("write");
+        let packed = dir.path().join("packed");
+        fs::write(
+            &packed,
+            miniz_oxide::deflate::compress_to_vec_zlib(json.as_bytes(), 6),
+        )
+        .expect("write");
+        let a = State::from_plan_file(&plain).expect("plain");
+        assert_eq!(a, State::from_plan_file(&packed).expect("compressed"));
+        assert_eq!(a.groups[0].len(), 3);
+        fs::write(&packed, b"\x78\x9cgarbage").expect("write");
+        let err = State::from_plan_file(&packed).expect_err("damaged");
+        assert!(err.message.contains("zlib"), "{}", err.message);
+        let err = State::from_plan_file(&dir.path().join("none")).expect_err("missing");
+        assert!(err.message.contains("_01_TW_PLAN_FILE"), "{}", err.message);
+    }
+
+    #[test]
     fn saves_atomically_and_loads_back() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("sub/state");
-        let mut s = State::from_plan_json(r#"{"v":1,"g":[[]]}"#).expect("plan");
+        let mut s = State::from_plan_json(r#"{"v":2,"g":[[]]}"#).expect("plan");
         s.current = "r1".into();
         s.save(&path).expect("save");
         let mode = fs::metadata(&path).expect("meta").permissions().mode();

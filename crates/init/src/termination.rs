@@ -5,15 +5,23 @@
 //! the group has it), in order, joined by `/`: `<status letter>,<exit code>`, e.g.
 //! `p,0/f,1/s,0`. A step without a status yet is written `aborted,137`, which does not match
 //! the one-letter form, so a reader stops there: the container died before finishing it.
+//!
+//! The kubelet keeps at most 4096 bytes of it, so entries stop before that size: a group of
+//! thousands of steps reports its first few hundred here (the log has every one), and writing
+//! the message after every action stays cheap instead of growing with the number of steps.
 
 use testwerk_protocol::paths::SETUP_REF;
 use testwerk_protocol::plan::WireAction;
 
 use crate::state::State;
 
+/// The most the kubelet keeps of a termination message.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
 /// The message for action group `actions`.
 pub fn message(actions: &[WireAction], state: &State) -> String {
-    let mut entries = Vec::new();
+    let mut entries: Vec<String> = Vec::new();
+    let mut len = 0;
     for action in actions {
         let r = match action {
             WireAction::Setup(_) => SETUP_REF,
@@ -21,10 +29,15 @@ pub fn message(actions: &[WireAction], state: &State) -> String {
             _ => continue,
         };
         let step = state.step(r);
-        entries.push(match step.and_then(|s| s.status) {
+        let entry = match step.and_then(|s| s.status) {
             Some(status) => format!("{},{}", status.letter(), step.map_or(0, |s| s.code)),
             None => "aborted,137".to_owned(),
-        });
+        };
+        len += entry.len() + usize::from(!entries.is_empty());
+        if len > MAX_MESSAGE_BYTES {
+            break;
+        }
+        entries.push(entry);
     }
     entries.join("/")
 }
@@ -61,5 +74,26 @@ mod tests {
             WireAction::End(String::new()),
         ];
         assert_eq!(message(&actions, &state), "p,0/f,2/aborted,137");
+    }
+
+    #[test]
+    fn stops_before_the_kubelet_limit() {
+        let mut state = State::default();
+        let mut actions = Vec::new();
+        for i in 0..5000 {
+            let r = format!("r{i}");
+            state.steps.insert(
+                r.clone(),
+                Step {
+                    status: Some(StepStatus::Passed),
+                    ..Step::default()
+                },
+            );
+            actions.push(WireAction::End(r));
+        }
+        let m = message(&actions, &state);
+        assert!(m.len() <= MAX_MESSAGE_BYTES, "{}", m.len());
+        assert!(m.len() > MAX_MESSAGE_BYTES - 4, "{}", m.len());
+        assert!(m.split('/').all(|e| e == "p,0"), "whole entries only");
     }
 }

@@ -40,7 +40,13 @@ pub fn prepare_volumes(
                     "volume `{}` uses ConfigMap `{}`, which the workflow does not create; only its own content files work locally",
                     volume.name, cm.name
                 )))?;
-            for (key, value) in source.data.iter().flatten() {
+            let text = source.data.iter().flatten().map(|(k, v)| (k, v.as_bytes()));
+            let binary = source
+                .binary_data
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k, v.0.as_slice()));
+            for (key, value) in text.chain(binary) {
                 let file = path.join(key);
                 fs::write(&file, value).map_err(|e| LocalError::io(&file, e))?;
                 set_mode(&file, cm.default_mode.map_or(0o644, |m| m as u32))?;

@@ -3,7 +3,7 @@
 use testwerk_spec::ContainerConfig;
 
 pub use testwerk_protocol::plan::{
-    PLAN_FORMAT_VERSION, SetupCopies, Transition, WireAction, WirePlan,
+    EARLIER_PASSED, PLAN_FORMAT_VERSION, SetupCopies, Transition, WireAction, WirePlan,
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -14,6 +14,7 @@ pub enum Action {
         id: Option<String>,
         condition: String,
         parents: Vec<String>,
+        optional: bool,
     },
     Result {
         r#ref: String,
@@ -25,7 +26,6 @@ pub enum Action {
         r#ref: String,
         config: Box<ContainerConfig>,
     },
-    CurrentStatus(String),
     Start(String),
     End(String),
     Execute {
@@ -65,7 +65,7 @@ impl Action {
 
     pub fn step_ref(&self) -> Option<&str> {
         match self {
-            Action::Setup(_) | Action::CurrentStatus(_) => None,
+            Action::Setup(_) => None,
             Action::Declare { r#ref, .. }
             | Action::Result { r#ref, .. }
             | Action::Container { r#ref, .. }
@@ -88,11 +88,13 @@ impl Action {
                 id,
                 condition,
                 parents,
+                optional,
             } => WireAction::Declare {
                 condition,
                 r#ref,
                 id,
                 parents,
+                optional,
             },
             Action::Result { r#ref, value } => WireAction::Result { r#ref, value },
             Action::Container { r#ref, config } => WireAction::Container {
@@ -103,7 +105,6 @@ impl Action {
                     working_dir: config.working_dir,
                 },
             },
-            Action::CurrentStatus(s) => WireAction::CurrentStatus(s),
             Action::Start(r) => WireAction::Start(r),
             Action::End(r) => WireAction::End(r),
             Action::Execute {

@@ -1,6 +1,7 @@
 //! Actions are split into containers and adjacent containers merged where that is safe
 //! (`action/group.go` and `action/finalize.go` semantics).
 
+use std::collections::HashMap;
 use std::fmt;
 
 use testwerk_spec::ContainerConfig;
@@ -53,7 +54,7 @@ pub struct Grouping {
 
 /// Splits at every execute point, then merges neighbours unless `isolated`.
 pub fn group(actions: Vec<Action>, images: &OwnImages, isolated: bool) -> Grouping {
-    let mut groups = split(actions);
+    let groups = split(actions);
     let mut decisions = Vec::new();
     if isolated {
         for pair in groups.windows(2) {
@@ -66,23 +67,38 @@ pub fn group(actions: Vec<Action>, images: &OwnImages, isolated: bool) -> Groupi
         }
         return Grouping { groups, decisions };
     }
-    let mut i = groups.len().saturating_sub(1);
-    while i > 0 {
-        i -= 1;
-        loop {
-            if i + 1 >= groups.len() {
-                break;
-            }
-            let (merge, reason) = can_merge(&groups[i], &groups[i + 1], images);
-            decisions.push(decision(&groups[i], &groups[i + 1], merge, reason));
+    // From the end: each group absorbs the (already final) groups after it while it can. A
+    // merged group is kept as its parts, last first, so absorbing one costs O(1) instead of
+    // copying everything merged so far.
+    let mut after: Vec<(Vec<Vec<Action>>, Summary)> = Vec::with_capacity(groups.len());
+    for g in groups.into_iter().rev() {
+        let mut summary = Summary::of(&g, images);
+        let mut parts = vec![g];
+        while let Some((next, next_summary)) = after.last() {
+            let (merge, reason) = can_merge(&summary, next_summary, images);
+            decisions.push(MergeDecision {
+                left: last_exec(&parts),
+                right: first_exec(next),
+                merged: merge,
+                reason,
+            });
             if !merge {
                 break;
             }
-            let next = groups.remove(i + 1);
-            groups[i].extend(next);
+            if let Some((mut next, next_summary)) = after.pop() {
+                next.append(&mut parts);
+                parts = next;
+                summary.absorb(next_summary);
+            }
         }
+        after.push((parts, summary));
     }
     decisions.reverse();
+    let mut groups: Vec<Vec<Action>> = after
+        .into_iter()
+        .rev()
+        .map(|(parts, _)| parts.into_iter().rev().flatten().collect())
+        .collect();
     for g in &mut groups {
         if !images.is_own(
             main_config(g, images)
@@ -93,6 +109,85 @@ pub fn group(actions: Vec<Action>, images: &OwnImages, isolated: bool) -> Groupi
         }
     }
     Grouping { groups, decisions }
+}
+
+/// What decides whether a group can merge with a neighbour, kept per group so that a group
+/// that has absorbed thousands of pure steps is not read again for every neighbour.
+struct Summary {
+    pure: bool,
+    has_transitions: bool,
+    /// The distinct container settings that matter for merging (see [`incompatibility`]), each
+    /// with whether it runs one of our images.
+    settings: Vec<(ContainerConfig, bool)>,
+}
+
+impl Summary {
+    fn of(group: &[Action], images: &OwnImages) -> Summary {
+        let mut summary = Summary {
+            pure: is_pure(group),
+            has_transitions: false,
+            settings: Vec::new(),
+        };
+        for c in transitions(group) {
+            summary.has_transitions = true;
+            summary.add((merge_settings(c), images.is_own(c.image.as_deref())));
+        }
+        summary
+    }
+
+    fn add(&mut self, setting: (ContainerConfig, bool)) {
+        if !self.settings.contains(&setting) {
+            self.settings.push(setting);
+        }
+    }
+
+    fn absorb(&mut self, other: Summary) {
+        self.pure &= other.pure;
+        self.has_transitions |= other.has_transitions;
+        for setting in other.settings {
+            self.add(setting);
+        }
+    }
+
+    /// The settings that must be compatible with the other side: a pure group running in our
+    /// image can run anywhere, so only its user-image settings count.
+    fn relevant(&self) -> impl Iterator<Item = &ContainerConfig> {
+        self.settings
+            .iter()
+            .filter(|(_, own)| !(self.pure && *own))
+            .map(|(c, _)| c)
+    }
+}
+
+/// The fields of a container config that [`incompatibility`] compares.
+fn merge_settings(c: &ContainerConfig) -> ContainerConfig {
+    ContainerConfig {
+        image: c.image.clone(),
+        image_pull_policy: c.image_pull_policy.clone(),
+        resources: c.resources.clone(),
+        security_context: c.security_context.clone(),
+        volume_mounts: c.volume_mounts.clone(),
+        ..ContainerConfig::default()
+    }
+}
+
+/// The last step a merged group (its parts, last first) executes.
+fn last_exec(parts: &[Vec<Action>]) -> String {
+    parts
+        .iter()
+        .find_map(|p| p.iter().rev().find_map(exec_ref))
+        .unwrap_or("(setup)")
+        .to_owned()
+}
+
+/// The first step a merged group (its parts, last first) executes.
+fn first_exec(parts: &[Vec<Action>]) -> String {
+    parts
+        .iter()
+        .rev()
+        .find_map(|p| p.iter().find_map(exec_ref))
+        .unwrap_or("(none)")
+        .to_owned()
 }
 
 fn decision(left: &[Action], right: &[Action], merged: bool, reason: String) -> MergeDecision {
@@ -131,21 +226,21 @@ fn split(actions: Vec<Action>) -> Vec<Vec<Action>> {
     if execs.len() <= 1 {
         return vec![actions];
     }
-    // Each execute's container starts at its `Start` or its container transition, whichever is first.
+    // Each execute's container starts at its `Start` or its container transition, whichever is
+    // first (found in one pass: searching backwards from every execute was quadratic).
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    for (i, a) in actions.iter().enumerate() {
+        if let Action::Start(r) | Action::Container { r#ref: r, .. } = a {
+            first_seen.entry(r.as_str()).or_insert(i);
+        }
+    }
     let mut boundaries: Vec<usize> = execs[1..]
         .iter()
         .map(|(at, r)| {
-            actions[..*at]
-                .iter()
-                .enumerate()
-                .rev()
-                .filter(|(_, a)| match a {
-                    Action::Start(s) => s == r,
-                    Action::Container { r#ref, .. } => r#ref == r,
-                    _ => false,
-                })
-                .map(|(i, _)| i)
-                .min()
+            first_seen
+                .get(r.as_str())
+                .copied()
+                .filter(|i| i < at)
                 .unwrap_or(*at)
         })
         .collect();
@@ -175,26 +270,19 @@ fn transitions(group: &[Action]) -> impl Iterator<Item = &ContainerConfig> {
     })
 }
 
-fn can_merge(a: &[Action], b: &[Action], images: &OwnImages) -> (bool, String) {
-    let (pure_a, pure_b) = (is_pure(a), is_pure(b));
-    if !pure_a && !pure_b {
+fn can_merge(a: &Summary, b: &Summary, images: &OwnImages) -> (bool, String) {
+    if !a.pure && !b.pure {
         return (
             false,
             "both run impure steps (mark one `pure: true` to allow merging)".into(),
         );
     }
-    if transitions(a).next().is_none() || transitions(b).next().is_none() {
+    if !a.has_transitions || !b.has_transitions {
         return (true, "one side changes no container settings".into());
     }
-    let relevant = |group: &'_ [Action], pure: bool| -> Vec<ContainerConfig> {
-        transitions(group)
-            .filter(|c| !(pure && images.is_own(c.image.as_deref())))
-            .cloned()
-            .collect()
-    };
-    for x in relevant(a, pure_a) {
-        for y in relevant(b, pure_b) {
-            if let Some(why) = incompatibility(&x, &y, images) {
+    for x in a.relevant() {
+        for y in b.relevant() {
+            if let Some(why) = incompatibility(x, y, images) {
                 return (false, why);
             }
         }
@@ -242,7 +330,7 @@ fn incompatibility(x: &ContainerConfig, y: &ContainerConfig, images: &OwnImages)
 /// The container settings that decide a group's image: the first executed step with a user
 /// image, else the first executed step, else the last transition.
 pub fn main_config<'a>(group: &'a [Action], images: &OwnImages) -> Option<&'a ContainerConfig> {
-    let executed: Vec<&str> = group.iter().filter_map(exec_ref).collect();
+    let executed: std::collections::HashSet<&str> = group.iter().filter_map(exec_ref).collect();
     let executable: Vec<&ContainerConfig> = group
         .iter()
         .filter_map(|a| match a {

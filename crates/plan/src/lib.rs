@@ -37,7 +37,7 @@ use testwerk_spec::{
     ContainerConfig, EnvVar, JobConfig, ParamValue, PodConfig, Step, TestWorkflow,
 };
 
-pub use action::{Action, PLAN_FORMAT_VERSION, SetupCopies, WireAction, WirePlan};
+pub use action::{Action, EARLIER_PASSED, PLAN_FORMAT_VERSION, SetupCopies, WireAction, WirePlan};
 pub use error::PlanError;
 pub use group::{MergeDecision, OwnImages};
 pub use images::{ImageMetadata, ImageSource, NoImages, StaticImages};
@@ -88,6 +88,8 @@ pub struct Plan {
     /// The workflow-level container settings every step starts from (used for containers that
     /// run no step of their own, such as a separate setup container).
     pub defaults: ContainerConfig,
+    /// Some step runs a toolkit operation (then our containers use the toolkit image).
+    pub uses_toolkit: bool,
 }
 
 impl Plan {
@@ -103,12 +105,7 @@ impl Plan {
             .and_then(|c| c.image.clone())
             .filter(|i| !i.is_empty())
             .unwrap_or_else(|| self.images.init.clone());
-        let uses_toolkit = self
-            .groups
-            .iter()
-            .flatten()
-            .any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
-        if uses_toolkit && image == self.images.init {
+        if self.uses_toolkit && image == self.images.init {
             self.images.toolkit.clone()
         } else {
             image
@@ -210,6 +207,10 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
     group::use_image_shell(&mut actions, &opts.images);
     let grouping = group::group(actions, &opts.images, isolated);
     let (groups, setup) = group::finalize(grouping.groups, &opts.images, isolated);
+    let uses_toolkit = groups
+        .iter()
+        .flatten()
+        .any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
 
     let mut volumes = pod.volumes.clone();
     volumes.extend(layer.volumes.iter().cloned());
@@ -254,6 +255,7 @@ pub fn compile(workflow: &TestWorkflow, opts: &PlanOptions<'_>) -> Result<Plan, 
         global_env,
         image_metadata: fetched,
         defaults: defaults_for_bundle,
+        uses_toolkit,
     })
 }
 

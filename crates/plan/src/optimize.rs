@@ -5,20 +5,73 @@ use std::collections::HashSet;
 
 use testwerk_expr::{Expr, Lookup, Machine, Value};
 
-use crate::action::Action;
+use crate::action::{Action, EARLIER_PASSED};
+use testwerk_protocol::plan::MAX_INLINE_REFS;
+
+/// The groups started and not yet ended at one point of the sequence, outermost first: the
+/// compile-time half of the current-status chain (`init` keeps the same frames at runtime).
+#[derive(Default)]
+struct Frames {
+    frames: Vec<Frame>,
+}
+
+struct Frame {
+    r#ref: String,
+    /// Its required children that have ended here and were not skipped statically, in order.
+    done: Vec<String>,
+}
+
+impl Frames {
+    fn start(&mut self, r: &str) {
+        self.frames.push(Frame {
+            r#ref: r.to_owned(),
+            done: Vec::new(),
+        });
+    }
+
+    /// `r` ended; it counts for `passed` from now on unless `settled` is false (optional or
+    /// statically skipped, so it cannot fail anything).
+    fn end(&mut self, r: &str, counts: bool) {
+        if self.frames.last().is_some_and(|f| f.r#ref == r) {
+            self.frames.pop();
+        }
+        if counts && let Some(parent) = self.frames.last_mut() {
+            parent.done.push(r.to_owned());
+        }
+    }
+
+    /// What `passed` means here: every required step ended so far in this group and the
+    /// groups around it passed. The refs themselves (nearest first, as upstream's chain names
+    /// them) when there are few, else the runtime variable that `init` keeps for the same.
+    fn passed(&self) -> String {
+        let count: usize = self.frames.iter().map(|f| f.done.len()).sum();
+        if count == 0 {
+            return "true".to_owned();
+        }
+        if count > MAX_INLINE_REFS {
+            return EARLIER_PASSED.to_owned();
+        }
+        self.frames
+            .iter()
+            .rev()
+            .flat_map(|f| f.done.iter().rev())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("&&")
+    }
+}
 
 /// What is known at one point of the sequence.
 struct Knowledge<'a> {
     all_refs: &'a HashSet<String>,
     finished: &'a HashSet<String>,
     skipped: &'a HashSet<String>,
-    /// The current-status chain here; `None` when only skip knowledge may be used.
-    status: Option<&'a str>,
+    frames: &'a Frames,
 }
 
 impl Knowledge<'_> {
-    /// A status chain (refs joined by `&&`, as `sequence` builds it) without the refs that
-    /// cannot have failed here: skipped ones and those that have not finished.
+    /// An AND-chain of refs (a group's result) without the refs that cannot have failed
+    /// here: skipped ones and those that have not finished.
     fn settled(&self, chain: &str) -> String {
         let refs: Vec<&str> = chain
             .split("&&")
@@ -39,12 +92,11 @@ impl Machine for Knowledge<'_> {
         if self.skipped.contains(name) {
             return Some(Lookup::Value(Value::Bool(true)));
         }
-        let status = self.status?;
         match name {
             "always" => Some(Lookup::Value(Value::Bool(true))),
             "never" => Some(Lookup::Value(Value::Bool(false))),
-            "passed" | "success" => Expr::parse(&self.settled(status)).ok().map(Lookup::Expr),
-            "failed" | "error" => Expr::parse(&format!("!({})", self.settled(status)))
+            "passed" | "success" => Expr::parse(&self.frames.passed()).ok().map(Lookup::Expr),
+            "failed" | "error" => Expr::parse(&format!("!({})", self.frames.passed()))
                 .ok()
                 .map(Lookup::Expr),
             // A step that has not finished yet cannot have failed yet.
@@ -82,27 +134,21 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
         .collect();
     let mut finished = HashSet::new();
     let mut skipped: HashSet<String> = HashSet::new();
-    let mut status = "true".to_owned();
+    let mut optional: HashSet<String> = HashSet::new();
+    let mut frames = Frames::default();
     let mut out = Vec::with_capacity(actions.len());
     for action in actions {
         let action = match action {
-            Action::CurrentStatus(s) => {
-                status = s
-                    .split("&&")
-                    .filter(|r| !skipped.contains(r.trim()))
-                    .collect::<Vec<_>>()
-                    .join("&&");
-                if status.is_empty() {
-                    status = "true".to_owned();
-                }
-                Action::CurrentStatus(status.clone())
-            }
             Action::Declare {
                 r#ref,
                 id,
                 condition,
                 parents,
+                optional: is_optional,
             } => {
+                if is_optional {
+                    optional.insert(r#ref.clone());
+                }
                 let parent_skipped = parents.iter().any(|p| skipped.contains(p));
                 let condition = if parent_skipped {
                     "false".to_owned()
@@ -111,33 +157,36 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
                         all_refs: &all_refs,
                         finished: &finished,
                         skipped: &skipped,
-                        status: Some(&status),
+                        frames: &frames,
                     };
                     truthiness(simplify(&condition, &k))
                 };
-                if condition == "false" {
+                let parents = if condition == "false" {
                     skipped.insert(r#ref.clone());
-                    Action::Declare {
-                        r#ref,
-                        id,
-                        condition,
-                        parents: Vec::new(),
-                    }
+                    Vec::new()
                 } else {
-                    Action::Declare {
-                        r#ref,
-                        id,
-                        condition,
-                        parents,
-                    }
+                    parents
+                };
+                Action::Declare {
+                    r#ref,
+                    id,
+                    condition,
+                    parents,
+                    optional: is_optional,
                 }
+            }
+            Action::Start(r) => {
+                if !r.is_empty() {
+                    frames.start(&r);
+                }
+                Action::Start(r)
             }
             Action::Result { r#ref, value } => {
                 let k = Knowledge {
                     all_refs: &all_refs,
                     finished: &finished,
                     skipped: &skipped,
-                    status: Some(&status),
+                    frames: &frames,
                 };
                 // A plain AND-chain of children is settled directly; `a && true` stays `a`.
                 let value = if value.contains("||") || value.starts_with('!') {
@@ -148,6 +197,9 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
                 Action::Result { r#ref, value }
             }
             Action::End(r) => {
+                if !r.is_empty() {
+                    frames.end(&r, !optional.contains(&r) && !skipped.contains(&r));
+                }
                 finished.insert(r.clone());
                 Action::End(r)
             }

@@ -1,4 +1,9 @@
 //! The stage tree becomes a flat sequence of actions (`action/process.go` semantics).
+//!
+//! Unlike upstream, no current-status chain is written before each stage: that chain names
+//! every earlier required step, which made plans quadratic. The chain follows from the tree
+//! (`Start`/`End` nesting and which steps are optional), so the optimizer and `init` each
+//! rebuild it incrementally (see [`crate::optimize`] and `testwerk_protocol::plan`).
 
 use crate::action::Action;
 use crate::stage::Stage;
@@ -6,7 +11,7 @@ use crate::stage::Stage;
 /// Walks the tree depth-first; wraps everything in the virtual top `""`.
 pub fn sequence(root: &Stage, pure_by_default: bool) -> Vec<Action> {
     let mut out = vec![Action::Start(String::new())];
-    walk(root, &mut out, &[], &[], None, pure_by_default);
+    walk(root, &mut out, &[], None, pure_by_default);
     out.push(Action::Result {
         r#ref: String::new(),
         value: root.meta().r#ref.clone(),
@@ -15,19 +20,15 @@ pub fn sequence(root: &Stage, pure_by_default: bool) -> Vec<Action> {
     out
 }
 
-/// `status` is the AND-chain of refs that must have passed for the stage to count as
-/// "passed" so far, nearest first.
 fn walk(
     stage: &Stage,
     out: &mut Vec<Action>,
     parents: &[String],
-    status: &[String],
     parent_condition: Option<&str>,
     inherited_pure: bool,
 ) {
     let meta = stage.meta();
     let r = meta.r#ref.clone();
-    out.push(Action::CurrentStatus(and_chain(status)));
     let condition = meta
         .condition
         .expression()
@@ -38,6 +39,7 @@ fn walk(
         id: meta.id.clone(),
         condition: condition.clone(),
         parents: parents.to_vec(),
+        optional: meta.optional,
     });
     if let Stage::Container(c) = stage {
         out.push(Action::Container {
@@ -73,24 +75,13 @@ fn walk(
             });
         }
         Stage::Group(g) => {
-            let mut child_status: Vec<String> = std::iter::once(r.clone())
-                .chain(status.iter().filter(|s| *s != "true").cloned())
-                .collect();
             let mut child_parents = parents.to_vec();
             child_parents.push(r.clone());
             let child_pure = meta.pure.unwrap_or(inherited_pure);
             let mut required = Vec::new();
             for child in &g.children {
-                walk(
-                    child,
-                    out,
-                    &child_parents,
-                    &child_status,
-                    Some(&condition),
-                    child_pure,
-                );
+                walk(child, out, &child_parents, Some(&condition), child_pure);
                 if !child.meta().optional {
-                    child_status.insert(0, child.meta().r#ref.clone());
                     required.push(child.meta().r#ref.clone());
                 }
             }

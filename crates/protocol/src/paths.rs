@@ -14,6 +14,11 @@ pub const COPIED_INIT: &str = "/.testwerk/init";
 pub const COPIED_TOOLKIT: &str = "/.testwerk/toolkit";
 /// Where services and parallel workers exchange files.
 pub const TRANSFER_DIR: &str = "/.testwerk/transfer";
+/// Where a plan too big for the Pod's annotations is mounted (its ConfigMap): `plan` and
+/// `signature` files.
+pub const PLAN_DIR: &str = "/.testwerk/plan";
+/// The volume of [`PLAN_DIR`].
+pub const PLAN_VOLUME: &str = "tw-plan";
 /// The execution state shared between containers.
 pub const STATE_FILE: &str = "/.testwerk/state";
 /// Busybox applets inside our own images (init and toolkit).

@@ -1,13 +1,28 @@
 //! The plan `init` executes: one list of actions per container, in a compact, versioned form.
 //!
 //! Each action is one JSON object with a single one-letter key (the shape upstream uses, which
-//! keeps the Pod annotation small); the whole plan is wrapped in `{"v":1,"g":[…]}` so that an
+//! keeps the Pod annotation small); the whole plan is wrapped in `{"v":2,"g":[…]}` so that an
 //! `init` can refuse a plan it does not understand.
+//!
+//! Every action is of constant size, whatever the number of steps: upstream's
+//! current-status action (`"s"`, the AND-chain of every earlier required step, version 1)
+//! made plans quadratic. Since version 2, `init` derives that chain from `S`/`E` and the
+//! `o` (optional) flag of each declaration, one frame per started step (see [`EARLIER_PASSED`]).
 
 use serde::{Deserialize, Serialize};
 
 /// The version of the plan wire format.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub const PLAN_FORMAT_VERSION: u32 = 2;
+
+/// The runtime variable that is `true` when every required step that has ended before this
+/// point (in the current group and in every group around it) passed or was skipped: what
+/// `passed` in a condition means once the compiler has folded in what it knows. The compiler
+/// writes the refs themselves (`r1&&r2`) when they are few, and this name when they are many,
+/// so that a condition stays the same size at step 10,000 as at step 2.
+pub const EARLIER_PASSED: &str = "earlier.passed";
+
+/// A condition names at most this many refs before it uses [`EARLIER_PASSED`] instead.
+pub const MAX_INLINE_REFS: usize = 8;
 
 /// What the setup step copies into the shared volume.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +65,9 @@ pub enum WireAction {
         id: Option<String>,
         #[serde(rename = "p", default, skip_serializing_if = "Vec::is_empty")]
         parents: Vec<String>,
+        /// `optional: true`: its failure fails neither its group nor the steps after it.
+        #[serde(rename = "o", default, skip_serializing_if = "std::ops::Not::not")]
+        optional: bool,
     },
     #[serde(rename = "r")]
     Result {
@@ -65,8 +83,6 @@ pub enum WireAction {
         #[serde(rename = "c")]
         config: Transition,
     },
-    #[serde(rename = "s")]
-    CurrentStatus(String),
     #[serde(rename = "S")]
     Start(String),
     #[serde(rename = "E")]

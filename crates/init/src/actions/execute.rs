@@ -27,6 +27,8 @@ const DRAIN_QUIET: Duration = Duration::from_millis(100);
 const DRAIN_MAX: Duration = Duration::from_secs(2);
 /// Output read at once before looking at signals and timeouts again.
 const READ_BUDGET: usize = 1 << 20;
+/// The longest one argument (with its NUL) the kernel passes to a new program.
+const MAX_ARG_STRLEN: usize = 128 * 1024;
 /// Wake up at least this often, whatever happens.
 const MAX_WAIT: Duration = Duration::from_millis(500);
 
@@ -64,7 +66,6 @@ fn exit_code(exit: Exit) -> i32 {
 
 impl Runner {
     pub(super) fn execute(&mut self, r: &str, negative: bool, toolkit: bool) -> Result<(), Fatal> {
-        self.save()?;
         if self.state.step_mut(r)?.status.is_some() {
             return Ok(());
         }
@@ -207,7 +208,7 @@ impl Runner {
         if let Some(id) = id {
             self.collect_outputs(r, &id);
         }
-        self.save()
+        Ok(())
     }
 
     /// Whether another attempt is due: attempts left, no parent timed out, not aborted, and
@@ -264,6 +265,7 @@ impl Runner {
         if argv.is_empty() || argv[0].is_empty() {
             return Err(format!("step {r} has no command to run"));
         }
+        let argv = self.long_script_as_file(r, argv)?;
         let set = |env: &mut Vec<(OsString, OsString)>, name: &str, value: OsString| {
             env.retain(|(k, _)| k != name);
             env.push((OsString::from(name), value));
@@ -303,6 +305,40 @@ impl Runner {
             set(&mut env, "TW_REF", OsString::from(r));
         }
         Ok((argv, env))
+    }
+
+    /// The kernel refuses to start a program with any one argument of 128 KiB or more
+    /// (`MAX_ARG_STRLEN`, "Argument list too long"). A shell script that long (`sh -c
+    /// <script>`, as `shell` steps run) is written to a file and run as `sh <file>`: the same
+    /// shell, the same script, `set -e` included, only `$0` names the file.
+    fn long_script_as_file(&self, r: &str, argv: Vec<String>) -> Result<Vec<String>, String> {
+        let Some((i, long)) = argv
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.len() + 1 > MAX_ARG_STRLEN)
+        else {
+            return Ok(argv);
+        };
+        if !(argv.len() == 3 && argv[1] == "-c" && i == 2) {
+            return Err(format!(
+                "argument {i} of step {r} is {} bytes, over the kernel's limit of {MAX_ARG_STRLEN} for one argument; pass it as a file instead",
+                long.len()
+            ));
+        }
+        let dir = self.settings.internal_dir.join("scripts");
+        let file = dir.join(format!("{r}.sh"));
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&file, long.as_bytes())
+        };
+        write().map_err(|e| {
+            format!(
+                "the script of step {r} is {} bytes, too long for an argument, and cannot be written to {}: {e}",
+                long.len(),
+                file.display()
+            )
+        })?;
+        Ok(vec![argv[0].clone(), file.to_string_lossy().into_owned()])
     }
 
     /// Runs the command once.

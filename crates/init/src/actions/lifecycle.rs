@@ -15,6 +15,7 @@ pub const CODE_NOT_RUN: i32 = 155;
 impl Runner {
     /// `start`: the step begins; its condition decides whether it runs.
     pub(super) fn start(&mut self, r: &str) -> Result<(), Fatal> {
+        self.state.push_frame(r);
         // A parent that ran out of time skips what has not started yet, this step included.
         if let Some(by) = self.expired(r, false) {
             self.apply_timeout(&by, 0);
@@ -83,7 +84,23 @@ impl Runner {
                 step.status = Some(StepStatus::Aborted);
                 step.code = EXIT_ABORTED;
             } else if let Some(result) = result {
-                let status = match self.with_machine(r, |m| m.condition(&result)) {
+                // A group's result is usually an AND of its children's refs; evaluated one ref
+                // at a time, thousands of children do not nest the parser thousands deep.
+                let refs: Vec<&str> = result.split("&&").map(str::trim).collect();
+                let plain = refs.iter().all(|t| {
+                    !t.is_empty()
+                        && t.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                });
+                let evaluated = if plain && refs.len() > 1 {
+                    self.with_machine(r, |m| {
+                        refs.iter()
+                            .try_fold(true, |all, t| Ok::<_, String>(all && m.condition(t)?))
+                    })
+                } else {
+                    self.with_machine(r, |m| m.condition(&result))
+                };
+                let status = match evaluated {
                     Ok(true) => StepStatus::Passed,
                     Ok(false) => StepStatus::Failed,
                     Err(e) => {
@@ -114,7 +131,9 @@ impl Runner {
             code,
             ms,
         });
-        self.save()
+        // No save here: the state file is for the next container, which starts after this one
+        // has saved at its end; a save per step rewrote every step's state each time (quadratic).
+        self.state.pop_frame(r)
     }
 
     /// `timeout`: a Go duration, possibly a template.

@@ -26,11 +26,13 @@ impl Runner {
                 r#ref,
                 id,
                 parents,
+                optional,
             } => {
                 let step = self.state.steps.entry(r#ref).or_default();
                 step.condition = condition;
                 step.id = id;
                 step.parents = parents;
+                step.optional = optional;
                 Ok(())
             }
             WireAction::Result { r#ref, value } => {
@@ -40,10 +42,6 @@ impl Runner {
                 Ok(())
             }
             WireAction::Container { r#ref, config } => self.container(&r#ref, config),
-            WireAction::CurrentStatus(chain) => {
-                self.state.status_chain = chain;
-                Ok(())
-            }
             WireAction::Start(r) if r.is_empty() => Ok(()),
             WireAction::Start(r) => self.start(&r),
             WireAction::End(r) if r.is_empty() => Ok(()),

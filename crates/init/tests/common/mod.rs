@@ -55,6 +55,9 @@ pub fn plan(steps: &[S], split_after: &[usize], setup: bool) -> Value {
         if let Some(id) = &s.id {
             d["i"] = json!(id);
         }
+        if s.optional {
+            d["o"] = json!(true);
+        }
         g.push(json!({ "d": d }));
     }
     let required: Vec<&str> = steps
@@ -70,12 +73,9 @@ pub fn plan(steps: &[S], split_after: &[usize], setup: bool) -> Value {
     g.push(json!({"r": {"r": "root", "v": result}}));
     g.push(json!({"r": {"r": "", "v": "root"}}));
     g.push(json!({"S": ""}));
-    g.push(json!({"s": "true"}));
     g.push(json!({"S": "root"}));
-    let mut chain = vec!["root".to_owned()];
     for (i, s) in steps.iter().enumerate() {
         let g = groups.last_mut().expect("group");
-        g.push(json!({"s": chain.join("&&")}));
         let command = s
             .command
             .clone()
@@ -105,9 +105,6 @@ pub fn plan(steps: &[S], split_after: &[usize], setup: bool) -> Value {
         }
         g.push(json!({ "e": e }));
         g.push(json!({"E": s.r}));
-        if !s.optional {
-            chain.insert(0, s.r.clone());
-        }
         if split_after.contains(&i) {
             groups.push(Vec::new());
         }
@@ -115,7 +112,7 @@ pub fn plan(steps: &[S], split_after: &[usize], setup: bool) -> Value {
     let g = groups.last_mut().expect("group");
     g.push(json!({"E": "root"}));
     g.push(json!({"E": ""}));
-    json!({"v": 1, "g": groups})
+    json!({"v": 2, "g": groups})
 }
 
 /// A temporary Pod-like layout.
