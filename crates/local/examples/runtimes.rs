@@ -50,12 +50,17 @@ fn main() {
             continue;
         };
         match measure(&path, &dir, runs) {
-            Ok(mut times) => {
+            Ok(Measured { mut times, hangs }) => {
                 times.sort();
                 let median = times[times.len() / 2];
                 let p90 = times[(times.len() * 9 / 10).min(times.len() - 1)];
+                let hung = if hangs > 0 {
+                    format!("; {hangs} of {} runs hung and were killed", runs + 1)
+                } else {
+                    String::new()
+                };
                 println!(
-                    "{name:6} median {:6.1} ms   p90 {:6.1} ms   ({})",
+                    "{name:6} median {:6.1} ms   p90 {:6.1} ms   ({}{hung})",
                     ms(median),
                     ms(p90),
                     version(&path)
@@ -71,34 +76,67 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn measure(runtime: &Path, bundle: &Path, runs: usize) -> Result<Vec<Duration>, String> {
+fn measure(runtime: &Path, bundle: &Path, runs: usize) -> Result<Measured, String> {
     let root = bundle.join(format!(
         "state-{}",
         runtime.file_name().unwrap_or_default().to_string_lossy()
     ));
-    let mut times = Vec::with_capacity(runs);
+    let mut measured = Measured::default();
     // One unmeasured run warms the page cache and the binary.
     for i in 0..=runs {
         let id = format!("twbench-{}-{i}", std::process::id());
         let start = Instant::now();
-        let out = Command::new(runtime)
+        let mut child = Command::new(runtime)
             .arg("--root")
             .arg(&root)
             .args(["run", "--bundle"])
             .arg(bundle)
             .arg(&id)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|e| e.to_string())?;
+        // A runtime that hangs is a finding, not a reason for the benchmark to hang.
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                break Some(status);
+            }
+            if start.elapsed() > HANG {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        };
         let took = start.elapsed();
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-        }
-        if i > 0 {
-            times.push(took);
+        match status {
+            None => measured.hangs += 1,
+            Some(s) if !s.success() => {
+                let mut stderr = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+                }
+                // The first line says why; youki adds a backtrace.
+                return Err(stderr.lines().next().unwrap_or("failed").trim().to_owned());
+            }
+            Some(_) if i > 0 => measured.times.push(took),
+            Some(_) => {}
         }
     }
-    Ok(times)
+    if measured.times.is_empty() {
+        return Err(format!("every run hung for over {} s", HANG.as_secs()));
+    }
+    Ok(measured)
+}
+
+/// A run taking longer than this is counted as hung and killed.
+const HANG: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Measured {
+    times: Vec<Duration>,
+    hangs: usize,
 }
 
 fn version(runtime: &Path) -> String {
