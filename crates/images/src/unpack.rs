@@ -353,43 +353,60 @@ impl LayerState<'_> {
     }
 
     /// The entry's parent directory, resolved inside the root; missing directories are made
-    /// (0755), as every image builder expects.
+    /// (0755), as every image builder expects — also where a dangling symlink points (a
+    /// lower layer's `var/run -> /run` without `/run`), resolved inside the root.
     fn parent(&self, raw: &[u8], parents: &[&[u8]]) -> Result<OwnedFd, UnpackError> {
         match self.resolve(parents) {
             Ok(fd) => return Ok(fd),
             Err(Errno::NOENT) => {}
             Err(e) => return Err(self.resolve_error(raw, parents, e)),
         }
+        let owned: Vec<Vec<u8>> = parents.iter().map(|c| c.to_vec()).collect();
+        self.make_dirs(raw, owned, 0)
+    }
+
+    fn make_dirs(&self, raw: &[u8], path: Vec<Vec<u8>>, hops: u32) -> Result<OwnedFd, UnpackError> {
+        let comps: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
         // Make what is missing, one level at a time, each resolved from the root again.
-        for depth in 1..=parents.len() {
-            match self.resolve(&parents[..depth]) {
+        for depth in 1..=comps.len() {
+            match self.resolve(&comps[..depth]) {
                 Ok(_) => continue,
                 Err(Errno::NOENT) => {}
-                Err(e) => return Err(self.resolve_error(raw, &parents[..depth], e)),
+                Err(e) => return Err(self.resolve_error(raw, &comps[..depth], e)),
             }
             let above = self
-                .resolve(&parents[..depth - 1])
-                .map_err(|e| self.resolve_error(raw, &parents[..depth - 1], e))?;
-            match mkdirat(
-                above.as_fd(),
-                os(parents[depth - 1]),
-                Mode::from_raw_mode(0o755),
-            ) {
+                .resolve(&comps[..depth - 1])
+                .map_err(|e| self.resolve_error(raw, &comps[..depth - 1], e))?;
+            let name = comps[depth - 1];
+            match mkdirat(above.as_fd(), os(name), Mode::from_raw_mode(0o755)) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => {
-                    return Err(Self::unsafe_entry(
-                        raw,
-                        format!(
-                            "`{}` is a symlink to a directory that does not exist",
-                            String::from_utf8_lossy(&join(&parents[..depth]))
-                        ),
-                    ));
+                    // A symlink to something missing: make its target instead, inside the root.
+                    let target = rustix::fs::readlinkat(above.as_fd(), os(name), Vec::new())
+                        .map_err(|e| self.resolve_error(raw, &comps[..depth], e))?;
+                    if hops >= 40 {
+                        return Err(self.resolve_error(raw, &comps[..depth], Errno::LOOP));
+                    }
+                    let target = target.as_bytes();
+                    let mut next: Vec<Vec<u8>> = if target.first() == Some(&b'/') {
+                        Vec::new()
+                    } else {
+                        path[..depth - 1].to_vec()
+                    };
+                    next.extend(
+                        target
+                            .split(|b| *b == b'/')
+                            .filter(|c| !c.is_empty() && *c != b".")
+                            .map(<[u8]>::to_vec),
+                    );
+                    next.extend(path[depth..].iter().cloned());
+                    return self.make_dirs(raw, next, hops + 1);
                 }
-                Err(e) => return Err(self.root.io(&join(&parents[..depth]), e)),
+                Err(e) => return Err(self.root.io(&join(&comps[..depth]), e)),
             }
         }
-        self.resolve(parents)
-            .map_err(|e| self.resolve_error(raw, parents, e))
+        self.resolve(&comps)
+            .map_err(|e| self.resolve_error(raw, &comps, e))
     }
 
     /// An existing directory (a hard link's target's parent), resolved inside the root.
