@@ -299,7 +299,7 @@ impl LayerState<'_> {
                 let Some((tname, tparents)) = tcomps.split_last() else {
                     return Err(Self::unsafe_entry(&raw, "a hard link to the root"));
                 };
-                let tparent = self.existing_dir(&target, tparents)?;
+                let tparent = self.existing_dir(&raw, &target, tparents)?;
                 rustix::fs::linkat(tparent.as_fd(), os(tname), p, os(name), AtFlags::empty())
                     .map_err(|e| match e {
                         Errno::NOENT => Self::unsafe_entry(
@@ -409,12 +409,22 @@ impl LayerState<'_> {
             .map_err(|e| self.resolve_error(raw, &comps, e))
     }
 
-    /// An existing directory (a hard link's target's parent), resolved inside the root.
-    fn existing_dir(&self, raw: &[u8], parents: &[&[u8]]) -> Result<OwnedFd, UnpackError> {
+    /// An existing directory (the parent of hard link `raw`'s `target`), resolved inside
+    /// the root.
+    fn existing_dir(
+        &self,
+        raw: &[u8],
+        target: &[u8],
+        parents: &[&[u8]],
+    ) -> Result<OwnedFd, UnpackError> {
         self.resolve(parents).map_err(|e| match e {
-            Errno::NOENT => {
-                Self::unsafe_entry(raw, "a hard link into a directory no earlier entry made")
-            }
+            Errno::NOENT => Self::unsafe_entry(
+                raw,
+                format!(
+                    "a hard link to `{}`, whose directory no earlier entry made",
+                    String::from_utf8_lossy(target)
+                ),
+            ),
             e => self.resolve_error(raw, parents, e),
         })
     }
