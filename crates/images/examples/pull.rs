@@ -109,7 +109,11 @@ fn main() {
     for _ in 0..200 {
         let t = Instant::now();
         let local = store
-            .ensure(&pushed.reference, Some(PullPolicy::IfNotPresent), &mut |_| {})
+            .ensure(
+                &pushed.reference,
+                Some(PullPolicy::IfNotPresent),
+                &mut |_| {},
+            )
             .unwrap();
         cached.push(t.elapsed());
         assert!(!local.pulled);
