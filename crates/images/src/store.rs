@@ -151,6 +151,7 @@ impl ImageStore {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|e| ImageError::io(&path, e))?;
         }
+        clean_stale(&dir.join("tmp"));
         let probe = dir.join(format!("tmp/probe-{}", std::process::id()));
         File::create(&probe)
             .and_then(|mut f| f.write_all(b"ok"))
@@ -621,6 +622,35 @@ impl ImageStore {
                 f.sync_all()
             })
             .map_err(|e| ImageError::io(&meta, e))
+    }
+}
+
+/// Temporary blobs and roots a crashed process left (older than a day: a pull in progress
+/// touches its files far more often) are removed; failing that only wastes space.
+fn clean_stale(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if !stale {
+            continue;
+        }
+        let removed = if path.is_dir() {
+            remove_tree(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(e) = removed {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove a stale temporary file");
+        }
     }
 }
 

@@ -82,6 +82,7 @@ impl Root {
             root: self,
             created: HashSet::new(),
             dirs: Vec::new(),
+            widened: Vec::new(),
         };
         let mut archive = tar::Archive::new(tar);
         let entries = archive
@@ -125,6 +126,8 @@ struct LayerState<'r> {
     /// Paths this layer made: an opaque marker keeps them.
     created: HashSet<Vec<u8>>,
     dirs: Vec<DirMeta>,
+    /// Directories made writable for this layer, with their modes (see `widen`).
+    widened: Vec<(Vec<u8>, u32)>,
 }
 
 /// The components of an entry name, or why it is refused.
@@ -355,14 +358,33 @@ impl LayerState<'_> {
     /// The entry's parent directory, resolved inside the root; missing directories are made
     /// (0755), as every image builder expects — also where a dangling symlink points (a
     /// lower layer's `var/run -> /run` without `/run`), resolved inside the root.
-    fn parent(&self, raw: &[u8], parents: &[&[u8]]) -> Result<OwnedFd, UnpackError> {
-        match self.resolve(parents) {
-            Ok(fd) => return Ok(fd),
-            Err(Errno::NOENT) => {}
+    fn parent(&mut self, raw: &[u8], parents: &[&[u8]]) -> Result<OwnedFd, UnpackError> {
+        let fd = match self.resolve(parents) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => {
+                let owned: Vec<Vec<u8>> = parents.iter().map(|c| c.to_vec()).collect();
+                self.make_dirs(raw, owned, 0)?
+            }
             Err(e) => return Err(self.resolve_error(raw, parents, e)),
+        };
+        self.widen(fd.as_fd(), parents)
+            .map_err(|e| self.root.io(&join(parents), e))?;
+        Ok(fd)
+    }
+
+    /// As an ordinary user, a read-only directory of a lower layer cannot take or lose
+    /// entries: it is made writable for the rest of the layer, and its mode restored then.
+    /// (Root writes regardless of modes.)
+    fn widen(&mut self, dir: BorrowedFd<'_>, path: &[&[u8]]) -> Result<(), Errno> {
+        if self.root.chown {
+            return Ok(());
         }
-        let owned: Vec<Vec<u8>> = parents.iter().map(|c| c.to_vec()).collect();
-        self.make_dirs(raw, owned, 0)
+        let mode = rustix::fs::fstat(dir)?.st_mode & 0o7777;
+        if mode & 0o700 != 0o700 {
+            rustix::fs::fchmod(dir, Mode::from_raw_mode(mode | 0o700))?;
+            self.widened.push((join(path), mode));
+        }
+        Ok(())
     }
 
     fn make_dirs(&self, raw: &[u8], path: Vec<Vec<u8>>, hops: u32) -> Result<OwnedFd, UnpackError> {
@@ -494,6 +516,19 @@ impl LayerState<'_> {
     }
 
     fn finish_dirs(&mut self) -> Result<(), UnpackError> {
+        for (path, mode) in self.widened.iter().rev() {
+            let comps: Vec<&[u8]> = path
+                .split(|b| *b == b'/')
+                .filter(|c| !c.is_empty())
+                .collect();
+            let fd = match self.resolve(&comps) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => continue,
+                Err(e) => return Err(self.root.io(path, e)),
+            };
+            rustix::fs::fchmod(fd.as_fd(), Mode::from_raw_mode(*mode))
+                .map_err(|e| self.root.io(path, e))?;
+        }
         for d in self.dirs.iter().rev() {
             let comps: Vec<&[u8]> = d.path.split(|b| *b == b'/').collect();
             // Resolved again: a later entry may have replaced the directory (then it is skipped).
