@@ -13,6 +13,7 @@
 //! (within the root) and FIFOs are made with their modes (setuid included), mtimes and — when
 //! running as root — owners. Device nodes are skipped: the runtime provides `/dev`.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::{self, Read};
@@ -43,6 +44,31 @@ pub enum UnpackError {
 #[derive(Debug)]
 pub struct Budget {
     pub remaining: u64,
+}
+
+/// A stream that fails once more than `remaining` bytes are read from it.
+struct Bounded<'a, R> {
+    inner: R,
+    remaining: &'a Cell<u64>,
+    exceeded: &'a Cell<bool>,
+}
+
+impl<R: Read> Read for Bounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.remaining.get();
+        // One byte more than allowed tells a stream that ends exactly at the limit from one
+        // that goes on.
+        let want = buf
+            .len()
+            .min(usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > left {
+            self.exceeded.set(true);
+            return Err(io::Error::other("the unpack limit is reached"));
+        }
+        self.remaining.set(left - n as u64);
+        Ok(n)
+    }
 }
 
 /// One root directory being assembled from layers.
@@ -84,23 +110,37 @@ impl Root {
             dirs: Vec::new(),
             widened: Vec::new(),
         };
-        let mut archive = tar::Archive::new(tar);
-        let entries = archive
-            .entries()
-            .map_err(|e| UnpackError::Bad(format!("not a tar: {e}")))?;
-        for entry in entries {
-            let mut entry =
-                entry.map_err(|e| UnpackError::Bad(format!("a broken tar entry: {e}")))?;
-            let size = entry.header().entry_size().unwrap_or(0);
-            // Headers count too, so a million empty entries is as bounded as one huge file.
-            let cost = size.saturating_add(512);
-            if cost > budget.remaining {
-                return Err(UnpackError::TooLarge);
+        // Every byte of the stream counts against the budget — headers, padding, and the
+        // GNU/PAX extension headers the tar reader keeps in memory — so neither disk nor
+        // memory grows past it.
+        let remaining = Cell::new(budget.remaining);
+        let exceeded = Cell::new(false);
+        let bounded = Bounded {
+            inner: tar,
+            remaining: &remaining,
+            exceeded: &exceeded,
+        };
+        let result = (|| {
+            let mut archive = tar::Archive::new(bounded);
+            let entries = archive
+                .entries()
+                .map_err(|e| UnpackError::Bad(format!("not a tar: {e}")))?;
+            for entry in entries {
+                let mut entry =
+                    entry.map_err(|e| UnpackError::Bad(format!("a broken tar entry: {e}")))?;
+                // A file larger than what is left is refused before anything is written.
+                if entry.header().entry_size().unwrap_or(0) > remaining.get() {
+                    return Err(UnpackError::TooLarge);
+                }
+                layer.entry(&mut entry)?;
             }
-            budget.remaining -= cost;
-            layer.entry(&mut entry)?;
+            layer.finish_dirs()
+        })();
+        budget.remaining = remaining.get();
+        if exceeded.get() {
+            return Err(UnpackError::TooLarge);
         }
-        layer.finish_dirs()
+        result
     }
 
     fn io(&self, rel: &[u8], source: impl Into<io::Error>) -> UnpackError {

@@ -257,6 +257,13 @@ fn a_tar_bomb_stops_at_the_unpack_limit() {
         std::fs::read_dir(cache.path().join("tmp")).unwrap().count(),
         0
     );
+
+    // A 4 MiB name (a GNU long-name header the tar reader holds in memory) is bounded too.
+    let name = "n/".repeat(2 << 20);
+    let bomb = Layer::new(vec![Entry::file(&name, "x")]);
+    let pushed = registry.push("t/namebomb", "1", &ImageSpec::new(vec![bomb]));
+    let err = ensure(&store, &pushed.reference, None).0.unwrap_err();
+    assert!(matches!(err, ImageError::TooLarge { .. }), "{err:?}");
 }
 
 #[test]
