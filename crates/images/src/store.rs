@@ -215,18 +215,18 @@ impl ImageStore {
         let record = self.read_ref(&normalised, &platform);
         let here = record.as_ref().and_then(|r| self.local(r).ok().flatten());
         match policy {
-            PullPolicy::Never => {
-                return here.ok_or(ImageError::NotCached {
-                    reference: image.to_owned(),
-                });
-            }
-            PullPolicy::IfNotPresent => {
+            PullPolicy::Never | PullPolicy::IfNotPresent => {
                 if let Some(local) = here {
                     progress(PullEvent::Done {
                         reference: normalised,
                         cached: true,
                     });
                     return Ok(local);
+                }
+                if policy == PullPolicy::Never {
+                    return Err(ImageError::NotCached {
+                        reference: image.to_owned(),
+                    });
                 }
             }
             PullPolicy::Always => {
