@@ -329,6 +329,29 @@ fn standins_come_through_a_docker_io_mirror() {
         std::path::Path::new("/bin/busybox")
     );
     assert_eq!(mode(alpine.root.join("tmp")), 0o1777);
+    // The root is a working system: its shell runs there (chroot needs root; the runtime's
+    // own tests run it in runc).
+    if support::is_root() {
+        let out = std::process::Command::new("chroot")
+            .arg(&alpine.root)
+            .args([
+                "/bin/sh",
+                "-c",
+                "cd /tmp && echo hi > f && cat f && ls /usr/bin/env",
+            ])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .unwrap();
+        // The chroot wrote into the shared root; put it back as it was.
+        std::fs::remove_file(alpine.root.join("tmp/f")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hi\n/usr/bin/env\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let bash = ensure(&store, "bash:5", Some(PullPolicy::IfNotPresent))
         .0
         .unwrap();
