@@ -27,9 +27,7 @@
 //! 3. **Blobs** missing from `blobs/sha256/` are streamed to a temporary file while hashed,
 //!    checked against the descriptor's digest and size (a mismatch names image, layer,
 //!    expected and actual, and nothing is kept), synced and renamed into place.
-//! 4. **Root**: layers are unpacked in order into a temporary directory (see [`unpack`]'s
-//!    rules: whiteouts, opaque directories, modes, owners when root, and no entry ever
-//!    writing outside the root), each layer's uncompressed stream checked against the
+//! 4. **Root**: layers are unpacked in order into a temporary directory, each layer's uncompressed stream checked against the
 //!    config's `diff_ids`, then the directory is renamed to `roots/<config hex>/` with an
 //!    `image.json` (runtime config, manifest and layer digests) beside `rootfs/`. A root is
 //!    therefore either complete or absent. One process builds a root (flock on
@@ -39,13 +37,27 @@
 //!    [`ImageStore::with_unpack_limit`]); a full or unwritable disk is an [`ImageError::Io`]
 //!    naming the path.
 //!
+//! ## Unpacking safely
+//! A layer is hostile until proven otherwise. Entry names with `..` components or absolute
+//! paths are refused ([`ImageError::UnsafeEntry`], naming the entry). Every entry's parent is
+//! opened with `openat2(RESOLVE_IN_ROOT)` (Linux 5.6+), so symlinks planted by earlier entries
+//! or layers (`etc -> /etc`, `a -> ../../..`, an absolute `var/run -> /run`) resolve inside
+//! the root as in a chroot, and the entry is made with `*at` calls that never follow a
+//! symlink in its last component; hard links must point at an earlier entry inside the root.
+//! Whiteouts: `.wh.<name>` deletes `<name>` of lower layers, `.wh..wh..opq` hides what lower
+//! layers put in its directory (entries of the same layer stay). Files, directories,
+//! symlinks, hard links and FIFOs keep their modes (setuid included) and mtimes; owners are
+//! set when running as root, and an ordinary user keeps its own ids without a word (read-only
+//! directories of lower layers are made writable for one layer and restored). Device nodes
+//! are skipped: the runtime provides `/dev`.
+//!
 //! Progress ([`PullEvent`]) is reported through a callback: resolving, each layer's bytes
 //! (every MiB), layers already here, unpacking, done (cached or pulled).
 
 mod decompress;
 mod error;
 mod store;
-pub mod unpack;
+mod unpack;
 
 pub use decompress::{Compression, layer_compression};
 pub use error::ImageError;
