@@ -214,6 +214,7 @@ impl ImageStore {
         let normalised = reference.to_string();
         let record = self.read_ref(&normalised, &platform);
         let here = record.as_ref().and_then(|r| self.local(r).ok().flatten());
+        let mut announced = false;
         match policy {
             PullPolicy::Never | PullPolicy::IfNotPresent => {
                 if let Some(local) = here {
@@ -231,6 +232,7 @@ impl ImageStore {
             }
             PullPolicy::Always => {
                 if let Some(local) = here {
+                    announced = true;
                     progress(PullEvent::Resolving {
                         reference: normalised.clone(),
                     });
@@ -248,9 +250,11 @@ impl ImageStore {
                 }
             }
         }
-        progress(PullEvent::Resolving {
-            reference: normalised.clone(),
-        });
+        if !announced {
+            progress(PullEvent::Resolving {
+                reference: normalised.clone(),
+            });
+        }
         let resolved = self
             .client
             .resolve(request)
