@@ -6,6 +6,7 @@
 pub mod history;
 pub mod output;
 pub mod pipeline;
+pub mod pull;
 pub mod remote;
 pub mod render;
 pub mod run;

@@ -59,7 +59,7 @@ enum Command {
         #[arg(long, value_name = "DB")]
         store: Option<PathBuf>,
     },
-    /// Read images' metadata from their registries.
+    /// Read images' metadata from their registries, or pull images to this machine.
     Image {
         #[command(subcommand)]
         command: ImageCommand,
@@ -181,9 +181,6 @@ struct AgentArgs {
     /// Image that runs the toolkit.
     #[arg(long)]
     toolkit_image: Option<String>,
-    /// Ask a mirror for a registry's images, as the nodes do: `--registry-mirror docker.io=host:port`.
-    #[arg(long = "registry-mirror", value_name = "REGISTRY=HOST")]
-    registry_mirror: Vec<String>,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -223,6 +220,10 @@ struct RegistryArgs {
     /// The nodes' platform, for multi-platform images (default linux/amd64).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    /// Ask a mirror for a registry's images, as the nodes do: `--registry-mirror docker.io=host:port`;
+    /// may be repeated.
+    #[arg(long = "registry-mirror", value_name = "REGISTRY=HOST")]
+    registry_mirror: Vec<String>,
 }
 
 impl RegistryArgs {
@@ -232,6 +233,7 @@ impl RegistryArgs {
             insecure: self.insecure.clone(),
             ca_bundles: self.registry_ca.clone(),
             platform: self.platform.clone(),
+            mirrors: self.registry_mirror.clone(),
         }
     }
 }
@@ -246,6 +248,17 @@ enum ImageCommand {
         registry: RegistryArgs,
         #[arg(long, value_enum, default_value_t = Output::Yaml)]
         output: Output,
+    },
+    /// Pull an image into this machine's image store (what `testwerk run` runs containers
+    /// from): the registry is asked what the reference names, what is here is reused.
+    Pull {
+        /// The image reference, as a pod would name it.
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// The image store (default: ~/.cache/testwerk/images, or under $XDG_CACHE_HOME).
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
     },
 }
 
@@ -327,6 +340,11 @@ fn main() -> ExitCode {
                 registry,
                 output,
             } => image_inspect(&reference, &registry, output),
+            ImageCommand::Pull {
+                reference,
+                registry,
+                cache,
+            } => image_pull(&reference, &registry, cache),
         },
         Command::Agent(args) => agent(*args),
         Command::Abort(args) => control(Action::Abort, &args),
@@ -393,22 +411,13 @@ fn control(action: Action, args: &ControlArgs) -> ExitCode {
 }
 
 fn agent(args: AgentArgs) -> ExitCode {
-    let mut settings = match pipeline::registry_settings(&args.registry.options()) {
+    let settings = match pipeline::registry_settings(&args.registry.options()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(INPUT_ERROR);
         }
     };
-    for pair in &args.registry_mirror {
-        let Some((registry, mirror)) = pair.split_once('=') else {
-            eprintln!("error: --registry-mirror `{pair}`: expected REGISTRY=HOST");
-            return ExitCode::from(INPUT_ERROR);
-        };
-        settings
-            .mirrors
-            .insert(registry.to_owned(), mirror.to_owned());
-    }
     let defaults = pipeline::default_images();
     let config = testwerk_agent::AgentConfig {
         namespace: args.namespace,
@@ -447,6 +456,23 @@ fn agent(args: AgentArgs) -> ExitCode {
     };
     match runtime.block_on(testwerk_agent::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn image_pull(reference: &str, registry: &RegistryArgs, cache: Option<PathBuf>) -> ExitCode {
+    let store = match testwerk_cli::pull::open_store(&registry.options(), cache) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(INPUT_ERROR);
+        }
+    };
+    match testwerk_cli::pull::pull(&store, reference) {
+        Ok(image) => ExitCode::from(output::print(&testwerk_cli::pull::describe(&image))),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)

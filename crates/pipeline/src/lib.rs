@@ -307,6 +307,8 @@ pub struct RegistryOptions {
     pub ca_bundles: Vec<String>,
     /// The nodes' platform, `os/arch[/variant]`.
     pub platform: Option<String>,
+    /// `REGISTRY=HOST`: a mirror asked instead of a registry (`docker.io=127.0.0.1:5000`).
+    pub mirrors: Vec<String>,
 }
 
 /// A registry client as the CLI uses it: the process environment's cloud credentials,
@@ -317,7 +319,7 @@ pub fn registry_client(
     testwerk_registry::RegistryClient::new(registry_settings(opts)?)
 }
 
-/// The settings [`registry_client`] uses, for callers that add their own (mirrors).
+/// The settings [`registry_client`] uses, for callers that add their own.
 pub fn registry_settings(
     opts: &RegistryOptions,
 ) -> Result<testwerk_registry::RegistrySettings, String> {
@@ -332,6 +334,9 @@ pub fn registry_settings(
     }
     for host in &opts.insecure {
         settings.hosts.entry(host.clone()).or_default().plain_http = true;
+    }
+    for pair in &opts.mirrors {
+        settings.add_mirror(pair)?;
     }
     for pair in &opts.ca_bundles {
         let (host, file) = pair

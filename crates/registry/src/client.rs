@@ -83,6 +83,28 @@ impl Default for RegistrySettings {
     }
 }
 
+impl RegistrySettings {
+    /// Adds a mirror given as `REGISTRY=HOST` (`docker.io=127.0.0.1:5000`), the form of
+    /// `--registry-mirror`: requests for the registry's images go to the mirror host, with
+    /// the same repository path and credentials.
+    pub fn add_mirror(&mut self, pair: &str) -> Result<(), String> {
+        match pair.split_once('=') {
+            Some((registry, mirror))
+                if !registry.trim().is_empty()
+                    && !mirror.trim().is_empty()
+                    && !mirror.contains('/') =>
+            {
+                self.mirrors
+                    .insert(registry.trim().to_owned(), mirror.trim().to_owned());
+                Ok(())
+            }
+            _ => Err(format!(
+                "--registry-mirror `{pair}`: expected REGISTRY=HOST, like docker.io=127.0.0.1:5000"
+            )),
+        }
+    }
+}
+
 /// What a registry wants, learned from its first challenge, so later requests authenticate
 /// up front instead of collecting a `401` each time.
 #[derive(Clone, Debug)]

@@ -56,6 +56,9 @@ pub enum LookupError {
     /// Obtaining credentials failed (token service down, cloud token exchange refused).
     #[error("getting credentials for registry {registry}: {reason}")]
     Credentials { registry: String, reason: String },
+    /// The caller's writer refused a streamed blob (its own error says more).
+    #[error("storing {what}: {cause}")]
+    Sink { what: String, cause: String },
     #[error(
         "imagePullPolicy is Never and the metadata of {reference} is not in the image cache, so \
          the registry is not asked"

@@ -12,7 +12,7 @@ use crate::client::{Inner, KnownScheme};
 use crate::error::LookupError;
 use crate::imageconfig::ImageConfig;
 use crate::lookup::ImageInfo;
-use crate::manifest::{self, Manifest, media_type};
+use crate::manifest::{self, Descriptor, Manifest, media_type};
 use crate::platform::Platform;
 use crate::reference::{ImageReference, check_digest};
 use crate::time;
@@ -49,39 +49,7 @@ pub(crate) fn fetch(
         }
     }
 
-    let top = session.manifest(reference.manifest_reference(), reference.digest())?;
-    let (manifest_digest, config) = match &top.manifest {
-        Manifest::Image { config } => (top.digest.clone(), config.clone()),
-        Manifest::Index(entries) => {
-            let entry = manifest::select_platform(entries, platform).map_err(|available| {
-                LookupError::NoPlatform {
-                    reference: reference.to_string(),
-                    platform: platform.to_string(),
-                    available: if available.is_empty() {
-                        "no platform entries".to_owned()
-                    } else {
-                        available
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    },
-                }
-            })?;
-            let digest = entry.digest.clone();
-            let child = session.manifest(&digest, Some(&digest))?;
-            match child.manifest {
-                Manifest::Image { config } => (digest, config),
-                Manifest::Index(_) => {
-                    return Err(LookupError::Invalid {
-                        registry: reference.registry().to_owned(),
-                        what: format!("manifest {digest}"),
-                        reason: "an index entry points at another index".to_owned(),
-                    });
-                }
-            }
-        }
-    };
+    let (top, manifest_digest, config, _layers) = platform_manifest(&mut session, platform)?;
     let blob = session.blob(&config.digest, config.size)?;
     let image_config = ImageConfig::from_blob(&blob).map_err(|reason| LookupError::Invalid {
         registry: reference.registry().to_owned(),
@@ -121,10 +89,53 @@ pub(crate) fn fetch(
     Ok(info)
 }
 
-struct FetchedManifest {
-    digest: String,
-    media_type: String,
-    manifest: Manifest,
+/// The reference's manifest and, through an index, the platform's image manifest:
+/// (what the reference names, the image manifest's digest, its config, its layers).
+pub(crate) fn platform_manifest(
+    session: &mut Session<'_>,
+    platform: &Platform,
+) -> Result<(FetchedManifest, String, Descriptor, Vec<Descriptor>), LookupError> {
+    let reference = session.reference;
+    let top = session.manifest(reference.manifest_reference(), reference.digest())?;
+    let (manifest_digest, config, layers) = match &top.manifest {
+        Manifest::Image { config, layers } => (top.digest.clone(), config.clone(), layers.clone()),
+        Manifest::Index(entries) => {
+            let entry = manifest::select_platform(entries, platform).map_err(|available| {
+                LookupError::NoPlatform {
+                    reference: reference.to_string(),
+                    platform: platform.to_string(),
+                    available: if available.is_empty() {
+                        "no platform entries".to_owned()
+                    } else {
+                        available
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                }
+            })?;
+            let digest = entry.digest.clone();
+            let child = session.manifest(&digest, Some(&digest))?;
+            match child.manifest {
+                Manifest::Image { config, layers } => (digest, config, layers),
+                Manifest::Index(_) => {
+                    return Err(LookupError::Invalid {
+                        registry: reference.registry().to_owned(),
+                        what: format!("manifest {digest}"),
+                        reason: "an index entry points at another index".to_owned(),
+                    });
+                }
+            }
+        }
+    };
+    Ok((top, manifest_digest, config, layers))
+}
+
+pub(crate) struct FetchedManifest {
+    pub digest: String,
+    pub media_type: String,
+    pub manifest: Manifest,
 }
 
 /// What we sent with a request.
@@ -138,7 +149,7 @@ enum Sent {
 /// Authentication state of one fetch: which candidate credential is in use, and what has
 /// already been retried (a refused token is refreshed once, a refused provider credential is
 /// refreshed once; then the next candidate, then an error).
-struct Session<'a> {
+pub(crate) struct Session<'a> {
     inner: &'a Inner,
     reference: &'a ImageReference,
     base: String,
@@ -161,7 +172,11 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(inner: &'a Inner, reference: &'a ImageReference, candidates: Vec<Candidate>) -> Self {
+    pub(crate) fn new(
+        inner: &'a Inner,
+        reference: &'a ImageReference,
+        candidates: Vec<Candidate>,
+    ) -> Self {
         Self {
             inner,
             reference,
@@ -181,7 +196,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn registry(&self) -> String {
+    pub(crate) fn registry(&self) -> String {
         self.reference.registry().to_owned()
     }
 
@@ -319,7 +334,25 @@ impl<'a> Session<'a> {
     }
 
     /// Sends a request to the registry, authenticating as it asks.
-    fn send(&mut self, make: &dyn Fn() -> Request) -> Result<Response, LookupError> {
+    pub(crate) fn send(&mut self, make: &dyn Fn() -> Request) -> Result<Response, LookupError> {
+        self.exchange(make, None).map(|(response, _)| response)
+    }
+
+    /// [`send`](Self::send), handing a success's body back unread to be streamed; `limit`
+    /// bounds the whole exchange.
+    pub(crate) fn open(
+        &mut self,
+        make: &dyn Fn() -> Request,
+        limit: std::time::Duration,
+    ) -> Result<(Response, Option<ureq::Body>), LookupError> {
+        self.exchange(make, Some(limit))
+    }
+
+    fn exchange(
+        &mut self,
+        make: &dyn Fn() -> Request,
+        stream: Option<std::time::Duration>,
+    ) -> Result<(Response, Option<ureq::Body>), LookupError> {
         // Every pass either succeeds, moves to another candidate or uses up a one-time retry;
         // the bound is a guard against a registry that keeps changing its mind.
         for _ in 0..(8 + 4 * self.candidates.len()) {
@@ -343,14 +376,14 @@ impl<'a> Session<'a> {
                 }
                 _ => Sent::Nothing,
             };
-            let response =
-                self.inner
-                    .transport
-                    .send(request)
-                    .map_err(|e| LookupError::Unreachable {
-                        registry: self.registry(),
-                        cause: e.0,
-                    })?;
+            let (response, body) = self
+                .inner
+                .transport
+                .exchange(request, stream)
+                .map_err(|e| LookupError::Unreachable {
+                    registry: self.registry(),
+                    cause: e.0,
+                })?;
             match response.status {
                 401 => {}
                 403 if sent != Sent::Nothing => {
@@ -361,7 +394,7 @@ impl<'a> Session<'a> {
                     ))?;
                     continue;
                 }
-                _ => return Ok(response),
+                _ => return Ok((response, body)),
             }
             let challenges = challenge::parse(response.header_all("www-authenticate"));
             let bearer = challenges
@@ -432,7 +465,7 @@ impl<'a> Session<'a> {
         })
     }
 
-    fn status_error(&self, what: String, response: &Response) -> LookupError {
+    pub(crate) fn status_error(&self, what: String, response: &Response) -> LookupError {
         if response.status == 404 {
             LookupError::NotFound {
                 registry: self.registry(),
@@ -457,7 +490,7 @@ impl<'a> Session<'a> {
     }
 
     /// The digest a tag points at now, when the registry says (`Docker-Content-Digest`).
-    fn manifest_head(&mut self, reference: &str) -> Result<Option<String>, LookupError> {
+    pub(crate) fn manifest_head(&mut self, reference: &str) -> Result<Option<String>, LookupError> {
         let url = self.manifest_url(reference);
         let response = self
             .send(&|| Request::head(url.clone()).header("Accept", media_type::MANIFEST_ACCEPT))?;
@@ -475,7 +508,7 @@ impl<'a> Session<'a> {
         format!("manifest {}{sep}{reference}", self.reference.repository())
     }
 
-    fn manifest(
+    pub(crate) fn manifest(
         &mut self,
         reference: &str,
         expected: Option<&str>,
@@ -531,7 +564,7 @@ impl<'a> Session<'a> {
         })
     }
 
-    fn blob(&mut self, digest: &str, size: u64) -> Result<Vec<u8>, LookupError> {
+    pub(crate) fn blob(&mut self, digest: &str, size: u64) -> Result<Vec<u8>, LookupError> {
         check_digest(digest).map_err(|reason| LookupError::Invalid {
             registry: self.registry(),
             what: "the image manifest".to_owned(),

@@ -67,6 +67,15 @@
 //! insecure registries, a CA bundle added to the roots, or no verification. Proxies come from
 //! `HTTPS_PROXY`/`NO_PROXY`. Blob redirects to storage never carry registry credentials.
 //!
+//! ## Pulling
+//! [`RegistryClient::resolve`] gives the platform's image manifest with its ordered layers
+//! and its config ([`ResolvedImage`]); [`RegistryClient::fetch_blob`] streams one blob to a
+//! writer, bounded by its declared size and by time (60 s plus one second per 256 KiB);
+//! [`RegistryClient::current_digest`] asks what a tag names now with one `HEAD`. They use the
+//! same credentials, mirrors and hosts as lookups; the metadata caches are not involved
+//! (`testwerk-images` keeps its own store by digest). [`RegistrySettings::add_mirror`] reads
+//! the `--registry-mirror REGISTRY=HOST` form for every surface.
+//!
 //! ## The compiler seam
 //! [`RegistryClient`] implements [`testwerk_plan::ImageSource`]; [`PodImageSource`] adds a
 //! pod's pull secrets and pull policy. The compiler asks only for steps without a `command`,
@@ -83,6 +92,7 @@ mod imageconfig;
 mod lookup;
 mod manifest;
 mod platform;
+mod pull;
 mod reference;
 mod source;
 mod time;
@@ -101,6 +111,7 @@ pub use imageconfig::{ImageConfig, ImageUser, UserIds, UserNameError};
 pub use lookup::{ImageInfo, Lookup, LookupRequest, Origin, PullPolicy};
 pub use manifest::{ManifestError, media_type};
 pub use platform::Platform;
+pub use pull::{BlobDescriptor, ResolvedImage};
 pub use reference::{DOCKER_HUB, ImageReference, ReferenceError};
 pub use source::{AVOID_LOOKUP, PodImageSource, compile_error};
 pub use transport::{HostSettings, Timeouts};

@@ -40,6 +40,9 @@ pub struct Descriptor {
     pub size: u64,
     #[serde(default)]
     pub platform: Option<DescriptorPlatform>,
+    /// Where else the content may be fetched (foreign layers); never followed.
+    #[serde(default)]
+    pub urls: Vec<String>,
 }
 
 /// The platform of an index entry.
@@ -66,8 +69,11 @@ impl DescriptorPlatform {
 pub enum Manifest {
     /// An image index / manifest list: one manifest per platform.
     Index(Vec<Descriptor>),
-    /// An image manifest: its config blob.
-    Image { config: Descriptor },
+    /// An image manifest: its config blob and its layers, lowest first.
+    Image {
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+    },
 }
 
 /// Why a manifest cannot be used.
@@ -90,6 +96,8 @@ struct RawManifest {
     manifests: Option<Vec<Descriptor>>,
     #[serde(default)]
     config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
 }
 
 /// Reads a manifest body. The `Content-Type` the registry sent decides; a generic or missing
@@ -137,7 +145,10 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Manifest, Manife
                 ManifestError::Invalid("an image manifest without `config`".to_owned())
             })?;
             check_config_media_type(config.media_type.as_deref())?;
-            Ok(Manifest::Image { config })
+            Ok(Manifest::Image {
+                config,
+                layers: raw.layers,
+            })
         }
     }
 }
@@ -246,6 +257,7 @@ mod tests {
             media_type: Some(mt::OCI_MANIFEST.to_owned()),
             digest: digest.to_owned(),
             size: 1,
+            urls: Vec::new(),
             platform: Some(DescriptorPlatform {
                 os: os.to_owned(),
                 architecture: arch.to_owned(),

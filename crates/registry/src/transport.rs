@@ -274,6 +274,17 @@ impl Transport {
     }
 
     pub fn send(&self, request: Request) -> Result<Response, TransportError> {
+        self.exchange(request, None).map(|(response, _)| response)
+    }
+
+    /// Sends `request`. With `stream` (a time limit for the whole exchange, body included), a
+    /// success's body is handed back unread, to be streamed; anything else is read (bounded
+    /// by the request's limit) into the response, as [`send`](Self::send) does.
+    pub fn exchange(
+        &self,
+        request: Request,
+        stream: Option<Duration>,
+    ) -> Result<(Response, Option<ureq::Body>), TransportError> {
         let agent = self.agent_for(&request.url)?;
         let mut builder = http::Request::builder()
             .method(request.method.clone())
@@ -281,35 +292,67 @@ impl Transport {
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
+        let configure = |r| match stream {
+            Some(limit) => agent
+                .configure_request(r)
+                .timeout_global(Some(limit))
+                .build(),
+            None => r,
+        };
         let result = match request.body {
             Some(body) => builder
                 .body(body)
                 .map_err(|e| TransportError(redact_urls(&e.to_string())))
-                .and_then(|r| agent.run(r).map_err(describe)),
+                .and_then(|r| {
+                    let r = match stream {
+                        Some(limit) => agent
+                            .configure_request(r)
+                            .timeout_global(Some(limit))
+                            .build(),
+                        None => r,
+                    };
+                    agent.run(r).map_err(describe)
+                }),
             None => builder
                 .body(())
                 .map_err(|e| TransportError(redact_urls(&e.to_string())))
-                .and_then(|r| agent.run(r).map_err(describe)),
+                .and_then(|r| agent.run(configure(r)).map_err(describe)),
         };
-        let mut response = result?;
+        let response = result?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        let mut body = response.into_body();
+        if stream.is_some() && (200..300).contains(&status) {
+            let response = Response {
+                status,
+                headers,
+                body: Vec::new(),
+            };
+            return Ok((response, Some(body)));
+        }
         let body = if request.method == Method::HEAD {
             Vec::new()
         } else {
-            response
-                .body_mut()
-                .with_config()
+            body.with_config()
                 .limit(request.limit)
                 .read_to_vec()
                 .map_err(describe)?
         };
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
+        Ok((
+            Response {
+                status,
+                headers,
+                body,
+            },
+            None,
+        ))
     }
+}
+
+/// What went wrong reading a streamed body, in the words of [`TransportError`].
+pub(crate) fn describe_io(e: &std::io::Error) -> String {
+    // ureq wraps its own errors (timeouts) in i/o errors while a body is read.
+    redact_urls(&e.to_string())
 }
 
 fn load_bundle(path: &std::path::Path) -> Result<Vec<Certificate<'static>>, String> {

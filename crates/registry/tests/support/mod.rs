@@ -9,7 +9,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -32,17 +32,8 @@ pub fn require(what: &str, found: Option<PathBuf>, install: &str) -> Option<Path
 
 use testwerk_testinputs::which;
 
-pub fn registry_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("TESTWERK_DOCKER_REGISTRY")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/usr/bin/docker-registry")).filter(|p| p.is_file()))
-        .or_else(|| which("docker-registry"));
-    require(
-        "docker-registry",
-        found,
-        "apt-get install -y docker-registry",
-    )
-}
+/// `docker-registry` and free ports come from the shared test registry crate.
+pub use testwerk_testregistry::{free_port, registry_binary};
 
 pub fn openssl() -> Option<PathBuf> {
     require("openssl", which("openssl"), "apt-get install -y openssl")
@@ -72,13 +63,6 @@ pub fn moto_python() -> Option<PathBuf> {
         found,
         "python3 -m venv ~/.cache/testwerk/moto-venv && ~/.cache/testwerk/moto-venv/bin/pip install 'moto[server]'",
     )
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn wait_for_port(port: u16, what: &str, child: &mut Child) {
