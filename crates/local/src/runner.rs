@@ -64,6 +64,8 @@ pub struct LocalOptions {
     pub grace: Duration,
     /// Set from outside (Ctrl-C) to abort the execution.
     pub abort: Arc<AtomicBool>,
+    /// Processes per container ([`oci::DEFAULT_PIDS_LIMIT`] unless told otherwise).
+    pub pids_limit: i64,
 }
 
 /// What happens while containers run, in order.
@@ -262,6 +264,7 @@ pub fn run(
             }),
             hidden: hidden.clone(),
             network: opts.network,
+            pids_limit: opts.pids_limit,
         })?;
         let config = bundle_dir.join("config.json");
         let json =

@@ -282,6 +282,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         deadline,
         grace: Duration::from_secs(10),
         abort,
+        pids_limit: pids_limit()?,
     };
 
     let mut tracker = Tracker::new(
@@ -547,6 +548,20 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
         "not yet supported by the local runner: {}; compile it with `testwerk compile` to see the Kubernetes objects",
         what.join(", ")
     )))
+}
+
+/// Processes per container: `$TESTWERK_PIDS_LIMIT`, else 4096 (a node-wide setting on
+/// Kubernetes, so no workflow field sets it).
+fn pids_limit() -> Result<i64, RunError> {
+    match std::env::var("TESTWERK_PIDS_LIMIT") {
+        Err(_) => Ok(testwerk_local::oci::DEFAULT_PIDS_LIMIT),
+        Ok(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            input(format!(
+                "TESTWERK_PIDS_LIMIT=`{v}` is not a positive number of processes (the default is {})",
+                testwerk_local::oci::DEFAULT_PIDS_LIMIT
+            ))
+        }),
+    }
 }
 
 /// `testwerk-init` next to this binary (or `$TESTWERK_INIT`); the toolkit is this binary.

@@ -45,8 +45,11 @@ pub const MASKED_PATHS: [&str; 11] = [
     "/proc/scsi",
 ];
 
-/// containerd's default read-only paths.
-pub const READONLY_PATHS: [&str; 5] = [
+/// containerd's default read-only paths, and the cgroup tree: runc mounts cgroup v1 as a
+/// tmpfs holding the controllers, whose top would stay writable (harmless, as it is the
+/// container's own tmpfs, but a step should not be able to make cgroup-looking directories).
+pub const READONLY_PATHS: [&str; 6] = [
+    "/sys/fs/cgroup",
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",

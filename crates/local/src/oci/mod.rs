@@ -65,6 +65,8 @@ pub struct ContainerConfig<'a> {
     pub image_working_dir: Option<&'a str>,
     pub hostname: &'a str,
     pub cgroup: Cgroup,
+    /// The pids limit (Kubernetes sets one per node, not per container).
+    pub pids_limit: i64,
     /// `Some((uid, gid))` of this user when runc runs rootless.
     pub rootless: Option<(u32, u32)>,
     /// Paths of this machine that must look empty inside (the store, the run's directory).
@@ -195,7 +197,7 @@ pub fn config(c: &ContainerConfig<'_>) -> Result<Spec, LocalError> {
 
     let resources = match &c.cgroup {
         Cgroup::None => None,
-        Cgroup::Path(_) => Some(resources(container).map_err(bad)?),
+        Cgroup::Path(_) => Some(resources(container, c.pids_limit).map_err(bad)?),
     };
     let mut masked: Vec<String> = confine::MASKED_PATHS
         .iter()
@@ -372,7 +374,7 @@ fn volume_mounts(
 }
 
 /// cgroup limits from `resources.limits`, plus the default pids limit.
-fn resources(container: &Container) -> Result<Resources, String> {
+fn resources(container: &Container, pids_limit: i64) -> Result<Resources, String> {
     let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
     let memory = match limits.and_then(|l| l.get("memory")) {
         Some(q) => {
@@ -400,8 +402,6 @@ fn resources(container: &Container) -> Result<Resources, String> {
         }],
         memory,
         cpu,
-        pids: Some(Pids {
-            limit: DEFAULT_PIDS_LIMIT,
-        }),
+        pids: Some(Pids { limit: pids_limit }),
     })
 }
