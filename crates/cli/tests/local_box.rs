@@ -399,3 +399,60 @@ fn the_deadline_kills_a_step_that_ignores_term() {
     assert!(started.elapsed() < Duration::from_secs(25));
     assert!(processes_with(&format!("sleep {seconds}")).is_empty());
 }
+
+#[test]
+fn an_ordinary_user_runs_rootless_and_is_told_what_is_not_applied() {
+    if runc().is_none() {
+        return;
+    }
+    let setpriv = testwerk_testinputs::available(
+        testwerk_testinputs::which("setpriv"),
+        "setpriv",
+        "apt-get install -y util-linux",
+    );
+    let Some(setpriv) = setpriv else { return };
+    let dir = scratch("rootless");
+    // nobody must be able to write its store and read the workflow.
+    std::fs::set_permissions(&*dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let wf = workflow(
+        &dir,
+        "rootless",
+        "spec:\n  steps:\n  - name: Who\n    shell: |\n      echo UID $(id -u)\n      if touch /etc/tw-rootless-probe; then echo WROTE; fi\n      echo mine > /data/mine\n      cp /data/mine /tmp/mine\n",
+    );
+    let mut cmd = if rustix::process::geteuid().is_root() {
+        let mut c = Command::new(setpriv);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_testwerk"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_testwerk"))
+    };
+    let out = cmd
+        .args(["run", &wf, "--host", "--keep", "--store"])
+        .arg(dir.join("db"))
+        .env("HOME", &*dir)
+        .env("TESTWERK_INIT", init_binary())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("UID 0"), "the user is root inside: {text}");
+    assert!(!text.contains("WROTE"), "{text}");
+    assert!(
+        text.contains("limits and the pids limit are NOT applied"),
+        "cgroup v1 rootless says what it cannot do: {text}"
+    );
+    let file = dir.join("runs/rootless-1/volumes/tw-data/mine");
+    let owner = std::os::unix::fs::MetadataExt::uid(
+        &std::fs::metadata(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+    );
+    let expected = if rustix::process::geteuid().is_root() {
+        65534
+    } else {
+        rustix::process::geteuid().as_raw()
+    };
+    assert_eq!(owner, expected, "files belong to the user outside");
+}

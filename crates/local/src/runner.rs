@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,9 +163,14 @@ pub fn run(
     let host = matches!(opts.mode, Mode::Host);
     let (own_rootfs, own_mounts) = own_root(&dir, &opts.programs, host)?;
     let cgroups = cgroups_available(&opts.runc);
+    if opts.runc.rootless {
+        on(RunEvent::Note(
+            "runs rootless: one user and one group (yours, as 0 inside) exist in the containers, so runAsGroup and fsGroup are not applied".into(),
+        ));
+    }
     if !cgroups {
         on(RunEvent::Warning(
-            "resources.limits and the pids limit are NOT applied: runc runs rootless on cgroup v1, where an ordinary user cannot create cgroups".into(),
+            "resources.limits and the pids limit are NOT applied: runc runs rootless, and an ordinary user cannot create cgroups (cgroup v1; a delegated cgroup v2 subtree is not used yet)".into(),
         ));
     }
     let exec_name = dir
@@ -338,10 +343,10 @@ const HOST_SECRETS: [&str; 8] = [
     "/etc/ssl/private",
 ];
 
-/// Whether runc can put containers in cgroups: always as root; rootless only on cgroup v2
-/// (with a delegated cgroup), never on v1.
+/// Whether runc can put containers in cgroups: as root. Rootless, cgroup v1 does not allow
+/// it at all, and v2 only in a subtree systemd delegates, which we do not ask for yet.
 fn cgroups_available(runc: &Runc) -> bool {
-    !runc.rootless || Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    !runc.rootless
 }
 
 fn memory_limit(container: &Container) -> Option<String> {
@@ -436,10 +441,13 @@ fn supervise(
                 stderr_line.extend_from_slice(&bytes);
                 while let Some(pos) = stderr_line.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = stderr_line.drain(..=pos).collect();
-                    on(RunEvent::Diagnostic {
-                        index,
-                        line: String::from_utf8_lossy(&line).trim_end().to_owned(),
-                    });
+                    let line = String::from_utf8_lossy(&line).trim_end().to_owned();
+                    if is_runc_warning(&line) {
+                        // e.g. rootless: "unable to get oom kill count"; not the step's doing.
+                        tracing::debug!("runc: {line}");
+                        continue;
+                    }
+                    on(RunEvent::Diagnostic { index, line });
                 }
             }
             Ok(Chunk::Closed) => open -= 1,
@@ -488,6 +496,11 @@ fn supervise(
     Ok(status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// runc's own log lines at warning level (`time="…" level=warning msg="…"`).
+fn is_runc_warning(line: &str) -> bool {
+    line.starts_with("time=\"") && line.contains(" level=warning ")
 }
 
 fn pump(

@@ -117,21 +117,25 @@ pub fn config(c: &ContainerConfig<'_>) -> Result<Spec, LocalError> {
     }
 
     let (uid_mappings, gid_mappings) = match c.rootless {
-        // Without newuidmap only our own ids exist in the user namespace: one uid, one gid,
-        // mapped to what the container asks for.
+        // Without newuidmap only our own ids exist in the user namespace, and runc wants
+        // them as the container's root: one user (0) and one group (0).
         Some((host_uid, host_gid)) => {
-            if !additional_gids.is_empty() {
-                // The only group is the primary one; the volumes are ours anyway.
-                additional_gids.clear();
+            if uid != 0 {
+                return Err(LocalError::Setup(format!(
+                    "container {}: runs as user {uid}, but as an ordinary user only user 0 (you) exists in the container; run as root, or leave runAsUser unset (subordinate ids through newuidmap, package `uidmap`, and /etc/subuid are not used yet)",
+                    container.name
+                )));
             }
+            // runAsGroup and fsGroup cannot be honoured: the volumes are ours anyway.
+            additional_gids.clear();
             (
                 vec![IdMapping {
-                    container_id: uid,
+                    container_id: 0,
                     host_id: host_uid,
                     size: 1,
                 }],
                 vec![IdMapping {
-                    container_id: gid,
+                    container_id: 0,
                     host_id: host_gid,
                     size: 1,
                 }],
@@ -139,6 +143,7 @@ pub fn config(c: &ContainerConfig<'_>) -> Result<Spec, LocalError> {
         }
         None => (Vec::new(), Vec::new()),
     };
+    let gid = if c.rootless.is_some() { 0 } else { gid };
 
     // Capabilities and privilege escalation.
     let caps = sc.and_then(|s| s.capabilities.as_ref());
@@ -179,6 +184,17 @@ pub fn config(c: &ContainerConfig<'_>) -> Result<Spec, LocalError> {
     let mut mounts = base_mounts(c.rootless.is_some());
     mounts.extend(c.root_mounts.iter().cloned());
     mounts.extend(volume_mounts(container, c.volumes)?);
+    if c.rootless.is_some() {
+        // In a user namespace a mount with mounts below it can only be bound with them
+        // (the kernel locks them); the user's own rights apply to all of it anyway.
+        for m in &mut mounts {
+            for o in &mut m.options {
+                if o == "bind" {
+                    *o = "rbind".to_owned();
+                }
+            }
+        }
+    }
 
     let mut namespaces: Vec<Namespace> = ["pid", "ipc", "uts", "mount", "cgroup"]
         .iter()
