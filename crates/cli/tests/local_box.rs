@@ -456,3 +456,27 @@ fn an_ordinary_user_runs_rootless_and_is_told_what_is_not_applied() {
     };
     assert_eq!(owner, expected, "files belong to the user outside");
 }
+
+#[test]
+fn without_runc_nothing_runs_and_the_error_names_the_package() {
+    let dir = scratch("no-runc");
+    let wf = workflow(
+        &dir,
+        "norunc",
+        "spec:\n  steps:\n  - name: Never\n    shell: echo never\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["run", &wf, "--host", "--store"])
+        .arg(dir.join("db"))
+        .env("TESTWERK_INIT", init_binary())
+        .env("TESTWERK_RUNC", dir.join("no-such-runc"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("apt-get install runc") && !text.contains("never"),
+        "{text}"
+    );
+}

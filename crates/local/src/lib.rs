@@ -42,6 +42,7 @@
 //!
 //! Images come through the [`ImageRoots`] seam; this crate never talks to a registry.
 
+pub mod cgroup;
 pub mod control;
 pub mod env;
 pub mod images;

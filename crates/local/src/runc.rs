@@ -99,62 +99,58 @@ impl Runc {
         self.call(&["delete", "--force", id]).map(|_| ())
     }
 
-    /// How many processes of the container the kernel killed for lack of memory, from the
-    /// container's memory cgroup (v1 `memory.oom_control`, v2 `memory.events`), read before
-    /// the container is deleted. `None` when it has no cgroup (rootless on cgroup v1).
-    pub fn oom_kills(&self, id: &str) -> Option<u64> {
-        let state = std::fs::read(self.root.join(id).join("state.json")).ok()?;
-        let state: serde_json::Value = serde_json::from_slice(&state).ok()?;
-        let paths = state.get("cgroup_paths")?;
-        let (dir, file) = match paths.get("memory").and_then(|p| p.as_str()) {
-            Some(v1) => (PathBuf::from(v1), "memory.oom_control"),
-            None => (PathBuf::from(paths.get("")?.as_str()?), "memory.events"),
-        };
-        let text = std::fs::read_to_string(dir.join(file)).ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("oom_kill "))
-            .and_then(|n| n.trim().parse().ok())
-    }
-
     /// Deletes the containers of runners that are gone (killed, or crashed): their
     /// watchdog normally does, this catches the rest. Returns the ids deleted.
     pub fn clean_stale(&self) -> Vec<String> {
-        let Ok(list) = self.call(&["list", "-q"]) else {
+        // runc keeps one directory per container under its root: reading it is what
+        // `runc list` does, without starting runc.
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
             return Vec::new();
         };
         let mut deleted = Vec::new();
-        for id in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let Some(pid) = owner(id) else { continue };
-            if alive(pid) {
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if !owner(&id).is_some_and(|pid| !alive(pid)) {
                 continue;
             }
-            self.kill(id, "KILL", true);
-            match self.delete(id) {
-                Ok(()) => deleted.push(id.to_owned()),
+            self.kill(&id, "KILL", true);
+            match self.delete(&id) {
+                Ok(()) => deleted.push(id),
                 Err(e) => tracing::warn!("stale container {id}: {e}"),
             }
         }
         deleted
     }
 
-    /// Starts a watchdog for container `id`: a shell in its own process group that waits
-    /// for this runner's end (the pipe on its stdin closes, whatever killed us) and then
-    /// kills and deletes the container, and unmounts its root if we mounted one. On a
-    /// normal end the runner kills the watchdog first ([`Watchdog::disarm`]).
-    pub fn watchdog(&self, id: &str, unmount: Option<&Path>) -> Result<Watchdog, LocalError> {
-        // `$1` is the id, `$2` what to unmount (or empty), the rest the runc command.
-        let script = r#"id=$1; root=$2; shift 2
+    /// Whether runc still knows container `id` (it deletes it itself when `runc run` ends).
+    pub fn exists(&self, id: &str) -> bool {
+        self.root.join(id).exists()
+    }
+
+    /// Starts the watchdog of a run: a shell in its own process group that waits for this
+    /// runner's end (the pipe on its stdin closes, whatever killed us) and then kills and
+    /// deletes every container whose id starts with `prefix`, and unmounts the overlays
+    /// under `dir`. On a normal end the runner kills the watchdog first
+    /// ([`Watchdog::disarm`]).
+    pub fn watchdog(&self, prefix: &str, dir: &Path) -> Result<Watchdog, LocalError> {
+        // `$1` the id prefix, `$2` runc's state dir, `$3` the execution dir, then runc.
+        let script = r#"prefix=$1; state=$2; dir=$3; shift 3
 read -r _ || true
-"$@" kill --all "$id" KILL >/dev/null 2>&1
-"$@" delete --force "$id" >/dev/null 2>&1
-[ -n "$root" ] && umount -l "$root" >/dev/null 2>&1
+for d in "$state/$prefix"-*; do
+  [ -e "$d" ] || continue
+  id=${d##*/}
+  "$@" kill --all "$id" KILL >/dev/null 2>&1
+  "$@" delete --force "$id" >/dev/null 2>&1
+done
+for r in "$dir"/c*/rootfs; do umount -l "$r" >/dev/null 2>&1; done
 exit 0"#;
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
             .arg(script)
             .arg("watchdog")
-            .arg(id)
-            .arg(unmount.map(Path::as_os_str).unwrap_or_default())
+            .arg(prefix)
+            .arg(&self.root)
+            .arg(dir)
             .arg(&self.program)
             .arg("--root")
             .arg(&self.root);
@@ -191,8 +187,9 @@ impl Watchdog {
     }
 }
 
-/// The container id for container `index` of execution `name`, run by this process.
-pub fn container_id(name: &str, index: usize) -> String {
+/// The prefix of every container id of execution `name` run by this process
+/// (`tw-<pid>-<name>`); container `n` is `<prefix>-<n>`, and the run's cgroup is named after it.
+pub fn run_prefix(name: &str) -> String {
     let clean: String = name
         .chars()
         .map(|c| {
@@ -204,15 +201,16 @@ pub fn container_id(name: &str, index: usize) -> String {
         })
         .take(60)
         .collect();
-    format!("tw-{}-{clean}-{index}", std::process::id())
+    format!("tw-{}-{clean}", std::process::id())
 }
 
-/// The runner pid in an id made by [`container_id`].
-fn owner(id: &str) -> Option<i32> {
+/// The runner pid in an id or prefix made by [`run_prefix`].
+pub fn owner(id: &str) -> Option<i32> {
     id.strip_prefix("tw-")?.split('-').next()?.parse().ok()
 }
 
-fn alive(pid: i32) -> bool {
+/// Whether process `pid` exists.
+pub fn alive(pid: i32) -> bool {
     match rustix::process::Pid::from_raw(pid) {
         // EPERM: it exists and belongs to someone else.
         Some(p) => !matches!(
@@ -237,7 +235,7 @@ mod tests {
 
     #[test]
     fn ids_name_their_runner() {
-        let id = container_id("hello world-1", 2);
+        let id = format!("{}-2", run_prefix("hello world-1"));
         assert_eq!(owner(&id), Some(std::process::id() as i32));
         assert!(id.ends_with("hello_world-1-2"), "{id}");
         assert!(alive(std::process::id() as i32));

@@ -14,13 +14,14 @@ use k8s_openapi::api::core::v1::Container;
 use testwerk_bundle::Bundle;
 
 use crate::LocalError;
+use crate::cgroup::{OwnCgroups, oom_kills};
 use crate::env::{PodFacts, container_env};
 use crate::images::{ImageRoot, ImageRoots, PullPolicy};
 use crate::layout::{Programs, host_mount_allowed, own_root, prepare_volumes};
 use crate::oci::spec::Mount;
 use crate::oci::{self, Cgroup, ContainerConfig, Network};
 use crate::overlay::Overlay;
-use crate::runc::{Runc, container_id};
+use crate::runc::{Runc, run_prefix};
 
 /// Where the containers' roots come from.
 #[derive(Clone)]
@@ -139,6 +140,10 @@ pub fn run(
     }
     std::fs::create_dir_all(&opts.dir).map_err(|e| LocalError::io(&opts.dir, e))?;
     let dir = std::fs::canonicalize(&opts.dir).map_err(|e| LocalError::io(&opts.dir, e))?;
+    // The bundles hold the containers' environment (the protocol token, Secret values):
+    // this user's only. Containers reach their volumes through mounts, never this path.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(|e| LocalError::io(&dir, e))?;
     let volumes = prepare_volumes(&dir, bundle, &pod)?;
     let pod_name = format!(
         "{}-local",
@@ -188,147 +193,172 @@ pub fn run(
         hidden.extend(HOST_SECRETS.iter().map(|p| (*p).to_owned()));
     }
 
+    let prefix = run_prefix(&exec_name);
+    // Every container of the run sits in this cgroup (see `cgroup`), removed at the end.
+    let run_cgroup = format!("testwerk/{prefix}");
+    let own_cgroups = if cgroups {
+        OwnCgroups::read()
+    } else {
+        OwnCgroups::default()
+    };
+    own_cgroups.remove_stale();
+    let watchdog = opts.runc.watchdog(&prefix, &dir)?;
+
     let started = Instant::now();
     let mut outcome = RunOutcome::default();
-    let containers: Vec<&Container> = pod
-        .init_containers
-        .iter()
-        .flatten()
-        .chain(&pod.containers)
-        .collect();
-    for (index, container) in containers.into_iter().enumerate() {
-        let bundle_dir = dir.join(format!("c{index}"));
-        std::fs::create_dir_all(&bundle_dir).map_err(|e| LocalError::io(&bundle_dir, e))?;
-        let image = container.image.clone().unwrap_or_default();
-        let (image_root, overlay, root_mounts, rootfs, readonly_root) = match &opts.mode {
-            Mode::Images { roots, own } if !own.contains(&image) => {
-                let policy = PullPolicy::of(container.image_pull_policy.as_deref(), &image);
-                let mut progress = |line: String| on(RunEvent::Note(line));
-                let root = roots.root(&image, policy, &mut progress).map_err(|e| {
+    let mut body = || -> Result<(), LocalError> {
+        let containers: Vec<&Container> = pod
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&pod.containers)
+            .collect();
+        for (index, container) in containers.into_iter().enumerate() {
+            let bundle_dir = dir.join(format!("c{index}"));
+            std::fs::create_dir_all(&bundle_dir).map_err(|e| LocalError::io(&bundle_dir, e))?;
+            let image = container.image.clone().unwrap_or_default();
+            let (image_root, overlay, root_mounts, rootfs, readonly_root) = match &opts.mode {
+                Mode::Images { roots, own } if !own.contains(&image) => {
+                    let policy = PullPolicy::of(container.image_pull_policy.as_deref(), &image);
+                    let mut progress = |line: String| on(RunEvent::Note(line));
+                    let root = roots.root(&image, policy, &mut progress).map_err(|e| {
                     LocalError::Setup(format!(
                         "image {image} of container {}: {e}; to run on this machine's tools without images, use --host",
                         container.name
                     ))
                 })?;
-                let overlay = Overlay::mount(&root.root, &bundle_dir)?;
-                let rootfs = overlay.rootfs.clone();
-                (Some(root), Some(overlay), Vec::new(), rootfs, false)
+                    let overlay = Overlay::mount(&root.root, &bundle_dir)?;
+                    let rootfs = overlay.rootfs.clone();
+                    (Some(root), Some(overlay), Vec::new(), rootfs, false)
+                }
+                _ => (None, None, own_mounts.clone(), own_rootfs.clone(), true),
+            };
+            if host {
+                check_host_mounts(container)?;
             }
-            _ => (None, None, own_mounts.clone(), own_rootfs.clone(), true),
-        };
-        if host {
-            check_host_mounts(container)?;
-        }
-        let mut env = match &image_root {
-            Some(root) => image_env(root),
-            None if host => host_env(),
-            None => vec![("PATH".to_owned(), DEFAULT_PATH.to_owned())],
-        };
-        env.extend(container_env(container, bundle, &facts)?);
-        env.extend(opts.extra_env.iter().cloned());
-        // Kubernetes reads the termination message from /dev/termination-log; locally it
-        // goes to the execution's internal volume, where the runner can read it.
-        env.push((
-            "TW_TERMINATION_LOG".to_owned(),
-            format!(
-                "{}/termination-{index}",
-                testwerk_protocol::paths::INTERNAL_DIR
-            ),
-        ));
-        let id = container_id(&exec_name, index);
-        let mut root_mounts: Vec<Mount> = root_mounts;
-        if host {
-            root_mounts.push(Mount::special(
-                "tmpfs",
-                "/run",
-                &["nosuid", "nodev", "mode=755", "size=65536k"],
+            let mut env = match &image_root {
+                Some(root) => image_env(root),
+                None if host => host_env(),
+                None => vec![("PATH".to_owned(), DEFAULT_PATH.to_owned())],
+            };
+            env.extend(container_env(container, bundle, &facts)?);
+            env.extend(opts.extra_env.iter().cloned());
+            // Kubernetes reads the termination message from /dev/termination-log; locally it
+            // goes to the execution's internal volume, where the runner can read it.
+            env.push((
+                "TW_TERMINATION_LOG".to_owned(),
+                format!(
+                    "{}/termination-{index}",
+                    testwerk_protocol::paths::INTERNAL_DIR
+                ),
             ));
-        }
-        let spec = oci::config(&ContainerConfig {
-            container,
-            pod: &pod,
-            rootfs: &rootfs,
-            readonly_root,
-            root_mounts,
-            volumes: &volumes,
-            env,
-            image_user: image_root.as_ref().and_then(|r| r.user.as_deref()),
-            image_root: image_root.as_ref().map(|r| r.root.as_path()),
-            image_working_dir: image_root.as_ref().and_then(|r| r.working_dir.as_deref()),
-            hostname: &pod_name,
-            cgroup: if cgroups {
-                Cgroup::Path(format!("testwerk/{id}"))
-            } else {
-                Cgroup::None
-            },
-            rootless: opts.runc.rootless.then(|| {
-                (
-                    rustix::process::geteuid().as_raw(),
-                    rustix::process::getegid().as_raw(),
-                )
-            }),
-            hidden: hidden.clone(),
-            network: opts.network,
-            pids_limit: opts.pids_limit,
-        })?;
-        let config = bundle_dir.join("config.json");
-        let json =
-            serde_json::to_vec_pretty(&spec).map_err(|e| LocalError::Internal(e.to_string()))?;
-        std::fs::write(&config, json).map_err(|e| LocalError::io(&config, e))?;
-
-        let watchdog = opts
-            .runc
-            .watchdog(&id, overlay.as_ref().map(|o| o.rootfs.as_path()))?;
-        let mut cmd = opts.runc.command();
-        cmd.arg("run")
-            .arg("--keep")
-            .arg("--bundle")
-            .arg(&bundle_dir)
-            .arg(&id)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        // Its own process group: the terminal's Ctrl-C reaches only the runner, which stops
-        // the container in order (TERM to init, grace, KILL to the whole cgroup).
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| LocalError::io(&opts.runc.program, e))?;
-        on(RunEvent::ContainerStarted {
-            index,
-            name: container.name.clone(),
-        });
-        let code = supervise(child, &id, index, opts, started, &mut outcome, on);
-        // Read before the cgroup goes with the container.
-        let ooms = opts.runc.oom_kills(&id).unwrap_or(0);
-        let deleted = opts.runc.delete(&id);
-        drop(overlay);
-        watchdog.disarm();
-        let code = code?;
-        if let Err(e) = deleted {
-            on(RunEvent::Warning(format!("container {id}: {e}")));
-        }
-        if ooms > 0 {
-            outcome.oom_killed.get_or_insert(index);
-            on(RunEvent::OomKilled {
-                index,
-                memory_limit: memory_limit(container),
-            });
-        }
-        on(RunEvent::ContainerExited { index, code });
-        outcome.exit_codes.push(code);
-        if code != 0 {
-            if code == ABORTED_EXIT && !outcome.deadline_exceeded && ooms == 0 {
-                outcome.aborted = true;
+            let id = format!("{prefix}-{index}");
+            let mut root_mounts: Vec<Mount> = root_mounts;
+            if host {
+                root_mounts.push(Mount::special(
+                    "tmpfs",
+                    "/run",
+                    &["nosuid", "nodev", "mode=755", "size=65536k"],
+                ));
             }
-            break;
+            let spec = oci::config(&ContainerConfig {
+                container,
+                pod: &pod,
+                rootfs: &rootfs,
+                readonly_root,
+                root_mounts,
+                volumes: &volumes,
+                env,
+                image_user: image_root.as_ref().and_then(|r| r.user.as_deref()),
+                image_root: image_root.as_ref().map(|r| r.root.as_path()),
+                image_working_dir: image_root.as_ref().and_then(|r| r.working_dir.as_deref()),
+                hostname: &pod_name,
+                cgroup: if cgroups {
+                    Cgroup::Path(format!("{run_cgroup}/{index}"))
+                } else {
+                    Cgroup::None
+                },
+                rootless: opts.runc.rootless.then(|| {
+                    (
+                        rustix::process::geteuid().as_raw(),
+                        rustix::process::getegid().as_raw(),
+                    )
+                }),
+                hidden: hidden.clone(),
+                network: opts.network,
+                pids_limit: opts.pids_limit,
+            })?;
+            let config = bundle_dir.join("config.json");
+            let json = serde_json::to_vec_pretty(&spec)
+                .map_err(|e| LocalError::Internal(e.to_string()))?;
+            std::fs::write(&config, json).map_err(|e| LocalError::io(&config, e))?;
+
+            // Only a container with a memory limit can be OOM-killed by its cgroup; its OOM
+            // count (v1 counts per cgroup, not in the parent) is read after it ends, before
+            // it is deleted. The others `runc run` deletes itself: one runc process less.
+            let limit = memory_limit(container);
+            let oom_counter = match (&limit, cgroups) {
+                (Some(_), true) => own_cgroups.oom_counter(&format!("{run_cgroup}/{index}")),
+                _ => None,
+            };
+            let mut cmd = opts.runc.command();
+            cmd.arg("run");
+            if oom_counter.is_some() {
+                cmd.arg("--keep");
+            }
+            cmd.arg("--bundle")
+                .arg(&bundle_dir)
+                .arg(&id)
+                .env_clear()
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            if let Some(path) = std::env::var_os("PATH") {
+                cmd.env("PATH", path);
+            }
+            // Its own process group: the terminal's Ctrl-C reaches only the runner, which stops
+            // the container in order (TERM to init, grace, KILL to the whole cgroup).
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            let child = cmd
+                .spawn()
+                .map_err(|e| LocalError::io(&opts.runc.program, e))?;
+            on(RunEvent::ContainerStarted {
+                index,
+                name: container.name.clone(),
+            });
+            let code = supervise(child, &id, index, opts, started, &mut outcome, on);
+            let ooms = oom_counter.as_deref().map_or(0, oom_kills);
+            // `runc run` deletes its container when it ends, unless kept for its OOM count or
+            // it could not (it failed, or was killed).
+            if opts.runc.exists(&id)
+                && let Err(e) = opts.runc.delete(&id)
+            {
+                on(RunEvent::Warning(format!("container {id}: {e}")));
+            }
+            drop(overlay);
+            let code = code?;
+            if ooms > 0 {
+                outcome.oom_killed.get_or_insert(index);
+                on(RunEvent::OomKilled {
+                    index,
+                    memory_limit: limit,
+                });
+            }
+            on(RunEvent::ContainerExited { index, code });
+            outcome.exit_codes.push(code);
+            if code != 0 {
+                if code == ABORTED_EXIT && !outcome.deadline_exceeded && ooms == 0 {
+                    outcome.aborted = true;
+                }
+                break;
+            }
         }
-    }
-    Ok(outcome)
+        Ok(())
+    };
+    let result = body();
+    own_cgroups.remove(&run_cgroup);
+    watchdog.disarm();
+    result.map(|()| outcome)
 }
 
 /// Files of this machine hidden in host mode (a root step could read them otherwise).

@@ -197,8 +197,10 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     let store_dir = store
         .path()
         .parent()
-        .unwrap_or(Path::new("/tmp"))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
         .to_path_buf();
+    let store_dir = std::fs::canonicalize(&store_dir).unwrap_or(store_dir);
     // runc's state of our containers lives with the store, so that the next run finds (and
     // deletes) the containers of a runner that died.
     let runc = Runc::find(store_dir.join("runc")).map_err(|e| input(e.to_string()))?;
@@ -273,8 +275,9 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         runc,
         mode,
         network: Network::Host,
-        // The store holds every run's logs and runc's state: no step may read them.
-        hidden: vec![store_dir.clone()],
+        // The store holds every run's logs, other runs' directories and runc's state: no
+        // step may read them (the directory itself may be the user's working directory).
+        hidden: hidden_store_paths(store.path(), &store_dir),
         extra_env: vec![
             (testwerk_protocol::env::TOKEN.to_owned(), token.clone()),
             (CONTROL_ADDR.to_owned(), control.addr.clone()),
@@ -548,6 +551,21 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
         "not yet supported by the local runner: {}; compile it with `testwerk compile` to see the Kubernetes objects",
         what.join(", ")
     )))
+}
+
+/// The results database (with SQLite's companion files), the run directories and runc's
+/// state, as absolute paths.
+fn hidden_store_paths(db: &Path, store_dir: &Path) -> Vec<PathBuf> {
+    let name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut out = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = name.clone();
+        file.push(suffix);
+        out.push(store_dir.join(file));
+    }
+    out.push(store_dir.join("runs"));
+    out.push(store_dir.join("runc"));
+    out
 }
 
 /// Processes per container: `$TESTWERK_PIDS_LIMIT`, else 4096 (a node-wide setting on
