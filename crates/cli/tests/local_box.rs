@@ -480,3 +480,41 @@ fn without_runc_nothing_runs_and_the_error_names_the_package() {
         "{text}"
     );
 }
+
+#[test]
+fn the_next_start_deletes_containers_whose_runner_and_watchdog_died() {
+    if runc().is_none() {
+        return;
+    }
+    let dir = scratch("stale");
+    let seconds = format!("6{}.5", std::process::id() % 1000);
+    let mut child = start_stubborn(&dir, &seconds);
+    // The watchdog too, so that nothing but the next start can clean up.
+    let watchdogs = processes_with(&format!("watchdog tw-{}-", child.id()));
+    assert!(!watchdogs.is_empty(), "no watchdog for the run");
+    for pid in watchdogs {
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    child.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !processes_with(&format!("sleep {seconds}")).is_empty(),
+        "the container should still run: nothing cleaned it yet"
+    );
+    let wf = workflow(
+        &dir,
+        "next",
+        "spec:\n  steps:\n  - name: Next\n    shell: echo next\n",
+    );
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf, "--host"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("of a runner that is gone"), "{out}");
+    wait_for(
+        "the stale container's process is still there",
+        Duration::from_secs(5),
+        || processes_with(&format!("sleep {seconds}")).is_empty(),
+    );
+}
