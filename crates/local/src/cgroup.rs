@@ -116,7 +116,7 @@ impl OwnCgroups {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if !crate::runc::owner(&name).is_some_and(|pid| !crate::runc::alive(pid)) {
+                if crate::runc::owner(&name).is_none_or(crate::runc::alive) {
                     continue;
                 }
                 let run = entry.path();

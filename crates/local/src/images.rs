@@ -21,9 +21,9 @@ impl PullPolicy {
             Some("IfNotPresent") => PullPolicy::IfNotPresent,
             _ => {
                 let name = image.rsplit('/').next().unwrap_or(image);
-                if image.contains('@') {
-                    PullPolicy::IfNotPresent
-                } else if name.contains(':') && !name.ends_with(":latest") {
+                let pinned =
+                    image.contains('@') || (name.contains(':') && !name.ends_with(":latest"));
+                if pinned {
                     PullPolicy::IfNotPresent
                 } else {
                     PullPolicy::Always

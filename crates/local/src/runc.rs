@@ -110,7 +110,8 @@ impl Runc {
         let mut deleted = Vec::new();
         for entry in entries.flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
-            if !owner(&id).is_some_and(|pid| !alive(pid)) {
+            // Not ours, or its runner still runs.
+            if owner(&id).is_none_or(alive) {
                 continue;
             }
             self.kill(&id, "KILL", true);

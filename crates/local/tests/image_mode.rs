@@ -71,7 +71,7 @@ fn busybox_root(dir: &Path) -> PathBuf {
     std::fs::write(root.join("image-marker"), "from the image\n").unwrap_or_else(|e| panic!("{e}"));
     // `app`'s home, writable by it in the image, as an image's USER directory is.
     rustix::fs::chown(
-        &root.join("work"),
+        root.join("work"),
         Some(rustix::process::Uid::from_raw(1234)),
         Some(rustix::process::Gid::from_raw(1234)),
     )
