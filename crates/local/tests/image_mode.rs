@@ -261,3 +261,102 @@ fn an_image_that_cannot_be_had_is_an_error_suggesting_host_mode() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The real flow: stand-in images pushed to Debian's `docker-registry`, pulled through a
+/// `docker.io` mirror into the image store, and run by runc from their unpacked roots.
+mod from_a_registry {
+    use super::*;
+    use testwerk_images::ImageStore;
+    use testwerk_registry::{Environment, HostSettings, RegistryClient, RegistrySettings};
+    use testwerk_testregistry::{Registry, push_standins};
+
+    /// The image store behind the runner's seam, as the CLI adapts it.
+    struct Store(ImageStore);
+
+    impl ImageRoots for Store {
+        fn root(
+            &self,
+            image: &str,
+            policy: PullPolicy,
+            progress: &mut dyn FnMut(String),
+        ) -> Result<ImageRoot, String> {
+            let policy = match policy {
+                PullPolicy::Always => testwerk_images::PullPolicy::Always,
+                PullPolicy::IfNotPresent => testwerk_images::PullPolicy::IfNotPresent,
+                PullPolicy::Never => testwerk_images::PullPolicy::Never,
+            };
+            let local = self
+                .0
+                .ensure(image, Some(policy), &mut |e| progress(format!("{e:?}")))
+                .map_err(|e| e.to_string())?;
+            Ok(ImageRoot {
+                root: local.root,
+                env: local.config.env,
+                working_dir: local.config.working_dir,
+                user: local.config.user,
+            })
+        }
+    }
+
+    #[test]
+    fn alpine_busybox_and_bash_stand_ins_run_from_the_registry() {
+        if !usable() {
+            return;
+        }
+        let Some(registry) = Registry::start() else {
+            return;
+        };
+        let Some(_standins) = push_standins(&registry) else {
+            return;
+        };
+        let dir = scratch("registry");
+        let mut hosts = std::collections::BTreeMap::new();
+        hosts.insert(
+            registry.host.clone(),
+            HostSettings {
+                plain_http: true,
+                ..HostSettings::default()
+            },
+        );
+        let mut settings = RegistrySettings {
+            hosts,
+            cloud_credentials: false,
+            environment: Environment::empty(),
+            ..RegistrySettings::default()
+        };
+        settings
+            .add_mirror(&format!("docker.io={}", registry.host))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let client = RegistryClient::new(settings).unwrap_or_else(|e| panic!("{e}"));
+        let store = ImageStore::open(dir.join("images"), client).unwrap_or_else(|e| panic!("{e}"));
+        let b = bundle(
+            "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: registry\nspec:\n  steps:\n  - name: Alpine\n    container:\n      image: alpine:3.20\n    shell: ls /usr/bin/env > /data/alpine && echo alpine > /data/alpine-ran\n  - name: Bash\n    container:\n      image: bash:5.2\n    shell: echo bash > /data/bash-ran\n",
+        );
+        let opts = options(&dir, Arc::new(Store(store)));
+        let mut notes = Vec::new();
+        let mut output = Vec::new();
+        let outcome = testwerk_local::run(&b, &opts, &mut |e| match e {
+            RunEvent::Output { bytes, .. } => output.extend(bytes),
+            RunEvent::Note(line) | RunEvent::Warning(line) | RunEvent::Diagnostic { line, .. } => {
+                notes.push(line)
+            }
+            _ => {}
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8_lossy(&output);
+        assert!(
+            outcome.exit_codes.iter().all(|c| *c == 0) && outcome.exit_codes.len() >= 2,
+            "{:?}\n{text}\n{notes:?}",
+            outcome.exit_codes
+        );
+        let data = opts.dir.join("volumes/tw-data");
+        let read = |f: &str| std::fs::read_to_string(data.join(f)).unwrap_or_default();
+        assert_eq!(read("alpine-ran"), "alpine\n", "{text}\n{notes:?}");
+        assert_eq!(read("bash-ran"), "bash\n", "{text}\n{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("Done")),
+            "pull progress is reported: {notes:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
