@@ -30,11 +30,16 @@
 //!   `docker run --network host` ([`oci::Network`] leaves room for one per Pod).
 //!
 //! The Pod's semantics: `activeDeadlineSeconds` and aborts send TERM to `init`, then after a
-//! grace `runc kill --all … KILL` to the whole cgroup; every container is deleted afterwards.
-//! runc runs in its own process group (Ctrl-C reaches only the runner), and each container has
-//! a watchdog ([`runc::Runc::watchdog`]) that kills and deletes it if the runner dies, even by
-//! SIGKILL; containers of dead runners are deleted at the next start. A container whose
-//! processes the kernel OOM-killed is reported with its memory limit ([`RunEvent::OomKilled`]).
+//! grace `runc kill --all … KILL` to the whole cgroup. Every container of a run sits in the
+//! run's cgroup `testwerk/<run>/<index>` ([`cgroup`]); `runc run` deletes its container itself,
+//! except one with a memory limit, which is kept until its OOM kill count is read (cgroup v1
+//! counts per cgroup) and then deleted. runc runs in its own process group (Ctrl-C reaches
+//! only the runner), and each run has a watchdog ([`runc::Runc::watchdog`]) that kills and
+//! deletes its containers and unmounts their overlays if the runner dies, even by SIGKILL;
+//! the next start deletes containers and cgroups of runners that are gone (their ids are
+//! `tw-<runner pid>-…`). A container whose processes the kernel OOM-killed is reported with
+//! its memory limit ([`RunEvent::OomKilled`]). The Downward API's `resourceFieldRef` gives
+//! the container's limits and requests (this machine's capacity when unset, as a node's).
 //!
 //! As an ordinary user runc runs rootless: a user namespace maps the container's one user and
 //! group to ours. On cgroup v1 no limits can be applied then, and the run says so. Image mode
