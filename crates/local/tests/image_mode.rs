@@ -113,7 +113,10 @@ fn init_binary() -> PathBuf {
 }
 
 fn bundle(yaml: &str) -> testwerk_bundle::Bundle {
-    let dir = scratch("wf");
+    // Tests run in parallel: each compiles in a directory of its own.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = scratch(&format!("wf-{n}"));
     let file = dir.join("wf.yaml");
     std::fs::write(&file, yaml).unwrap_or_else(|e| panic!("{e}"));
     let inputs = testwerk_pipeline::load_inputs(&file, &[]).unwrap_or_else(|e| panic!("{e:?}"));
