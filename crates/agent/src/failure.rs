@@ -231,12 +231,7 @@ fn job_trouble(job: &Job) -> Option<Trouble> {
 pub fn termination_cause(c: &ContainerStatus, memory_limit: Option<&str>) -> Option<String> {
     let t = c.state.as_ref()?.terminated.as_ref()?;
     match t.reason.as_deref() {
-        Some("OOMKilled") => Some(match memory_limit {
-            Some(limit) => format!(
-                "the container ran out of memory and was killed (OOMKilled; memory limit {limit})"
-            ),
-            None => "the container ran out of memory and was killed (OOMKilled)".to_owned(),
-        }),
+        Some("OOMKilled") => Some(testwerk_results::causes::oom_killed(memory_limit)),
         Some("Error") if t.exit_code == 137 => {
             Some("the container was killed (SIGKILL, exit code 137)".to_owned())
         }

@@ -74,12 +74,6 @@ enum Command {
     Pause(ControlArgs),
     /// Resume a paused execution.
     Resume(ControlArgs),
-    /// Internal: enter a local sandbox and run a program in it (used by the local runner).
-    #[command(hide = true)]
-    Sandbox {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
-        args: Vec<std::ffi::OsString>,
-    },
 }
 
 #[derive(clap::Args)]
@@ -140,9 +134,12 @@ struct RunArgs {
     /// The results database (default: the user's data directory).
     #[arg(long, value_name = "DB")]
     store: Option<PathBuf>,
-    /// Keep the execution's directory (volumes, sandbox specs) for debugging.
+    /// Keep the execution's directory (volumes, OCI bundles) for debugging.
     #[arg(long)]
     keep: bool,
+    /// No images: every container runs in runc on this machine's own directories, read-only.
+    #[arg(long)]
+    host: bool,
     /// Run on the testwerk agent at this URL (`http://host:port`) instead of this machine.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
@@ -351,10 +348,6 @@ fn main() -> ExitCode {
         Command::Pause(args) => control(Action::Pause, &args),
         Command::Resume(args) => control(Action::Resume, &args),
         Command::Crds => ExitCode::from(output::print(&testwerk_spec::crds_yaml())),
-        Command::Sandbox { args } => {
-            let code = testwerk_local::sandbox::main(&args);
-            ExitCode::from(u8::try_from(code).unwrap_or(1))
-        }
     }
 }
 
@@ -385,6 +378,7 @@ fn run(args: RunArgs) -> ExitCode {
         json: matches!(args.output, RunOutput::Json),
         store: args.store,
         keep: args.keep,
+        host: args.host,
         server: args.server,
         reconnect_timeout: std::time::Duration::from_secs(args.reconnect_timeout),
     };

@@ -3,20 +3,23 @@
 //! ```text
 //! <execution dir>/
 //!   volumes/<volume name>/     emptyDirs and ConfigMap contents
-//!   bin/                       /.testwerk-bin for our "images": the host's shell
-//!   root-<n>/                  the (empty) root directory container n is built in
+//!   bin/                       /.testwerk-bin of our own images: busybox and its `sh`
+//!   own-root/                  `/` of our own images (and of every container in host mode):
+//!                              mount points only, read-only; runc binds the rest into it
+//!   c<n>/config.json           container n's OCI bundle …
+//!   c<n>/rootfs, upper, work   … and its overlay over the image's root (image mode)
 //! ```
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::PodSpec;
 use testwerk_bundle::Bundle;
 use testwerk_protocol::paths;
 
 use crate::LocalError;
-use crate::sandbox::{Bind, SandboxSpec, host_binds};
+use crate::oci::spec::Mount;
 
 /// Prepares the volume folders of the Pod and returns where each volume lives.
 pub fn prepare_volumes(
@@ -29,8 +32,17 @@ pub fn prepare_volumes(
         let path = dir.join("volumes").join(&volume.name);
         fs::create_dir_all(&path).map_err(|e| LocalError::io(&path, e))?;
         if volume.empty_dir.is_some() {
-            // Every container may run as another user, as in a Pod with an fsGroup.
-            set_mode(&path, 0o777)?;
+            // Every container may run as another user: group-owned by the fsGroup and
+            // group-writable with setgid, as the kubelet makes them, and open to all besides
+            // (containers without the fsGroup run as other users too).
+            if let Some(group) = pod.security_context.as_ref().and_then(|s| s.fs_group)
+                && rustix::process::geteuid().is_root()
+            {
+                let gid = rustix::process::Gid::from_raw(group as u32);
+                rustix::fs::chown(&path, None, Some(gid))
+                    .map_err(|e| LocalError::io(&path, e.into()))?;
+            }
+            set_mode(&path, 0o2777)?;
         } else if let Some(cm) = &volume.config_map {
             let source = bundle
                 .config_maps
@@ -79,107 +91,120 @@ pub struct Programs {
     pub toolkit: PathBuf,
 }
 
-/// What container `index` sees: the host read-only, its volumes, and our programs where our
-/// images would have them.
-pub fn sandbox_for(
+/// Top-level entries of this machine never shown in host mode: the execution's volumes
+/// replace the first four, runc provides the kernel's file systems, and `/run` holds the
+/// sockets of this machine's daemons (a read-only mount does not stop `connect`).
+const HOST_LEFT_OUT: [&str; 9] = [
+    "tmp",
+    "data",
+    "testkube",
+    ".testwerk",
+    "proc",
+    "sys",
+    "dev",
+    "run",
+    "lost+found",
+];
+
+/// What our own images hold, on this machine: `/init`, `/toolkit` and `/.testwerk-bin`
+/// (busybox and its `sh`), plus, in host mode, every top-level directory of this machine
+/// read-only. Returns the root directory (mount points only, used read-only by every
+/// container) and the mounts that fill it.
+pub fn own_root(
     dir: &Path,
-    index: usize,
-    container: &Container,
-    volumes: &BTreeMap<String, PathBuf>,
     programs: &Programs,
-) -> Result<SandboxSpec, LocalError> {
-    let mut binds = host_binds().map_err(|e| LocalError::io(Path::new("/"), e))?;
+    host: bool,
+) -> Result<(PathBuf, Vec<Mount>), LocalError> {
+    let root = dir.join("own-root");
     let bin = dir.join("bin");
-    if !bin.exists() {
-        fs::create_dir_all(&bin).map_err(|e| LocalError::io(&bin, e))?;
-        // Our images carry busybox here. The host's busybox behaves like the shell of the
-        // images (alpine, busybox) that most workflows name; without it, its /bin/sh stands in.
-        let shell = if Path::new(BUSYBOX).is_file() {
-            BUSYBOX
-        } else {
-            "/bin/sh"
-        };
-        std::os::unix::fs::symlink(shell, bin.join("sh")).map_err(|e| LocalError::io(&bin, e))?;
-    }
-    binds.push(Bind {
-        source: bin,
-        target: paths::IMAGE_BIN_DIR.into(),
-        read_only: true,
-    });
-    binds.push(Bind {
-        source: programs.init.clone(),
-        target: paths::IMAGE_INIT.into(),
-        read_only: true,
-    });
-    binds.push(Bind {
-        source: programs.toolkit.clone(),
-        target: paths::IMAGE_TOOLKIT.into(),
-        read_only: true,
-    });
-    let mut mounts: Vec<_> = container.volume_mounts.iter().flatten().collect();
-    // Parents first, so `/data/repo` lands inside `/data`.
-    mounts.sort_by_key(|m| m.mount_path.matches('/').count());
-    for m in mounts {
-        let volume = volumes.get(&m.name).ok_or_else(|| {
-            LocalError::Unsupported(format!(
-                "container {} mounts unknown volume `{}`",
-                container.name, m.name
-            ))
-        })?;
-        let source = match &m.sub_path {
-            Some(sub) if !sub.is_empty() => volume.join(sub),
-            _ => volume.clone(),
-        };
-        if !under_own_dirs(&m.mount_path) {
-            return Err(LocalError::Unsupported(format!(
-                "volume `{}` is mounted at {}; locally, mounts must be under /data, /tmp, /testkube or a new top-level directory",
-                m.name, m.mount_path
-            )));
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e: std::io::Error| LocalError::io(&p, e)
+    };
+    fs::create_dir_all(&root).map_err(io(&root))?;
+    fs::create_dir_all(&bin).map_err(io(&bin))?;
+    let mut mounts = Vec::new();
+    if host {
+        let entries = fs::read_dir("/").map_err(io(Path::new("/")))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(Path::new("/")))?;
+            let name = entry.file_name();
+            let Some(text) = name.to_str() else { continue };
+            if HOST_LEFT_OUT.contains(&text) {
+                continue;
+            }
+            let kind = entry.file_type().map_err(io(&entry.path()))?;
+            let inside = root.join(&name);
+            if kind.is_symlink() {
+                // `/bin -> usr/bin` on merged-/usr systems: the same link inside.
+                if inside.symlink_metadata().is_err() {
+                    let target = fs::read_link(entry.path()).map_err(io(&entry.path()))?;
+                    std::os::unix::fs::symlink(target, &inside).map_err(io(&inside))?;
+                }
+            } else if kind.is_dir() {
+                fs::create_dir_all(&inside).map_err(io(&inside))?;
+                names.push(text.to_owned());
+            }
         }
-        binds.push(Bind {
-            source,
-            target: m.mount_path.clone().into(),
-            read_only: m.read_only.unwrap_or(false),
-        });
+        names.sort();
+        for name in names {
+            let path = format!("/{name}");
+            mounts.push(Mount::bind(&path, &path, true));
+        }
     }
-    binds.extend(mask_execution_dir(dir)?);
-    Ok(SandboxSpec {
-        root: dir.join(format!("root-{index}")),
-        binds,
-    })
+    // The shell of our images is busybox; without it (host mode only) the host's sh stands in.
+    let busybox = Path::new(BUSYBOX).is_file();
+    let sh = bin.join("sh");
+    if sh.symlink_metadata().is_err() {
+        let target = if busybox { "busybox" } else { "/bin/sh" };
+        std::os::unix::fs::symlink(target, &sh).map_err(io(&sh))?;
+    }
+    if busybox {
+        mount_point_file(&bin.join("busybox"))?;
+    } else if !host {
+        return Err(LocalError::Setup(
+            "our own images need busybox for their shell: install it with `apt-get install busybox-static` (or run with --host)".into(),
+        ));
+    }
+    mounts.push(Mount::bind(
+        &bin.display().to_string(),
+        paths::IMAGE_BIN_DIR,
+        true,
+    ));
+    if busybox {
+        mounts.push(Mount::bind(
+            BUSYBOX,
+            &format!("{}/busybox", paths::IMAGE_BIN_DIR),
+            true,
+        ));
+    }
+    for (program, at) in [
+        (&programs.init, paths::IMAGE_INIT),
+        (&programs.toolkit, paths::IMAGE_TOOLKIT),
+    ] {
+        mount_point_file(&root.join(at.trim_start_matches('/')))?;
+        mounts.push(Mount::bind(&program.display().to_string(), at, true));
+    }
+    Ok((root, mounts))
 }
 
-/// An empty directory over the execution's own directory, last: the host is visible
-/// read-only inside, and this one holds the run's control file (with the protocol token),
-/// the sandbox specs and the other containers' views, none of which a step may read. Not
-/// needed when the directory lies under a path the sandbox replaces (e.g. `/tmp`).
-fn mask_execution_dir(dir: &Path) -> Result<Option<Bind>, LocalError> {
-    let dir = fs::canonicalize(dir).map_err(|e| LocalError::io(dir, e))?;
-    let first = dir
-        .components()
-        .nth(1)
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if under_own_dirs(&first) {
-        return Ok(None);
+/// An empty file for runc to bind a file over.
+fn mount_point_file(path: &Path) -> Result<(), LocalError> {
+    if path.symlink_metadata().is_err() {
+        fs::write(path, b"").map_err(|e| LocalError::io(path, e))?;
     }
-    let empty = dir.join("masked");
-    fs::create_dir_all(&empty).map_err(|e| LocalError::io(&empty, e))?;
-    Ok(Some(Bind {
-        source: empty,
-        target: dir,
-        read_only: true,
-    }))
+    Ok(())
 }
 
-/// A mount path we can create without touching the host: under a replaced directory, or a
-/// new top-level directory that the host does not have.
-fn under_own_dirs(path: &str) -> bool {
+/// In host mode a volume may only appear where nothing of this machine is: under the
+/// execution's own top-level directories or at a new top-level one (the rest is read-only).
+pub fn host_mount_allowed(path: &str) -> bool {
     let first = path
         .trim_start_matches('/')
         .split('/')
         .next()
         .unwrap_or_default();
-    matches!(first, "tmp" | "data" | "testkube" | ".testwerk")
+    matches!(first, "tmp" | "data" | "testkube" | ".testwerk" | "run")
         || !Path::new("/").join(first).exists()
 }

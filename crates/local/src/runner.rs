@@ -1,20 +1,49 @@
 //! Runs the containers of a bundle one after another, as the kubelet runs a Pod's init
-//! containers and then its main container, each as `testwerk-init` inside a sandbox.
+//! containers and then its main container, each in runc with `testwerk-init` as PID 1.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Container;
 use testwerk_bundle::Bundle;
 
 use crate::LocalError;
+use crate::cgroup::{OwnCgroups, oom_kills};
 use crate::env::{PodFacts, container_env};
-use crate::layout::{Programs, prepare_volumes, sandbox_for};
+use crate::images::{ImageRoot, ImageRoots, PullPolicy};
+use crate::layout::{Programs, host_mount_allowed, own_root, prepare_volumes};
+use crate::oci::spec::Mount;
+use crate::oci::{self, Cgroup, ContainerConfig, Network};
+use crate::overlay::Overlay;
+use crate::runc::{Runc, run_prefix};
+
+/// Where the containers' roots come from.
+#[derive(Clone)]
+pub enum Mode {
+    /// No images: every container sees this machine's directories read-only as its root.
+    Host,
+    /// Each container runs on its image's root (with a writable overlay); our own images
+    /// (`own`: the init and toolkit images) are made from this machine's programs.
+    Images {
+        roots: Arc<dyn ImageRoots>,
+        own: Vec<String>,
+    },
+}
+
+impl std::fmt::Debug for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mode::Host => f.write_str("Host"),
+            Mode::Images { own, .. } => write!(f, "Images {{ own: {own:?} }}"),
+        }
+    }
+}
 
 /// How to run one execution locally.
 #[derive(Clone, Debug)]
@@ -22,19 +51,30 @@ pub struct LocalOptions {
     /// The execution directory; created, and owned by this execution only.
     pub dir: PathBuf,
     pub programs: Programs,
+    pub runc: Runc,
+    pub mode: Mode,
+    pub network: Network,
+    /// Paths of this machine that containers must see empty (the results store, which holds
+    /// other runs' logs, and runc's state). The execution directory is always hidden.
+    pub hidden: Vec<PathBuf>,
     /// Variables every container gets besides the Pod's (e.g. the protocol token).
     pub extra_env: Vec<(String, String)>,
     /// `job.activeDeadlineSeconds` (or the Pod's): the whole execution is aborted after it.
     pub deadline: Option<Duration>,
-    /// How long `init` gets to stop its steps after SIGTERM before it is killed.
+    /// How long `init` gets to stop its steps after SIGTERM before the container is killed.
     pub grace: Duration,
     /// Set from outside (Ctrl-C) to abort the execution.
     pub abort: Arc<AtomicBool>,
+    /// Processes per container ([`oci::DEFAULT_PIDS_LIMIT`] unless told otherwise).
+    pub pids_limit: i64,
 }
 
 /// What happens while containers run, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunEvent {
+    /// Something the user should know that is not a failure: pulls, limits not applied.
+    Note(String),
+    Warning(String),
     ContainerStarted {
         index: usize,
         name: String,
@@ -44,10 +84,16 @@ pub enum RunEvent {
         index: usize,
         bytes: Vec<u8>,
     },
-    /// A line `init` (or the sandbox) wrote to stderr: its own diagnostics.
+    /// A line `init` (or runc) wrote to stderr: its own diagnostics.
     Diagnostic {
         index: usize,
         line: String,
+    },
+    /// The kernel killed processes of the container for lack of memory.
+    OomKilled {
+        index: usize,
+        /// `resources.limits.memory` as the Pod wrote it.
+        memory_limit: Option<String>,
     },
     ContainerExited {
         index: usize,
@@ -63,10 +109,15 @@ pub struct RunOutcome {
     pub exit_codes: Vec<i32>,
     pub deadline_exceeded: bool,
     pub aborted: bool,
+    /// The index of a container the kernel OOM-killed processes of.
+    pub oom_killed: Option<usize>,
 }
 
 /// Exit code of `init` when the execution was aborted.
 pub const ABORTED_EXIT: i32 = 137;
+
+/// The PATH of a container whose image sets none (containerd's default).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Runs every container of `bundle` in order; stops at the first that does not exit 0.
 pub fn run(
@@ -82,8 +133,18 @@ pub fn run(
         .and_then(|t| t.metadata.as_ref())
         .and_then(|m| m.annotations.clone())
         .unwrap_or_default();
+    for stale in opts.runc.clean_stale() {
+        on(RunEvent::Note(format!(
+            "deleted container {stale} of a runner that is gone"
+        )));
+    }
     std::fs::create_dir_all(&opts.dir).map_err(|e| LocalError::io(&opts.dir, e))?;
-    let volumes = prepare_volumes(&opts.dir, bundle, &pod)?;
+    let dir = std::fs::canonicalize(&opts.dir).map_err(|e| LocalError::io(&opts.dir, e))?;
+    // The bundles hold the containers' environment (the protocol token, Secret values):
+    // this user's only. Containers reach their volumes through mounts, never this path.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(|e| LocalError::io(&dir, e))?;
+    let volumes = prepare_volumes(&dir, bundle, &pod)?;
     let pod_name = format!(
         "{}-local",
         bundle.job.metadata.name.clone().unwrap_or_default()
@@ -104,70 +165,265 @@ pub fn run(
         node_name: &node,
         annotations: &annotations,
     };
+    let host = matches!(opts.mode, Mode::Host);
+    let (own_rootfs, own_mounts) = own_root(&dir, &opts.programs, host)?;
+    let cgroups = cgroups_available(&opts.runc);
+    if opts.runc.rootless {
+        on(RunEvent::Note(
+            "runs rootless: one user and one group (yours, as 0 inside) exist in the containers, so runAsGroup and fsGroup are not applied".into(),
+        ));
+    }
+    if !cgroups {
+        on(RunEvent::Warning(
+            "resources.limits and the pids limit are NOT applied: runc runs rootless, and an ordinary user cannot create cgroups (cgroup v1; a delegated cgroup v2 subtree is not used yet)".into(),
+        ));
+    }
+    let exec_name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut hidden: Vec<String> = opts
+        .hidden
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    hidden.push(dir.display().to_string());
+    if host {
+        // This machine's secrets: readable by a root step otherwise (CAP_DAC_OVERRIDE).
+        hidden.extend(HOST_SECRETS.iter().map(|p| (*p).to_owned()));
+    }
+
+    let prefix = run_prefix(&exec_name);
+    // Every container of the run sits in this cgroup (see `cgroup`), removed at the end.
+    let run_cgroup = format!("testwerk/{prefix}");
+    let own_cgroups = if cgroups {
+        OwnCgroups::read()
+    } else {
+        OwnCgroups::default()
+    };
+    own_cgroups.remove_stale();
+    let watchdog = opts.runc.watchdog(&prefix, &dir)?;
 
     let started = Instant::now();
     let mut outcome = RunOutcome::default();
-    let containers: Vec<_> = pod
-        .init_containers
-        .iter()
-        .flatten()
-        .chain(&pod.containers)
-        .collect();
-    for (index, container) in containers.into_iter().enumerate() {
-        let spec = sandbox_for(&opts.dir, index, container, &volumes, &opts.programs)?;
-        let spec_path = opts.dir.join(format!("sandbox-{index}.json"));
-        let json =
-            serde_json::to_vec_pretty(&spec).map_err(|e| LocalError::Internal(e.to_string()))?;
-        std::fs::write(&spec_path, json).map_err(|e| LocalError::io(&spec_path, e))?;
-        let mut env = base_env();
-        env.extend(container_env(container, bundle, &facts)?);
-        env.extend(opts.extra_env.iter().cloned());
-        // Kubernetes reads the termination message from /dev/termination-log; locally /dev is
-        // the host's, so it goes to the execution's internal volume instead.
-        env.push((
-            "TW_TERMINATION_LOG".to_owned(),
-            format!(
-                "{}/termination-{index}",
-                testwerk_protocol::paths::INTERNAL_DIR
-            ),
-        ));
-        let command = container.command.clone().unwrap_or_default();
-        let mut cmd = Command::new(&opts.programs.toolkit);
-        cmd.arg("sandbox").arg(&spec_path).arg("--").args(&command);
-        cmd.env_clear()
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| LocalError::io(&opts.programs.toolkit, e))?;
-        on(RunEvent::ContainerStarted {
-            index,
-            name: container.name.clone(),
-        });
-        let code = supervise(child, index, opts, started, &mut outcome, on)?;
-        on(RunEvent::ContainerExited { index, code });
-        outcome.exit_codes.push(code);
-        if code != 0 {
-            if code == ABORTED_EXIT && !outcome.deadline_exceeded {
-                outcome.aborted = true;
+    let mut body = || -> Result<(), LocalError> {
+        let containers: Vec<&Container> = pod
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&pod.containers)
+            .collect();
+        for (index, container) in containers.into_iter().enumerate() {
+            let bundle_dir = dir.join(format!("c{index}"));
+            std::fs::create_dir_all(&bundle_dir).map_err(|e| LocalError::io(&bundle_dir, e))?;
+            let image = container.image.clone().unwrap_or_default();
+            let (image_root, overlay, root_mounts, rootfs, readonly_root) = match &opts.mode {
+                Mode::Images { roots, own } if !own.contains(&image) => {
+                    let policy = PullPolicy::of(container.image_pull_policy.as_deref(), &image);
+                    let mut progress = |line: String| on(RunEvent::Note(line));
+                    let root = roots.root(&image, policy, &mut progress).map_err(|e| {
+                    LocalError::Setup(format!(
+                        "image {image} of container {}: {e}; to run on this machine's tools without images, use --host",
+                        container.name
+                    ))
+                })?;
+                    let overlay = Overlay::mount(&root.root, &bundle_dir)?;
+                    let rootfs = overlay.rootfs.clone();
+                    (Some(root), Some(overlay), Vec::new(), rootfs, false)
+                }
+                _ => (None, None, own_mounts.clone(), own_rootfs.clone(), true),
+            };
+            if host {
+                check_host_mounts(container)?;
             }
-            break;
+            let mut env = match &image_root {
+                Some(root) => image_env(root),
+                None if host => host_env(),
+                None => vec![("PATH".to_owned(), DEFAULT_PATH.to_owned())],
+            };
+            env.extend(container_env(container, bundle, &facts)?);
+            env.extend(opts.extra_env.iter().cloned());
+            // Kubernetes reads the termination message from /dev/termination-log; locally it
+            // goes to the execution's internal volume, where the runner can read it.
+            env.push((
+                "TW_TERMINATION_LOG".to_owned(),
+                format!(
+                    "{}/termination-{index}",
+                    testwerk_protocol::paths::INTERNAL_DIR
+                ),
+            ));
+            let id = format!("{prefix}-{index}");
+            let mut root_mounts: Vec<Mount> = root_mounts;
+            if host {
+                root_mounts.push(Mount::special(
+                    "tmpfs",
+                    "/run",
+                    &["nosuid", "nodev", "mode=755", "size=65536k"],
+                ));
+            }
+            let spec = oci::config(&ContainerConfig {
+                container,
+                pod: &pod,
+                rootfs: &rootfs,
+                readonly_root,
+                root_mounts,
+                volumes: &volumes,
+                env,
+                image_user: image_root.as_ref().and_then(|r| r.user.as_deref()),
+                image_root: image_root.as_ref().map(|r| r.root.as_path()),
+                image_working_dir: image_root.as_ref().and_then(|r| r.working_dir.as_deref()),
+                hostname: &pod_name,
+                cgroup: if cgroups {
+                    Cgroup::Path(format!("{run_cgroup}/{index}"))
+                } else {
+                    Cgroup::None
+                },
+                rootless: opts.runc.rootless.then(|| {
+                    (
+                        rustix::process::geteuid().as_raw(),
+                        rustix::process::getegid().as_raw(),
+                    )
+                }),
+                hidden: hidden.clone(),
+                network: opts.network,
+                pids_limit: opts.pids_limit,
+            })?;
+            let config = bundle_dir.join("config.json");
+            let json = serde_json::to_vec_pretty(&spec)
+                .map_err(|e| LocalError::Internal(e.to_string()))?;
+            std::fs::write(&config, json).map_err(|e| LocalError::io(&config, e))?;
+
+            // Only a container with a memory limit can be OOM-killed by its cgroup; its OOM
+            // count (v1 counts per cgroup, not in the parent) is read after it ends, before
+            // it is deleted. The others `runc run` deletes itself: one runc process less.
+            let limit = memory_limit(container);
+            let oom_counter = match (&limit, cgroups) {
+                (Some(_), true) => own_cgroups.oom_counter(&format!("{run_cgroup}/{index}")),
+                _ => None,
+            };
+            let mut cmd = opts.runc.command();
+            cmd.arg("run");
+            if oom_counter.is_some() {
+                cmd.arg("--keep");
+            }
+            cmd.arg("--bundle")
+                .arg(&bundle_dir)
+                .arg(&id)
+                .env_clear()
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            if let Some(path) = std::env::var_os("PATH") {
+                cmd.env("PATH", path);
+            }
+            // Its own process group: the terminal's Ctrl-C reaches only the runner, which stops
+            // the container in order (TERM to init, grace, KILL to the whole cgroup).
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            let child = cmd
+                .spawn()
+                .map_err(|e| LocalError::io(&opts.runc.program, e))?;
+            on(RunEvent::ContainerStarted {
+                index,
+                name: container.name.clone(),
+            });
+            let code = supervise(child, &id, index, opts, started, &mut outcome, on);
+            let ooms = oom_counter.as_deref().map_or(0, oom_kills);
+            // `runc run` deletes its container when it ends, unless kept for its OOM count or
+            // it could not (it failed, or was killed).
+            if opts.runc.exists(&id)
+                && let Err(e) = opts.runc.delete(&id)
+            {
+                on(RunEvent::Warning(format!("container {id}: {e}")));
+            }
+            drop(overlay);
+            let code = code?;
+            if ooms > 0 {
+                outcome.oom_killed.get_or_insert(index);
+                on(RunEvent::OomKilled {
+                    index,
+                    memory_limit: limit,
+                });
+            }
+            on(RunEvent::ContainerExited { index, code });
+            outcome.exit_codes.push(code);
+            if code != 0 {
+                if code == ABORTED_EXIT && !outcome.deadline_exceeded && ooms == 0 {
+                    outcome.aborted = true;
+                }
+                break;
+            }
         }
-    }
-    Ok(outcome)
+        Ok(())
+    };
+    let result = body();
+    own_cgroups.remove(&run_cgroup);
+    watchdog.disarm();
+    result.map(|()| outcome)
 }
 
-/// What a container inherits from this machine: just enough to find programs and a home.
-fn base_env() -> Vec<(String, String)> {
+/// Files of this machine hidden in host mode (a root step could read them otherwise).
+const HOST_SECRETS: [&str; 8] = [
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssh",
+    "/etc/ssl/private",
+];
+
+/// Whether runc can put containers in cgroups: as root. Rootless, cgroup v1 does not allow
+/// it at all, and v2 only in a subtree systemd delegates, which we do not ask for yet.
+fn cgroups_available(runc: &Runc) -> bool {
+    !runc.rootless
+}
+
+fn memory_limit(container: &Container) -> Option<String> {
+    container
+        .resources
+        .as_ref()
+        .and_then(|r| r.limits.as_ref())
+        .and_then(|l| l.get("memory"))
+        .map(|q| q.0.clone())
+}
+
+fn check_host_mounts(container: &Container) -> Result<(), LocalError> {
+    for m in container.volume_mounts.iter().flatten() {
+        if !host_mount_allowed(&m.mount_path) {
+            return Err(LocalError::Unsupported(format!(
+                "volume `{}` is mounted at {}; in host mode, mounts must be under /data, /tmp, /testkube or a new top-level directory (this machine's directories are read-only)",
+                m.name, m.mount_path
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The image's environment, with a PATH and HOME when it sets none.
+fn image_env(root: &ImageRoot) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = root
+        .env
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        env.insert(0, ("PATH".to_owned(), DEFAULT_PATH.to_owned()));
+    }
+    if !env.iter().any(|(k, _)| k == "HOME") {
+        env.push(("HOME".to_owned(), "/root".to_owned()));
+    }
+    env
+}
+
+/// What a container inherits from this machine in host mode: just enough to find programs
+/// and a writable home.
+fn host_env() -> Vec<(String, String)> {
     let mut env = vec![
         (
             "PATH".to_owned(),
-            std::env::var("PATH").unwrap_or_else(|_| {
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
-            }),
+            std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into()),
         ),
         ("HOME".to_owned(), "/tmp".to_owned()),
     ];
@@ -188,6 +444,7 @@ enum Chunk {
 /// Streams the container's output and enforces the deadline and aborts; returns its exit code.
 fn supervise(
     mut child: Child,
+    id: &str,
     index: usize,
     opts: &LocalOptions,
     started: Instant,
@@ -206,7 +463,7 @@ fn supervise(
     let mut open = readers.len();
     let mut stderr_line = Vec::new();
     let mut terminated_at: Option<Instant> = None;
-    let pid = child.id();
+    let mut killed = false;
     while open > 0 {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Chunk::Out(bytes)) => on(RunEvent::Output { index, bytes }),
@@ -214,10 +471,13 @@ fn supervise(
                 stderr_line.extend_from_slice(&bytes);
                 while let Some(pos) = stderr_line.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = stderr_line.drain(..=pos).collect();
-                    on(RunEvent::Diagnostic {
-                        index,
-                        line: String::from_utf8_lossy(&line).trim_end().to_owned(),
-                    });
+                    let line = String::from_utf8_lossy(&line).trim_end().to_owned();
+                    if is_runc_warning(&line) {
+                        // e.g. rootless: "unable to get oom kill count"; not the step's doing.
+                        tracing::debug!("runc: {line}");
+                        continue;
+                    }
+                    on(RunEvent::Diagnostic { index, line });
                 }
             }
             Ok(Chunk::Closed) => open -= 1,
@@ -234,12 +494,14 @@ fn supervise(
                 } else {
                     on(RunEvent::Aborted);
                 }
-                signal(pid, rustix::process::Signal::TERM);
+                // init (PID 1) aborts its steps as on a Pod deletion.
+                opts.runc.kill(id, "TERM", false);
                 terminated_at = Some(Instant::now());
             }
-            Some(at) if at.elapsed() > opts.grace => {
-                // init did not stop in time: take the whole group down.
-                signal_group(pid, rustix::process::Signal::KILL);
+            Some(at) if at.elapsed() > opts.grace && !killed => {
+                // init did not stop in time: every process of the container's cgroup.
+                opts.runc.kill(id, "KILL", true);
+                killed = true;
             }
             _ => {}
         }
@@ -251,7 +513,11 @@ fn supervise(
         });
     }
     for r in readers {
-        let _ = r.join();
+        if r.join().is_err() {
+            return Err(LocalError::Internal(format!(
+                "the output reader of container {index} panicked"
+            )));
+        }
     }
     let status = child
         .wait()
@@ -260,6 +526,11 @@ fn supervise(
     Ok(status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// runc's own log lines at warning level (`time="…" level=warning msg="…"`).
+fn is_runc_warning(line: &str) -> bool {
+    line.starts_with("time=\"") && line.contains(" level=warning ")
 }
 
 fn pump(
@@ -281,16 +552,4 @@ fn pump(
         }
         let _ = tx.send(Chunk::Closed);
     })
-}
-
-fn signal(pid: u32, sig: rustix::process::Signal) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-        let _ = rustix::process::kill_process(pid, sig);
-    }
-}
-
-fn signal_group(pid: u32, sig: rustix::process::Signal) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-        let _ = rustix::process::kill_process_group(pid, sig);
-    }
 }

@@ -14,6 +14,7 @@
 //! Whatever the backend, an execution's final status comes from one rule:
 //! [`execution_status`] (spec §6.2).
 
+pub mod causes;
 pub mod heal;
 pub mod recorder;
 pub mod status;

@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use testwerk_local::control::{ControlFile, loopback_addr};
-use testwerk_local::{LocalOptions, Programs, RunEvent};
+use testwerk_local::{LocalOptions, Mode, Network, Programs, RunEvent, Runc};
 use testwerk_plan::{Action, ImageMetadata, ImageSource, Plan};
 use testwerk_results::Recorder;
 use testwerk_results::heal::{self, Ending};
@@ -42,6 +42,8 @@ pub struct RunRequest {
     pub store: Option<PathBuf>,
     /// Keep the execution directory afterwards (for debugging).
     pub keep: bool,
+    /// Host mode: no images, this machine's directories read-only as every container's root.
+    pub host: bool,
     /// Run on the agent at this URL instead of this machine.
     pub server: Option<String>,
     /// How long `--server` runs try to reach the agent again after losing it.
@@ -192,6 +194,16 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     refuse_unsupported(&compiled.plan)?;
 
     let programs = programs()?;
+    let store_dir = store
+        .path()
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let store_dir = std::fs::canonicalize(&store_dir).unwrap_or(store_dir);
+    // runc's state of our containers lives with the store, so that the next run finds (and
+    // deletes) the containers of a runner that died.
+    let runc = Runc::find(store_dir.join("runc")).map_err(|e| input(e.to_string()))?;
 
     let source = std::fs::read_to_string(&req.file).unwrap_or_default();
     let mut new = NewExecution::new(
@@ -254,9 +266,18 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             return Err(RunError::Failed(why));
         }
     };
+    // Image mode waits for the image store to be wired to `testwerk_local::ImageRoots`;
+    // until then every run is in host mode, and says so.
+    let mode = Mode::Host;
     let opts = LocalOptions {
         dir: dir.clone(),
         programs,
+        runc,
+        mode,
+        network: Network::Host,
+        // The store holds every run's logs, other runs' directories and runc's state: no
+        // step may read them (the directory itself may be the user's working directory).
+        hidden: hidden_store_paths(store.path(), &store_dir),
         extra_env: vec![
             (testwerk_protocol::env::TOKEN.to_owned(), token.clone()),
             (CONTROL_ADDR.to_owned(), control.addr.clone()),
@@ -264,6 +285,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         deadline,
         grace: Duration::from_secs(10),
         abort,
+        pids_limit: pids_limit()?,
     };
 
     let mut tracker = Tracker::new(
@@ -271,7 +293,11 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         &compiled.plan.signature,
         &token,
     );
-    view.note("images are not pulled: this machine's own tools run the steps");
+    view.note(if req.host {
+        "runs in runc, host mode: this machine's directories, read-only, are every container's root"
+    } else {
+        "runs in runc, host mode: images are not pulled yet, so this machine's directories, read-only, are every container's root (as with --host)"
+    });
     let header = Translator::started(&tracker, &execution.name, compiled.plan.groups.len());
     view.reporter.report(&header);
     view.translator.resume_hint = Some(format!(
@@ -317,7 +343,15 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         view.updates(tracker, &updates);
     };
     let mut outcome_error = None;
+    let mut oom = None;
     let result = testwerk_local::run(&compiled.bundle, &opts, &mut |event| match event {
+        RunEvent::Note(text) => view.note(text),
+        RunEvent::Warning(text) => view.warn(&text),
+        RunEvent::OomKilled { memory_limit, .. } => {
+            let cause = testwerk_results::causes::oom_killed(memory_limit.as_deref());
+            view.warn(&cause);
+            oom.get_or_insert(cause);
+        }
         RunEvent::ContainerStarted { .. } => tracker.next_container(),
         RunEvent::Output { bytes, .. } => {
             let mut updates = Vec::new();
@@ -350,9 +384,10 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             Some("stopped: the results store refused to record it".to_owned())
         }
         Ok(o) if o.aborted => Some("aborted by the user".to_owned()),
+        // The kernel's OOM kill explains a failed container better than what init said.
         Ok(o) if o.exit_codes.iter().any(|c| *c != 0) => Some(
-            outcome_error
-                .clone()
+            oom.clone()
+                .or_else(|| outcome_error.clone())
                 .unwrap_or_else(|| format!("a container exited with {:?}", o.exit_codes)),
         ),
         Ok(_) => None,
@@ -516,6 +551,35 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
         "not yet supported by the local runner: {}; compile it with `testwerk compile` to see the Kubernetes objects",
         what.join(", ")
     )))
+}
+
+/// The results database (with SQLite's companion files), the run directories and runc's
+/// state, as absolute paths.
+fn hidden_store_paths(db: &Path, store_dir: &Path) -> Vec<PathBuf> {
+    let name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut out = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = name.clone();
+        file.push(suffix);
+        out.push(store_dir.join(file));
+    }
+    out.push(store_dir.join("runs"));
+    out.push(store_dir.join("runc"));
+    out
+}
+
+/// Processes per container: `$TESTWERK_PIDS_LIMIT`, else 4096 (a node-wide setting on
+/// Kubernetes, so no workflow field sets it).
+fn pids_limit() -> Result<i64, RunError> {
+    match std::env::var("TESTWERK_PIDS_LIMIT") {
+        Err(_) => Ok(testwerk_local::oci::DEFAULT_PIDS_LIMIT),
+        Ok(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            input(format!(
+                "TESTWERK_PIDS_LIMIT=`{v}` is not a positive number of processes (the default is {})",
+                testwerk_local::oci::DEFAULT_PIDS_LIMIT
+            ))
+        }),
+    }
 }
 
 /// `testwerk-init` next to this binary (or `$TESTWERK_INIT`); the toolkit is this binary.
