@@ -140,6 +140,11 @@ struct RunArgs {
     /// No images: every container runs in runc on this machine's own directories, read-only.
     #[arg(long)]
     host: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Image mode: the image store (default: ~/.cache/testwerk/images, or under $XDG_CACHE_HOME).
+    #[arg(long, value_name = "DIR")]
+    image_cache: Option<PathBuf>,
     /// Run on the testwerk agent at this URL (`http://host:port`) instead of this machine.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
@@ -379,6 +384,8 @@ fn run(args: RunArgs) -> ExitCode {
         store: args.store,
         keep: args.keep,
         host: args.host,
+        registry: args.registry.options(),
+        image_cache: args.image_cache,
         server: args.server,
         reconnect_timeout: std::time::Duration::from_secs(args.reconnect_timeout),
     };

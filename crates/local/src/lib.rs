@@ -49,6 +49,7 @@
 
 pub mod cgroup;
 pub mod control;
+pub mod elf;
 pub mod env;
 pub mod images;
 pub mod layout;
@@ -60,6 +61,7 @@ pub mod runner;
 
 use std::path::Path;
 
+pub use elf::is_static_executable;
 pub use images::{ImageRoot, ImageRoots, PullPolicy};
 pub use layout::Programs;
 pub use oci::Network;

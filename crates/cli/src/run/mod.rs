@@ -2,6 +2,7 @@
 //! showing each step live and recording everything in the results store.
 
 pub mod control;
+mod images;
 mod remote;
 pub mod report;
 pub mod view;
@@ -44,6 +45,10 @@ pub struct RunRequest {
     pub keep: bool,
     /// Host mode: no images, this machine's directories read-only as every container's root.
     pub host: bool,
+    /// Image mode: how to reach registries (credentials, mirrors, plain-HTTP hosts).
+    pub registry: pipeline::RegistryOptions,
+    /// Image mode: the image store (default: `~/.cache/testwerk/images`).
+    pub image_cache: Option<PathBuf>,
     /// Run on the agent at this URL instead of this machine.
     pub server: Option<String>,
     /// How long `--server` runs try to reach the agent again after losing it.
@@ -181,19 +186,36 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         number,
         scheduled_at: testwerk_store::Timestamp::now().to_string(),
     };
+    // Image mode pulls into this machine's image store; the compiler reads an image's
+    // entrypoint and command from the same store, so both see one image.
+    let images = if req.host {
+        None
+    } else {
+        let store = crate::pull::open_store(&req.registry, req.image_cache.clone())
+            .map_err(|e| input(format!("the image store: {e}")))?;
+        Some(Arc::new(images::StoreImages::new(store)))
+    };
+    let image_source: &dyn ImageSource = match &images {
+        Some(store) => store.as_ref(),
+        None => &HostImages,
+    };
+    let own_images = pipeline::default_images();
     let settings = CompileSettings {
         namespace: LOCAL_NAMESPACE.into(),
-        images: pipeline::default_images(),
-        image_source: &HostImages,
+        images: own_images.clone(),
+        image_source,
         execution_id: Some(execution_id),
         execution: Some(facts),
         config: req.config.clone(),
     };
     let compiled = pipeline::compile(doc, &inputs.templates, &settings)
         .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
+    for line in images.iter().flat_map(|s| s.take_notes()) {
+        view.note(line);
+    }
     refuse_unsupported(&compiled.plan)?;
 
-    let programs = programs()?;
+    let programs = programs(images.is_some())?;
     let store_dir = store
         .path()
         .parent()
@@ -266,9 +288,13 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             return Err(RunError::Failed(why));
         }
     };
-    // Image mode waits for the image store to be wired to `testwerk_local::ImageRoots`;
-    // until then every run is in host mode, and says so.
-    let mode = Mode::Host;
+    let mode = match &images {
+        Some(store) => Mode::Images {
+            roots: store.clone(),
+            own: vec![own_images.init.clone(), own_images.toolkit.clone()],
+        },
+        None => Mode::Host,
+    };
     let opts = LocalOptions {
         dir: dir.clone(),
         programs,
@@ -294,9 +320,9 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         &token,
     );
     view.note(if req.host {
-        "runs in runc, host mode: this machine's directories, read-only, are every container's root"
+        "runs in runc, host mode (--host): this machine's directories, read-only, are every container's root"
     } else {
-        "runs in runc, host mode: images are not pulled yet, so this machine's directories, read-only, are every container's root (as with --host)"
+        "runs in runc, image mode: each container on its own image (testwerk's own from this machine's programs)"
     });
     let header = Translator::started(&tracker, &execution.name, compiled.plan.groups.len());
     view.reporter.report(&header);
@@ -582,26 +608,65 @@ fn pids_limit() -> Result<i64, RunError> {
     }
 }
 
-/// `testwerk-init` next to this binary (or `$TESTWERK_INIT`); the toolkit is this binary.
-fn programs() -> Result<Programs, RunError> {
+/// `$TESTWERK_INIT`, else `testwerk-init` next to this binary, else the static build of this
+/// checkout (`target/<host>/<profile>/`); the toolkit is this binary. In image mode `init` runs
+/// inside the images' own root filesystems, so it must be statically linked.
+fn programs(must_be_static: bool) -> Result<Programs, RunError> {
     let me = std::env::current_exe()
         .map_err(|e| RunError::Failed(format!("cannot find the testwerk binary: {e}")))?;
-    let (init, how) = match std::env::var_os("TESTWERK_INIT") {
-        Some(p) => (PathBuf::from(p), "TESTWERK_INIT"),
-        None => (
-            me.parent().unwrap_or(Path::new(".")).join("testwerk-init"),
-            "next to testwerk",
-        ),
+    let build = format!(
+        "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build -p testwerk-init --target {HOST_TARGET}"
+    );
+    let (candidates, how) = match std::env::var_os("TESTWERK_INIT") {
+        Some(p) => (vec![PathBuf::from(p)], "TESTWERK_INIT"),
+        None => {
+            let dir = me.parent().unwrap_or(Path::new("."));
+            let mut found = vec![dir.join("testwerk-init")];
+            for profile in ["debug", "release", "init"] {
+                found.push(
+                    dir.join("..")
+                        .join(HOST_TARGET)
+                        .join(profile)
+                        .join("testwerk-init"),
+                );
+            }
+            (found, "next to testwerk or in target/<host>/<profile>/")
+        }
     };
-    if !init.is_file() {
+    let existing: Vec<&PathBuf> = candidates.iter().filter(|p| p.is_file()).collect();
+    let Some(first) = existing.first() else {
         // A setup problem, not a failed workflow: nothing ran (exit 2).
         return Err(input(format!(
-            "testwerk-init is needed to run steps locally and was not found at {} ({how}); build it with `cargo build -p testwerk-init` (it lands next to testwerk) or point TESTWERK_INIT at it",
-            init.display()
+            "testwerk-init is needed to run steps locally and was not found at {} ({how}); build it with `{build}` or point TESTWERK_INIT at it (scripts/try does it for you)",
+            candidates[0].display()
         )));
-    }
+    };
+    let init = if must_be_static {
+        let mut usable = None;
+        for p in &existing {
+            match testwerk_local::is_static_executable(p) {
+                Ok(true) => {
+                    usable = Some((*p).clone());
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => return Err(input(format!("{}: {e}", p.display()))),
+            }
+        }
+        usable.ok_or_else(|| {
+            input(format!(
+                "testwerk-init at {} is dynamically linked, so it cannot run inside images; build the static one with `{build}` (or point TESTWERK_INIT at it), or run with --host",
+                first.display()
+            ))
+        })?
+    } else {
+        (*first).clone()
+    };
     Ok(Programs { init, toolkit: me })
 }
+
+/// The target this binary was built for, where cargo puts `--target` builds.
+const HOST_TARGET: &str = env!("TESTWERK_HOST_TARGET");
 
 /// The directory of a local execution: its volumes, sandbox specs and control file.
 pub fn run_dir(store: &Store, name: &str) -> PathBuf {

@@ -54,8 +54,9 @@ pub fn join(diagnostics: &[Diagnostic]) -> String {
         .join("\n")
 }
 
-/// The `testwerk-init` binary for tests that run workflows: `$TESTWERK_INIT`, or built once
-/// per test process into its own target directory (so it never waits on the outer build).
+/// The static `testwerk-init` for tests that run workflows (image mode runs it inside the
+/// images): `$TESTWERK_INIT` (scripts/test sets it), or built once per test process into its
+/// own target directory (so it never waits on the outer build).
 pub fn init_binary() -> PathBuf {
     static INIT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     INIT.get_or_init(|| {
@@ -64,14 +65,24 @@ pub fn init_binary() -> PathBuf {
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let target = root.join("target/init-for-tests");
+        let triple = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "testwerk-init", "--target-dir"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "testwerk-init",
+                "--target",
+                &triple,
+            ])
+            .arg("--target-dir")
             .arg(&target)
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
             .current_dir(&root)
             .status()
             .unwrap_or_else(|e| panic!("cannot run cargo to build testwerk-init: {e}"));
         assert!(status.success(), "building testwerk-init failed");
-        target.join("debug/testwerk-init")
+        target.join(triple).join("debug/testwerk-init")
     })
     .clone()
 }
