@@ -518,3 +518,30 @@ fn the_next_start_deletes_containers_whose_runner_and_watchdog_died() {
         || processes_with(&format!("sleep {seconds}")).is_empty(),
     );
 }
+
+#[test]
+fn image_mode_refuses_a_dynamically_linked_init_and_says_how_to_build_the_static_one() {
+    let dir = scratch("dynamic-init");
+    let wf = workflow(
+        &dir,
+        "dyninit",
+        "spec:\n  steps:\n  - name: Never\n    shell: echo never\n",
+    );
+    // Any glibc program is dynamically linked; it cannot run inside an image's root.
+    let out = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["run", &wf, "--store"])
+        .arg(dir.join("db"))
+        .env("TESTWERK_INIT", "/bin/sh")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("dynamically linked")
+            && text.contains("+crt-static")
+            && text.contains("--host")
+            && !text.contains("never"),
+        "{text}"
+    );
+}
