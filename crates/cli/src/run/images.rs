@@ -33,10 +33,15 @@ impl StoreImages {
         policy: StorePolicy,
         progress: &mut dyn FnMut(String),
     ) -> Result<LocalImage, String> {
+        // The store may report a finished layer more than once (last bytes, then verified).
+        let mut last = String::new();
         self.store
             .ensure(image, Some(policy), &mut |event| {
-                if let Some(line) = progress_line(image, &event) {
-                    progress(line);
+                if let Some(line) = progress_line(image, &event)
+                    && line != last
+                {
+                    progress(line.clone());
+                    last = line;
                 }
             })
             .map_err(|e| e.to_string())
