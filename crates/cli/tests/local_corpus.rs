@@ -52,7 +52,7 @@ fn shell_only_corpus_workflows_run_in_host_mode() {
 
 fn run_corpus(compat: &std::path::Path, mode: &str, extra: &[&str]) {
     let templates = [compat.join("k8s/templates"), compat.join("test")];
-    let files = corpus_files(&compat);
+    let files = corpus_files(compat);
     let dir = scratch(&format!("local-corpus-{mode}"));
     // Two at a time: the machine has two cores, and most of these wait on sleeps.
     let failures = std::sync::Mutex::new(Vec::new());
