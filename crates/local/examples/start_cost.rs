@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
-use testwerk_local::{
-    ImageRoot, ImageRoots, LocalOptions, Mode, Network, Programs, PullPolicy, Runc,
-};
+use testwerk_local::{ImageRoot, ImageRoots, LocalOptions, Mode, Network, Programs, Runc};
 
 const ROUNDS: usize = 15;
 /// Containers per Pod in the runner's rounds: the run's own set-up (watchdog, cgroup,
@@ -32,7 +30,12 @@ const PURE_STEPS: usize = 200;
 struct Fixed(PathBuf);
 
 impl ImageRoots for Fixed {
-    fn root(&self, _: &str, _: PullPolicy, _: &mut dyn FnMut(String)) -> Result<ImageRoot, String> {
+    fn root(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: &mut dyn FnMut(String),
+    ) -> Result<ImageRoot, String> {
         Ok(ImageRoot {
             root: self.0.clone(),
             env: vec!["PATH=/bin".into()],

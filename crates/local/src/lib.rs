@@ -62,7 +62,7 @@ pub mod runner;
 use std::path::Path;
 
 pub use elf::is_static_executable;
-pub use images::{ImageRoot, ImageRoots, PullPolicy};
+pub use images::{ImageRoot, ImageRoots};
 pub use layout::Programs;
 pub use oci::Network;
 pub use runc::Runc;

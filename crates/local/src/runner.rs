@@ -16,7 +16,7 @@ use testwerk_bundle::Bundle;
 use crate::LocalError;
 use crate::cgroup::{OwnCgroups, oom_kills};
 use crate::env::{PodFacts, container_env};
-use crate::images::{ImageRoot, ImageRoots, PullPolicy};
+use crate::images::{ImageRoot, ImageRoots};
 use crate::layout::{Programs, host_mount_allowed, own_root, prepare_volumes};
 use crate::oci::spec::Mount;
 use crate::oci::{self, Cgroup, ContainerConfig, Network};
@@ -219,7 +219,7 @@ pub fn run(
             let image = container.image.clone().unwrap_or_default();
             let (image_root, overlay, root_mounts, rootfs, readonly_root) = match &opts.mode {
                 Mode::Images { roots, own } if !own.contains(&image) => {
-                    let policy = PullPolicy::of(container.image_pull_policy.as_deref(), &image);
+                    let policy = container.image_pull_policy.as_deref();
                     let mut progress = |line: String| on(RunEvent::Note(line));
                     let root = roots.root(&image, policy, &mut progress).map_err(|e| {
                     LocalError::Setup(format!(

@@ -8,20 +8,20 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use testwerk_local::{
-    ImageRoot, ImageRoots, LocalOptions, Mode, Network, Programs, PullPolicy, RunEvent, Runc,
+    ImageRoot, ImageRoots, LocalOptions, Mode, Network, Programs, RunEvent, Runc,
 };
 
 /// Serves one stand-in root for every image it is asked for, and counts the asks.
 struct StandIn {
     root: PathBuf,
-    asked: std::sync::Mutex<Vec<(String, PullPolicy)>>,
+    asked: std::sync::Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl ImageRoots for StandIn {
     fn root(
         &self,
         image: &str,
-        policy: PullPolicy,
+        policy: Option<&str>,
         progress: &mut dyn FnMut(String),
     ) -> Result<ImageRoot, String> {
         if image.starts_with("missing/") {
@@ -33,7 +33,7 @@ impl ImageRoots for StandIn {
         self.asked
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push((image.to_owned(), policy));
+            .push((image.to_owned(), policy.map(str::to_owned)));
         Ok(ImageRoot {
             root: self.root.clone(),
             env: vec!["IMAGE_VAR=from-image".into(), "PATH=/bin".into()],
@@ -234,7 +234,10 @@ fn a_container_runs_on_its_image_with_a_writable_layer_of_its_own() {
         .clone();
     assert_eq!(
         asked,
-        vec![("stand-in/busybox:1".to_owned(), PullPolicy::IfNotPresent)],
+        vec![(
+            "stand-in/busybox:1".to_owned(),
+            Some("IfNotPresent".to_owned())
+        )],
         "only the user image is asked for; our own images come from this machine"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -216,13 +216,7 @@ impl RegistryClient {
         let policy = request
             .pull_policy
             .unwrap_or_else(|| PullPolicy::kubernetes_default(&reference));
-        let candidates = auth::candidates(
-            reference.registry(),
-            reference.repository(),
-            request.pull_secrets,
-            &self.inner.docker_configs,
-            &self.inner.providers,
-        );
+        let candidates = self.inner.candidates(&reference, request);
         // Static credentials and the anonymous reader first: a provider is asked for its
         // credential only when they miss (it may have to go to the network to say it has none).
         let mut accesses = self.inner.static_accesses(&candidates);
@@ -287,6 +281,22 @@ impl Inner {
 
     /// Whose cache entries may answer a lookup with these candidates, as far as it is known
     /// without asking a provider: each static credential's, then the anonymous reader's.
+    /// Who may be asked for `reference`: the request's pull secrets, Docker configs and cloud
+    /// providers, in the order a kubelet tries them.
+    pub(crate) fn candidates(
+        &self,
+        reference: &ImageReference,
+        request: &LookupRequest<'_>,
+    ) -> Vec<Candidate> {
+        auth::candidates(
+            reference.registry(),
+            reference.repository(),
+            request.pull_secrets,
+            &self.docker_configs,
+            &self.providers,
+        )
+    }
+
     fn static_accesses(&self, candidates: &[Candidate]) -> Vec<String> {
         let mut out = Vec::with_capacity(candidates.len() + 1);
         for candidate in candidates {

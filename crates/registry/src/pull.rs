@@ -6,7 +6,6 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::auth;
 use crate::client::RegistryClient;
 use crate::error::LookupError;
 use crate::fetch::{Session, platform_manifest};
@@ -65,13 +64,7 @@ impl RegistryClient {
         reference: &'a ImageReference,
         request: &LookupRequest<'_>,
     ) -> Session<'a> {
-        let candidates = auth::candidates(
-            reference.registry(),
-            reference.repository(),
-            request.pull_secrets,
-            &self.inner.docker_configs,
-            &self.inner.providers,
-        );
+        let candidates = self.inner.candidates(reference, request);
         Session::new(&self.inner, reference, candidates)
     }
 

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use testwerk_images::{ImageStore, LocalImage, PullEvent, PullPolicy as StorePolicy};
-use testwerk_local::{ImageRoot, ImageRoots, PullPolicy};
+use testwerk_local::{ImageRoot, ImageRoots};
 use testwerk_plan::{ImageMetadata, ImageSource};
 
 pub struct StoreImages {
@@ -30,13 +30,13 @@ impl StoreImages {
     fn ensure(
         &self,
         image: &str,
-        policy: StorePolicy,
+        policy: Option<StorePolicy>,
         progress: &mut dyn FnMut(String),
     ) -> Result<LocalImage, String> {
         // The store may report a finished layer more than once (last bytes, then verified).
         let mut last = String::new();
         self.store
-            .ensure(image, Some(policy), &mut |event| {
+            .ensure(image, policy, &mut |event| {
                 if let Some(line) = progress_line(image, &event)
                     && line != last
                 {
@@ -52,14 +52,11 @@ impl ImageRoots for StoreImages {
     fn root(
         &self,
         image: &str,
-        policy: PullPolicy,
+        pull_policy: Option<&str>,
         progress: &mut dyn FnMut(String),
     ) -> Result<ImageRoot, String> {
-        let policy = match policy {
-            PullPolicy::Always => StorePolicy::Always,
-            PullPolicy::IfNotPresent => StorePolicy::IfNotPresent,
-            PullPolicy::Never => StorePolicy::Never,
-        };
+        // Unset: the store applies Kubernetes' default for the reference (one rule, in registry).
+        let policy = pull_policy.map(StorePolicy::parse).transpose()?;
         let local = self.ensure(image, policy, progress)?;
         Ok(ImageRoot {
             root: local.root,
@@ -75,7 +72,9 @@ impl ImageSource for StoreImages {
     /// configuration from what was pulled.
     fn metadata(&self, image: &str) -> Result<Option<ImageMetadata>, String> {
         let mut lines = Vec::new();
-        let local = self.ensure(image, StorePolicy::IfNotPresent, &mut |l| lines.push(l));
+        let local = self.ensure(image, Some(StorePolicy::IfNotPresent), &mut |l| {
+            lines.push(l)
+        });
         self.notes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
