@@ -142,6 +142,7 @@ mod tests {
             execution_id: Some("bp-1".into()),
             execution: None,
             config: Default::default(),
+            target: testwerk_pipeline::Target::Kubernetes,
         };
         let compiled =
             testwerk_pipeline::compile(&doc, &testwerk_resolve::TemplateSet::new(), &settings)

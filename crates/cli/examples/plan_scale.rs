@@ -40,6 +40,7 @@ fn main() {
         execution_id: None,
         execution: None,
         config: Default::default(),
+        target: pipeline::Target::Kubernetes,
     };
     let templates = testwerk_resolve::TemplateSet::default();
     println!(

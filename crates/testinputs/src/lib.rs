@@ -12,6 +12,8 @@
 //!   "N skipped" with the list at the end of the run. The test then returns before its
 //!   assertions, so it never *passes* anything: it is reported as skipped.
 
+pub mod workflows;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

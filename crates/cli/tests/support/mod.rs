@@ -31,6 +31,7 @@ pub fn settings(images: &StaticImages) -> pipeline::CompileSettings<'_> {
         execution_id: None,
         execution: None,
         config: Default::default(),
+        target: pipeline::Target::Kubernetes,
     }
 }
 
