@@ -8,18 +8,7 @@ use common::*;
 use k8s_openapi::api::core::v1::Container;
 use testwerk_bundle::limits::{Limit, LimitError, Target};
 use testwerk_bundle::{Bundle, BundleError, BundleOptions, build};
-
-fn steps(n: usize, pure: bool, script: &str) -> String {
-    let mut yaml = String::new();
-    if pure {
-        yaml.push_str("system: {pureByDefault: true}\n");
-    }
-    yaml.push_str("steps:\n");
-    for i in 0..n {
-        yaml.push_str(&format!("- name: Step {i}\n  shell: echo {i} {script}\n"));
-    }
-    yaml
-}
+use testwerk_testinputs::workflows::sequential_steps;
 
 fn try_bundle(spec: &str) -> Result<Bundle, BundleError> {
     build(&plan(&workflow(spec)), &BundleOptions::default())
@@ -66,14 +55,14 @@ fn env_value(c: &Container, name: &str) -> Option<String> {
 
 #[test]
 fn a_small_plan_stays_in_the_annotation() {
-    let b = try_bundle(&steps(10, false, "")).unwrap_or_else(|e| panic!("{e}"));
+    let b = try_bundle(&sequential_steps(10, false, "")).unwrap_or_else(|e| panic!("{e}"));
     assert!(annotations(&b).contains_key("testwerk.io/plan"));
     assert!(b.config_maps.is_empty());
 }
 
 #[test]
 fn ten_thousand_pure_steps_travel_in_a_config_map_within_the_limits() {
-    let b = try_bundle(&steps(10_000, true, "")).unwrap_or_else(|e| panic!("{e}"));
+    let b = try_bundle(&sequential_steps(10_000, true, "")).unwrap_or_else(|e| panic!("{e}"));
     let a = annotations(&b);
     assert!(!a.contains_key("testwerk.io/plan") && !a.contains_key("testwerk.io/signature"));
     let total: usize = a.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -132,7 +121,7 @@ fn ten_thousand_pure_steps_travel_in_a_config_map_within_the_limits() {
 
 #[test]
 fn too_many_impure_steps_name_the_job_limit_and_the_first_step_over_it() {
-    let e = too_big(&steps(3000, false, ""));
+    let e = too_big(&sequential_steps(3000, false, ""));
     assert_eq!(e.limit, Limit::Job);
     assert!(e.size > 1536 * 1024, "{e}");
     let (r, name) = e.step.clone().expect("a step");
@@ -211,7 +200,7 @@ fn try_bundle_for(spec: &str, target: Target) -> Result<Bundle, BundleError> {
 /// not bind, so the same objects are built (the plan still moves to its ConfigMap).
 #[test]
 fn the_local_target_builds_what_only_the_api_server_would_refuse() {
-    let impure = steps(3000, false, "");
+    let impure = sequential_steps(3000, false, "");
     assert!(matches!(
         try_bundle_for(&impure, Target::Kubernetes),
         Err(BundleError::TooBig(LimitError {

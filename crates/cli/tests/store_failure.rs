@@ -2,8 +2,7 @@
 //! code, never a run that says PASSED with most of its log missing or a `logs` that prints
 //! nothing: on a real full tmpfs and a real damaged database file.
 
-#[path = "../../results/tests/tmpfs.rs"]
-mod tmpfs;
+use testwerk_testinputs::tmpfs;
 
 mod support;
 
