@@ -92,11 +92,6 @@ fn a_run_whose_store_fills_up_stops_with_exit_3_and_says_what_was_not_stored() {
     }
 }
 
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
-}
-
 #[test]
 fn a_damaged_store_is_an_error_not_an_empty_log() {
     let dir = scratch("store-damaged");

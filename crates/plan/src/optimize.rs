@@ -61,15 +61,18 @@ impl Frames {
     }
 }
 
-/// What is known at one point of the sequence.
-struct Knowledge<'a> {
-    all_refs: &'a HashSet<String>,
-    finished: &'a HashSet<String>,
-    skipped: &'a HashSet<String>,
-    frames: &'a Frames,
+/// What is known at one point of the sequence, as it is walked through.
+#[derive(Default)]
+struct Knowledge {
+    /// Every declared step.
+    all_refs: HashSet<String>,
+    finished: HashSet<String>,
+    skipped: HashSet<String>,
+    optional: HashSet<String>,
+    frames: Frames,
 }
 
-impl Knowledge<'_> {
+impl Knowledge {
     /// An AND-chain of refs (a group's result) without the refs that cannot have failed
     /// here: skipped ones and those that have not finished.
     fn settled(&self, chain: &str) -> String {
@@ -87,7 +90,7 @@ impl Knowledge<'_> {
     }
 }
 
-impl Machine for Knowledge<'_> {
+impl Machine for Knowledge {
     fn get(&self, name: &str) -> Option<Lookup> {
         if self.skipped.contains(name) {
             return Some(Lookup::Value(Value::Bool(true)));
@@ -125,17 +128,17 @@ pub fn optimize(actions: Vec<Action>) -> Vec<Action> {
 }
 
 fn fold_once(actions: Vec<Action>) -> Vec<Action> {
-    let all_refs: HashSet<String> = actions
+    let all_refs = actions
         .iter()
         .filter_map(|a| match a {
             Action::Declare { r#ref, .. } => Some(r#ref.clone()),
             _ => None,
         })
         .collect();
-    let mut finished = HashSet::new();
-    let mut skipped: HashSet<String> = HashSet::new();
-    let mut optional: HashSet<String> = HashSet::new();
-    let mut frames = Frames::default();
+    let mut k = Knowledge {
+        all_refs,
+        ..Knowledge::default()
+    };
     let mut out = Vec::with_capacity(actions.len());
     for action in actions {
         let action = match action {
@@ -147,22 +150,16 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
                 optional: is_optional,
             } => {
                 if is_optional {
-                    optional.insert(r#ref.clone());
+                    k.optional.insert(r#ref.clone());
                 }
-                let parent_skipped = parents.iter().any(|p| skipped.contains(p));
+                let parent_skipped = parents.iter().any(|p| k.skipped.contains(p));
                 let condition = if parent_skipped {
                     "false".to_owned()
                 } else {
-                    let k = Knowledge {
-                        all_refs: &all_refs,
-                        finished: &finished,
-                        skipped: &skipped,
-                        frames: &frames,
-                    };
                     truthiness(simplify(&condition, &k))
                 };
                 let parents = if condition == "false" {
-                    skipped.insert(r#ref.clone());
+                    k.skipped.insert(r#ref.clone());
                     Vec::new()
                 } else {
                     parents
@@ -177,17 +174,11 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
             }
             Action::Start(r) => {
                 if !r.is_empty() {
-                    frames.start(&r);
+                    k.frames.start(&r);
                 }
                 Action::Start(r)
             }
             Action::Result { r#ref, value } => {
-                let k = Knowledge {
-                    all_refs: &all_refs,
-                    finished: &finished,
-                    skipped: &skipped,
-                    frames: &frames,
-                };
                 // A plain AND-chain of children is settled directly; `a && true` stays `a`.
                 let value = if value.contains("||") || value.starts_with('!') {
                     simplify(&value, &k)
@@ -198,9 +189,10 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
             }
             Action::End(r) => {
                 if !r.is_empty() {
-                    frames.end(&r, !optional.contains(&r) && !skipped.contains(&r));
+                    let counts = !k.optional.contains(&r) && !k.skipped.contains(&r);
+                    k.frames.end(&r, counts);
                 }
-                finished.insert(r.clone());
+                k.finished.insert(r.clone());
                 Action::End(r)
             }
             other => other,
@@ -213,7 +205,7 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
         | Action::Timeout { r#ref, .. }
         | Action::Retry { r#ref, .. }
         | Action::Pause { r#ref }
-        | Action::Container { r#ref, .. } => !skipped.contains(r#ref),
+        | Action::Container { r#ref, .. } => !k.skipped.contains(r#ref),
         _ => true,
     });
     out
@@ -231,7 +223,7 @@ fn truthiness(mut condition: String) -> String {
 
 /// Partially evaluates an expression; anything that cannot be parsed or evaluated is kept as
 /// written, for `init` to report with its real context.
-fn simplify(source: &str, knowledge: &Knowledge<'_>) -> String {
+fn simplify(source: &str, knowledge: &Knowledge) -> String {
     let Ok(expr) = Expr::parse(source) else {
         return source.to_owned();
     };

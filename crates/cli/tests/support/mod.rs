@@ -200,3 +200,9 @@ pub fn corpus_files(compat: &Path) -> std::collections::HashMap<&'static str, Pa
     }
     files
 }
+
+/// The last 25 lines of a long output, for assertion messages.
+pub fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(25)..].join("\n")
+}
