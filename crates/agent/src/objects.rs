@@ -313,7 +313,6 @@ pub async fn delete_all(client: &Client, namespace: &str, resource: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use testwerk_spec::AnyDocument;
 
     /// An API server that refuses everything with 403, as one with too narrow RBAC would;
     /// answers until the test ends. Returns its URL.
@@ -342,24 +341,10 @@ mod tests {
     }
 
     fn blueprint() -> Blueprint {
-        let yaml = "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {name: own}\nspec:\n  content:\n    files: [{path: /data/a.txt, content: a}]\n  steps:\n  - shell: cat /data/a.txt\n";
-        let docs = testwerk_spec::load_str("own.yaml", yaml).unwrap_or_else(|e| panic!("{e:?}"));
-        let Some(AnyDocument::Workflow(doc)) = docs.into_iter().next() else {
-            panic!("a workflow");
-        };
-        let settings = testwerk_pipeline::CompileSettings {
-            namespace: "ns".into(),
-            images: testwerk_pipeline::default_images(),
-            image_source: &testwerk_plan::NoImages,
-            execution_id: Some("own-1".into()),
-            execution: None,
-            config: Default::default(),
-            target: testwerk_pipeline::Target::Kubernetes,
-        };
-        let compiled =
-            testwerk_pipeline::compile(&doc, &testwerk_resolve::TemplateSet::new(), &settings)
-                .unwrap_or_else(|e| panic!("{}", e[0]));
-        Blueprint::new(&compiled.plan, &compiled.bundle)
+        crate::blueprint::tests::compiled(
+            "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {name: own}\nspec:\n  content:\n    files: [{path: /data/a.txt, content: a}]\n  steps:\n  - shell: cat /data/a.txt\n",
+            "own-1",
+        )
     }
 
     /// A patch the API server refuses is no longer dropped: each object that keeps no owner is
