@@ -7,7 +7,6 @@ use testwerk_testinputs::tmpfs;
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::*;
 
@@ -24,17 +23,7 @@ fn workflow(dir: &Path, name: &str, shell: &str) -> String {
 }
 
 fn testwerk(store: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_testwerk"))
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    testwerk_with_store(store, args)
 }
 
 /// `12,345` → 12345.

@@ -139,65 +139,50 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
         all_refs,
         ..Knowledge::default()
     };
-    let mut out = Vec::with_capacity(actions.len());
-    for action in actions {
-        let action = match action {
+    let mut out = actions;
+    // Each action is folded in place, in order: what it may use is what came before it.
+    for action in &mut out {
+        match action {
             Action::Declare {
                 r#ref,
-                id,
                 condition,
                 parents,
-                optional: is_optional,
+                optional,
+                ..
             } => {
-                if is_optional {
+                if *optional {
                     k.optional.insert(r#ref.clone());
                 }
                 let parent_skipped = parents.iter().any(|p| k.skipped.contains(p));
-                let condition = if parent_skipped {
+                *condition = if parent_skipped {
                     "false".to_owned()
                 } else {
-                    truthiness(simplify(&condition, &k))
+                    truthiness(simplify(condition, &k))
                 };
-                let parents = if condition == "false" {
+                if condition == "false" {
                     k.skipped.insert(r#ref.clone());
-                    Vec::new()
-                } else {
-                    parents
-                };
-                Action::Declare {
-                    r#ref,
-                    id,
-                    condition,
-                    parents,
-                    optional: is_optional,
+                    parents.clear();
                 }
             }
-            Action::Start(r) => {
-                if !r.is_empty() {
-                    k.frames.start(&r);
-                }
-                Action::Start(r)
-            }
-            Action::Result { r#ref, value } => {
+            Action::Start(r) if !r.is_empty() => k.frames.start(r),
+            Action::Result { value, .. } => {
                 // A plain AND-chain of children is settled directly; `a && true` stays `a`.
-                let value = if value.contains("||") || value.starts_with('!') {
-                    simplify(&value, &k)
+                *value = if value.contains("||") || value.starts_with('!') {
+                    simplify(value, &k)
                 } else {
-                    k.settled(&value)
+                    k.settled(value)
                 };
-                Action::Result { r#ref, value }
             }
             Action::End(r) => {
                 if !r.is_empty() {
-                    let counts = !k.optional.contains(&r) && !k.skipped.contains(&r);
-                    k.frames.end(&r, counts);
+                    let counts =
+                        !k.optional.contains(r.as_str()) && !k.skipped.contains(r.as_str());
+                    k.frames.end(r, counts);
                 }
                 k.finished.insert(r.clone());
-                Action::End(r)
             }
-            other => other,
-        };
-        out.push(action);
+            _ => {}
+        }
     }
     out.retain(|a| match a {
         Action::Execute { r#ref, .. }
