@@ -358,3 +358,50 @@ fn update(u: &Update) -> Value {
     let update = serde_json::to_value(u).unwrap_or(Value::Null);
     json!({"kind": "update", "update": update})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testwerk_store::{LogLine, NewExecution, Store};
+
+    /// What `follow` does for a finished execution, before its `end`: the stored lines from
+    /// `?from=` on, each once and in order (over several store reads), then nothing more.
+    #[tokio::test]
+    async fn a_finished_execution_hands_over_its_stored_lines_from_where_the_client_was() {
+        let dir = std::env::temp_dir().join(format!("testwerk-follow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let store = Arc::new(Store::open(dir.join("db")).unwrap_or_else(|e| panic!("{e}")));
+        let e = store
+            .create_execution(NewExecution::new("done", "", json!({})))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<LogLine> = (0..2500)
+            .map(|n| LogLine::new(None, format!("line {n}")))
+            .collect();
+        store
+            .append_logs(&e.id, &lines)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (tx, mut rx) = tokio::sync::mpsc::channel(10_000);
+        let mut follower = Follower {
+            tx,
+            store: Arc::clone(&store),
+            id: e.id.clone(),
+            next: 1200,
+        };
+        assert!(follower.fill(u64::MAX).await.is_ok());
+        assert!(follower.fill(u64::MAX).await.is_ok(), "nothing is left");
+        drop(follower);
+        let mut got = Vec::new();
+        while let Some(line) = rx.recv().await {
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
+            got.push(
+                v["update"]["data"]["line"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+        }
+        let expected: Vec<String> = (1200..2500).map(|n| format!("line {n}")).collect();
+        assert_eq!(got, expected);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -126,11 +126,16 @@ fn end_refs(group: &[Action]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use testwerk_spec::AnyDocument;
 
     fn compile(yaml: &str) -> Blueprint {
+        compiled(yaml, "bp-1")
+    }
+
+    /// The blueprint of the workflow in `yaml`, compiled for Kubernetes as execution `resource`.
+    pub(crate) fn compiled(yaml: &str, resource: &str) -> Blueprint {
         let docs = testwerk_spec::load_str("t.yaml", yaml).expect("valid YAML");
         let Some(AnyDocument::Workflow(doc)) = docs.into_iter().next() else {
             panic!("a workflow");
@@ -139,9 +144,10 @@ mod tests {
             namespace: "ns".into(),
             images: testwerk_pipeline::default_images(),
             image_source: &testwerk_plan::NoImages,
-            execution_id: Some("bp-1".into()),
+            execution_id: Some(resource.into()),
             execution: None,
             config: Default::default(),
+            target: testwerk_pipeline::Target::Kubernetes,
         };
         let compiled =
             testwerk_pipeline::compile(&doc, &testwerk_resolve::TemplateSet::new(), &settings)

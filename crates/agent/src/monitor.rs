@@ -364,6 +364,7 @@ impl Watch<'_> {
     /// Relays new events, then waits for a change (or [`RECHECK`]).
     async fn wait(&mut self) {
         self.relay_events();
+        // Either way (a change, or RECHECK passed) the caller looks again: nothing is lost.
         let _ = tokio::time::timeout(RECHECK, self.changes.changed()).await;
     }
 

@@ -192,6 +192,7 @@ pub async fn create_all(
             ));
         }
     };
+    // Reported inside; the execution goes on either way (see `adopt`).
     adopt(client, namespace, blueprint, &job).await;
     Ok(job)
 }
@@ -214,10 +215,13 @@ impl CreateError {
     }
 }
 
-/// Best effort: an object left without an owner is still deleted by label at clean-up.
-async fn adopt(client: &Client, namespace: &str, blueprint: &Blueprint, job: &Job) {
+/// Makes the Job the owner of the execution's other objects, so Kubernetes deletes them with
+/// it. A patch that fails is logged as a warning naming the object and returned; it does not
+/// fail the execution: an object left without an owner is still deleted by its label at
+/// clean-up (and by recovery after a restart), so nothing outlives the execution for long.
+async fn adopt(client: &Client, namespace: &str, blueprint: &Blueprint, job: &Job) -> Vec<String> {
     let Some(uid) = job.metadata.uid.clone() else {
-        return;
+        return Vec::new();
     };
     let owner = serde_json::json!({"metadata": {"ownerReferences": [{
         "apiVersion": "batch/v1", "kind": "Job", "name": blueprint.resource, "uid": uid,
@@ -228,17 +232,36 @@ async fn adopt(client: &Client, namespace: &str, blueprint: &Blueprint, job: &Jo
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let mut names = blueprint.secrets.clone();
     names.push(token_secret_name(&blueprint.resource));
+    let mut failed = Vec::new();
+    let mut check = |object: String, result: Result<(), kube::Error>| {
+        if let Err(e) = result {
+            let e = describe(&e);
+            tracing::warn!(
+                execution = %blueprint.resource,
+                %object,
+                "cannot make Job {} the owner of {object} (it is deleted by its label at clean-up instead): {e}",
+                blueprint.resource
+            );
+            failed.push(format!("{object}: {e}"));
+        }
+    };
     for n in names {
-        let _ = secrets.patch(&n, &params, &patch).await;
+        let result = secrets.patch(&n, &params, &patch).await.map(drop);
+        check(format!("Secret/{n}"), result);
     }
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     for c in &blueprint.config_maps {
-        let _ = cms.patch(&name_of(&c.metadata), &params, &patch).await;
+        let name = name_of(&c.metadata);
+        let result = cms.patch(&name, &params, &patch).await.map(drop);
+        check(format!("ConfigMap/{name}"), result);
     }
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
     for p in &blueprint.pvcs {
-        let _ = pvcs.patch(&name_of(&p.metadata), &params, &patch).await;
+        let name = name_of(&p.metadata);
+        let result = pvcs.patch(&name, &params, &patch).await.map(drop);
+        check(format!("PersistentVolumeClaim/{name}"), result);
     }
+    failed
 }
 
 fn name_of(meta: &kube::api::ObjectMeta) -> String {
@@ -284,5 +307,71 @@ pub async fn delete_all(client: &Client, namespace: &str, resource: &str) -> Res
         Ok(())
     } else {
         Err(format!("cleaning up {resource}: {}", errors.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An API server that refuses everything with 403, as one with too narrow RBAC would;
+    /// answers until the test ends. Returns its URL.
+    fn refusing_api_server() -> String {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let url = format!(
+            "http://{}",
+            server
+                .server_addr()
+                .to_ip()
+                .unwrap_or_else(|| panic!("an IP address"))
+        );
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"patch is forbidden here","reason":"Forbidden","code":403}"#;
+                let response = tiny_http::Response::from_string(body)
+                    .with_status_code(403)
+                    .with_header(
+                        tiny_http::Header::from_bytes("Content-Type", "application/json")
+                            .unwrap_or_else(|()| panic!("a header")),
+                    );
+                request.respond(response).ok();
+            }
+        });
+        url
+    }
+
+    fn blueprint() -> Blueprint {
+        crate::blueprint::tests::compiled(
+            "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {name: own}\nspec:\n  content:\n    files: [{path: /data/a.txt, content: a}]\n  steps:\n  - shell: cat /data/a.txt\n",
+            "own-1",
+        )
+    }
+
+    /// A patch the API server refuses is no longer dropped: each object that keeps no owner is
+    /// named with the server's reason.
+    #[tokio::test]
+    async fn refused_ownership_patches_are_reported_by_object() {
+        let url = refusing_api_server();
+        let config = kube::Config::new(url.parse().unwrap_or_else(|e| panic!("{e}")));
+        let client = Client::try_from(config).unwrap_or_else(|e| panic!("{e}"));
+        let blueprint = blueprint();
+        assert!(!blueprint.config_maps.is_empty(), "the files' ConfigMap");
+        let mut job = blueprint.job.clone();
+        job.metadata.uid = Some("3f7c-uid".into());
+        let failed = adopt(&client, "ns", &blueprint, &job).await;
+        assert_eq!(
+            failed.len(),
+            1 + blueprint.config_maps.len(),
+            "the token Secret and each ConfigMap: {failed:?}"
+        );
+        assert!(
+            failed[0].starts_with("Secret/own-1-")
+                && failed.iter().all(|f| f.contains("forbidden")),
+            "{failed:?}"
+        );
+        assert!(
+            failed[1..].iter().all(|f| f.starts_with("ConfigMap/own-1")),
+            "{failed:?}"
+        );
     }
 }

@@ -317,6 +317,7 @@ impl CompileJob {
                 execution_id: Some(resource),
                 execution: Some(facts),
                 config,
+                target: testwerk_pipeline::Target::Kubernetes,
             };
             testwerk_pipeline::compile(&doc, &templates, &settings)
                 .map_err(|d| d.iter().map(ToString::to_string).collect())
@@ -446,6 +447,7 @@ mod tests {
             execution_id: Some("facts-2".into()),
             execution: Some(f),
             config: IndexMap::new(),
+            target: testwerk_pipeline::Target::Kubernetes,
         };
         let compiled = testwerk_pipeline::compile(&doc, &TemplateSet::new(), &settings)
             .unwrap_or_else(|e| panic!("{}", e[0]));

@@ -1,8 +1,7 @@
 //! The agent's end of an execution on a real full disk (a tmpfs): it retries while the store
 //! refuses, and never records an execution as finished while lines are missing.
 
-#[path = "../../results/tests/tmpfs.rs"]
-mod tmpfs;
+use testwerk_testinputs::tmpfs;
 
 use std::time::Duration;
 
@@ -18,7 +17,10 @@ fn log(n: usize) -> Update {
     }
 }
 
-fn setup(fs: &tmpfs::Tmpfs) -> (Store, String, Live) {
+/// A running execution's store on a tmpfs of `size`, then filled up: (the tmpfs, the store,
+/// the execution, its live state, the file to remove for room again). `None`: skipped.
+fn full_store(size: &str) -> Option<(tmpfs::Tmpfs, Store, String, Live, std::path::PathBuf)> {
+    let fs = tmpfs::Tmpfs::mount(size)?;
     let store = Store::open(fs.dir.join("agent.db")).unwrap_or_else(|e| panic!("{e}"));
     let e = store
         .create_execution(NewExecution::new("full", "", serde_json::json!({})))
@@ -35,19 +37,17 @@ fn setup(fs: &tmpfs::Tmpfs) -> (Store, String, Live) {
         None,
         "t".into(),
     );
-    (store, e.id, live)
+    let filler = fs.fill_up();
+    Some((fs, store, e.id, live, filler))
 }
 
 #[tokio::test]
 async fn the_end_is_written_once_the_store_takes_it_again() {
-    let Some(fs) = tmpfs::Tmpfs::mount("16m") else {
+    let Some((_fs, store, id, live, filler)) = full_store("16m") else {
         return;
     };
-    let (store, id, live) = setup(&fs);
     let tracker = Tracker::new(&[], &[], "t");
     let mut recorder = Recorder::new(&store, &id);
-    let filler = fs.dir.join("filler");
-    fs.fill(&filler);
     for n in 0..2000 {
         recorder.record(&tracker, &log(n)).ok();
     }
@@ -75,14 +75,11 @@ async fn the_end_is_written_once_the_store_takes_it_again() {
 
 #[tokio::test]
 async fn an_execution_with_lines_lost_stays_unfinished() {
-    let Some(fs) = tmpfs::Tmpfs::mount("2m") else {
+    let Some((_fs, store, id, live, filler)) = full_store("2m") else {
         return;
     };
-    let (store, id, live) = setup(&fs);
     let tracker = Tracker::new(&[], &[], "t");
     let mut recorder = Recorder::new(&store, &id);
-    let filler = fs.dir.join("filler");
-    fs.fill(&filler);
     for n in 0..MAX_HELD_LINES + 100 {
         recorder.record(&tracker, &log(n)).ok();
     }

@@ -16,7 +16,9 @@ use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, EnvVar, Volume, VolumeMo
 use testwerk_plan::{Plan, paths};
 
 use crate::labels;
-use crate::limits::{self, Limit, LimitError, MAX_ANNOTATIONS, MAX_CONFIG_MAP, MAX_ENV_STRING};
+use crate::limits::{
+    self, Limit, LimitError, MAX_ANNOTATIONS, MAX_CONFIG_MAP, MAX_ENV_STRING, Target,
+};
 
 /// Where the plan and the signature travel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,16 +64,18 @@ pub struct PlanFiles {
 /// Compression level: the plan is compressed once per execution; 6 is zlib's default.
 const LEVEL: u8 = 6;
 
-/// The contents of the plan's ConfigMap, or the limit it breaks and the first step over it.
+/// The contents of the plan's ConfigMap, or (when the ConfigMap limit binds for `target`) the
+/// limit it breaks and the first step over it.
 pub fn config_map_files(
     plan: &Plan,
     plan_json: &str,
     signature_json: &str,
+    target: Target,
 ) -> Result<PlanFiles, LimitError> {
     let compressed = miniz_oxide::deflate::compress_to_vec_zlib(plan_json.as_bytes(), LEVEL);
     let signature = miniz_oxide::deflate::compress_to_vec_zlib(signature_json.as_bytes(), LEVEL);
     let size = PLAN_KEY.len() + compressed.len() + SIGNATURE_KEY.len() + signature.len();
-    if size > MAX_CONFIG_MAP {
+    if size > MAX_CONFIG_MAP && target.binds(Limit::PlanConfigMap) {
         // Which step's actions cross the limit, each counted at the plan's compression ratio
         // (the serialization is repeated on this path only).
         let ratio = compressed.len() as f64 / plan_json.len().max(1) as f64;

@@ -35,6 +35,8 @@ pub struct BundleOptions {
     pub secrets: IndexMap<String, IndexMap<String, String>>,
     /// Defaults of the runner for our own containers and volumes.
     pub worker: WorkerDefaults,
+    /// Where the objects go: which size limits are checked (the objects are the same).
+    pub target: limits::Target,
 }
 
 /// The objects of one execution.

@@ -2,6 +2,10 @@
 //! when the workflow is compiled, so a workflow too big to run fails here naming the limit, the
 //! size and the first step that does not fit, instead of failing in the API server or when a
 //! container starts (`Argument list too long`).
+//!
+//! Which limits bind depends on where the objects go ([`Target`]): the API server's and etcd's
+//! limits (annotations, one ConfigMap, one Job) bind only on Kubernetes; the kernel's limit on
+//! one environment string binds wherever a container starts, so the local runner keeps it.
 
 use std::fmt;
 
@@ -15,6 +19,27 @@ pub const MAX_ENV_STRING: usize = 128 * 1024;
 pub const MAX_CONFIG_MAP: usize = 1024 * 1024;
 /// One object as stored: etcd refuses a request over 1.5 MiB (`--max-request-bytes`).
 pub const MAX_OBJECT: usize = 1536 * 1024;
+
+/// Where the objects of an execution are going, which decides the limits that bind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Created through the API server: every limit of [`Limit`] binds.
+    #[default]
+    Kubernetes,
+    /// Run by the local runner, which reads the objects from memory: only the kernel's limits
+    /// bind (one environment string), since no API server or etcd ever sees the objects.
+    Local,
+}
+
+impl Target {
+    /// Whether `limit` binds for this target.
+    pub fn binds(self, limit: Limit) -> bool {
+        match limit {
+            Limit::EnvValue => true,
+            Limit::Annotations | Limit::PlanConfigMap | Limit::Job => self == Target::Kubernetes,
+        }
+    }
+}
 
 /// Which limit a workflow breaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -87,7 +87,7 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         Delivery::Annotations
     } else {
         let name = format!("{}-plan", plan.resource_id);
-        let files = delivery::config_map_files(plan, &plan_json, &signature_json)?;
+        let files = delivery::config_map_files(plan, &plan_json, &signature_json, opts.target)?;
         config_maps.push(ConfigMap {
             metadata: meta(&name),
             immutable: Some(true),
@@ -97,7 +97,7 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         Delivery::ConfigMap(name)
     };
     let annotations_size = delivery::annotations_size(&annotations);
-    if annotations_size > limits::MAX_ANNOTATIONS {
+    if annotations_size > limits::MAX_ANNOTATIONS && opts.target.binds(Limit::Annotations) {
         return Err(LimitError {
             limit: Limit::Annotations,
             size: annotations_size,
@@ -241,7 +241,9 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         }),
         ..Default::default()
     };
-    check_job(plan, &job)?;
+    if opts.target.binds(Limit::Job) {
+        check_job(plan, &job)?;
+    }
     Ok(Bundle {
         secrets,
         config_maps,

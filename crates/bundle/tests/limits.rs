@@ -6,20 +6,9 @@ mod common;
 
 use common::*;
 use k8s_openapi::api::core::v1::Container;
-use testwerk_bundle::limits::{Limit, LimitError};
+use testwerk_bundle::limits::{Limit, LimitError, Target};
 use testwerk_bundle::{Bundle, BundleError, BundleOptions, build};
-
-fn steps(n: usize, pure: bool, script: &str) -> String {
-    let mut yaml = String::new();
-    if pure {
-        yaml.push_str("system: {pureByDefault: true}\n");
-    }
-    yaml.push_str("steps:\n");
-    for i in 0..n {
-        yaml.push_str(&format!("- name: Step {i}\n  shell: echo {i} {script}\n"));
-    }
-    yaml
-}
+use testwerk_testinputs::workflows::sequential_steps;
 
 fn try_bundle(spec: &str) -> Result<Bundle, BundleError> {
     build(&plan(&workflow(spec)), &BundleOptions::default())
@@ -66,14 +55,14 @@ fn env_value(c: &Container, name: &str) -> Option<String> {
 
 #[test]
 fn a_small_plan_stays_in_the_annotation() {
-    let b = try_bundle(&steps(10, false, "")).unwrap_or_else(|e| panic!("{e}"));
+    let b = try_bundle(&sequential_steps(10, false, "")).unwrap_or_else(|e| panic!("{e}"));
     assert!(annotations(&b).contains_key("testwerk.io/plan"));
     assert!(b.config_maps.is_empty());
 }
 
 #[test]
 fn ten_thousand_pure_steps_travel_in_a_config_map_within_the_limits() {
-    let b = try_bundle(&steps(10_000, true, "")).unwrap_or_else(|e| panic!("{e}"));
+    let b = try_bundle(&sequential_steps(10_000, true, "")).unwrap_or_else(|e| panic!("{e}"));
     let a = annotations(&b);
     assert!(!a.contains_key("testwerk.io/plan") && !a.contains_key("testwerk.io/signature"));
     let total: usize = a.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -132,7 +121,7 @@ fn ten_thousand_pure_steps_travel_in_a_config_map_within_the_limits() {
 
 #[test]
 fn too_many_impure_steps_name_the_job_limit_and_the_first_step_over_it() {
-    let e = too_big(&steps(3000, false, ""));
+    let e = too_big(&sequential_steps(3000, false, ""));
     assert_eq!(e.limit, Limit::Job);
     assert!(e.size > 1536 * 1024, "{e}");
     let (r, name) = e.step.clone().expect("a step");
@@ -146,9 +135,8 @@ fn too_many_impure_steps_name_the_job_limit_and_the_first_step_over_it() {
     assert!(text.contains(&r) && text.contains("pure: true"), "{text}");
 }
 
-#[test]
-fn a_plan_over_a_config_map_names_its_limit_and_the_first_step_over_it() {
-    // 200 steps of 12 KiB random letters (which compress to about 60%): 1.4 MB compressed.
+/// 200 steps of 12 KiB random letters (which compress to about 60%): 1.4 MB compressed.
+fn noisy_steps() -> String {
     let noise = |i: usize| -> String {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ i as u64;
         (0..12 * 1024)
@@ -164,7 +152,12 @@ fn a_plan_over_a_config_map_names_its_limit_and_the_first_step_over_it() {
     for i in 0..200 {
         yaml.push_str(&format!("- name: Step {i}\n  shell: echo {}\n", noise(i)));
     }
-    let e = too_big(&yaml);
+    yaml
+}
+
+#[test]
+fn a_plan_over_a_config_map_names_its_limit_and_the_first_step_over_it() {
+    let e = too_big(&noisy_steps());
     assert_eq!(e.limit, Limit::PlanConfigMap);
     let name = e.step.clone().and_then(|s| s.1).unwrap_or_default();
     let n: usize = name
@@ -193,4 +186,64 @@ fn big_annotations_and_variables_are_refused_by_name() {
     let text = e.to_string();
     assert!(text.contains("`BIG`") && text.contains("`Loud`"), "{text}");
     assert!(!text.contains("zzzz"), "never the value: {text}");
+}
+
+fn try_bundle_for(spec: &str, target: Target) -> Result<Bundle, BundleError> {
+    let opts = BundleOptions {
+        target,
+        ..Default::default()
+    };
+    build(&plan(&workflow(spec)), &opts)
+}
+
+/// Locally no API server or etcd sees the objects: the Job, ConfigMap and annotation limits do
+/// not bind, so the same objects are built (the plan still moves to its ConfigMap).
+#[test]
+fn the_local_target_builds_what_only_the_api_server_would_refuse() {
+    let impure = sequential_steps(3000, false, "");
+    assert!(matches!(
+        try_bundle_for(&impure, Target::Kubernetes),
+        Err(BundleError::TooBig(LimitError {
+            limit: Limit::Job,
+            ..
+        }))
+    ));
+    let local = try_bundle_for(&impure, Target::Local).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(containers(&local).len(), 3000, "one per step");
+    assert!(serde_json::to_vec(&local.job).map_or(0, |v| v.len()) > 1536 * 1024);
+    assert!(
+        local
+            .config_maps
+            .iter()
+            .any(|c| c.metadata.name.as_deref() == Some("dummy-id-abc-plan")),
+        "the plan travels as it would on Kubernetes"
+    );
+
+    let noisy = try_bundle_for(&noisy_steps(), Target::Local).unwrap_or_else(|e| panic!("{e}"));
+    let plan_map = noisy
+        .config_maps
+        .iter()
+        .find(|c| c.metadata.name.as_deref() == Some("dummy-id-abc-plan"))
+        .and_then(|c| c.binary_data.clone())
+        .unwrap_or_default();
+    assert!(plan_map.values().map(|v| v.0.len()).sum::<usize>() > 1024 * 1024);
+
+    let big = "y".repeat(300 * 1024);
+    let annotated = format!("pod:\n  annotations:\n    huge: {big}\nsteps:\n- shell: echo");
+    assert!(try_bundle_for(&annotated, Target::Local).is_ok());
+    assert!(try_bundle_for(&annotated, Target::Kubernetes).is_err());
+}
+
+/// The kernel's limit on one environment string binds wherever a container starts.
+#[test]
+fn the_local_target_keeps_the_kernel_limit_on_one_variable() {
+    let spec = format!(
+        "steps:\n- name: Loud\n  container:\n    env:\n    - name: BIG\n      value: {}\n  shell: echo",
+        "z".repeat(200 * 1024)
+    );
+    match try_bundle_for(&spec, Target::Local) {
+        Err(BundleError::TooBig(e)) => assert_eq!(e.limit, Limit::EnvValue),
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("a 200 KiB variable cannot reach a process"),
+    }
 }

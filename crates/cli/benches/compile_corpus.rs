@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
         execution_id: None,
         execution: None,
         config: Default::default(),
+        target: pipeline::Target::Kubernetes,
     };
     let compile_all = || {
         let mut ok = 0;

@@ -14,19 +14,10 @@ use std::time::{Duration, Instant};
 
 use testwerk_cli::pipeline::{self, CompileSettings};
 use testwerk_plan::{NoImages, OwnImages};
+use testwerk_testinputs::workflows::{document, sequential_steps};
 
 fn workflow(n: usize, pure: bool) -> String {
-    let mut yaml = format!(
-        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: steps-{n}\nspec:\n"
-    );
-    if pure {
-        yaml.push_str("  system: {pureByDefault: true}\n");
-    }
-    yaml.push_str("  steps:\n");
-    for i in 0..n {
-        yaml.push_str(&format!("  - shell: echo {i}\n"));
-    }
-    yaml
+    document(&format!("steps-{n}"), &sequential_steps(n, pure, ""))
 }
 
 fn main() {
@@ -40,6 +31,7 @@ fn main() {
         execution_id: None,
         execution: None,
         config: Default::default(),
+        target: pipeline::Target::Kubernetes,
     };
     let templates = testwerk_resolve::TemplateSet::default();
     println!(

@@ -554,6 +554,7 @@ fn compile(args: CompileArgs) -> ExitCode {
         execution_id: args.execution_id.clone(),
         execution: None,
         config,
+        target: pipeline::Target::Kubernetes,
     };
 
     let inputs = match pipeline::load_inputs(&args.file, &args.templates) {

@@ -108,8 +108,3 @@ fn run_corpus(compat: &std::path::Path, mode: &str, extra: &[&str]) {
         failures.join("\n---\n")
     );
 }
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(25)..].join("\n")
-}

@@ -2,13 +2,11 @@
 //! code, never a run that says PASSED with most of its log missing or a `logs` that prints
 //! nothing: on a real full tmpfs and a real damaged database file.
 
-#[path = "../../results/tests/tmpfs.rs"]
-mod tmpfs;
+use testwerk_testinputs::tmpfs;
 
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::*;
 
@@ -25,17 +23,7 @@ fn workflow(dir: &Path, name: &str, shell: &str) -> String {
 }
 
 fn testwerk(store: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_testwerk"))
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    testwerk_with_store(store, args)
 }
 
 /// `12,345` → 12345.
@@ -91,11 +79,6 @@ fn a_run_whose_store_fills_up_stops_with_exit_3_and_says_what_was_not_stored() {
             "the stored log is a prefix, no hole"
         );
     }
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
 #[test]

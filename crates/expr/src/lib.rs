@@ -79,8 +79,9 @@
 //! `relpath(path[, base])`, `abspath(path[, base])`, `makepath(parent, child)`,
 //! `date([go layout])`, `any(args..)`. See [`FUNCTIONS`].
 //!
-//! `jq` needs the `jq` feature (on by default). Without it (as in `testwerk-init`), `jq` is
-//! still a known function, but calling it fails with an error naming it; see [`UNAVAILABLE`].
+//! `jq` needs the `jq` feature, `yaml` and `toyaml` the `yaml` feature (both on by default).
+//! Without them (as in `testwerk-init`), they are still known functions, but calling one fails
+//! with an error naming it; see [`OPTIONAL`] and [`UNAVAILABLE`].
 //!
 //! ## Deliberate differences from Testkube
 //!
@@ -142,7 +143,7 @@ pub use ast::Expr;
 pub use error::{Error, EvalError, ParseError, Resource};
 pub use machine::{Chain, FnMachine, Lookup, Machine, MapMachine, NoMachine};
 pub use serde_json::Value;
-pub use stdlib::{FUNCTIONS, UNAVAILABLE};
+pub use stdlib::{FUNCTIONS, OPTIONAL, UNAVAILABLE};
 pub use template::{Template, escape_template};
 pub use value::{format_number, to_string_form, truthy};
 

@@ -19,20 +19,29 @@ pub fn shared_dir(path: &Path) -> std::io::Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(0o777))
 }
 
-/// Empties (or creates) the outputs directory.
+/// Empties (or creates) the outputs directory. An old output that cannot be removed would be
+/// read as the next step's: everything else is still removed, then the first such error is
+/// returned (the caller warns).
 pub fn reset(dir: &Path) -> std::io::Result<()> {
+    let mut first_error = None;
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            let _ = if is_dir {
+            let removed = if is_dir {
                 fs::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)
             };
+            if let Err(e) = removed {
+                first_error.get_or_insert_with(|| {
+                    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                });
+            }
         }
     }
-    shared_dir(dir)
+    shared_dir(dir)?;
+    first_error.map_or(Ok(()), Err)
 }
 
 /// What the outputs directory holds: (name, value) pairs, and warnings for skipped files.

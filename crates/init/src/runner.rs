@@ -62,6 +62,8 @@ pub struct Runner {
     /// We received SIGTERM or SIGINT.
     pub aborting: bool,
     termination_warned: bool,
+    /// What the termination message reports, found once.
+    termination: termination::Reported,
     /// The termination message last written, so unchanged messages are not written again.
     termination_written: Option<String>,
 }
@@ -126,6 +128,7 @@ impl Runner {
         // Only toolkit steps get the token; should one ever print it, it does not reach the log.
         out.masker.add(&token);
         let original_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let termination = termination::Reported::of(&actions);
         Ok(Runner {
             settings,
             env,
@@ -144,6 +147,7 @@ impl Runner {
             paused: None,
             aborting: false,
             termination_warned: false,
+            termination,
             termination_written: None,
         })
     }
@@ -152,13 +156,15 @@ impl Runner {
     pub fn run(&mut self) -> i32 {
         // The first container creates the state file, so later ones find the plan.
         let mut result = self.save();
-        for action in self.actions.clone() {
+        for (i, action) in self.actions.clone().into_iter().enumerate() {
             if result.is_err() {
                 break;
             }
             self.pump();
             result = self.dispatch(action);
-            self.write_termination();
+            if self.termination.may_change(i) {
+                self.write_termination();
+            }
         }
         let code = match result {
             Ok(()) if self.aborted() => EXIT_ABORTED,
@@ -218,7 +224,7 @@ impl Runner {
 
     /// Rewrites the termination message (after every action, so it is right whenever we die).
     pub fn write_termination(&mut self) {
-        let message = termination::message(&self.actions, &self.state);
+        let message = self.termination.message(&self.state);
         if self.termination_written.as_deref() == Some(message.as_str()) {
             return;
         }

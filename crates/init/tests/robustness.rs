@@ -233,6 +233,55 @@ fn runtime_jq_fails_its_step_naming_the_function() {
     assert_eq!(run.end("r2"), Some((StepStatus::Passed, 0)));
 }
 
+/// The same for `yaml()` and `toyaml()`: init carries no YAML engine either (the compiler
+/// evaluates calls on values known then, and refuses the others; only a call built at run
+/// time, as here or inside `eval("…")`, reaches init).
+#[test]
+fn runtime_yaml_fails_its_step_naming_the_function() {
+    let sb = Sandbox::new();
+    let a = S {
+        command: Some(vec!["/bin/echo".into(), "got={{yaml(env.DATA).a}}".into()]),
+        ..sh("r1", "")
+    };
+    let b = S {
+        command: Some(vec!["/bin/echo".into(), "{{toyaml(env.DATA)}}".into()]),
+        condition: Some("always".into()),
+        ..sh("r2", "")
+    };
+    let c = S {
+        condition: Some("always".into()),
+        ..sh("r3", "echo fine")
+    };
+    let run = sb.run(
+        "0",
+        Some(&plan(&[a, b, c], &[], false)),
+        &[("_0_DATA", "a: 42")],
+    );
+    assert_eq!(run.code, 0, "{}", run.dump());
+    if testwerk_expr::UNAVAILABLE.contains(&"yaml") {
+        for r in ["r1", "r2"] {
+            assert_eq!(
+                run.end(r),
+                Some((StepStatus::Failed, 155)),
+                "{}",
+                run.dump()
+            );
+        }
+        let log = run.log();
+        assert!(
+            log.contains("yaml: not available in this build")
+                && log.contains("toyaml: not available in this build")
+                && log.contains("no YAML engine"),
+            "{}",
+            run.dump()
+        );
+    } else {
+        assert_eq!(run.end("r1"), Some((StepStatus::Passed, 0)));
+        assert!(run.log().contains("got=42"), "{}", run.dump());
+    }
+    assert_eq!(run.end("r3"), Some((StepStatus::Passed, 0)));
+}
+
 /// A 50 MB line without a newline: cut with a marker, and init's memory stays small.
 #[test]
 fn huge_line_is_cut_and_memory_stays_bounded() {

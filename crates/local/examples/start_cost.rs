@@ -280,6 +280,7 @@ fn pure_bundle(n: usize) -> Result<testwerk_bundle::Bundle, String> {
         execution_id: Some(format!("pure-{n}")),
         execution: None,
         config: Default::default(),
+        target: testwerk_pipeline::Target::Local,
     };
     let compiled = testwerk_pipeline::compile(&inputs.workflows[0], &inputs.templates, &settings)
         .map_err(|e| format!("{e:?}"))?;

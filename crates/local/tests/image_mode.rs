@@ -128,6 +128,8 @@ fn bundle(yaml: &str) -> testwerk_bundle::Bundle {
         execution_id: Some("image-mode-1".into()),
         execution: None,
         config: Default::default(),
+        // Run by the local runner: only the kernel's limits bind.
+        target: testwerk_pipeline::Target::Local,
     };
     let compiled = testwerk_pipeline::compile(&inputs.workflows[0], &inputs.templates, &settings)
         .unwrap_or_else(|e| panic!("{e:?}"));

@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use testwerk_bundle::{Bundle, BundleOptions};
+/// Where a compiled execution runs: decides which of Kubernetes' size limits are checked.
+pub use testwerk_bundle::limits::Target;
+use testwerk_bundle::{Bundle, BundleError, BundleOptions};
 use testwerk_expr::{MapMachine, Value};
 use testwerk_plan::{ImageSource, OwnImages, Plan, PlanError, PlanOptions};
 use testwerk_resolve::{ResolveOptions, TemplateSet};
@@ -213,6 +215,9 @@ pub struct CompileSettings<'a> {
     /// The execution being compiled; `None` compiles [`ExecutionFacts::first`].
     pub execution: Option<ExecutionFacts>,
     pub config: indexmap::IndexMap<String, String>,
+    /// Where the execution runs: the objects are the same, but the API server's limits (one
+    /// Job, one ConfigMap, annotations) bind only on [`Target::Kubernetes`].
+    pub target: Target,
 }
 
 fn default_resource_id(workflow: &str) -> String {
@@ -264,15 +269,41 @@ pub fn compile(
     };
     let plan = testwerk_plan::compile(&resolved.workflow, &plan_opts)
         .map_err(|e| vec![plan_diagnostic(doc, &e)])?;
-    let mut bundle_opts = BundleOptions::default();
+    let mut bundle_opts = BundleOptions {
+        target: settings.target,
+        ..Default::default()
+    };
     if !resolved.secrets.is_empty() {
         bundle_opts
             .secrets
             .insert(secret_name, resolved.secrets.clone());
     }
     let bundle = testwerk_bundle::build(&plan, &bundle_opts)
-        .map_err(|e| vec![doc.source.diagnostic("spec", e.to_string())])?;
+        .map_err(|e| vec![bundle_diagnostic(doc, &plan, &e)])?;
     Ok(Compiled { name, plan, bundle })
+}
+
+/// A bundle error at the step it names (a size limit's first step over it), else at `spec`.
+fn bundle_diagnostic(doc: &Document<TestWorkflow>, plan: &Plan, e: &BundleError) -> Diagnostic {
+    let step = match e {
+        BundleError::TooBig(limit) => limit.step.as_ref(),
+        BundleError::Invalid(_) => None,
+    };
+    // The step holding the stage: `spec.steps[811]` for the stage `spec.steps[811].shell`
+    // (a step is always an item of a list), placed at its line, or at its nearest written
+    // ancestor's (a step a template added stands at the `use` or `template` that brought it).
+    let path = step
+        .and_then(|(r, _)| plan.root.find(r))
+        .map_or("spec", |stage| {
+            let path = stage.meta().path.as_str();
+            path.rfind(']').map_or(path, |end| &path[..=end])
+        });
+    let path = if path.starts_with("spec") {
+        path
+    } else {
+        "spec"
+    };
+    doc.source.diagnostic(path, e.to_string())
 }
 
 fn plan_diagnostic(doc: &Document<TestWorkflow>, e: &PlanError) -> Diagnostic {

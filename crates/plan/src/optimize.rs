@@ -61,15 +61,18 @@ impl Frames {
     }
 }
 
-/// What is known at one point of the sequence.
-struct Knowledge<'a> {
-    all_refs: &'a HashSet<String>,
-    finished: &'a HashSet<String>,
-    skipped: &'a HashSet<String>,
-    frames: &'a Frames,
+/// What is known at one point of the sequence, as it is walked through.
+#[derive(Default)]
+struct Knowledge {
+    /// Every declared step.
+    all_refs: HashSet<String>,
+    finished: HashSet<String>,
+    skipped: HashSet<String>,
+    optional: HashSet<String>,
+    frames: Frames,
 }
 
-impl Knowledge<'_> {
+impl Knowledge {
     /// An AND-chain of refs (a group's result) without the refs that cannot have failed
     /// here: skipped ones and those that have not finished.
     fn settled(&self, chain: &str) -> String {
@@ -87,7 +90,7 @@ impl Knowledge<'_> {
     }
 }
 
-impl Machine for Knowledge<'_> {
+impl Machine for Knowledge {
     fn get(&self, name: &str) -> Option<Lookup> {
         if self.skipped.contains(name) {
             return Some(Lookup::Value(Value::Bool(true)));
@@ -125,87 +128,61 @@ pub fn optimize(actions: Vec<Action>) -> Vec<Action> {
 }
 
 fn fold_once(actions: Vec<Action>) -> Vec<Action> {
-    let all_refs: HashSet<String> = actions
+    let all_refs = actions
         .iter()
         .filter_map(|a| match a {
             Action::Declare { r#ref, .. } => Some(r#ref.clone()),
             _ => None,
         })
         .collect();
-    let mut finished = HashSet::new();
-    let mut skipped: HashSet<String> = HashSet::new();
-    let mut optional: HashSet<String> = HashSet::new();
-    let mut frames = Frames::default();
-    let mut out = Vec::with_capacity(actions.len());
-    for action in actions {
-        let action = match action {
+    let mut k = Knowledge {
+        all_refs,
+        ..Knowledge::default()
+    };
+    let mut out = actions;
+    // Each action is folded in place, in order: what it may use is what came before it.
+    for action in &mut out {
+        match action {
             Action::Declare {
                 r#ref,
-                id,
                 condition,
                 parents,
-                optional: is_optional,
+                optional,
+                ..
             } => {
-                if is_optional {
-                    optional.insert(r#ref.clone());
+                if *optional {
+                    k.optional.insert(r#ref.clone());
                 }
-                let parent_skipped = parents.iter().any(|p| skipped.contains(p));
-                let condition = if parent_skipped {
+                let parent_skipped = parents.iter().any(|p| k.skipped.contains(p));
+                *condition = if parent_skipped {
                     "false".to_owned()
                 } else {
-                    let k = Knowledge {
-                        all_refs: &all_refs,
-                        finished: &finished,
-                        skipped: &skipped,
-                        frames: &frames,
-                    };
-                    truthiness(simplify(&condition, &k))
+                    truthiness(simplify(condition, &k))
                 };
-                let parents = if condition == "false" {
-                    skipped.insert(r#ref.clone());
-                    Vec::new()
-                } else {
-                    parents
-                };
-                Action::Declare {
-                    r#ref,
-                    id,
-                    condition,
-                    parents,
-                    optional: is_optional,
+                if condition == "false" {
+                    k.skipped.insert(r#ref.clone());
+                    parents.clear();
                 }
             }
-            Action::Start(r) => {
-                if !r.is_empty() {
-                    frames.start(&r);
-                }
-                Action::Start(r)
-            }
-            Action::Result { r#ref, value } => {
-                let k = Knowledge {
-                    all_refs: &all_refs,
-                    finished: &finished,
-                    skipped: &skipped,
-                    frames: &frames,
-                };
+            Action::Start(r) if !r.is_empty() => k.frames.start(r),
+            Action::Result { value, .. } => {
                 // A plain AND-chain of children is settled directly; `a && true` stays `a`.
-                let value = if value.contains("||") || value.starts_with('!') {
-                    simplify(&value, &k)
+                *value = if value.contains("||") || value.starts_with('!') {
+                    simplify(value, &k)
                 } else {
-                    k.settled(&value)
+                    k.settled(value)
                 };
-                Action::Result { r#ref, value }
             }
             Action::End(r) => {
                 if !r.is_empty() {
-                    frames.end(&r, !optional.contains(&r) && !skipped.contains(&r));
+                    let counts =
+                        !k.optional.contains(r.as_str()) && !k.skipped.contains(r.as_str());
+                    k.frames.end(r, counts);
                 }
-                finished.insert(r.clone());
-                Action::End(r)
+                k.finished.insert(r.clone());
             }
-            other => other,
-        };
-        out.push(action);
+            _ => {}
+        }
     }
     out.retain(|a| match a {
         Action::Execute { r#ref, .. }
@@ -213,7 +190,7 @@ fn fold_once(actions: Vec<Action>) -> Vec<Action> {
         | Action::Timeout { r#ref, .. }
         | Action::Retry { r#ref, .. }
         | Action::Pause { r#ref }
-        | Action::Container { r#ref, .. } => !skipped.contains(r#ref),
+        | Action::Container { r#ref, .. } => !k.skipped.contains(r#ref),
         _ => true,
     });
     out
@@ -231,7 +208,7 @@ fn truthiness(mut condition: String) -> String {
 
 /// Partially evaluates an expression; anything that cannot be parsed or evaluated is kept as
 /// written, for `init` to report with its real context.
-fn simplify(source: &str, knowledge: &Knowledge<'_>) -> String {
+fn simplify(source: &str, knowledge: &Knowledge) -> String {
     let Ok(expr) = Expr::parse(source) else {
         return source.to_owned();
     };

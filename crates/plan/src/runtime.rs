@@ -6,11 +6,12 @@ use crate::error::PlanError;
 use crate::stage::{Stage, StageMeta};
 
 /// Built-in functions `testwerk-init` does not carry: it is built without `testwerk-expr`'s
-/// `jq` feature (see `crates/init/Cargo.toml`), as jaq would add 1 MB (65%) to it.
+/// optional features (see `crates/init/Cargo.toml`): jaq would add 1 MB (65%) to it and
+/// serde-saphyr (`yaml`, `toyaml`) about 310 kB.
 ///
 /// A call whose arguments are known here (config values, literals) has already been evaluated;
 /// one that is left for the runtime could only fail its step, so it is refused now.
-pub const NOT_IN_INIT: &[&str] = &["jq"];
+pub const NOT_IN_INIT: &[&str] = testwerk_expr::OPTIONAL;
 
 /// Refuses calls to [`NOT_IN_INIT`] functions in anything `init` evaluates: conditions,
 /// timeouts, retry `until`, and each container's command, arguments, working directory and
@@ -81,15 +82,27 @@ fn calls(expr: &Expr, text: &str, path: &impl Fn() -> String) -> Result<(), Plan
         .find(|f| NOT_IN_INIT.contains(&f.as_str()))
     {
         None => Ok(()),
-        Some(name) => Err(PlanError::new(
-            path(),
-            format!(
-                "`{name}()` in `{text}` would run in testwerk-init, which has no {name} engine"
-            ),
-        )
-        .with_help(format!(
-            "give {name}() arguments known when the workflow is compiled (config.*, literals), \
-             or run the `{name}` tool inside the step"
-        ))),
+        Some(name) => {
+            let (engine, tool) = engine(&name);
+            Err(PlanError::new(
+                path(),
+                format!(
+                    "`{name}()` in `{text}` would run in testwerk-init, which has no {engine} engine"
+                ),
+            )
+            .with_help(format!(
+                "give {name}() arguments known when the workflow is compiled (config.*, literals), \
+                 or run the `{tool}` tool inside the step"
+            )))
+        }
+    }
+}
+
+/// The engine a [`NOT_IN_INIT`] function needs, as a person knows it, and a command-line tool
+/// that does the same inside a step.
+fn engine(function: &str) -> (&'static str, &'static str) {
+    match function {
+        "jq" => ("jq", "jq"),
+        _ => ("YAML", "yq"),
     }
 }

@@ -60,6 +60,17 @@ impl Stage {
         }
     }
 
+    /// The stage with ref `r`, here or below.
+    pub fn find(&self, r: &str) -> Option<&Stage> {
+        if self.meta().r#ref == r {
+            return Some(self);
+        }
+        match self {
+            Stage::Container(_) => None,
+            Stage::Group(g) => g.children.iter().find_map(|c| c.find(r)),
+        }
+    }
+
     /// Container stages in execution order.
     pub fn containers(&self) -> Vec<&ContainerStage> {
         let mut out = Vec::new();

@@ -1,5 +1,5 @@
-//! `testwerk-init` carries no jq engine: a `jq()` call is fine when the compiler can evaluate
-//! it, and refused when it would be left for the runtime.
+//! `testwerk-init` carries no jq and no YAML engine: a `jq()`, `yaml()` or `toyaml()` call is
+//! fine when the compiler can evaluate it, and refused when it would be left for the runtime.
 
 mod common;
 
@@ -78,7 +78,39 @@ fn every_field_init_evaluates_is_checked() {
 #[test]
 fn other_runtime_functions_stay_allowed() {
     let p = plan(&workflow(
-        "steps:\n- shell: echo {{ tojson(env) }} {{ yaml(env.Y) }} {{ file('/x') }}",
+        "steps:\n- shell: echo {{ tojson(env) }} {{ json(env.Y) }} {{ file('/x') }}",
     ));
     assert_eq!(step_refs(&p).len(), 1);
+}
+
+#[test]
+fn yaml_on_values_known_now_is_evaluated_by_the_compiler() {
+    let p = plan(&workflow(
+        "steps:\n- shell: \"echo {{ at(yaml('[5, 7]'), 1) }} {{ trim(toyaml(list(workflow.name))) }}\"",
+    ));
+    let text = wire(&p).concat().concat();
+    assert!(!text.contains("yaml("), "{text}");
+    assert!(text.contains("echo 7 - fixture"), "{text}");
+}
+
+#[test]
+fn yaml_left_for_the_runtime_is_refused_naming_the_function_and_the_field() {
+    for (call, name) in [("yaml(env.Y).a", "yaml"), ("toyaml(env)", "toyaml")] {
+        let err = try_plan(&workflow(&format!(
+            "steps:\n- shell: echo {{{{ {call} }}}}"
+        )))
+        .expect_err("a YAML call left for the runtime");
+        assert_eq!(err.path, "spec.steps[0].shell.args[1]", "{err}");
+        assert!(
+            err.message.starts_with(&format!("`{name}()` in `set -e"))
+                && err
+                    .message
+                    .contains("testwerk-init, which has no YAML engine"),
+            "{err}"
+        );
+        assert!(
+            err.help.as_deref().is_some_and(|h| h.contains("`yq`")),
+            "{err}"
+        );
+    }
 }

@@ -5,18 +5,11 @@ mod common;
 
 use common::*;
 use testwerk_plan::{Action, EARLIER_PASSED, Plan};
+use testwerk_testinputs::workflows::sequential_steps;
 
-/// `n` sequential shell steps, optionally nested `depth` groups deep.
+/// `n` sequential shell steps named `Step {i}`.
 fn steps(n: usize, pure: bool) -> String {
-    let mut yaml = String::new();
-    if pure {
-        yaml.push_str("system: {pureByDefault: true}\n");
-    }
-    yaml.push_str("steps:\n");
-    for i in 0..n {
-        yaml.push_str(&format!("- name: Step {i}\n  shell: echo {i}\n"));
-    }
-    yaml
+    sequential_steps(n, pure, "")
 }
 
 fn wire_size(p: &Plan) -> usize {

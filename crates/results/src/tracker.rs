@@ -1,7 +1,7 @@
 //! Turns what a container prints into step results: protocol events decide which step is
 //! running, and every ordinary line belongs to the innermost running step.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use testwerk_plan::SignatureNode;
@@ -85,6 +85,9 @@ pub struct Tracker {
     token: String,
     forged: usize,
     pub root: Option<(StepStatus, u64)>,
+    /// Each shown leaf's 1-based position among the shown leaves (the `n` of `n/m` in the live
+    /// view), fixed with the tree, so announcing a step costs the same at step 10,000 as at 1.
+    positions: HashMap<String, usize>,
 }
 
 impl Tracker {
@@ -98,11 +101,31 @@ impl Tracker {
             token: token.to_owned(),
             forged: 0,
             root: None,
+            positions: HashMap::new(),
         };
         let mut visible = Vec::new();
         collect_refs(shown, &mut visible);
+        let visible: HashSet<String> = visible.into_iter().collect();
         t.add(signature, None, 0, false, &visible);
+        let leaves = t
+            .order
+            .iter()
+            .filter(|r| t.steps.get(*r).is_some_and(|s| s.shown && !s.is_group));
+        t.positions = leaves
+            .enumerate()
+            .map(|(i, r)| (r.clone(), i + 1))
+            .collect();
         t
+    }
+
+    /// How many steps a person sees counted (shown leaves).
+    pub fn shown_count(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// The 1-based position of shown leaf `r` among [`Tracker::shown_count`] of them.
+    pub fn shown_position(&self, r: &str) -> Option<usize> {
+        self.positions.get(r).copied()
     }
 
     fn add(
@@ -111,7 +134,7 @@ impl Tracker {
         parent: Option<&str>,
         depth: usize,
         lenient: bool,
-        visible: &[String],
+        visible: &HashSet<String>,
     ) {
         for n in nodes {
             let name = n

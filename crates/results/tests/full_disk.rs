@@ -2,7 +2,7 @@
 //! the store refused is written once there is room again, and the stored log never has a
 //! hole.
 
-mod tmpfs;
+use testwerk_testinputs::tmpfs;
 
 use testwerk_results::{MAX_HELD_LINES, Recorder, Tracker, Update};
 use testwerk_store::{NewExecution, Store};
@@ -15,24 +15,25 @@ fn log(n: usize) -> Update {
     }
 }
 
-fn setup(fs: &tmpfs::Tmpfs) -> (Store, String) {
+/// A store with one execution on a tmpfs of `size`, then filled up: (the tmpfs, the store,
+/// the execution, the file to remove for room again). `None`: the test is skipped.
+fn full_store(size: &str) -> Option<(tmpfs::Tmpfs, Store, String, std::path::PathBuf)> {
+    let fs = tmpfs::Tmpfs::mount(size)?;
     let store = Store::open(fs.dir.join("db")).unwrap_or_else(|e| panic!("{e}"));
     let execution = store
         .create_execution(NewExecution::new("full", "", serde_json::json!({})))
         .unwrap_or_else(|e| panic!("{e}"));
-    (store, execution.id)
+    let filler = fs.fill_up();
+    Some((fs, store, execution.id, filler))
 }
 
 #[test]
 fn refused_writes_are_reported_kept_and_written_once_there_is_room() {
-    let Some(fs) = tmpfs::Tmpfs::mount("16m") else {
+    let Some((_fs, store, id, filler)) = full_store("16m") else {
         return;
     };
-    let (store, id) = setup(&fs);
     let tracker = Tracker::new(&[], &[], "t");
     let mut recorder = Recorder::new(&store, &id);
-    let filler = fs.dir.join("filler");
-    fs.fill(&filler);
 
     let mut refused = 0;
     for n in 0..3000 {
@@ -101,14 +102,11 @@ fn refused_writes_are_reported_kept_and_written_once_there_is_room() {
 
 #[test]
 fn lines_beyond_what_memory_holds_are_lost_counted_and_never_leave_a_hole() {
-    let Some(fs) = tmpfs::Tmpfs::mount("2m") else {
+    let Some((_fs, store, id, filler)) = full_store("2m") else {
         return;
     };
-    let (store, id) = setup(&fs);
     let tracker = Tracker::new(&[], &[], "t");
     let mut recorder = Recorder::new(&store, &id);
-    let filler = fs.dir.join("filler");
-    fs.fill(&filler);
     let total = MAX_HELD_LINES + 5000;
     for n in 0..total {
         // Errors are looked at below, through what is unsaved.

@@ -87,28 +87,19 @@ impl Store {
     pub fn logs(&self, query: &str, step: Option<&str>) -> Result<Vec<StoredLogLine>, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            let columns = "seq, time, step_ref, text, truncated_bytes";
-            let from_row = |row: &rusqlite::Row<'_>| {
-                Ok(StoredLogLine {
-                    seq: to_u64(row.get(0)?),
-                    time: parse(row, 1)?,
-                    step_ref: row.get(2)?,
-                    text: row.get(3)?,
-                    truncated_bytes: row.get::<_, Option<i64>>(4)?.map(to_u64),
-                })
-            };
+            let columns = LOG_LINE_COLUMNS;
             let lines = match step {
                 None => tx
                     .prepare_cached(&format!(
                         "SELECT {columns} FROM logs WHERE execution = ?1 ORDER BY seq"
                     ))
-                    .and_then(|mut stmt| stmt.query_map([pk], from_row)?.collect()),
+                    .and_then(|mut stmt| stmt.query_map([pk], log_line)?.collect()),
                 Some(step) => tx
                     .prepare_cached(&format!(
                         "SELECT {columns} FROM logs WHERE execution = ?1 AND step_ref = ?2
                          ORDER BY seq"
                     ))
-                    .and_then(|mut stmt| stmt.query_map(params![pk, step], from_row)?.collect()),
+                    .and_then(|mut stmt| stmt.query_map(params![pk, step], log_line)?.collect()),
             };
             let lines: Vec<StoredLogLine> = lines.map_err(|e| self.sqlite(e))?;
             self.check_complete(tx, pk, step, &lines)?;
@@ -189,21 +180,13 @@ impl Store {
     ) -> Result<Vec<StoredLogLine>, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            tx.prepare_cached(
-                "SELECT seq, time, step_ref, text, truncated_bytes FROM logs
-                 WHERE execution = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
-            )
+            tx.prepare_cached(&format!(
+                "SELECT {LOG_LINE_COLUMNS} FROM logs
+                 WHERE execution = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"
+            ))
             .and_then(|mut stmt| {
-                stmt.query_map(params![pk, to_i64(from), to_i64(limit)], |row| {
-                    Ok(StoredLogLine {
-                        seq: to_u64(row.get(0)?),
-                        time: parse(row, 1)?,
-                        step_ref: row.get(2)?,
-                        text: row.get(3)?,
-                        truncated_bytes: row.get::<_, Option<i64>>(4)?.map(to_u64),
-                    })
-                })?
-                .collect()
+                stmt.query_map(params![pk, to_i64(from), to_i64(limit)], log_line)?
+                    .collect()
             })
             .map_err(|e| self.sqlite(e))
         })
@@ -222,6 +205,20 @@ fn bound_line(text: &str) -> (Cow<'_, str>, Option<u64>) {
     let cut = (text.len() - keep) as u64;
     let bounded = format!("{} [… {cut} bytes truncated]", &text[..keep]);
     (Cow::Owned(bounded), Some(cut))
+}
+
+/// The columns [`log_line`] reads, in its order.
+const LOG_LINE_COLUMNS: &str = "seq, time, step_ref, text, truncated_bytes";
+
+/// A stored log line from a row of [`LOG_LINE_COLUMNS`].
+fn log_line(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLogLine> {
+    Ok(StoredLogLine {
+        seq: to_u64(row.get(0)?),
+        time: parse(row, 1)?,
+        step_ref: row.get(2)?,
+        text: row.get(3)?,
+        truncated_bytes: row.get::<_, Option<i64>>(4)?.map(to_u64),
+    })
 }
 
 #[cfg(test)]

@@ -11,6 +11,13 @@
 //!   to the file named by `TESTWERK_SKIP_LOG`, which `scripts/test` sets and then prints as
 //!   "N skipped" with the list at the end of the run. The test then returns before its
 //!   assertions, so it never *passes* anything: it is reported as skipped.
+//!
+//! It also holds what several test suites build the same way: a real [`tmpfs::Tmpfs`] to
+//! fill for the full-disk tests, and the generated workflows of the scale tests
+//! ([`workflows`]).
+
+pub mod tmpfs;
+pub mod workflows;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -207,6 +207,8 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         execution_id: Some(execution_id),
         execution: Some(facts),
         config: req.config.clone(),
+        // Nothing here goes through an API server: only the kernel's limits bind.
+        target: pipeline::Target::Local,
     };
     let compiled = pipeline::compile(doc, &inputs.templates, &settings)
         .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;

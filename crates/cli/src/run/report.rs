@@ -172,7 +172,7 @@ impl Translator {
     pub fn started(tracker: &Tracker, id: &str, containers: usize) -> Event {
         Event::RunStarted {
             id: id.to_owned(),
-            steps: shown_steps(tracker).len(),
+            steps: tracker.shown_count(),
             containers,
         }
     }
@@ -209,15 +209,10 @@ impl Translator {
                     if skipped_at_once {
                         continue;
                     }
-                    let steps = shown_steps(tracker);
-                    let index = steps
-                        .iter()
-                        .position(|x| x.r#ref == *r)
-                        .map_or(0, |p| p + 1);
                     out.push(Event::StepStarted {
                         name: s.name.clone(),
-                        index,
-                        of: steps.len(),
+                        index: tracker.shown_position(r).unwrap_or(0),
+                        of: tracker.shown_count(),
                         depth: s.depth,
                     });
                 }

@@ -31,6 +31,7 @@ pub fn settings(images: &StaticImages) -> pipeline::CompileSettings<'_> {
         execution_id: None,
         execution: None,
         config: Default::default(),
+        target: pipeline::Target::Kubernetes,
     }
 }
 
@@ -198,4 +199,25 @@ pub fn corpus_files(compat: &Path) -> std::collections::HashMap<&'static str, Pa
         }
     }
     files
+}
+
+/// The last 25 lines of a long output, for assertion messages.
+pub fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(25)..].join("\n")
+}
+
+/// Runs `testwerk <args> --store <store>`; returns (exit code, stdout, stderr).
+pub fn testwerk_with_store(store: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -30,6 +30,7 @@ pub(super) fn serial(args: &Args<'_>) -> Result<Value, EvalError> {
         "tojson" => serde_json::to_string(v)
             .map(Value::String)
             .map_err(|e| args.err(format!("cannot serialise: {e}"))),
+        #[cfg(feature = "yaml")]
         "toyaml" => serde_saphyr::to_string(v)
             .map(Value::String)
             .map_err(|e| args.err(format!("cannot serialise: {e}"))),
@@ -39,7 +40,8 @@ pub(super) fn serial(args: &Args<'_>) -> Result<Value, EvalError> {
             };
             serde_json::from_str(s).map_err(|e| args.err(format!("invalid JSON: {e}")))
         }
-        _ => {
+        #[cfg(feature = "yaml")]
+        "yaml" => {
             let Value::String(s) = v else {
                 return Err(args.wrong_type(0, "a string", v));
             };
@@ -53,5 +55,6 @@ pub(super) fn serial(args: &Args<'_>) -> Result<Value, EvalError> {
             serde_saphyr::from_str_with_options::<Value>(s, options)
                 .map_err(|e| args.err(format!("invalid YAML: {e}")))
         }
+        other => Err(args.err(format!("{other} is not a serialisation function"))),
     }
 }

@@ -61,11 +61,20 @@ pub const FUNCTIONS: &[&str] = &[
     "any",
 ];
 
-/// Built-in functions this build leaves out (`jq` without the crate's `jq` feature): they are
-/// known, so they parse and stay symbolic while partial, but calling one fails naming it.
+/// Built-in functions behind an optional feature of this crate (`jq`; `yaml` for `toyaml` and
+/// `yaml`), whichever features this build has. A build without them (`testwerk-init`) knows
+/// them but cannot call them; see [`UNAVAILABLE`].
+pub const OPTIONAL: &[&str] = &["jq", "toyaml", "yaml"];
+
+/// Built-in functions this build leaves out (those of [`OPTIONAL`] whose feature is off): they
+/// are known, so they parse and stay symbolic while partial, but calling one fails naming it.
 pub const UNAVAILABLE: &[&str] = &[
     #[cfg(not(feature = "jq"))]
     "jq",
+    #[cfg(not(feature = "yaml"))]
+    "toyaml",
+    #[cfg(not(feature = "yaml"))]
+    "yaml",
 ];
 
 pub(crate) fn exists(name: &str) -> bool {
@@ -154,7 +163,14 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, values: &[Value]) -> Result<Outcom
         ))),
         "list" => value(Ok(Value::Array(args.values.to_vec()))),
         "int" | "float" | "bool" | "floor" | "ceil" | "round" => value(basic::convert(&args)),
-        "tojson" | "json" | "toyaml" | "yaml" => value(basic::serial(&args)),
+        "tojson" | "json" => value(basic::serial(&args)),
+        #[cfg(feature = "yaml")]
+        "toyaml" | "yaml" => value(basic::serial(&args)),
+        #[cfg(not(feature = "yaml"))]
+        "toyaml" | "yaml" => Err(args.err(
+            "not available in this build: testwerk-init carries no YAML engine, so yaml() and \
+             toyaml() work only on values known when the workflow is compiled",
+        )),
         "join" => value(collections::join(&args)),
         "split" => value(collections::split(&args)),
         "len" => value(collections::len(&args)),

@@ -45,6 +45,11 @@ fn json_and_yaml() {
     assert_eq!(ev(r#"tojson("500.8")"#), json!(r#""500.8""#));
     assert!(ev_err("json(\"{\")").starts_with("json: invalid JSON"));
     assert!(ev_err("json(5)").contains("argument 1 must be a string"));
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn yaml_reads_and_writes() {
     assert_eq!(ev(r#"yaml("\"abc\"")"#), json!("abc"));
     assert_eq!(
         ev(r#"yaml("foo:\n  bar: 'baz'")"#),
@@ -208,7 +213,47 @@ fn jq_without_the_feature_fails_naming_the_function() {
     assert!(err.starts_with("jq: not available in this build"), "{err}");
     assert!(err.contains("testwerk-init carries no jq engine"), "{err}");
     assert!(ev_err(r#"string(jq({"a": 1}, ".a"))"#).starts_with("jq: not available"));
-    assert_eq!(testwerk_expr::UNAVAILABLE, ["jq"]);
+    assert!(testwerk_expr::UNAVAILABLE.contains(&"jq"));
+}
+
+/// Without the `yaml` feature (as `testwerk-init` is built) `yaml` and `toyaml` are known
+/// functions, but calling one fails naming it and saying why.
+#[cfg(not(feature = "yaml"))]
+#[test]
+fn yaml_without_the_feature_fails_naming_the_function() {
+    let err = ev_err(r#"yaml("a: 1")"#);
+    assert!(
+        err.starts_with("yaml: not available in this build"),
+        "{err}"
+    );
+    assert!(
+        err.contains("testwerk-init carries no YAML engine"),
+        "{err}"
+    );
+    let err = ev_err(r#"toyaml([1])"#);
+    assert!(
+        err.starts_with("toyaml: not available in this build"),
+        "{err}"
+    );
+    // JSON needs no engine of its own.
+    assert_eq!(ev(r#"tojson(json("[1]"))"#), json!("[1]"));
+}
+
+#[test]
+fn optional_functions_are_known_with_or_without_their_engines() {
+    for name in testwerk_expr::OPTIONAL {
+        assert!(FUNCTIONS.contains(name), "{name}");
+    }
+    assert_eq!(
+        testwerk_expr::UNAVAILABLE.contains(&"yaml"),
+        cfg!(not(feature = "yaml"))
+    );
+    assert_eq!(
+        testwerk_expr::UNAVAILABLE.contains(&"toyaml"),
+        cfg!(not(feature = "yaml"))
+    );
+    // While partial, a call with unknown arguments stays as it is in both builds.
+    assert_eq!(simp("toyaml(a)"), "toyaml(a)");
 }
 
 #[test]

@@ -63,10 +63,7 @@ pub fn plan(yaml: &str) -> Plan {
 
 /// Wraps a `spec:` body into a full document.
 pub fn workflow(spec: &str) -> String {
-    format!(
-        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: fixture\nspec:\n{}",
-        spec.lines().map(|l| format!("  {l}\n")).collect::<String>()
-    )
+    testwerk_testinputs::workflows::document("fixture", spec)
 }
 
 /// Each group's actions in wire form, one compact JSON text per action.

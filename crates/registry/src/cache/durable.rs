@@ -1,7 +1,14 @@
 //! The durable cache: survives the process. [`SqliteCache`] keeps it in its own SQLite file
 //! (`~/.cache/testwerk/images.db` by default), apart from the results store.
+//!
+//! A cache is an optimisation: when it cannot be opened, read or written (a full disk, a
+//! damaged or locked file), the lookup goes to the registry and still succeeds. Such a failure
+//! is never silent, though: the first one of a cache is a `tracing` warning naming the file and
+//! the error (a user then knows why every lookup is slow), later ones are debug lines, so a
+//! broken cache does not repeat the same warning for every image.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -36,6 +43,8 @@ pub struct SqliteCache {
     /// Opened on first use when [`deferred`](Self::deferred); `None` if that failed (a miss).
     connection: OnceLock<Option<Mutex<Connection>>>,
     path: PathBuf,
+    /// A failure has been warned about; later ones are logged at debug level.
+    warned: AtomicBool,
 }
 
 /// The schema version this code writes. Version 1 keyed metadata by digest alone, so any
@@ -66,6 +75,7 @@ impl SqliteCache {
         Ok(Self {
             connection: OnceLock::from(Some(Mutex::new(connection))),
             path: path.to_owned(),
+            warned: AtomicBool::new(false),
         })
     }
 
@@ -76,15 +86,41 @@ impl SqliteCache {
         Self {
             connection: OnceLock::new(),
             path: path.to_owned(),
+            warned: AtomicBool::new(false),
         }
     }
 
     fn connection(&self) -> Option<std::sync::MutexGuard<'_, Connection>> {
         self.connection
-            .get_or_init(|| connect(&self.path).ok().map(Mutex::new))
+            .get_or_init(|| match connect(&self.path) {
+                Ok(c) => Some(Mutex::new(c)),
+                Err(e) => {
+                    self.report("open", &e);
+                    None
+                }
+            })
             .as_ref()?
             .lock()
             .ok()
+    }
+
+    /// A cache operation failed: the lookup goes on without it (see the module docs).
+    fn report(&self, what: &str, error: &dyn std::fmt::Display) {
+        let cache = self.path.display();
+        if self.warned.swap(true, Ordering::Relaxed) {
+            tracing::debug!(%cache, "image cache: cannot {what}: {error}");
+        } else {
+            tracing::warn!(
+                %cache,
+                "image cache: cannot {what}: {error}; lookups go to the registry instead \
+                 (further cache failures are logged at debug level)"
+            );
+        }
+    }
+
+    /// `result`'s value, or `None` after reporting its error.
+    fn reported<T>(&self, what: &str, result: rusqlite::Result<T>) -> Option<T> {
+        result.map_err(|e| self.report(what, &e)).ok()
     }
 
     /// `$XDG_CACHE_HOME/testwerk/images.db`, else `~/.cache/testwerk/images.db`.
@@ -147,41 +183,41 @@ impl DurableCache for SqliteCache {
         let c = self.connection()?;
         let fresh = random_salt()?;
         // Two processes may race here: the first insert wins and both read it back.
-        c.execute(
+        let stored = c.execute(
             "INSERT OR IGNORE INTO cache_settings (name, value) VALUES ('salt', ?1)",
             params![fresh.as_slice()],
-        )
-        .ok()?;
-        c.query_row(
+        );
+        self.reported("store its salt", stored)?;
+        let salt = c.query_row(
             "SELECT value FROM cache_settings WHERE name = 'salt'",
             [],
             |row| row.get::<_, Vec<u8>>(0),
-        )
-        .ok()
-        .filter(|salt| salt.len() >= SALT_LEN)
+        );
+        self.reported("read its salt", salt)
+            .filter(|salt| salt.len() >= SALT_LEN)
     }
 
     fn tag(&self, key: &str) -> Option<TagEntry> {
         let c = self.connection()?;
-        c.query_row(
-            "SELECT digest, resolved_at FROM image_tags WHERE key = ?1",
-            params![key],
-            |row| {
-                Ok(TagEntry {
-                    digest: row.get(0)?,
-                    resolved_at: row.get::<_, i64>(1)?.try_into().unwrap_or(0),
-                })
-            },
-        )
-        .optional()
-        .ok()
-        .flatten()
+        let found = c
+            .query_row(
+                "SELECT digest, resolved_at FROM image_tags WHERE key = ?1",
+                params![key],
+                |row| {
+                    Ok(TagEntry {
+                        digest: row.get(0)?,
+                        resolved_at: row.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                    })
+                },
+            )
+            .optional();
+        self.reported("read a tag", found).flatten()
     }
 
     fn put_tag(&self, key: &str, entry: &TagEntry) {
         if let Some(c) = self.connection() {
-            // A cache write that fails costs a fetch next time, nothing more.
-            let _ = c.execute(
+            // A cache write that fails costs a fetch next time: reported, not an error.
+            let written = c.execute(
                 "INSERT INTO image_tags (key, digest, resolved_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(key) DO UPDATE SET digest = ?2, resolved_at = ?3",
                 params![
@@ -190,30 +226,32 @@ impl DurableCache for SqliteCache {
                     i64::try_from(entry.resolved_at).unwrap_or(i64::MAX)
                 ],
             );
+            self.reported("store a tag", written);
         }
     }
 
     fn image(&self, key: &str) -> Option<ImageInfo> {
         let c = self.connection()?;
-        let json: String = c
+        let found = c
             .query_row(
                 "SELECT info FROM image_metadata WHERE key = ?1",
                 params![key],
-                |row| row.get(0),
+                |row| row.get::<_, String>(0),
             )
-            .optional()
-            .ok()
-            .flatten()?;
-        // An entry written by another version that no longer reads is a miss.
+            .optional();
+        let json = self.reported("read image metadata", found).flatten()?;
+        // An entry written by another version that no longer reads is a miss, and expected
+        // after an upgrade: not worth a warning.
         serde_json::from_str(&json).ok()
     }
 
     fn put_image(&self, key: &str, info: &ImageInfo) {
-        let Ok(json) = serde_json::to_string(info) else {
-            return;
+        let json = match serde_json::to_string(info) {
+            Ok(json) => json,
+            Err(e) => return self.report("encode image metadata", &e),
         };
         if let Some(c) = self.connection() {
-            let _ = c.execute(
+            let written = c.execute(
                 "INSERT OR REPLACE INTO image_metadata (key, info, fetched_at) VALUES (?1, ?2, ?3)",
                 params![
                     key,
@@ -221,6 +259,7 @@ impl DurableCache for SqliteCache {
                     i64::try_from(info.fetched_at).unwrap_or(i64::MAX)
                 ],
             );
+            self.reported("store image metadata", written);
         }
     }
 }
@@ -231,14 +270,8 @@ mod tests {
     use crate::imageconfig::ImageConfig;
     use crate::platform::Platform;
 
-    #[test]
-    fn round_trips_across_opens() {
-        let dir = tempfile::tempdir().ok();
-        let path = dir
-            .as_ref()
-            .map(|d| d.path().join("sub").join("images.db"))
-            .unwrap_or_default();
-        let info = ImageInfo {
+    fn sample_info() -> ImageInfo {
+        ImageInfo {
             reference: "r/x:1".to_owned(),
             digest: "sha256:a".to_owned(),
             manifest_digest: "sha256:b".to_owned(),
@@ -250,7 +283,17 @@ mod tests {
                 ..Default::default()
             },
             fetched_at: 5,
-        };
+        }
+    }
+
+    #[test]
+    fn round_trips_across_opens() {
+        let dir = tempfile::tempdir().ok();
+        let path = dir
+            .as_ref()
+            .map(|d| d.path().join("sub").join("images.db"))
+            .unwrap_or_default();
+        let info = sample_info();
         {
             let cache = SqliteCache::open(&path);
             assert!(cache.is_ok(), "{:?}", cache.err());
@@ -285,6 +328,86 @@ mod tests {
         );
     }
 
+    /// Held by the tests that make a cache fail: `tracing` decides once per call site whether
+    /// anyone listens, and a test thread meeting the warning without a subscriber while
+    /// another captures it can make the capture miss it.
+    static REPORTING: Mutex<()> = Mutex::new(());
+
+    /// What `tracing` printed while `f` ran (every level).
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                if let Ok(mut b) = self.0.lock() {
+                    b.extend_from_slice(bytes);
+                }
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            // Another test thread may have met these call sites first, with no subscriber
+            // of its own: ask every call site again, now that this thread has one.
+            tracing::callsite::rebuild_interest_cache();
+            f()
+        });
+        let bytes = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// On a real full disk: the writes fail, the first is one warning naming the file, the
+    /// later ones debug lines, and nothing fails or panics (the lookup goes on without them).
+    #[test]
+    fn a_full_disk_is_warned_about_once_and_lookups_go_on() {
+        let _reporting = REPORTING.lock();
+        let Some(fs) = testwerk_testinputs::tmpfs::Tmpfs::mount("1m") else {
+            return;
+        };
+        let path = fs.dir.join("images.db");
+        let cache = SqliteCache::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        fs.fill_up();
+        let mut info = sample_info();
+        // Bigger than any page left, so the write needs room the disk does not have.
+        info.config.env = (0..2000)
+            .map(|i| format!("VAR_{i}={}", "v".repeat(64)))
+            .collect();
+        let log = logged(|| {
+            for i in 0..3 {
+                cache.put_image(&format!("sha256:{i}|linux/amd64"), &info);
+            }
+            cache.put_tag(
+                "r/x:1",
+                &TagEntry {
+                    digest: "sha256:a".to_owned(),
+                    resolved_at: 1,
+                },
+            );
+        });
+        let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+        assert_eq!(warnings.len(), 1, "{log}");
+        assert!(
+            warnings[0].contains("cannot store image metadata")
+                && warnings[0].contains(&path.display().to_string())
+                && warnings[0].contains("lookups go to the registry"),
+            "{log}"
+        );
+        assert!(
+            log.lines().filter(|l| l.contains("DEBUG")).count() >= 3,
+            "the later failures are still there, quieter: {log}"
+        );
+        assert_eq!(cache.image("sha256:0|linux/amd64"), None, "a miss");
+    }
+
     #[test]
     fn deferred_caches_open_on_first_use() {
         let dir = tempfile::tempdir().ok();
@@ -296,6 +419,7 @@ mod tests {
         assert!(!path.exists());
         assert_eq!(cache.tag("x"), None);
         assert!(path.exists());
+        let _reporting = REPORTING.lock();
         let broken = SqliteCache::deferred(Path::new("/proc/no/such/dir/images.db"));
         assert_eq!(broken.tag("x"), None);
         broken.put_tag(
