@@ -320,16 +320,7 @@ impl LayerState<'_> {
                     .link_name_bytes()
                     .ok_or_else(|| Self::unsafe_entry(&raw, "a symlink without a target"))?;
                 rustix::fs::symlinkat(os(&target), p, os(name)).map_err(io)?;
-                if self.root.chown {
-                    rustix::fs::chownat(
-                        p,
-                        os(name),
-                        Some(uid_of(uid)),
-                        Some(gid_of(gid)),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
-                    .map_err(io)?;
-                }
+                self.own_by_name(p, name, uid, gid).map_err(io)?;
                 rustix::fs::utimensat(p, os(name), &times, AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(io)?;
             }
@@ -359,16 +350,7 @@ impl LayerState<'_> {
                 rustix::fs::mknodat(p, os(name), FileType::Fifo, Mode::from_raw_mode(0o600), 0)
                     .map_err(io)?;
                 // The FIFO was just made in our own directory: set its metadata by name.
-                if self.root.chown {
-                    rustix::fs::chownat(
-                        p,
-                        os(name),
-                        Some(uid_of(uid)),
-                        Some(gid_of(gid)),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
-                    .map_err(io)?;
-                }
+                self.own_by_name(p, name, uid, gid).map_err(io)?;
                 rustix::fs::chmodat(p, os(name), Mode::from_raw_mode(mode), AtFlags::empty())
                     .map_err(io)?;
                 rustix::fs::utimensat(p, os(name), &times, AtFlags::SYMLINK_NOFOLLOW)
@@ -377,6 +359,26 @@ impl LayerState<'_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The owner of the entry `name` in `dir` itself (a symlink is not followed), when root.
+    fn own_by_name(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        uid: u64,
+        gid: u64,
+    ) -> Result<(), Errno> {
+        if !self.root.chown {
+            return Ok(());
+        }
+        rustix::fs::chownat(
+            dir,
+            os(name),
+            Some(uid_of(uid)),
+            Some(gid_of(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
     }
 
     /// Owner (when root), then mode (a chown clears setuid), then times.
