@@ -33,7 +33,7 @@ mod standin;
 mod tarball;
 
 pub use image::{Compression, ImageConfig, ImageSpec, Layer, Media, Pushed, PushedLayer, sha256};
-pub use registry::{Auth, Registry, free_port, registry_binary};
+pub use registry::{Auth, Registry, free_port, registry_binary, served_requests};
 pub use standin::{
     ALPINE_TAGS, BASH_TAGS, BUSYBOX_TAGS, STANDIN_PATH, Standins, alpine_image, bash_image,
     busybox_image, busybox_layer, push_standins,

@@ -137,36 +137,7 @@ impl Registry {
     /// The request lines served so far (`GET /v2/x/blobs/sha256:…`), once the log stops
     /// growing.
     pub fn requests(&self) -> Vec<String> {
-        let log = self.dir.path().join("access.log");
-        let mut last = String::new();
-        let mut stable = 0;
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            let now = std::fs::read_to_string(&log).unwrap_or_default();
-            if now == last {
-                stable += 1;
-                if stable >= 3 {
-                    break;
-                }
-            } else {
-                stable = 0;
-                last = now;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        last.lines()
-            .filter_map(|l| {
-                let start = l.find('"')? + 1;
-                let end = l[start..].find('"')? + start;
-                let request = &l[start..end];
-                Some(
-                    request
-                        .rsplit_once(' ')
-                        .map_or(request, |(r, _)| r)
-                        .to_owned(),
-                )
-            })
-            .collect()
+        served_requests(&self.dir.path().join("access.log"))
     }
 
     /// How many served requests start with `prefix` (e.g. `GET /v2/app/blobs/`).
@@ -210,4 +181,38 @@ fn wait_for_port(port: u16, child: &mut Child, dir: &Path) {
     let _ = child.kill();
     let _ = child.wait();
     panic!("docker-registry did not listen on port {port} within 20 s");
+}
+
+/// The request lines (`GET /v2/x/manifests/1`) in a `docker-registry` access log, read once it
+/// has stopped growing (the registry writes it after answering).
+pub fn served_requests(log: &std::path::Path) -> Vec<String> {
+    let mut last = String::new();
+    let mut stable = 0;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let now = std::fs::read_to_string(log).unwrap_or_default();
+        if now == last {
+            stable += 1;
+            if stable >= 3 {
+                break;
+            }
+        } else {
+            stable = 0;
+            last = now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    last.lines()
+        .filter_map(|l| {
+            let start = l.find('"')? + 1;
+            let end = l[start..].find('"')? + start;
+            let request = &l[start..end];
+            Some(
+                request
+                    .rsplit_once(' ')
+                    .map_or(request, |(r, _)| r)
+                    .to_owned(),
+            )
+        })
+        .collect()
 }

@@ -379,35 +379,7 @@ impl Registry {
 
     /// The request lines served so far (`GET /v2/x/manifests/1`), once the log stops growing.
     pub fn requests(&self) -> Vec<String> {
-        let mut last = String::new();
-        let mut stable = 0;
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            let now = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if now == last {
-                stable += 1;
-                if stable >= 3 {
-                    break;
-                }
-            } else {
-                stable = 0;
-                last = now;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        last.lines()
-            .filter_map(|l| {
-                let start = l.find('"')? + 1;
-                let end = l[start..].find('"')? + start;
-                let request = &l[start..end];
-                Some(
-                    request
-                        .rsplit_once(' ')
-                        .map_or(request, |(r, _)| r)
-                        .to_owned(),
-                )
-            })
-            .collect()
+        testwerk_testregistry::served_requests(&self.log)
     }
 
     /// How many served requests start with `prefix` (e.g. `GET /v2/app/manifests/`).
