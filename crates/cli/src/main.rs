@@ -30,6 +30,13 @@ enum Command {
     /// be stored (the run is stopped and the message says what is missing), 4 `--server`: the
     /// agent could not be reached again within `--reconnect-timeout`.
     Run(Box<RunArgs>),
+    /// The toolkit's operations (clone, tarball, artifacts), as run inside an execution's
+    /// containers.
+    #[command(hide = true)]
+    Toolkit {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// List recorded executions, or show one (`testwerk executions <id>`).
     #[command(args_conflicts_with_subcommands = true)]
     Executions {
@@ -305,10 +312,17 @@ enum Output {
 const INPUT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    // Inside an execution's containers this binary is the toolkit (`/.testwerk/toolkit clone …`).
+    let mut argv = std::env::args();
+    let program = argv.next().unwrap_or_default();
+    if std::path::Path::new(&program).file_name() == Some(std::ffi::OsStr::new("toolkit")) {
+        return testwerk_toolkit::main(argv.collect());
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Compile(args) => compile(*args),
         Command::Run(args) => run(*args),
+        Command::Toolkit { args } => testwerk_toolkit::main(args),
         Command::Executions {
             show,
             id,

@@ -25,6 +25,8 @@ pub const PLAN: &str = "_01_TW_PLAN";
 pub const PLAN_FILE: &str = "_01_TW_PLAN_FILE";
 pub const CONFIG: &str = "_03_TW_CONFIG";
 pub const SIGNATURE: &str = "_03_TW_SIGNATURE";
+/// The backend's [`crate::toolkit::ToolkitSettings`] as JSON, for toolkit steps.
+pub const TOOLKIT: &str = "_03_TW_TOOLKIT";
 /// Instead of [`SIGNATURE`]: the file holding it (zlib-compressed JSON), beside the plan file.
 pub const SIGNATURE_FILE: &str = "_03_TW_SIGNATURE_FILE";
 /// The per-execution secret that authenticates `init`'s event lines in the log (see

@@ -6,10 +6,12 @@
 //! - [`plan`]: the versioned plan format `init` executes;
 //! - [`env`](mod@env): how variables are scoped per container and per step;
 //! - [`paths`]: where things live inside the Pod;
-//! - [`line`](mod@line): the log line protocol `init` reports progress with.
+//! - [`line`](mod@line): the log line protocol `init` reports progress with;
+//! - [`toolkit`]: what a backend tells the toolkit (Git mirrors, the artifact sink).
 
 pub mod control;
 pub mod env;
 pub mod line;
 pub mod paths;
 pub mod plan;
+pub mod toolkit;

@@ -1,0 +1,104 @@
+//! What a backend tells the toolkit about this machine or cluster: where Git repositories are
+//! mirrored and where artifacts go.
+//!
+//! The backend puts [`ToolkitSettings`] as JSON in [`crate::env::TOOLKIT`] on every container;
+//! `init` passes the `03` group on to toolkit steps only (see [`crate::env`]).
+
+use serde::{Deserialize, Serialize};
+
+/// Settings the backend gives every toolkit operation of one execution.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolkitSettings {
+    /// URL prefix rewrites for `content.git`, tried longest `from` first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub git_mirrors: Vec<GitMirror>,
+    /// Where `artifacts` steps upload; `None`: the backend keeps no artifacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<ArtifactSink>,
+}
+
+/// `--git-mirror FROM=TO`: a repository URL starting with `from` is fetched from `to` plus the
+/// rest, like Git's `url.<to>.insteadOf <from>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitMirror {
+    pub from: String,
+    pub to: String,
+}
+
+impl GitMirror {
+    /// Parses `FROM=TO`; both sides must be non-empty.
+    pub fn parse(text: &str) -> Result<GitMirror, String> {
+        match text.split_once('=') {
+            Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok(GitMirror {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            }),
+            _ => Err(format!(
+                "`{text}`: expected FROM=TO, e.g. `https://github.com/=http://127.0.0.1:9418/`"
+            )),
+        }
+    }
+
+    /// The URL to fetch instead of `url`: the longest matching `from` wins (as in Git); `None`
+    /// when no mirror applies.
+    pub fn rewrite(mirrors: &[GitMirror], url: &str) -> Option<String> {
+        mirrors
+            .iter()
+            .filter(|m| url.starts_with(&m.from))
+            .max_by_key(|m| m.from.len())
+            .map(|m| format!("{}{}", m.to, &url[m.from.len()..]))
+    }
+}
+
+/// The execution's artifact receiver: the agent's API, or the local runner's loopback server.
+/// The token is scoped to this one execution: it can add artifacts to it and do nothing else.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactSink {
+    /// Base URL; a file is `PUT {url}/{step ref}/{relative path}`.
+    pub url: String,
+    /// Sent as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+impl std::fmt::Debug for ArtifactSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactSink")
+            .field("url", &self.url)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_prefix_wins_and_others_are_left_alone() {
+        let mirrors = vec![
+            GitMirror::parse("https://github.com/=http://127.0.0.1:1/all/").unwrap(),
+            GitMirror::parse("https://github.com/kubeshop/=http://127.0.0.1:2/").unwrap(),
+        ];
+        assert_eq!(
+            GitMirror::rewrite(&mirrors, "https://github.com/kubeshop/testkube").as_deref(),
+            Some("http://127.0.0.1:2/testkube")
+        );
+        assert_eq!(
+            GitMirror::rewrite(&mirrors, "https://github.com/other/x.git").as_deref(),
+            Some("http://127.0.0.1:1/all/other/x.git")
+        );
+        assert_eq!(GitMirror::rewrite(&mirrors, "https://gitlab.com/x"), None);
+        assert!(GitMirror::parse("nothing").is_err());
+        assert!(GitMirror::parse("=x").is_err());
+    }
+
+    #[test]
+    fn a_sink_never_shows_its_token() {
+        let sink = ArtifactSink {
+            url: "http://127.0.0.1:1/a".into(),
+            token: "s3cr3t".into(),
+        };
+        assert!(!format!("{sink:?}").contains("s3cr3t"));
+    }
+}

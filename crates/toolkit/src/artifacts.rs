@@ -1,0 +1,11 @@
+//! `artifacts`: not written yet.
+
+use testwerk_protocol::toolkit::ToolkitSettings;
+
+use crate::ToolkitError;
+
+pub fn run(_args: Vec<String>, _settings: &ToolkitSettings) -> Result<(), ToolkitError> {
+    Err(ToolkitError::Failed(
+        "`artifacts` is not written yet".into(),
+    ))
+}

@@ -1,0 +1,9 @@
+//! `clone`: not written yet.
+
+use testwerk_protocol::toolkit::ToolkitSettings;
+
+use crate::ToolkitError;
+
+pub fn run(_args: Vec<String>, _settings: &ToolkitSettings) -> Result<(), ToolkitError> {
+    Err(ToolkitError::Failed("`clone` is not written yet".into()))
+}
