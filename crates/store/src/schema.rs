@@ -108,6 +108,35 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE executions ADD COLUMN log_lines INTEGER;
     "#,
+    // 5: artifacts (the files live in artifact storage; a row says where and what) and the
+    // test cases read from JUnit/xUnit reports among them.
+    r#"
+    CREATE TABLE artifacts (
+        execution    INTEGER NOT NULL REFERENCES executions (pk) ON DELETE CASCADE,
+        step_ref     TEXT    NOT NULL,
+        name         TEXT    NOT NULL,
+        size         INTEGER NOT NULL CHECK (size >= 0),
+        content_type TEXT    NOT NULL,
+        storage_key  TEXT    NOT NULL,
+        created_at   TEXT    NOT NULL,
+        UNIQUE (execution, step_ref, name)
+    );
+
+    CREATE TABLE test_cases (
+        execution INTEGER NOT NULL REFERENCES executions (pk) ON DELETE CASCADE,
+        seq       INTEGER NOT NULL,
+        step_ref  TEXT    NOT NULL,
+        report    TEXT    NOT NULL,
+        suite     TEXT    NOT NULL,
+        class     TEXT,
+        name      TEXT    NOT NULL,
+        time_ms   INTEGER,
+        status    TEXT    NOT NULL CHECK (status IN ('passed', 'failed', 'error', 'skipped')),
+        message   TEXT,
+        PRIMARY KEY (execution, seq)
+    );
+    CREATE INDEX test_cases_by_status ON test_cases (execution, status);
+    "#,
 ];
 
 /// Why a database cannot be brought to [`SCHEMA_VERSION`].
