@@ -209,7 +209,7 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 5);
     }
 
     #[test]
@@ -218,7 +218,7 @@ mod tests {
         migrate(&mut conn).expect("migrate");
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set version");
-        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(5))));
+        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(6))));
 
         let mut other = Connection::open_in_memory().expect("in-memory database");
         other
