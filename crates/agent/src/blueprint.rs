@@ -148,6 +148,7 @@ pub(crate) mod tests {
             execution: None,
             config: Default::default(),
             target: testwerk_pipeline::Target::Kubernetes,
+            toolkit: None,
         };
         let compiled =
             testwerk_pipeline::compile(&doc, &testwerk_resolve::TemplateSet::new(), &settings)

@@ -88,6 +88,18 @@ pub struct AgentConfig {
     /// How long a Pod may stay unschedulable before its execution fails: a cluster that is
     /// scaling up needs a while, a `nodeSelector` nobody matches never gets better.
     pub unschedulable_limit: std::time::Duration,
+    /// `--git-mirror FROM=TO`: where execution Pods fetch `content.git` repositories from.
+    pub git_mirrors: Vec<testwerk_protocol::toolkit::GitMirror>,
+}
+
+impl AgentConfig {
+    /// What the toolkit of every execution is told.
+    pub fn toolkit_settings(&self) -> testwerk_protocol::toolkit::ToolkitSettings {
+        testwerk_protocol::toolkit::ToolkitSettings {
+            git_mirrors: self.git_mirrors.clone(),
+            artifacts: None,
+        }
+    }
 }
 
 /// What every part of the agent shares.

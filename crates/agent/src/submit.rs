@@ -318,6 +318,7 @@ impl CompileJob {
                 execution: Some(facts),
                 config,
                 target: testwerk_pipeline::Target::Kubernetes,
+                toolkit: Some(agent.config.toolkit_settings()),
             };
             testwerk_pipeline::compile(&doc, &templates, &settings)
                 .map_err(|d| d.iter().map(ToString::to_string).collect())
@@ -448,6 +449,7 @@ mod tests {
             execution: Some(f),
             config: IndexMap::new(),
             target: testwerk_pipeline::Target::Kubernetes,
+            toolkit: None,
         };
         let compiled = testwerk_pipeline::compile(&doc, &TemplateSet::new(), &settings)
             .unwrap_or_else(|e| panic!("{}", e[0]));

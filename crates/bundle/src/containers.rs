@@ -22,6 +22,7 @@ pub fn container(
     group: &[Action],
     worker: &WorkerDefaults,
     delivery: &Delivery,
+    toolkit_secret: Option<&str>,
 ) -> Result<Container, BundleError> {
     let name = (index + 1).to_string();
     // A container that switches to no step (a separate setup) runs our image with the
@@ -91,6 +92,14 @@ pub fn container(
             }),
             value: None,
         });
+    }
+    // Only containers that run toolkit operations get the backend's toolkit settings (they
+    // hold the execution's artifact token).
+    let runs_toolkit = group
+        .iter()
+        .any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
+    if let (Some(secret), true) = (toolkit_secret, runs_toolkit) {
+        env_vars.push(env::toolkit_var(secret));
     }
     if group.iter().any(|a| matches!(a, Action::Setup(_))) {
         env_vars.extend(env::setup_vars(delivery));

@@ -42,6 +42,25 @@ pub fn setup_vars(delivery: &crate::delivery::Delivery) -> Vec<EnvVar> {
     vars
 }
 
+/// The key of the toolkit settings in their Secret.
+pub const TOOLKIT_SECRET_KEY: &str = "settings";
+
+/// The backend's toolkit settings ([`TOOLKIT`]) from the execution's toolkit Secret.
+pub fn toolkit_var(secret: &str) -> EnvVar {
+    EnvVar {
+        name: TOOLKIT.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(k8s_openapi::api::core::v1::SecretKeySelector {
+                name: secret.into(),
+                key: TOOLKIT_SECRET_KEY.into(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// The container's own resources and name.
 pub fn container_vars(container: &str) -> Vec<EnvVar> {
     let resource = |name: &str, what: &str, divisor: &str| EnvVar {

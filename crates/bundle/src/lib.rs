@@ -37,6 +37,10 @@ pub struct BundleOptions {
     pub worker: WorkerDefaults,
     /// Where the objects go: which size limits are checked (the objects are the same).
     pub target: limits::Target,
+    /// What the backend tells the toolkit (Git mirrors, the artifact sink with its token):
+    /// kept in a Secret of the execution (`<id>-toolkit`) and given only to the containers
+    /// that run toolkit operations.
+    pub toolkit: Option<testwerk_protocol::toolkit::ToolkitSettings>,
 }
 
 /// The objects of one execution.

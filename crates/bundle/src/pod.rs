@@ -33,7 +33,7 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         ..Default::default()
     };
 
-    let secrets = opts
+    let mut secrets: Vec<Secret> = opts
         .secrets
         .iter()
         .map(|(name, data)| Secret {
@@ -43,6 +43,27 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
             ..Default::default()
         })
         .collect();
+    let uses_toolkit = plan
+        .groups
+        .iter()
+        .flatten()
+        .any(|a| matches!(a, Action::Execute { toolkit: true, .. }));
+    let toolkit_secret = match &opts.toolkit {
+        Some(settings) if uses_toolkit => {
+            let name = format!("{}-toolkit", plan.resource_id);
+            secrets.push(Secret {
+                metadata: meta(&name),
+                string_data: Some(BTreeMap::from([(
+                    crate::env::TOOLKIT_SECRET_KEY.to_owned(),
+                    to_json(settings)?,
+                )])),
+                type_: Some("Opaque".into()),
+                ..Default::default()
+            });
+            Some(name)
+        }
+        _ => None,
+    };
     let mut config_maps: Vec<ConfigMap> = plan
         .config_maps
         .iter()
@@ -109,7 +130,14 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
 
     let mut containers = Vec::with_capacity(plan.groups.len());
     for (i, group) in plan.groups.iter().enumerate() {
-        containers.push(container(plan, i, group, &opts.worker, &delivery)?);
+        containers.push(container(
+            plan,
+            i,
+            group,
+            &opts.worker,
+            &delivery,
+            toolkit_secret.as_deref(),
+        )?);
     }
     check_container_env(plan, &containers)?;
     let main = containers

@@ -47,6 +47,7 @@ fn bench(c: &mut Criterion) {
         execution: None,
         config: Default::default(),
         target: pipeline::Target::Kubernetes,
+        toolkit: None,
     };
     let compile_all = || {
         let mut ok = 0;

@@ -32,6 +32,7 @@ fn main() {
         execution: None,
         config: Default::default(),
         target: pipeline::Target::Kubernetes,
+        toolkit: None,
     };
     let templates = testwerk_resolve::TemplateSet::default();
     println!(

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use testwerk_cli::run::control::Action;
 use testwerk_cli::{history, output, pipeline, render};
 use testwerk_plan::{ImageSource, OwnImages, StaticImages};
+use testwerk_protocol::toolkit::GitMirror;
 
 #[derive(Parser)]
 #[command(
@@ -147,6 +148,11 @@ struct RunArgs {
     /// No images: every container runs in runc on this machine's own directories, read-only.
     #[arg(long)]
     host: bool,
+    /// Fetch `content.git` repositories whose URL starts with FROM from TO instead (like Git's
+    /// `url.<TO>.insteadOf FROM`): `--git-mirror https://github.com/=http://127.0.0.1:9418/`;
+    /// may be repeated, the longest FROM wins.
+    #[arg(long = "git-mirror", value_name = "FROM=TO", value_parser = GitMirror::parse, conflicts_with = "server")]
+    git_mirror: Vec<GitMirror>,
     #[command(flatten)]
     registry: RegistryArgs,
     /// Image mode: the image store (default: ~/.cache/testwerk/images, or under $XDG_CACHE_HOME).
@@ -190,6 +196,11 @@ struct AgentArgs {
     /// Image that runs the toolkit.
     #[arg(long)]
     toolkit_image: Option<String>,
+    /// Fetch `content.git` repositories whose URL starts with FROM from TO instead (like Git's
+    /// `url.<TO>.insteadOf FROM`): `--git-mirror https://github.com/=http://127.0.0.1:9418/`;
+    /// may be repeated, the longest FROM wins.
+    #[arg(long = "git-mirror", value_name = "FROM=TO", value_parser = GitMirror::parse)]
+    git_mirror: Vec<GitMirror>,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -402,6 +413,7 @@ fn run(args: RunArgs) -> ExitCode {
         image_cache: args.image_cache,
         server: args.server,
         reconnect_timeout: std::time::Duration::from_secs(args.reconnect_timeout),
+        git_mirrors: args.git_mirror,
     };
     ExitCode::from(testwerk_cli::run::run(&request).code())
 }
@@ -451,6 +463,7 @@ fn agent(args: AgentArgs) -> ExitCode {
         install_crds: !args.no_install_crds,
         execution_service_account: args.execution_service_account,
         unschedulable_limit: std::time::Duration::from_secs(args.unschedulable_timeout),
+        git_mirrors: args.git_mirror,
     };
     // The agent logs through `tracing`: `RUST_LOG` picks levels and targets (default: info).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -569,6 +582,7 @@ fn compile(args: CompileArgs) -> ExitCode {
         execution: None,
         config,
         target: pipeline::Target::Kubernetes,
+        toolkit: None,
     };
 
     let inputs = match pipeline::load_inputs(&args.file, &args.templates) {

@@ -114,12 +114,12 @@ fn unsupported_features_fail_before_anything_runs() {
     let wf = write(
         &dir,
         "unsupported.yaml",
-        "spec:\n  steps:\n  - name: Report\n    shell: echo\n    artifacts:\n      paths: [/data/x]\n",
+        "spec:\n  services:\n    db:\n      image: alpine\n      shell: sleep 1\n  steps:\n  - name: Report\n    shell: echo\n",
     );
     let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
     assert_eq!(code, Some(2), "{out}\n{err}");
     assert!(
-        err.contains("not yet supported by the local runner") && err.contains("artifacts"),
+        err.contains("not yet supported by the local runner") && err.contains("services"),
         "{err}"
     );
 }

@@ -125,7 +125,8 @@ fn measure() -> Result<(), String> {
     let one = one_container_bundle();
     let images = Mode::Images {
         roots: Arc::new(Fixed(image.clone())),
-        own: Vec::new(),
+        init_image: String::new(),
+        toolkit_image: String::new(),
     };
     let ours = time(ROUNDS, |i| {
         run_once(&one, &opts(images.clone(), &format!("img-{i}")))
@@ -281,6 +282,7 @@ fn pure_bundle(n: usize) -> Result<testwerk_bundle::Bundle, String> {
         execution: None,
         config: Default::default(),
         target: testwerk_pipeline::Target::Local,
+        toolkit: None,
     };
     let compiled = testwerk_pipeline::compile(&inputs.workflows[0], &inputs.templates, &settings)
         .map_err(|e| format!("{e:?}"))?;

@@ -29,10 +29,13 @@ pub enum Mode {
     /// No images: every container sees this machine's directories read-only as its root.
     Host,
     /// Each container runs on its image's root (with a writable overlay); our own images
-    /// (`own`: the init and toolkit images) are made from this machine's programs.
+    /// are made from this machine's programs: the init image holds only `init`, the toolkit
+    /// and busybox; the toolkit image is this machine's directories read-only (as in host
+    /// mode) plus the toolkit, so that `git` is this machine's.
     Images {
         roots: Arc<dyn ImageRoots>,
-        own: Vec<String>,
+        init_image: String,
+        toolkit_image: String,
     },
 }
 
@@ -40,7 +43,11 @@ impl std::fmt::Debug for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Mode::Host => f.write_str("Host"),
-            Mode::Images { own, .. } => write!(f, "Images {{ own: {own:?} }}"),
+            Mode::Images {
+                init_image,
+                toolkit_image,
+                ..
+            } => write!(f, "Images {{ init: {init_image}, toolkit: {toolkit_image} }}"),
         }
     }
 }
@@ -167,6 +174,8 @@ pub fn run(
     };
     let host = matches!(opts.mode, Mode::Host);
     let (own_rootfs, own_mounts) = own_root(&dir, &opts.programs, host)?;
+    // The toolkit image on this machine: its directories, read-only (made when first needed).
+    let mut toolkit_root: Option<(PathBuf, Vec<Mount>)> = None;
     let cgroups = cgroups_available(&opts.runc);
     if opts.runc.rootless {
         on(RunEvent::Note(
@@ -188,10 +197,10 @@ pub fn run(
         .map(|p| p.display().to_string())
         .collect();
     hidden.push(dir.display().to_string());
-    if host {
-        // This machine's secrets: readable by a root step otherwise (CAP_DAC_OVERRIDE).
-        hidden.extend(HOST_SECRETS.iter().map(|p| (*p).to_owned()));
-    }
+    // Containers on this machine's directories also must not see its secrets: readable by a
+    // root step otherwise (CAP_DAC_OVERRIDE).
+    let mut hidden_on_host = hidden.clone();
+    hidden_on_host.extend(HOST_SECRETS.iter().map(|p| (*p).to_owned()));
 
     let prefix = run_prefix(&exec_name);
     // Every container of the run sits in this cgroup (see `cgroup`), removed at the end.
@@ -217,8 +226,16 @@ pub fn run(
             let bundle_dir = dir.join(format!("c{index}"));
             std::fs::create_dir_all(&bundle_dir).map_err(|e| LocalError::io(&bundle_dir, e))?;
             let image = container.image.clone().unwrap_or_default();
+            let on_host = match &opts.mode {
+                Mode::Host => true,
+                Mode::Images { toolkit_image, .. } => image == *toolkit_image,
+            };
             let (image_root, overlay, root_mounts, rootfs, readonly_root) = match &opts.mode {
-                Mode::Images { roots, own } if !own.contains(&image) => {
+                Mode::Images {
+                    roots,
+                    init_image,
+                    toolkit_image,
+                } if image != *init_image && image != *toolkit_image => {
                     let policy = container.image_pull_policy.as_deref();
                     let mut progress = |line: String| on(RunEvent::Note(line));
                     let root = roots.root(&image, policy, &mut progress).map_err(|e| {
@@ -231,14 +248,24 @@ pub fn run(
                     let rootfs = overlay.rootfs.clone();
                     (Some(root), Some(overlay), Vec::new(), rootfs, false)
                 }
+                _ if on_host && !host => {
+                    let (rootfs, mounts) = match &toolkit_root {
+                        Some(made) => made.clone(),
+                        None => {
+                            let made = own_root(&dir.join("toolkit-image"), &opts.programs, true)?;
+                            toolkit_root.insert(made).clone()
+                        }
+                    };
+                    (None, None, mounts, rootfs, true)
+                }
                 _ => (None, None, own_mounts.clone(), own_rootfs.clone(), true),
             };
-            if host {
+            if on_host {
                 check_host_mounts(container)?;
             }
             let mut env = match &image_root {
                 Some(root) => image_env(root),
-                None if host => host_env(),
+                None if on_host => host_env(),
                 None => vec![("PATH".to_owned(), DEFAULT_PATH.to_owned())],
             };
             env.extend(container_env(container, bundle, &facts)?);
@@ -254,7 +281,7 @@ pub fn run(
             ));
             let id = format!("{prefix}-{index}");
             let mut root_mounts: Vec<Mount> = root_mounts;
-            if host {
+            if on_host {
                 root_mounts.push(Mount::special(
                     "tmpfs",
                     "/run",
@@ -284,7 +311,11 @@ pub fn run(
                         rustix::process::getegid().as_raw(),
                     )
                 }),
-                hidden: hidden.clone(),
+                hidden: if on_host {
+                    hidden_on_host.clone()
+                } else {
+                    hidden.clone()
+                },
                 network: opts.network,
                 pids_limit: opts.pids_limit,
             })?;

@@ -130,6 +130,7 @@ fn bundle(yaml: &str) -> testwerk_bundle::Bundle {
         config: Default::default(),
         // Run by the local runner: only the kernel's limits bind.
         target: testwerk_pipeline::Target::Local,
+        toolkit: None,
     };
     let compiled = testwerk_pipeline::compile(&inputs.workflows[0], &inputs.templates, &settings)
         .unwrap_or_else(|e| panic!("{e:?}"));
@@ -155,7 +156,8 @@ fn options(dir: &Path, roots: Arc<dyn ImageRoots>) -> LocalOptions {
         runc: Runc::find(dir.join("runc")).unwrap_or_else(|e| panic!("{e}")),
         mode: Mode::Images {
             roots,
-            own: vec![own_images().init, own_images().toolkit],
+            init_image: own_images().init,
+            toolkit_image: own_images().toolkit,
         },
         network: Network::Host,
         hidden: Vec::new(),

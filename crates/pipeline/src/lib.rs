@@ -218,6 +218,9 @@ pub struct CompileSettings<'a> {
     /// Where the execution runs: the objects are the same, but the API server's limits (one
     /// Job, one ConfigMap, annotations) bind only on [`Target::Kubernetes`].
     pub target: Target,
+    /// What the backend tells the toolkit (Git mirrors, where artifacts go); see
+    /// [`testwerk_bundle::BundleOptions::toolkit`].
+    pub toolkit: Option<testwerk_protocol::toolkit::ToolkitSettings>,
 }
 
 fn default_resource_id(workflow: &str) -> String {
@@ -271,6 +274,7 @@ pub fn compile(
         .map_err(|e| vec![plan_diagnostic(doc, &e)])?;
     let mut bundle_opts = BundleOptions {
         target: settings.target,
+        toolkit: settings.toolkit.clone(),
         ..Default::default()
     };
     if !resolved.secrets.is_empty() {

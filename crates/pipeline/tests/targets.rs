@@ -26,6 +26,7 @@ fn compile_for(yaml: &str, target: Target) -> Result<Compiled, Vec<Diagnostic>> 
         execution: None,
         config: Default::default(),
         target,
+        toolkit: None,
     };
     compile(&doc, &TemplateSet::new(), &settings)
 }

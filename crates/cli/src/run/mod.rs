@@ -22,6 +22,7 @@ use testwerk_results::heal::{self, Ending};
 use testwerk_store::{ExecutionStatus, NewExecution, Store};
 
 use crate::pipeline::{self, CompileSettings, ExecutionFacts};
+use testwerk_protocol::toolkit::ToolkitSettings;
 use report::{Event, JsonReporter, Reporter, Translator};
 use tracker::{Tracker, Update};
 use view::HumanReporter;
@@ -53,6 +54,8 @@ pub struct RunRequest {
     pub server: Option<String>,
     /// How long `--server` runs try to reach the agent again after losing it.
     pub reconnect_timeout: Duration,
+    /// `--git-mirror`: where `content.git` repositories are fetched from.
+    pub git_mirrors: Vec<testwerk_protocol::toolkit::GitMirror>,
 }
 
 /// How a run ended, as an exit code: 0 passed, 1 failed, 2 input error, 3 the results could
@@ -209,6 +212,10 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         config: req.config.clone(),
         // Nothing here goes through an API server: only the kernel's limits bind.
         target: pipeline::Target::Local,
+        toolkit: Some(ToolkitSettings {
+            git_mirrors: req.git_mirrors.clone(),
+            artifacts: None,
+        }),
     };
     let compiled = pipeline::compile(doc, &inputs.templates, &settings)
         .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
@@ -217,7 +224,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     }
     refuse_unsupported(&compiled.plan)?;
 
-    let programs = programs(images.is_some())?;
+    let programs = programs(images.is_some(), copies_toolkit(&compiled.plan))?;
     let store_dir = store
         .path()
         .parent()
@@ -293,7 +300,8 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     let mode = match &images {
         Some(store) => Mode::Images {
             roots: store.clone(),
-            own: vec![own_images.init.clone(), own_images.toolkit.clone()],
+            init_image: own_images.init.clone(),
+            toolkit_image: own_images.toolkit.clone(),
         },
         None => Mode::Host,
     };
@@ -538,7 +546,8 @@ impl LiveView {
     }
 }
 
-/// Features whose runtime (the toolkit) is not written yet fail before anything starts.
+/// Toolkit operations whose runtime is not written yet (services, parallel, execute) fail
+/// before anything starts.
 fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
     let toolkit_refs: Vec<&str> = plan
         .groups
@@ -553,27 +562,26 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
             _ => None,
         })
         .collect();
-    if toolkit_refs.is_empty() {
-        return Ok(());
-    }
     let mut what: Vec<String> = Vec::new();
     for stage in plan.root.containers() {
-        if toolkit_refs.contains(&stage.meta.r#ref.as_str()) {
-            let category = stage.meta.category.clone().unwrap_or_default();
-            let feature = match category.as_str() {
-                "Clone Git repository" => "content.git",
-                "Fetch tarball" => "content.tarball",
-                "Start services" | "Stop services" => "services",
-                "Run in parallel" => "parallel",
-                "Upload artifacts" => "artifacts",
-                c if c.starts_with("Execute") => "execute",
-                _ => "toolkit operations",
-            };
-            let entry = format!("`{feature}` (at {})", stage.meta.path);
-            if !what.contains(&entry) {
-                what.push(entry);
-            }
+        if !toolkit_refs.contains(&stage.meta.r#ref.as_str()) {
+            continue;
         }
+        let category = stage.meta.category.clone().unwrap_or_default();
+        let feature = match category.as_str() {
+            "Clone Git repository" | "Fetch tarball" | "Upload artifacts" => continue,
+            "Start services" | "Stop services" => "services",
+            "Run in parallel" => "parallel",
+            c if c.starts_with("Execute") => "execute",
+            _ => "toolkit operations",
+        };
+        let entry = format!("`{feature}` (at {})", stage.meta.path);
+        if !what.contains(&entry) {
+            what.push(entry);
+        }
+    }
+    if what.is_empty() {
+        return Ok(());
     }
     Err(input(format!(
         "not yet supported by the local runner: {}; compile it with `testwerk compile` to see the Kubernetes objects",
@@ -610,61 +618,98 @@ fn pids_limit() -> Result<i64, RunError> {
     }
 }
 
-/// `$TESTWERK_INIT`, else `testwerk-init` next to this binary, else the static build of this
-/// checkout (`target/<host>/<profile>/`); the toolkit is this binary. In image mode `init` runs
-/// inside the images' own root filesystems, so it must be statically linked.
-fn programs(must_be_static: bool) -> Result<Programs, RunError> {
+/// Our programs for the containers:
+/// - `init`: `$TESTWERK_INIT`, else `testwerk-init` next to this binary, else the static build
+///   of this checkout (`target/<host>/<profile>/`). In image mode it runs inside the images'
+///   own root filesystems, so it must be statically linked.
+/// - the toolkit: this binary, unless a user image runs toolkit operations (`copies_toolkit`,
+///   e.g. `artifacts` after a step in `python:3.12-alpine`): then a static `testwerk` is
+///   needed, from `$TESTWERK_TOOLKIT`, this binary if it is static, or the static build of
+///   this checkout.
+fn programs(must_be_static: bool, copies_toolkit: bool) -> Result<Programs, RunError> {
     let me = std::env::current_exe()
         .map_err(|e| RunError::Failed(format!("cannot find the testwerk binary: {e}")))?;
+    let dir = me.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let in_target = |name: &str| {
+        ["debug", "release", "init"]
+            .map(|profile| dir.join("..").join(HOST_TARGET).join(profile).join(name))
+    };
+    let init = find_program(
+        "testwerk-init",
+        "TESTWERK_INIT",
+        std::iter::once(dir.join("testwerk-init")).chain(in_target("testwerk-init")),
+        must_be_static,
+        "-p testwerk-init",
+        "is needed to run steps locally",
+    )?;
+    let toolkit = if must_be_static && copies_toolkit {
+        find_program(
+            "testwerk",
+            "TESTWERK_TOOLKIT",
+            std::iter::once(me.clone()).chain(in_target("testwerk")),
+            true,
+            "-p testwerk",
+            "is copied into a user image that runs toolkit operations (content, artifacts)",
+        )?
+    } else {
+        me
+    };
+    Ok(Programs { init, toolkit })
+}
+
+/// The first of `$env` or else `candidates` that exists (and is static when it must be); a
+/// setup problem (exit 2) naming the build command when none is.
+fn find_program(
+    name: &str,
+    env: &str,
+    candidates: impl Iterator<Item = PathBuf>,
+    must_be_static: bool,
+    package: &str,
+    why: &str,
+) -> Result<PathBuf, RunError> {
     let build = format!(
-        "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build -p testwerk-init --target {HOST_TARGET}"
+        "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build {package} --target {HOST_TARGET}"
     );
-    let (candidates, how) = match std::env::var_os("TESTWERK_INIT") {
-        Some(p) => (vec![PathBuf::from(p)], "TESTWERK_INIT"),
-        None => {
-            let dir = me.parent().unwrap_or(Path::new("."));
-            let mut found = vec![dir.join("testwerk-init")];
-            for profile in ["debug", "release", "init"] {
-                found.push(
-                    dir.join("..")
-                        .join(HOST_TARGET)
-                        .join(profile)
-                        .join("testwerk-init"),
-                );
-            }
-            (found, "next to testwerk or in target/<host>/<profile>/")
-        }
+    let (candidates, how): (Vec<PathBuf>, String) = match std::env::var_os(env) {
+        Some(p) => (vec![PathBuf::from(p)], env.to_owned()),
+        None => (
+            candidates.collect(),
+            format!("next to testwerk or in target/<host>/<profile>/; or set {env}"),
+        ),
     };
     let existing: Vec<&PathBuf> = candidates.iter().filter(|p| p.is_file()).collect();
     let Some(first) = existing.first() else {
         // A setup problem, not a failed workflow: nothing ran (exit 2).
         return Err(input(format!(
-            "testwerk-init is needed to run steps locally and was not found at {} ({how}); build it with `{build}` or point TESTWERK_INIT at it (scripts/try does it for you)",
-            candidates[0].display()
+            "{name} {why} and was not found at {} ({how}); build it with `{build}` (scripts/try does it for you)",
+            candidates
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         )));
     };
-    let init = if must_be_static {
-        let mut usable = None;
-        for p in &existing {
-            match testwerk_local::is_static_executable(p) {
-                Ok(true) => {
-                    usable = Some((*p).clone());
-                    break;
-                }
-                Ok(false) => {}
-                Err(e) => return Err(input(format!("{}: {e}", p.display()))),
-            }
+    if !must_be_static {
+        return Ok((*first).clone());
+    }
+    for p in &existing {
+        match testwerk_local::is_static_executable(p) {
+            Ok(true) => return Ok((*p).clone()),
+            Ok(false) => {}
+            Err(e) => return Err(input(format!("{}: {e}", p.display()))),
         }
-        usable.ok_or_else(|| {
-            input(format!(
-                "testwerk-init at {} is dynamically linked, so it cannot run inside images; build the static one with `{build}` (or point TESTWERK_INIT at it), or run with --host",
-                first.display()
-            ))
-        })?
-    } else {
-        (*first).clone()
-    };
-    Ok(Programs { init, toolkit: me })
+    }
+    Err(input(format!(
+        "{name} at {} is dynamically linked, so it cannot run inside images; build the static one with `{build}` (or set {env}), or run with --host",
+        first.display()
+    )))
+}
+
+/// Whether the setup step copies the toolkit into the shared volume (a user image runs it).
+fn copies_toolkit(plan: &Plan) -> bool {
+    plan.groups
+        .iter()
+        .flatten()
+        .any(|a| matches!(a, Action::Setup(copies) if copies.toolkit))
 }
 
 /// The target this binary was built for, where cargo puts `--target` builds.

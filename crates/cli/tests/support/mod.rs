@@ -32,6 +32,7 @@ pub fn settings(images: &StaticImages) -> pipeline::CompileSettings<'_> {
         execution: None,
         config: Default::default(),
         target: pipeline::Target::Kubernetes,
+        toolkit: None,
     }
 }
 
