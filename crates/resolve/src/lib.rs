@@ -55,6 +55,7 @@ mod params;
 mod paths;
 mod phase;
 mod problem;
+mod credentials;
 mod secrets;
 mod set;
 pub mod walk;
@@ -132,6 +133,12 @@ pub fn resolve(
     // What the templates brought in may use phase-A variables too.
     spec = substitute(&spec, &machine).map_err(&fail)?;
     configure::hide_sensitive_defaults(&mut spec.body.config, &config);
+    credentials::hide(&mut spec, &mut secrets).map_err(|e| {
+        fail(vec![Problem::new(
+            "spec",
+            format!("internal error while hiding Git credentials: {e}"),
+        )])
+    })?;
     workflow.spec = spec;
     Ok(ResolvedWorkflow {
         workflow,
