@@ -29,6 +29,9 @@ pub struct Cluster {
     /// mirror of `docker.io` and `registry.k8s.io`, so `alpine:3.22.0` in a Pod is pulled from
     /// `<registry>/library/alpine:3.22.0`.
     pub registry: String,
+    /// This machine's address as Pods reach it (the Pod bridge's host side): servers a test
+    /// starts for Pods (Git, files, the agent's artifact receiver) listen here.
+    pub host_address: std::net::IpAddr,
 }
 
 impl Cluster {
@@ -114,6 +117,7 @@ fn bring_up() -> Result<Cluster, String> {
 fn parse_env(text: &str) -> Result<Cluster, String> {
     let mut kubeconfig = None;
     let mut registry = None;
+    let mut host_address = None;
     for line in text.lines() {
         let Some((key, value)) = line
             .trim()
@@ -126,16 +130,18 @@ fn parse_env(text: &str) -> Result<Cluster, String> {
         match key {
             "KUBECONFIG" => kubeconfig = Some(PathBuf::from(value)),
             "TESTWERK_REGISTRY" => registry = Some(value.to_owned()),
+            "TESTWERK_HOST_ADDRESS" => host_address = value.parse().ok(),
             _ => {}
         }
     }
-    match (kubeconfig, registry) {
-        (Some(kubeconfig), Some(registry)) => Ok(Cluster {
+    match (kubeconfig, registry, host_address) {
+        (Some(kubeconfig), Some(registry), Some(host_address)) => Ok(Cluster {
             kubeconfig,
             registry,
+            host_address,
         }),
         _ => Err(format!(
-            "scripts/cluster env printed no KUBECONFIG or TESTWERK_REGISTRY:\n{text}"
+            "scripts/cluster env printed no KUBECONFIG, TESTWERK_REGISTRY or TESTWERK_HOST_ADDRESS:\n{text}"
         )),
     }
 }
@@ -147,14 +153,15 @@ mod tests {
     #[test]
     fn reads_the_env_output() {
         let cluster = parse_env(
-            "export KUBECONFIG=/var/lib/testwerk-cluster/admin.kubeconfig\nexport TESTWERK_REGISTRY=127.0.0.1:15000\n",
+            "export KUBECONFIG=/var/lib/testwerk-cluster/admin.kubeconfig\nexport TESTWERK_REGISTRY=127.0.0.1:15000\nexport TESTWERK_HOST_ADDRESS=10.217.0.1\n",
         )
         .expect("parsed");
         assert_eq!(
             cluster,
             Cluster {
                 kubeconfig: PathBuf::from("/var/lib/testwerk-cluster/admin.kubeconfig"),
-                registry: "127.0.0.1:15000".into()
+                registry: "127.0.0.1:15000".into(),
+                host_address: std::net::IpAddr::from([10, 217, 0, 1]),
             }
         );
         assert_eq!(
