@@ -129,15 +129,29 @@ pub fn scratch(name: &str) -> Scratch {
     Scratch(dir)
 }
 
+/// The static `testwerk` that user images run toolkit operations with (`artifacts` after a
+/// step in an image): `$TESTWERK_TOOLKIT`, which scripts/test sets to the static release
+/// build. Without it, a counted skip (a failure under `CI`): building it here would be a
+/// second full build of the workspace.
+#[track_caller]
+pub fn toolkit_binary() -> Option<PathBuf> {
+    testwerk_testinputs::available(
+        std::env::var_os("TESTWERK_TOOLKIT").map(PathBuf::from),
+        "a static testwerk (TESTWERK_TOOLKIT)",
+        "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p testwerk --target x86_64-unknown-linux-gnu, then TESTWERK_TOOLKIT=target/x86_64-unknown-linux-gnu/release/testwerk (scripts/test does both)",
+    )
+}
+
 /// Runs `testwerk run` with `args` and a private store; returns (exit code, stdout, stderr).
 pub fn testwerk_run(store: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
-        .arg("run")
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"));
+    cmd.arg("run")
         .args(args)
         .arg("--store")
         .arg(store)
         .env("TESTWERK_INIT", init_binary())
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run testwerk: {e}"));
     (
