@@ -184,7 +184,8 @@ impl Problem {
             "not found: did you run git update-server-info",
             "no such repository",
             "access denied or repository not exported",
-        ]) {
+        ]) || (e.contains("repository '") && e.contains("' not found"))
+        {
             Problem::NoRepository
         } else if any(&[
             "requested url returned error: 5",
