@@ -10,6 +10,7 @@
 //!   of ours, with no auth, basic auth (user and token) or a bearer token, and a log of the
 //!   requests it served;
 //! - [`GitDaemon`]: `git daemon` (the `git://` protocol, no auth);
+//! - [`SshServer`]: OpenSSH's `sshd` (needs root: it runs in a private mount namespace), one client key;
 //! - [`FileServer`]: fixed files by path (tarballs, later artifacts), 404 for anything else;
 //! - [`tar`]: raw tar archives, including entries no honest archiver writes (`..`, absolute
 //!   paths, links out of the tree), for the tests of safe unpacking.
@@ -21,12 +22,14 @@ mod daemon;
 mod files;
 mod http_git;
 mod repo;
+mod sshd;
 pub mod tar;
 
 pub use daemon::GitDaemon;
 pub use files::FileServer;
 pub use http_git::{Auth, GitServer, ServerOptions};
 pub use repo::{Repo, Repos, testkube_repo_dir};
+pub use sshd::SshServer;
 
 use std::path::PathBuf;
 

@@ -624,3 +624,75 @@ fn quiet_prints_one_line() {
         "{out}"
     );
 }
+
+#[test]
+fn an_ssh_key_clones_over_ssh_and_is_removed_after() {
+    let Some(repos) = Repos::new() else { return };
+    tree(&repos);
+    let Some(sshd) = testwerk_testcontent::SshServer::start(repos.root()) else {
+        return;
+    };
+    let key = sshd.client_key();
+    let keys_before = ssh_key_dirs();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let target = dir.path().join("repo");
+    let url = sshd.url("app");
+    let (result, out) = run(&[
+        &url,
+        target.to_str().unwrap_or(""),
+        "-s",
+        &key,
+        "-p",
+        "test/k6",
+    ]);
+    // OpenSSH refuses a key file others can read, so this also shows it was private.
+    assert_eq!(result, Ok(()), "{out}");
+    assert_eq!(files(&target), ["test/k6/data.csv", "test/k6/smoke.js"]);
+    assert_eq!(
+        ssh_key_dirs(),
+        keys_before,
+        "the key's directory is removed"
+    );
+    let body: Vec<&str> = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(body.iter().all(|l| !out.contains(l)), "{out}");
+
+    // Another key: refused, named.
+    let other = generate_key(dir.path());
+    let (result, out) = run(&[
+        &url,
+        dir.path().join("other").to_str().unwrap_or(""),
+        "-s",
+        &other,
+        "--retry-count",
+        "1",
+    ]);
+    let err = result.err().unwrap_or_default();
+    assert!(
+        err.contains("refused the credentials") && err.contains(&url),
+        "{err}\n{out}"
+    );
+    assert_eq!(ssh_key_dirs(), keys_before);
+}
+
+fn ssh_key_dirs() -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("testwerk-ssh-"))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn generate_key(dir: &Path) -> String {
+    let path = dir.join("other-key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&path)
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    read(&path)
+}

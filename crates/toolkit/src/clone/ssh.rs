@@ -2,7 +2,7 @@
 //! used through `GIT_SSH_COMMAND`, and removed when the clone ends (the guard drops).
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 
 use crate::ToolkitError;
@@ -20,9 +20,11 @@ impl SshKey {
                 "clone: cannot write the SSH key to a temporary file: {e}"
             ))
         };
-        // tempfile makes the directory 0700.
+        // Only this user may even list the directory (tempfile's default is 0755), and it
+        // is private before the key is written into it.
         let dir = tempfile::Builder::new()
             .prefix("testwerk-ssh-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(failed)?;
         let path = dir.path().join("key");
@@ -58,4 +60,30 @@ pub fn command(key: Option<&SshKey>) -> String {
 
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_private_and_removed_with_its_directory() {
+        let key = SshKey::write("-----BEGIN KEY-----\nabc\n-----END KEY-----")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0)
+        };
+        let dir = key.path.parent().map(|p| p.to_owned()).unwrap_or_default();
+        assert_eq!(mode(&key.path), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(
+            std::fs::read_to_string(&key.path).unwrap_or_default(),
+            "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
+        );
+        assert!(command(Some(&key)).contains(&format!("-i '{}'", key.path.display())));
+        drop(key);
+        assert!(!dir.exists());
+    }
 }
