@@ -549,9 +549,10 @@ fn the_testkube_repository_is_served_from_a_mirror_with_paths() {
         "{:?}",
         server.served()
     );
-    // `origin` is what the workflow named; the mirror rule stays in the checkout.
+    // `origin` is what the workflow named (`get-url` would apply the mirror rule, which
+    // stays in the checkout).
     assert_eq!(
-        git_in(&target, &["remote", "get-url", "origin"]),
+        git_in(&target, &["config", "remote.origin.url"]),
         "https://github.com/kubeshop/testkube"
     );
     assert_eq!(
