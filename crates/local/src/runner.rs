@@ -47,7 +47,10 @@ impl std::fmt::Debug for Mode {
                 init_image,
                 toolkit_image,
                 ..
-            } => write!(f, "Images {{ init: {init_image}, toolkit: {toolkit_image} }}"),
+            } => write!(
+                f,
+                "Images {{ init: {init_image}, toolkit: {toolkit_image} }}"
+            ),
         }
     }
 }

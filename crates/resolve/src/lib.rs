@@ -48,6 +48,7 @@
 
 mod apply;
 mod configure;
+mod credentials;
 mod exprs;
 mod flatten;
 pub mod merge;
@@ -55,7 +56,6 @@ mod params;
 mod paths;
 mod phase;
 mod problem;
-mod credentials;
 mod secrets;
 mod set;
 pub mod walk;

@@ -22,8 +22,8 @@ use testwerk_results::heal::{self, Ending};
 use testwerk_store::{ExecutionStatus, NewExecution, Store};
 
 use crate::pipeline::{self, CompileSettings, ExecutionFacts};
-use testwerk_protocol::toolkit::ToolkitSettings;
 use report::{Event, JsonReporter, Reporter, Translator};
+use testwerk_protocol::toolkit::ToolkitSettings;
 use tracker::{Tracker, Update};
 use view::HumanReporter;
 
