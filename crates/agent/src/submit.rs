@@ -75,6 +75,9 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
     let pull_secrets = pull_secrets(agent, &doc).await;
 
     let mut new = NewExecution::new(&workflow, submission.source.clone(), serde_json::json!({}));
+    // The source is stored before it is compiled: Git credentials written in it are masked
+    // in the stored copy from the start.
+    new.secrets = testwerk_resolve::literal_credentials(&doc.value.spec);
     if let Some(owner) = &submission.owner {
         new.tags
             .insert(kinds::OWNER_TAG.to_owned(), owner.uid.clone());

@@ -774,3 +774,64 @@ spec:
     assert_eq!(doc["status"], "passed", "{doc}");
     env.assert_clean();
 }
+
+#[test]
+fn git_and_tarball_content_reach_the_pod_through_a_mirror_with_a_token_never_shown() {
+    use testwerk_testcontent::{Auth, FileServer, GitServer, Repos, ServerOptions, tar};
+    const TOKEN: &str = "tok-cluster-4e3d2c1b";
+    let cluster = testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
+    let Some(repos) = Repos::new() else { return };
+    let repo = repos.create("org/app");
+    repo.write("tests/check.sh", "echo checked-on-the-cluster\n")
+        .write("docs/readme.txt", "docs\n");
+    repo.commit("main");
+    // Pods reach this machine at the bridge's address, not at 127.0.0.1.
+    let Some(git) = GitServer::start_with(
+        repos.root(),
+        ServerOptions {
+            auth: Auth::Basic {
+                user: "me".into(),
+                token: TOKEN.into(),
+            },
+            listen: cluster.host_address,
+            ..Default::default()
+        },
+    ) else {
+        return;
+    };
+    let files = FileServer::start_on(cluster.host_address);
+    let url = files.add(
+        "/suite.tar.gz",
+        tar::gzip(&tar::build(&[tar::file(
+            "run.sh",
+            b"echo from-the-tarball\n",
+        )])),
+    );
+    let mirror = format!("https://github.com/={}", git.base_url());
+    let env = AgentEnv::start("content", &["--git-mirror", &mirror]);
+    let source = format!(
+        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: content\nspec:\n  content:\n    git:\n      uri: https://github.com/org/app\n      username: me\n      token: {TOKEN}\n      paths: [tests]\n    tarball:\n    - url: {url}\n      path: /data/suite\n  container:\n    image: alpine:3.22.0\n  steps:\n  - name: Check\n    shell: sh /data/repo/tests/check.sh && test ! -e /data/repo/docs && sh /data/suite/run.sh\n"
+    );
+    let id = env.submit_ok("content.yaml", &source, None);
+    let doc = env.wait_done(&id, 5 * MINUTE);
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert_eq!(doc["status"], "passed", "{doc}\n{logs}\n{}", env.log());
+    assert!(logs.contains("checked-on-the-cluster"), "{logs}");
+    assert!(logs.contains("from-the-tarball"), "{logs}");
+    assert!(
+        git.served()
+            .iter()
+            .any(|s| s.status == 200 && s.authorization.is_some()),
+        "the Pod fetched from the mirror with the token"
+    );
+    assert_eq!(files.hits(), vec!["/suite.tar.gz".to_owned()]);
+    for text in [logs.as_str(), &doc.to_string(), &env.log()] {
+        assert!(!text.contains(TOKEN), "the token leaked: {text}");
+    }
+    let store = std::fs::read(env.dir.join("agent.db")).unwrap_or_default();
+    assert!(
+        !store.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+        "the token is in the agent's store"
+    );
+    env.assert_clean();
+}

@@ -19,14 +19,29 @@ const FIELDS: [(&str, &str); 3] = [
 pub fn hide(spec: &mut WorkflowSpec, secrets: &mut Secrets) -> Result<(), String> {
     let mut value = serde_json::to_value(&*spec).map_err(|e| e.to_string())?;
     let mut moved = 0;
-    walk(&mut value, false, secrets, &mut moved);
+    walk(&mut value, false, &mut |key, text| {
+        let expr = secrets.store(key, std::mem::take(text));
+        *text = expr.to_template();
+        moved += 1;
+    });
     if moved > 0 {
         *spec = serde_json::from_value(value).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
 
-fn walk(value: &mut Value, in_content: bool, secrets: &mut Secrets, moved: &mut usize) {
+/// The literal Git credentials written in `spec`, for a backend to mask wherever the
+/// workflow's own text is kept (the agent stores the source before it compiles it).
+pub fn literal_credentials(spec: &WorkflowSpec) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(mut value) = serde_json::to_value(spec) {
+        walk(&mut value, false, &mut |_, text| found.push(text.clone()));
+    }
+    found
+}
+
+/// Calls `credential(secret key, text)` for each literal credential under a `content.git`.
+fn walk(value: &mut Value, in_content: bool, credential: &mut dyn FnMut(&str, &mut String)) {
     match value {
         Value::Object(map) => {
             if in_content && let Some(Value::Object(git)) = map.get_mut("git") {
@@ -35,19 +50,17 @@ fn walk(value: &mut Value, in_content: bool, secrets: &mut Secrets, moved: &mut 
                         && !text.is_empty()
                         && !text.contains("{{")
                     {
-                        let expr = secrets.store(key, std::mem::take(text));
-                        *text = expr.to_template();
-                        *moved += 1;
+                        credential(key, text);
                     }
                 }
             }
             for (key, child) in map.iter_mut() {
-                walk(child, key == "content", secrets, moved);
+                walk(child, key == "content", credential);
             }
         }
         Value::Array(items) => {
             for item in items {
-                walk(item, false, secrets, moved);
+                walk(item, false, credential);
             }
         }
         _ => {}
@@ -67,6 +80,9 @@ mod tests {
                 "shell": "true"}]
         }))
         .expect("a spec");
+        let mut found = literal_credentials(&spec);
+        found.sort();
+        assert_eq!(found, ["KEY", "me", "s3cr3t"]);
         let mut secrets = Secrets::new("wf-1-config");
         hide(&mut spec, &mut secrets).expect("hidden");
         let text = serde_json::to_string(&spec).expect("JSON");

@@ -49,6 +49,7 @@
 mod apply;
 mod configure;
 mod credentials;
+pub use credentials::literal_credentials;
 mod exprs;
 mod flatten;
 pub mod merge;

@@ -9,6 +9,7 @@ pub struct FileServer {
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
     port: u16,
+    listen: std::net::IpAddr,
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     hits: Arc<Mutex<Vec<String>>>,
 }
@@ -19,7 +20,19 @@ impl FileServer {
     /// # Panics
     /// When it cannot listen on 127.0.0.1.
     pub fn start() -> Self {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen on 127.0.0.1"));
+        Self::start_on(std::net::IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// As [`FileServer::start`], listening on `listen` (for Pods of the test cluster: the
+    /// address they reach this machine at).
+    ///
+    /// # Panics
+    /// When it cannot listen there.
+    pub fn start_on(listen: std::net::IpAddr) -> Self {
+        let server = Arc::new(
+            tiny_http::Server::http((listen, 0))
+                .unwrap_or_else(|e| panic!("listen on {listen}: {e}")),
+        );
         let port = server
             .server_addr()
             .to_ip()
@@ -52,6 +65,7 @@ impl FileServer {
             server,
             thread: Some(thread),
             port,
+            listen,
             files,
             hits,
         }
@@ -67,7 +81,7 @@ impl FileServer {
 
     /// The URL of `path` (served or not).
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://{}:{}{path}", self.listen, self.port)
     }
 
     /// The paths requested so far, in order.

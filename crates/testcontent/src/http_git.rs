@@ -27,6 +27,9 @@ pub struct ServerOptions {
     /// Pass the client's `Git-Protocol` header on (protocol v2, which serves any commit by
     /// id); `false` speaks protocol v0 only, where a commit that is no ref tip can be refused.
     pub protocol_v2: bool,
+    /// The address to listen on: 127.0.0.1, or for Pods of the test cluster the address they
+    /// reach this machine at (`testwerk_testcluster::Cluster::host_address`).
+    pub listen: std::net::IpAddr,
 }
 
 impl Default for ServerOptions {
@@ -34,6 +37,7 @@ impl Default for ServerOptions {
         Self {
             auth: Auth::None,
             protocol_v2: true,
+            listen: std::net::IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
@@ -53,6 +57,7 @@ pub struct GitServer {
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
     port: u16,
+    listen: std::net::IpAddr,
     served: Arc<Mutex<Vec<Served>>>,
 }
 
@@ -67,7 +72,11 @@ impl GitServer {
     #[track_caller]
     pub fn start_with(root: &Path, options: ServerOptions) -> Option<Self> {
         let git = crate::git()?;
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen on 127.0.0.1"));
+        let listen = options.listen;
+        let server = Arc::new(
+            tiny_http::Server::http((listen, 0))
+                .unwrap_or_else(|e| panic!("listen on {listen}: {e}")),
+        );
         let port = server
             .server_addr()
             .to_ip()
@@ -88,13 +97,15 @@ impl GitServer {
             server,
             thread: Some(thread),
             port,
+            listen,
             served,
         })
     }
 
-    /// `http://127.0.0.1:PORT/`: a repository `org/app` is `{base}org/app`.
+    /// `http://127.0.0.1:PORT/` (or the address it listens on): a repository `org/app` is
+    /// `{base}org/app`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        format!("http://{}:{}/", self.listen, self.port)
     }
 
     /// The URL of repository `name`.
