@@ -810,7 +810,7 @@ fn git_and_tarball_content_reach_the_pod_through_a_mirror_with_a_token_never_sho
     let mirror = format!("https://github.com/={}", git.base_url());
     let env = AgentEnv::start("content", &["--git-mirror", &mirror]);
     let source = format!(
-        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: content\nspec:\n  content:\n    git:\n      uri: https://github.com/org/app\n      username: me\n      token: {TOKEN}\n      paths: [tests]\n    tarball:\n    - url: {url}\n      path: /data/suite\n  container:\n    image: alpine:3.22.0\n  steps:\n  - name: Check\n    shell: sh /data/repo/tests/check.sh && test ! -e /data/repo/docs && sh /data/suite/run.sh\n"
+        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: content\nspec:\n  content:\n    git:\n      uri: https://github.com/org/app\n      username: me\n      token: {TOKEN}\n      paths: [tests]\n    tarball:\n    - url: {url}\n      path: /data/suite\n    files:\n    - path: /data/run.sh\n      content: echo ran-the-file\n      mode: 0755\n  container:\n    image: alpine:3.22.0\n  steps:\n  - name: Check\n    shell: sh /data/repo/tests/check.sh && test ! -e /data/repo/docs && sh /data/suite/run.sh && /data/run.sh\n"
     );
     let id = env.submit_ok("content.yaml", &source, None);
     let doc = env.wait_done(&id, 5 * MINUTE);
@@ -818,6 +818,10 @@ fn git_and_tarball_content_reach_the_pod_through_a_mirror_with_a_token_never_sho
     assert_eq!(doc["status"], "passed", "{doc}\n{logs}\n{}", env.log());
     assert!(logs.contains("checked-on-the-cluster"), "{logs}");
     assert!(logs.contains("from-the-tarball"), "{logs}");
+    assert!(
+        logs.contains("ran-the-file"),
+        "content.files, mode 0755: {logs}"
+    );
     assert!(
         git.served()
             .iter()

@@ -189,3 +189,19 @@ fn a_tarball_is_fetched_and_unpacked_where_the_step_reads_it() {
     assert!(out.contains("from-the-tarball"), "{out}");
     assert_eq!(files.hits(), vec!["/suite.tar".to_owned()]);
 }
+
+#[test]
+fn content_files_are_written_with_their_mode_read_as_kubernetes_reads_yaml() {
+    let dir = scratch("content-files");
+    let file = workflow(
+        &dir,
+        "files",
+        "  content:\n    files:\n    - path: /data/conf/a.txt\n      content: 'for {{ workflow.name }}'\n    - path: run.sh\n      content: echo ran-the-file\n      mode: 0755\n  steps:\n  - name: Read\n    shell: cat /data/conf/a.txt && echo && stat -c '%a' /data/run.sh && /data/run.sh\n",
+    );
+    let (code, out, err) = testwerk_run(&dir.join("db"), &[&file, "--host"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("for files"), "expressions in content: {out}");
+    // `0755` is octal in Kubernetes' YAML (1.1), and here too.
+    assert!(out.contains("│ 755"), "{out}");
+    assert!(out.contains("ran-the-file"), "{out}");
+}

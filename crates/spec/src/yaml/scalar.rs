@@ -2,6 +2,10 @@
 //!
 //! Only `true`/`false` are booleans, so `on`, `yes` and `no` stay strings (YAML 1.1 readers turn
 //! them into booleans, a classic surprise). Infinity and NaN have no JSON form and stay strings.
+//!
+//! One YAML 1.1 rule is kept: a zero-prefixed integer (`0755`) is octal, as Kubernetes' own
+//! YAML reader (and so `kubectl apply` and Testkube) reads it, so that `mode: 0755` on a content
+//! file means `rwxr-xr-x` here as on the cluster.
 
 use serde_json::{Number, Value};
 
@@ -24,7 +28,7 @@ pub(super) fn resolve_plain(text: &str) -> Value {
     Value::String(text.to_owned())
 }
 
-/// `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`.
+/// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`, or (YAML 1.1, as Kubernetes) `0[0-7]+`.
 fn integer(text: &str) -> Option<Number> {
     let radix_digits = |prefix: &str, radix: u32| -> Option<Number> {
         let digits = text.strip_prefix(prefix)?;
@@ -33,7 +37,10 @@ fn integer(text: &str) -> Option<Number> {
         }
         u64::from_str_radix(digits, radix).ok().map(Number::from)
     };
-    if let Some(n) = radix_digits("0o", 8).or_else(|| radix_digits("0x", 16)) {
+    if let Some(n) = radix_digits("0o", 8)
+        .or_else(|| radix_digits("0x", 16))
+        .or_else(|| radix_digits("0", 8))
+    {
         return Some(n);
     }
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
@@ -91,6 +98,9 @@ mod tests {
             ("+7", json!(7)),
             ("0o17", json!(15)),
             ("0x1F", json!(31)),
+            ("0755", json!(493)),
+            ("0644", json!(420)),
+            ("08", json!(8)),
             ("18446744073709551615", json!(18446744073709551615u64)),
             ("1.5", json!(1.5)),
             ("5.", json!(5.0)),
