@@ -66,18 +66,21 @@ impl std::fmt::Display for CaseStatus {
     }
 }
 
-impl std::str::FromStr for CaseStatus {
-    type Err = String;
+/// A text that names no [`CaseStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a test case status (passed, failed, error, skipped)")]
+pub struct UnknownCaseStatus(pub String);
 
-    fn from_str(s: &str) -> Result<CaseStatus, String> {
+impl std::str::FromStr for CaseStatus {
+    type Err = UnknownCaseStatus;
+
+    fn from_str(s: &str) -> Result<CaseStatus, UnknownCaseStatus> {
         match s {
             "passed" => Ok(CaseStatus::Passed),
             "skipped" => Ok(CaseStatus::Skipped),
             "failed" => Ok(CaseStatus::Failed),
             "error" => Ok(CaseStatus::Error),
-            other => Err(format!(
-                "`{other}` is not a test case status (passed, failed, error, skipped)"
-            )),
+            other => Err(UnknownCaseStatus(other.to_owned())),
         }
     }
 }

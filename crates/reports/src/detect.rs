@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::case::{Format, TestCase};
 use crate::reader::ReportReader;
@@ -42,21 +42,41 @@ pub struct ReportSummary {
     pub warnings: Vec<Warning>,
 }
 
+/// Why [`read_report_file`] stopped without a summary.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadReportError<E: std::error::Error + 'static> {
+    /// The file could not be opened.
+    #[error("cannot open the test report {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The callback failed (and the read stopped there).
+    #[error(transparent)]
+    Stopped(E),
+}
+
 /// Reads the report at `path`, handing each case to `each` as it is read (so that a caller
 /// can store them in batches without holding them all). `name` names the report in warnings.
-/// A file that is not a report gives no case and no warning; a malformed one gives the cases
-/// before the problem and a warning. `each` failing stops the read with its error.
-pub fn read_report_file<E: From<io::Error>>(
+/// A file that is not a report gives no case and no warning; a malformed one (or one that
+/// cannot be read to its end) gives the cases before the problem and a warning. `each`
+/// failing stops the read with its error.
+pub fn read_report_file<E: std::error::Error + 'static>(
     path: &Path,
     name: &str,
     mut each: impl FnMut(TestCase) -> Result<(), E>,
-) -> Result<ReportSummary, E> {
-    let file = File::open(path)?;
+) -> Result<ReportSummary, ReadReportError<E>> {
+    let file = File::open(path).map_err(|source| ReadReportError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
     let mut reader = ReportReader::new(BufReader::with_capacity(64 * 1024, file), name);
     let format = reader.format();
     let mut cases = 0;
     for case in reader.by_ref() {
-        each(case)?;
+        each(case).map_err(ReadReportError::Stopped)?;
         cases += 1;
     }
     Ok(ReportSummary {

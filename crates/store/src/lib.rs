@@ -49,6 +49,9 @@
 //!   [`MAX_LOG_LINE_BYTES`] are cut with a marker, and the cut is recorded.
 //! - [`ClusterEvent`]s: what Kubernetes said about the execution's Job and Pod, each event
 //!   once however often a backend reports it ([`Store::record_events`]).
+//! - [`TestCase`]s read from the JUnit/xUnit reports among a step's artifacts, numbered in
+//!   recording order ([`Store::record_test_cases`]), listed failures first
+//!   ([`Store::test_cases`]) and counted per status ([`Store::test_case_counts`]).
 //!
 //! Times are [`Timestamp`]s: UTC, RFC 3339 with milliseconds.
 //!
@@ -98,6 +101,9 @@
 //! | `steps` | `(execution, ref) →` step result, in first-recorded order |
 //! | `outputs` | `(execution, step_ref, name) →` JSON value |
 //! | `logs` | `(execution, seq) →` step ref, time, text, bytes cut |
+//! | `events` | `(execution, uid, count) →` Kubernetes event |
+//! | `artifacts` | `(execution, step_ref, name) →` size, content type, storage key |
+//! | `test_cases` | `(execution, seq) →` step ref, report, suite, class, name, time, status, message |
 //!
 //! Inspect it with `sqlite3 ~/.local/share/testwerk/testwerk.db`.
 
@@ -112,6 +118,7 @@ mod recover;
 mod runner;
 mod schema;
 mod store;
+mod test_cases;
 mod time;
 
 pub use error::StoreError;
@@ -125,4 +132,6 @@ pub use model::{
 pub use runner::RunnerIdentity;
 pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store};
+pub use test_cases::{StoredTestCase, TestCaseCounts};
+pub use testwerk_reports::{CaseStatus, TestCase};
 pub use time::{ParseTimestampError, Timestamp};
