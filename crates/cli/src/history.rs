@@ -18,7 +18,7 @@ pub enum Format {
     Yaml,
 }
 
-fn open(path: Option<&Path>) -> Result<Store, Failure> {
+pub(crate) fn open(path: Option<&Path>) -> Result<Store, Failure> {
     match path {
         Some(p) => Store::open(p),
         None => Store::open_default(),
@@ -26,14 +26,18 @@ fn open(path: Option<&Path>) -> Result<Store, Failure> {
     .map_err(|e| Failure::Input(format!("results store: {e}")))
 }
 
-fn not_found(id: &str) -> Failure {
+pub(crate) fn not_found(id: &str) -> Failure {
     Failure::Input(format!(
         "no execution `{id}`; list them with `testwerk executions`"
     ))
 }
 
 /// Writes `value` as JSON or YAML.
-fn document(out: &mut dyn Write, value: &impl Serialize, format: Format) -> Result<(), Failure> {
+pub(crate) fn document(
+    out: &mut dyn Write,
+    value: &impl Serialize,
+    format: Format,
+) -> Result<(), Failure> {
     let text = match format {
         Format::Yaml => crate::pipeline::to_yaml(value).map_err(Failure::Input)?,
         _ => serde_json::to_string_pretty(value).map_err(|e| Failure::Input(e.to_string()))?,

@@ -10,3 +10,4 @@ pub mod pull;
 pub mod remote;
 pub mod render;
 pub mod run;
+pub mod test_cases;

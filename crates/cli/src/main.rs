@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use testwerk_cli::run::control::Action;
-use testwerk_cli::{history, output, pipeline, render};
+use testwerk_cli::{history, output, pipeline, render, test_cases};
 use testwerk_plan::{ImageSource, OwnImages, StaticImages};
 use testwerk_protocol::toolkit::GitMirror;
 
@@ -62,6 +62,17 @@ enum Command {
         #[arg(long)]
         step: Option<String>,
         /// `json`/`yaml`: every line with its time and step.
+        #[arg(long, value_enum, default_value_t = ViewOutput::Text)]
+        output: ViewOutput,
+        #[arg(long, value_name = "DB")]
+        store: Option<PathBuf>,
+    },
+    /// Show the test cases read from an execution's JUnit/xUnit reports: failures and errors
+    /// first, then a summary line (`12 passed, 2 failed, 1 skipped`).
+    Tests {
+        /// Execution id, `<workflow>-<number>`, or a unique id prefix.
+        id: String,
+        /// `json`/`yaml`: every field of every case, and the counts.
         #[arg(long, value_enum, default_value_t = ViewOutput::Text)]
         output: ViewOutput,
         #[arg(long, value_name = "DB")]
@@ -361,6 +372,9 @@ fn main() -> ExitCode {
             step.as_deref(),
             output.format(),
         )),
+        Command::Tests { id, output, store } => {
+            ExitCode::from(test_cases::tests(store.as_deref(), &id, output.format()))
+        }
         Command::Image { command } => match command {
             ImageCommand::Inspect {
                 reference,
