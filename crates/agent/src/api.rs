@@ -9,6 +9,7 @@
 //! | `GET /v1/executions` | the latest executions (`?limit=`, default 100) |
 //! | `GET /v1/executions/{id}` | one execution with its steps and outputs (id, name or unique id prefix) |
 //! | `GET /v1/executions/{id}/logs` | its stored log, `text/plain` |
+//! | `GET /v1/executions/{id}/tests` | the test cases read from its JUnit/xUnit reports, failures first, with counts per status ([`TestCaseReport`](testwerk_store::TestCaseReport)) |
 //! | `GET /v1/executions/{id}/follow` | live updates as JSON lines: a `header`, then `update`s, then `end`; `?from=N` resumes after the first `N` log lines |
 //! | `POST /v1/executions/{id}/abort`, `/pause`, `/resume` | control it |
 
@@ -24,7 +25,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use testwerk_results::Update;
-use testwerk_store::ExecutionFilter;
+use testwerk_store::{ExecutionFilter, Store, StoreError};
 
 use crate::submit::{Submission, SubmitError};
 use crate::{Agent, control, kinds};
@@ -37,6 +38,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/executions/{id}", get(show))
         .route("/v1/executions/{id}/logs", get(logs))
         .route("/v1/executions/{id}/events", get(events))
+        .route("/v1/executions/{id}/tests", get(tests))
         .route("/v1/executions/{id}/follow", get(follow))
         .route("/v1/executions/{id}/{action}", post(act))
         .with_state(agent)
@@ -144,6 +146,22 @@ async fn events(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Resp
     match agent.store.events(&id) {
         Ok(events) => axum::Json(events).into_response(),
         Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
+/// The execution's test cases, failures first, with their counts.
+async fn tests(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Response {
+    test_case_response(&agent.store, &id)
+}
+
+fn test_case_response(store: &Store, id: &str) -> Response {
+    match store.test_case_report(id) {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(e @ StoreError::NotFound { .. }) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ (StoreError::InvalidInput(_) | StoreError::Ambiguous { .. })) => {
+            error(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
@@ -362,7 +380,58 @@ fn update(u: &Update) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use testwerk_store::{LogLine, NewExecution, Store};
+    use testwerk_store::{CaseStatus, LogLine, NewExecution, TestCase};
+
+    /// `GET /v1/executions/{id}/tests` answers with the store's report; an unknown id is 404.
+    #[tokio::test]
+    async fn tests_are_served_failures_first_and_an_unknown_execution_is_not_found() {
+        let dir = tempfile_dir("tests");
+        let store = Store::open(dir.join("db")).unwrap_or_else(|e| panic!("{e}"));
+        let e = store
+            .create_execution(NewExecution::new("junit", "", json!({})))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let case = |name: &str, status| TestCase {
+            suite: "s".into(),
+            class: None,
+            name: name.into(),
+            time_ms: None,
+            status,
+            message: None,
+        };
+        store
+            .record_test_cases(
+                &e.id,
+                "r1",
+                "report.xml",
+                &[
+                    case("ok", CaseStatus::Passed),
+                    case("bad", CaseStatus::Failed),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        let response = test_case_response(&store, &e.name);
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["execution"], e.id.as_str());
+        assert_eq!(v["counts"]["failed"], 1);
+        assert_eq!(v["counts"]["passed"], 1);
+        assert_eq!(v["cases"][0]["name"], "bad");
+        assert_eq!(v["cases"][0]["report"], "report.xml");
+
+        let response = test_case_response(&store, "junit-7");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn tempfile_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("testwerk-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        dir
+    }
 
     /// What `follow` does for a finished execution, before its `end`: the stored lines from
     /// `?from=` on, each once and in order (over several store reads), then nothing more.

@@ -4,8 +4,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use serde::Serialize;
-use testwerk_store::{CaseStatus, StoredTestCase, TestCaseCounts};
+use testwerk_store::{CaseStatus, StoreError, StoredTestCase};
 
 use crate::history::{Format, document, not_found, open};
 use crate::output::{Failure, finish};
@@ -15,14 +14,6 @@ const MAX_SUITE: usize = 32;
 const MAX_CLASS: usize = 40;
 const MAX_NAME: usize = 60;
 const MAX_MESSAGE: usize = 100;
-
-/// What `--output json|yaml` prints.
-#[derive(Serialize)]
-struct Document<'a> {
-    execution: &'a str,
-    counts: TestCaseCounts,
-    cases: &'a [StoredTestCase],
-}
 
 /// Prints the test cases of execution `id`. Returns the exit code (0 whatever the cases'
 /// statuses: the execution's own status says whether it passed).
@@ -37,33 +28,22 @@ fn tests_to(
     format: Format,
 ) -> Result<(), Failure> {
     let store = open(store)?;
-    let execution = store
-        .resolve_id(id)
-        .map_err(|e| Failure::Input(e.to_string()))?
-        .ok_or_else(|| not_found(id))?;
-    let cases = store
-        .test_cases(&execution)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    let counts = store
-        .test_case_counts(&execution)
-        .map_err(|e| Failure::Input(e.to_string()))?;
+    let report = store.test_case_report(id).map_err(|e| match e {
+        StoreError::NotFound { .. } => not_found(id),
+        e => Failure::Input(e.to_string()),
+    })?;
     if format != Format::Text {
-        let document_value = Document {
-            execution: &execution,
-            counts,
-            cases: &cases,
-        };
-        return document(out, &document_value, format);
+        return document(out, &report, format);
     }
-    if cases.is_empty() {
+    if report.cases.is_empty() {
         writeln!(
             out,
             "no test cases in {id}: its steps kept no JUnit or xUnit report among their artifacts"
         )?;
         return Ok(());
     }
-    write_table(out, &cases)?;
-    writeln!(out, "{counts}")?;
+    write_table(out, &report.cases)?;
+    writeln!(out, "{}", report.counts)?;
     Ok(())
 }
 

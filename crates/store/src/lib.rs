@@ -132,6 +132,6 @@ pub use model::{
 pub use runner::RunnerIdentity;
 pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store};
-pub use test_cases::{StoredTestCase, TestCaseCounts};
+pub use test_cases::{StoredTestCase, TestCaseCounts, TestCaseReport};
 pub use testwerk_reports::{CaseStatus, TestCase};
 pub use time::{ParseTimestampError, Timestamp};

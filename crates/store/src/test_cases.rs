@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 use serde::Serialize;
 use testwerk_reports::{CaseStatus, TestCase};
 
@@ -76,6 +76,18 @@ impl fmt::Display for TestCaseCounts {
     }
 }
 
+/// An execution's test cases with their counts, as `testwerk tests --output json` prints them
+/// and the agent's API serves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestCaseReport {
+    /// The execution's unique id.
+    pub execution: String,
+    /// How many cases ended with each status.
+    pub counts: TestCaseCounts,
+    /// The cases, failures first (see [`Store::test_cases`]).
+    pub cases: Vec<StoredTestCase>,
+}
+
 /// The list order: failures, then errors, then skips, then passes; in recording order within.
 const FAILURES_FIRST: &str = "CASE status WHEN 'failed' THEN 0 WHEN 'error' THEN 1
                               WHEN 'skipped' THEN 2 ELSE 3 END, seq";
@@ -136,35 +148,30 @@ impl Store {
         })
     }
 
+    /// The execution `query` names with its test cases and their counts, read together.
+    pub fn test_case_report(&self, query: &str) -> Result<TestCaseReport, StoreError> {
+        self.read(|tx| {
+            let pk = self.resolve_existing(tx, query)?;
+            let execution = tx
+                .query_row("SELECT id FROM executions WHERE pk = ?1", [pk], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| self.sqlite(e))?;
+            Ok(TestCaseReport {
+                execution,
+                counts: self.counts_of(tx, pk)?,
+                cases: self.cases_of(tx, pk)?,
+            })
+        })
+    }
+
     /// The test cases of the execution `query` names (see [`Store::execution`]): failures,
     /// then errors, then skips, then passes, each in recording order. Fails with
     /// [`StoreError::NotFound`] if there is no such execution.
     pub fn test_cases(&self, query: &str) -> Result<Vec<StoredTestCase>, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            tx.prepare_cached(&format!(
-                "SELECT seq, step_ref, report, suite, class, name, time_ms, status, message
-                 FROM test_cases WHERE execution = ?1 ORDER BY {FAILURES_FIRST}"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map([pk], |row| {
-                    Ok(StoredTestCase {
-                        seq: to_u64(row.get(0)?),
-                        step_ref: row.get(1)?,
-                        report: row.get(2)?,
-                        case: TestCase {
-                            suite: row.get(3)?,
-                            class: row.get(4)?,
-                            name: row.get(5)?,
-                            time_ms: row.get::<_, Option<i64>>(6)?.map(to_u64),
-                            status: parse(row, 7)?,
-                            message: row.get(8)?,
-                        },
-                    })
-                })?
-                .collect()
-            })
-            .map_err(|e| self.sqlite(e))
+            self.cases_of(tx, pk)
         })
     }
 
@@ -172,22 +179,52 @@ impl Store {
     pub fn test_case_counts(&self, query: &str) -> Result<TestCaseCounts, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            let rows: Vec<(Option<CaseStatus>, i64)> = tx
-                .prepare_cached(
-                    "SELECT status, count(*) FROM test_cases WHERE execution = ?1 GROUP BY status",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_map([pk], |row| Ok((parse_opt(row, 0)?, row.get(1)?)))?
-                        .collect()
-                })
-                .map_err(|e| self.sqlite(e))?;
-            let mut counts = TestCaseCounts::default();
-            for (status, n) in rows {
-                if let Some(status) = status {
-                    counts.add(status, to_u64(n));
-                }
-            }
-            Ok(counts)
+            self.counts_of(tx, pk)
         })
+    }
+
+    fn cases_of(&self, tx: &Transaction<'_>, pk: i64) -> Result<Vec<StoredTestCase>, StoreError> {
+        tx.prepare_cached(&format!(
+            "SELECT seq, step_ref, report, suite, class, name, time_ms, status, message
+                 FROM test_cases WHERE execution = ?1 ORDER BY {FAILURES_FIRST}"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_map([pk], |row| {
+                Ok(StoredTestCase {
+                    seq: to_u64(row.get(0)?),
+                    step_ref: row.get(1)?,
+                    report: row.get(2)?,
+                    case: TestCase {
+                        suite: row.get(3)?,
+                        class: row.get(4)?,
+                        name: row.get(5)?,
+                        time_ms: row.get::<_, Option<i64>>(6)?.map(to_u64),
+                        status: parse(row, 7)?,
+                        message: row.get(8)?,
+                    },
+                })
+            })?
+            .collect()
+        })
+        .map_err(|e| self.sqlite(e))
+    }
+
+    fn counts_of(&self, tx: &Transaction<'_>, pk: i64) -> Result<TestCaseCounts, StoreError> {
+        let rows: Vec<(Option<CaseStatus>, i64)> = tx
+            .prepare_cached(
+                "SELECT status, count(*) FROM test_cases WHERE execution = ?1 GROUP BY status",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([pk], |row| Ok((parse_opt(row, 0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut counts = TestCaseCounts::default();
+        for (status, n) in rows {
+            if let Some(status) = status {
+                counts.add(status, to_u64(n));
+            }
+        }
+        Ok(counts)
     }
 }

@@ -96,6 +96,12 @@ fn cases_are_numbered_on_and_listed_failures_first() {
         "1 failed"
     );
 
+    // Cases and counts together, as the CLI and the API serve them.
+    let report = store.test_case_report(&id).unwrap();
+    assert_eq!(report.execution, id);
+    assert_eq!(report.counts, counts);
+    assert_eq!(report.cases, cases);
+
     // By name too; an execution without cases has none.
     let name = store.execution(&id).unwrap().unwrap().execution.name;
     assert_eq!(store.test_cases(&name).unwrap().len(), 6);
