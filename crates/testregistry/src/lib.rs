@@ -16,6 +16,10 @@
 //! - Stand-ins ([`busybox_image`], [`alpine_image`], [`bash_image`], [`push_standins`]): the
 //!   test cluster's busybox-static images, pushed as `library/alpine`, `library/busybox` and
 //!   `library/bash`, so a run with `--registry-mirror docker.io=<host>` finds `alpine:3.20`.
+//! - Corpus stand-ins ([`curl_image`], [`python_image`], [`push_corpus_standins`]): the tool
+//!   images the corpus runs, made from this machine's Debian packages ([`HostFiles`]: files,
+//!   the libraries `ldd` names, the symlinks on the way) over the busybox layer, pushed as
+//!   `curlimages/curl:8.7.1` and `python:3.12.6-alpine3.20` (and the corpus's other tags).
 //!
 //! A missing `docker-registry`, `busybox-static` or `bash-static` is a counted skip (the
 //! function returns `None` and the test returns), a failure under `CI`.
@@ -27,11 +31,18 @@
 //! println!("alpine:3.20 is {} at {}", standins.alpine.manifest_digest, registry.host);
 //! ```
 
+mod corpus_standin;
+mod host_files;
 mod image;
 mod registry;
 mod standin;
 mod tarball;
 
+pub use corpus_standin::{
+    CURL_TAGS, CorpusStandins, PYTHON_PACKAGES, PYTHON_TAGS, curl_image, push_corpus_standins,
+    python_image,
+};
+pub use host_files::HostFiles;
 pub use image::{Compression, ImageConfig, ImageSpec, Layer, Media, Pushed, PushedLayer, sha256};
 pub use registry::{Auth, Registry, free_port, registry_binary, served_requests};
 pub use standin::{
