@@ -104,6 +104,20 @@ impl Registry {
         })
     }
 
+    /// A registry someone else runs at `host` (`127.0.0.1:15000`, the test cluster's), to
+    /// push to: nothing is started or stopped, and [`Registry::requests`] sees nothing.
+    ///
+    /// # Panics
+    /// When no temporary directory can be made.
+    pub fn existing(host: &str) -> Self {
+        Self {
+            child: None,
+            host: host.to_owned(),
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            users: Vec::new(),
+        }
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base(&self) -> String {
         format!("http://{}", self.host)
