@@ -133,5 +133,7 @@ pub use runner::RunnerIdentity;
 pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store};
 pub use test_cases::{StoredTestCase, TestCaseCounts, TestCaseReport};
-pub use testwerk_reports::{CaseStatus, TestCase};
+pub use testwerk_reports::{
+    CaseStatus, ReadReportError, ReportSummary, TestCase, Warning as ReportWarning,
+};
 pub use time::{ParseTimestampError, Timestamp};

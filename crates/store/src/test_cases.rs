@@ -5,7 +5,7 @@ use std::fmt;
 
 use rusqlite::{Transaction, params};
 use serde::Serialize;
-use testwerk_reports::{CaseStatus, TestCase};
+use testwerk_reports::{CaseStatus, ReadReportError, ReportSummary, TestCase, read_report_file};
 
 use crate::error::StoreError;
 use crate::query::{parse, parse_opt};
@@ -88,6 +88,9 @@ pub struct TestCaseReport {
     pub cases: Vec<StoredTestCase>,
 }
 
+/// Cases recorded per transaction by [`Store::record_report_file`].
+const REPORT_BATCH: usize = 2000;
+
 /// The list order: failures, then errors, then skips, then passes; in recording order within.
 const FAILURES_FIRST: &str = "CASE status WHEN 'failed' THEN 0 WHEN 'error' THEN 1
                               WHEN 'skipped' THEN 2 ELSE 3 END, seq";
@@ -146,6 +149,32 @@ impl Store {
             };
             insert().map_err(|e| self.sqlite(e))
         })
+    }
+
+    /// Reads the report file at `path` (artifact `report` of step `step_ref`) and records its
+    /// test cases for execution `id`, [`REPORT_BATCH`] per transaction, never holding more in
+    /// memory. A file that is not a JUnit/xUnit report records nothing
+    /// ([`ReportSummary::format`] is `None`); a malformed one records the cases before the
+    /// problem and returns its warning, for the caller to show and log.
+    pub fn record_report_file(
+        &self,
+        id: &str,
+        step_ref: &str,
+        report: &str,
+        path: &std::path::Path,
+    ) -> Result<ReportSummary, ReadReportError<StoreError>> {
+        let mut batch = Vec::with_capacity(REPORT_BATCH);
+        let summary = read_report_file(path, report, |case| {
+            batch.push(case);
+            if batch.len() == REPORT_BATCH {
+                self.record_test_cases(id, step_ref, report, &batch)?;
+                batch.clear();
+            }
+            Ok(())
+        })?;
+        self.record_test_cases(id, step_ref, report, &batch)
+            .map_err(ReadReportError::Stopped)?;
+        Ok(summary)
     }
 
     /// The execution `query` names with its test cases and their counts, read together.

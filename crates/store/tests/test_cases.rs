@@ -144,6 +144,37 @@ fn secrets_in_names_and_messages_are_masked() {
 }
 
 #[test]
+fn a_report_that_is_not_one_or_is_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_d, _p, store) = temp_store();
+    let id = store.create_execution(new_execution("w")).unwrap().id;
+    let pom = dir.path().join("pom.xml");
+    std::fs::write(&pom, "<project><testcase name=\"x\"/></project>").unwrap();
+    let summary = store
+        .record_report_file(&id, "r1", "pom.xml", &pom)
+        .unwrap();
+    assert_eq!((summary.format, summary.cases), (None, 0));
+    let cut = dir.path().join("cut.xml");
+    std::fs::write(
+        &cut,
+        "<testsuite name=\"s\"><testcase name=\"a\"/><testcase name=\"b\"><fail",
+    )
+    .unwrap();
+    let summary = store
+        .record_report_file(&id, "r1", "cut.xml", &cut)
+        .unwrap();
+    assert_eq!(summary.cases, 1);
+    assert_eq!(summary.warnings.len(), 1);
+    assert!(summary.warnings[0].to_string().contains("cut.xml"));
+    assert_eq!(store.test_cases(&id).unwrap().len(), 1);
+    let missing = store.record_report_file(&id, "r1", "gone.xml", &dir.path().join("gone.xml"));
+    assert!(matches!(
+        missing,
+        Err(testwerk_reports::ReadReportError::Open { .. })
+    ));
+}
+
+#[test]
 fn a_generated_report_is_stored_in_batches() {
     use std::io::BufWriter;
     let dir = tempfile::tempdir().unwrap();
@@ -155,20 +186,25 @@ fn a_generated_report_is_stored_in_batches() {
 
     let (_dir, _path, store) = temp_store();
     let id = store.create_execution(new_execution("w")).unwrap().id;
-    let mut batch = Vec::with_capacity(1000);
-    let summary = testwerk_reports::read_report_file::<StoreError>(&path, "big.xml", |case| {
-        batch.push(case);
-        if batch.len() == 1000 {
-            store.record_test_cases(&id, "r1", "big.xml", &batch)?;
-            batch.clear();
-        }
-        Ok(())
-    })
-    .unwrap();
-    store
-        .record_test_cases(&id, "r1", "big.xml", &batch)
+    let summary = store
+        .record_report_file(&id, "r1", "reports/big.xml", &path)
         .unwrap();
+    assert_eq!(
+        summary.cases,
+        written.passed + written.failed + written.error + written.skipped
+    );
     assert!(summary.warnings.is_empty());
+    let stored = store.test_cases(&id).unwrap();
+    assert_eq!(stored.len() as u64, summary.cases);
+    assert!(
+        stored
+            .iter()
+            .all(|c| c.report == "reports/big.xml" && c.step_ref == "r1")
+    );
+    // Numbered without a gap across the batches.
+    let mut seqs: Vec<u64> = stored.iter().map(|c| c.seq).collect();
+    seqs.sort_unstable();
+    assert!(seqs.iter().enumerate().all(|(i, s)| *s == i as u64));
     assert_eq!(
         store.test_case_counts(&id).unwrap(),
         TestCaseCounts {
