@@ -115,3 +115,108 @@ fn curl_and_pytest_stand_ins_run_and_pytest_writes_a_report_we_read() {
         cases[1]
     );
 }
+
+/// A Postman collection with one request to the registry and two tests, one failing.
+const COLLECTION: &str = r#"{
+  "info": {"name": "standin", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+  "item": [{
+    "name": "Registry",
+    "request": {"method": "GET", "url": "http://REGISTRY/v2/"},
+    "event": [{"listen": "test", "script": {"exec": [
+      "pm.test('status is 200', function () { pm.response.to.have.status(200); });",
+      "pm.test('status is 418', function () { pm.response.to.have.status(418); });"
+    ]}}]
+  }]
+}"#;
+
+#[test]
+fn the_newman_stand_in_runs_a_collection_and_writes_a_junit_report() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let Some(newman) = testwerk_testregistry::newman_image() else {
+        return;
+    };
+    testwerk_testregistry::push_tags(
+        &registry,
+        "postman/newman",
+        testwerk_testregistry::NEWMAN_TAGS,
+        &newman,
+    );
+    println!(
+        "newman stand-in built and pushed in {:?}",
+        started.elapsed()
+    );
+    let dir = scratch("newman-standin");
+    // One line: it goes into a YAML block scalar.
+    let collection = COLLECTION.replace("REGISTRY", &registry.host).replace('\n', " ");
+    let file = dir.join("newman.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata:
+  name: newman
+spec:
+  container:
+    image: postman/newman:6-alpine
+  steps:
+  - name: Newman
+    shell: |
+      newman --version
+      cat > c.json <<'END'
+      {collection}
+      END
+      newman run c.json -r cli,junit --reporter-junit-export /data/newman.xml || echo \"newman exit $?\"
+      cat /data/newman.xml; echo
+"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mirror = format!("docker.io={}", registry.host);
+    let db = dir.join("db");
+    let (code, out, err) = testwerk_run(
+        &db,
+        &[
+            file.to_str().unwrap_or_default(),
+            "--registry-mirror",
+            &mirror,
+            "--insecure",
+            &registry.host,
+            "--image-cache",
+            dir.join("images").to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains(testwerk_testregistry::NEWMAN_VERSION),
+        "newman runs: {}",
+        tail(&out)
+    );
+    assert!(
+        out.contains("newman exit 1"),
+        "one test failed: {}",
+        tail(&out)
+    );
+    let (code, log, err) = testwerk_with_store(&db, &["logs", "newman-1"]);
+    assert_eq!(code, Some(0), "{err}");
+    let xml: String = log
+        .lines()
+        .skip_while(|l| !l.starts_with("<?xml"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut reader = ReportReader::new(xml.as_bytes(), "newman.xml");
+    assert_eq!(reader.format(), Some(Format::Junit), "{log}");
+    let outcome: Vec<(String, CaseStatus)> = reader.by_ref().map(|c| (c.name, c.status)).collect();
+    assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+    assert_eq!(
+        outcome,
+        [
+            ("status is 200".to_owned(), CaseStatus::Passed),
+            ("status is 418".to_owned(), CaseStatus::Failed)
+        ],
+        "{xml}"
+    );
+}

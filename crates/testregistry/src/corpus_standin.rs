@@ -178,15 +178,17 @@ pub struct CorpusStandins {
 pub fn push_corpus_standins(registry: &Registry) -> Option<CorpusStandins> {
     let curl = curl_image()?;
     let python = python_image()?;
-    let push = |repo: &str, tags: &[&str], image: &ImageSpec| {
-        let pushed = registry.push(repo, tags[0], image);
-        for tag in &tags[1..] {
-            registry.tag(repo, &pushed, tag);
-        }
-        pushed
-    };
     Some(CorpusStandins {
-        curl: push("curlimages/curl", CURL_TAGS, &curl),
-        python: push("library/python", PYTHON_TAGS, &python),
+        curl: push_tags(registry, "curlimages/curl", CURL_TAGS, &curl),
+        python: push_tags(registry, "library/python", PYTHON_TAGS, &python),
     })
+}
+
+/// Pushes `image` as `repo:<tag>` for every tag (the first one uploads, the rest tag it).
+pub fn push_tags(registry: &Registry, repo: &str, tags: &[&str], image: &ImageSpec) -> Pushed {
+    let pushed = registry.push(repo, tags[0], image);
+    for tag in &tags[1..] {
+        registry.tag(repo, &pushed, tag);
+    }
+    pushed
 }

@@ -114,10 +114,58 @@ impl HostFiles {
         }
     }
 
+    /// Adds the directory tree `host` under another path, `image` (absolute): files with
+    /// their modes, symlinks as they are (a `node_modules/.bin` link stays relative). For a
+    /// tool built into a cache directory (`npm install --prefix`, `go install`).
+    ///
+    /// # Panics
+    /// When `host` cannot be read.
+    pub fn add_tree_as(&mut self, host: &Path, image: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some(parent) = Path::new(image).parent() {
+            self.add_parents(parent);
+        }
+        let meta =
+            std::fs::symlink_metadata(host).unwrap_or_else(|e| panic!("{}: {e}", host.display()));
+        let image_path = Path::new(image);
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(host)
+                .unwrap_or_else(|e| panic!("readlink {}: {e}", host.display()));
+            self.insert(
+                image_path,
+                Kind::Symlink(target.to_string_lossy().into_owned()),
+                0o777,
+            );
+        } else if meta.is_dir() {
+            self.insert(image_path, Kind::Dir, meta.permissions().mode() & 0o7777);
+            let entries =
+                std::fs::read_dir(host).unwrap_or_else(|e| panic!("read {}: {e}", host.display()));
+            for entry in entries {
+                let entry = entry.unwrap_or_else(|e| panic!("read {}: {e}", host.display()));
+                let name = entry.file_name();
+                let inner = image_path.join(&name);
+                self.add_tree_as(&entry.path(), &inner.to_string_lossy());
+            }
+        } else if meta.is_file() {
+            let bytes =
+                std::fs::read(host).unwrap_or_else(|e| panic!("read {}: {e}", host.display()));
+            if bytes.starts_with(b"\x7fELF") {
+                self.elves.push(host.to_owned());
+            }
+            self.insert(
+                image_path,
+                Kind::File(bytes),
+                meta.permissions().mode() & 0o7777,
+            );
+        }
+    }
+
     /// Adds an entry of its own (a script, `/etc/passwd`), replacing a host file there.
     pub fn put(&mut self, entry: Entry) {
         let path = entry.path.trim_start_matches('/').to_owned();
-        self.add_parents(Path::new("/").join(&path).as_path());
+        if let Some(parent) = Path::new("/").join(&path).parent() {
+            self.add_parents(parent);
+        }
         self.entries.insert(path, entry);
     }
 
@@ -208,22 +256,43 @@ impl HostFiles {
         // Sockets, FIFOs and devices are not part of a program.
     }
 
-    /// Adds `path`'s parent directories (and `path` when it is one).
+    /// Adds `path` and its parents as directories, but a parent that is a symlink here
+    /// (`/lib` → `usr/lib`) as that symlink, with the directories it leads to (never their
+    /// contents).
     fn add_parents(&mut self, path: &Path) {
+        self.add_parents_within(path, 0);
+    }
+
+    fn add_parents_within(&mut self, path: &Path, links: usize) {
+        assert!(
+            links <= MAX_LINKS,
+            "too many symlinks resolving {}",
+            path.display()
+        );
+        let components: Vec<Component<'_>> = path.components().collect();
         let mut at = PathBuf::from("/");
-        for component in path.components() {
-            if let Component::Normal(name) = component {
-                at.push(name);
-                if !self.entries.contains_key(&key(&at)) {
-                    // Through a symlinked directory, `add` records the symlink instead.
-                    match std::fs::symlink_metadata(&at) {
-                        Ok(meta) if meta.file_type().is_symlink() => {
-                            self.add(&at);
-                            return;
-                        }
-                        _ => self.insert(&at, Kind::Dir, 0o755),
-                    }
+        for (i, component) in components.iter().enumerate() {
+            let Component::Normal(name) = component else {
+                continue;
+            };
+            at.push(name);
+            let link = std::fs::symlink_metadata(&at)
+                .ok()
+                .filter(|m| m.file_type().is_symlink())
+                .and_then(|_| std::fs::read_link(&at).ok());
+            match link {
+                Some(target) => {
+                    self.insert(
+                        &at,
+                        Kind::Symlink(target.to_string_lossy().into_owned()),
+                        0o777,
+                    );
+                    let rest: PathBuf = components[i + 1..].iter().collect();
+                    let resolved = at.parent().unwrap_or(Path::new("/")).join(target);
+                    self.add_parents_within(&normalize(&resolved.join(rest)), links + 1);
+                    return;
                 }
+                None => self.insert(&at, Kind::Dir, 0o755),
             }
         }
     }

@@ -19,7 +19,9 @@
 //! - Corpus stand-ins ([`curl_image`], [`python_image`], [`push_corpus_standins`]): the tool
 //!   images the corpus runs, made from this machine's Debian packages ([`HostFiles`]: files,
 //!   the libraries `ldd` names, the symlinks on the way) over the busybox layer, pushed as
-//!   `curlimages/curl:8.7.1` and `python:3.12.6-alpine3.20` (and the corpus's other tags).
+//!   `curlimages/curl:8.7.1` and `python:3.12.6-alpine3.20` (and the corpus's other tags);
+//!   [`newman_image`] and [`k6_image`] from tools built once from npm and the Go module proxy
+//!   into [`standin_cache`].
 //!
 //! A missing `docker-registry`, `busybox-static` or `bash-static` is a counted skip (the
 //! function returns `None` and the test returns), a failure under `CI`.
@@ -37,10 +39,11 @@ mod image;
 mod registry;
 mod standin;
 mod tarball;
+mod tool_standin;
 
 pub use corpus_standin::{
     CURL_TAGS, CorpusStandins, PYTHON_PACKAGES, PYTHON_TAGS, curl_image, push_corpus_standins,
-    python_image,
+    push_tags, python_image,
 };
 pub use host_files::HostFiles;
 pub use image::{Compression, ImageConfig, ImageSpec, Layer, Media, Pushed, PushedLayer, sha256};
@@ -50,3 +53,7 @@ pub use standin::{
     busybox_image, busybox_layer, push_standins,
 };
 pub use tarball::{Entry, Kind, tar};
+pub use tool_standin::{
+    K6_TAGS, K6_VERSION, NEWMAN_TAGS, NEWMAN_VERSION, k6_binary, k6_image, newman_image,
+    newman_modules, standin_cache,
+};
