@@ -26,6 +26,8 @@ spec:
       image: python:3.12.6-alpine3.20
     shell: |
       python3 -m pytest --version
+      printf 'pytest==8.3.3\\n' > /tmp/requirements.txt
+      pip install -r /tmp/requirements.txt --no-index && echo 'requirements satisfied offline'
       mkdir -p /data/t && cd /data/t
       printf 'def test_ok():\\n    assert 1 + 1 == 2\\n\\ndef test_bad():\\n    assert 1 == 2\\n' > test_x.py
       pytest -q -p no:cacheprovider --junitxml=/data/report.xml test_x.py || echo \"pytest exit $?\"
@@ -77,7 +79,11 @@ fn curl_and_pytest_stand_ins_run_and_pytest_writes_a_report_we_read() {
         "curl reached the registry: {}",
         tail(&out)
     );
-    assert!(out.contains("pytest 7."), "pytest runs: {}", tail(&out));
+    assert!(
+        out.contains("pytest 8.3.3"),
+        "the corpus's pinned pytest runs: {}",
+        tail(&out)
+    );
     assert!(
         out.contains("pytest exit 1"),
         "one test failed: {}",
@@ -150,7 +156,9 @@ fn the_newman_stand_in_runs_a_collection_and_writes_a_junit_report() {
     );
     let dir = scratch("newman-standin");
     // One line: it goes into a YAML block scalar.
-    let collection = COLLECTION.replace("REGISTRY", &registry.host).replace('\n', " ");
+    let collection = COLLECTION
+        .replace("REGISTRY", &registry.host)
+        .replace('\n', " ");
     let file = dir.join("newman.yaml");
     std::fs::write(
         &file,

@@ -13,13 +13,20 @@ use testwerk_testregistry::{
     newman_image, python_image,
 };
 
+/// A stand-in: its repository, its tags, and how it is built.
+type Standin = (
+    &'static str,
+    &'static [&'static str],
+    fn() -> Option<ImageSpec>,
+);
+
 fn main() {
     let Some(host) = std::env::args().nth(1) else {
         eprintln!("usage: push_corpus_standins HOST:PORT (the registry, e.g. 127.0.0.1:15000)");
         std::process::exit(2);
     };
     let registry = Registry::existing(&host);
-    let images: [(&str, &[&str], fn() -> Option<ImageSpec>); 4] = [
+    let images: [Standin; 4] = [
         ("curlimages/curl", CURL_TAGS, curl_image),
         ("library/python", PYTHON_TAGS, python_image),
         ("postman/newman", NEWMAN_TAGS, newman_image),

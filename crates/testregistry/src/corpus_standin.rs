@@ -15,6 +15,7 @@ use crate::image::{ImageConfig, ImageSpec, Media, Pushed};
 use crate::registry::Registry;
 use crate::standin::{STANDIN_PATH, busybox_layer};
 use crate::tarball::Entry;
+use crate::tool_standin::corpus_pytest_site;
 
 /// `curlimages/curl` tags the corpus names.
 pub const CURL_TAGS: &[&str] = &["8.7.1", "latest"];
@@ -118,7 +119,8 @@ pub fn curl_image() -> Option<ImageSpec> {
 }
 
 /// The `python` stand-in: busybox, Debian's Python 3.11 with pytest and pip
-/// ([`PYTHON_PACKAGES`]) and their libraries, `python`/`python3`/`pip`/`pytest` in
+/// ([`PYTHON_PACKAGES`]) and their libraries, and on top, where pip installs, the pytest the
+/// corpus pins ([`CORPUS_PYTEST`], from PyPI once); `python`/`python3`/`pip`/`pytest` in
 /// `/usr/local/bin` as in the original; command `python3`, `LANG=C.UTF-8`. Debian's
 /// `EXTERNALLY-MANAGED` marker is left out, so `pip install` installs as in the original.
 /// `None` (a counted skip) without busybox-static or one of the packages.
@@ -135,9 +137,22 @@ pub fn python_image() -> Option<ImageSpec> {
         &format!("Debian packages {}", missing.join(" ")),
         &format!("apt-get install -y {}", missing.join(" ")),
     )?;
+    let pytest = corpus_pytest_site()?;
     let mut files = HostFiles::new().exclude("/usr/lib/python3.11/EXTERNALLY-MANAGED");
     for package in PYTHON_PACKAGES {
         files.add_package(package);
+    }
+    // Where pip installs in this Python, and ahead of Debian's packages on `sys.path`.
+    let site = "/usr/local/lib/python3.11/dist-packages";
+    for entry in std::fs::read_dir(&pytest)
+        .unwrap_or_else(|e| panic!("{}: {e}", pytest.display()))
+        .flatten()
+    {
+        // pip's `bin/` scripts name the host's interpreter; Debian's `pytest-3` serves.
+        if entry.file_name() != "bin" {
+            let name = entry.file_name();
+            files.add_tree_as(&entry.path(), &format!("{site}/{}", name.to_string_lossy()));
+        }
     }
     files.add_libraries();
     for (link, target) in [

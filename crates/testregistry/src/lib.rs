@@ -54,6 +54,6 @@ pub use standin::{
 };
 pub use tarball::{Entry, Kind, tar};
 pub use tool_standin::{
-    K6_TAGS, K6_VERSION, NEWMAN_TAGS, NEWMAN_VERSION, k6_binary, k6_image, newman_image,
-    newman_modules, standin_cache,
+    CORPUS_PYTEST, K6_TAGS, K6_VERSION, NEWMAN_TAGS, NEWMAN_VERSION, corpus_pytest_site, k6_binary,
+    k6_image, newman_image, newman_modules, standin_cache,
 };

@@ -26,6 +26,11 @@ pub const K6_VERSION: &str = "1.1.0";
 /// `grafana/k6` tags the corpus names (`1.3.0-with-browser` is left out: no browser here).
 pub const K6_TAGS: &[&str] = &["1.1.0", "0.49.0", "0.43.1", "master", "latest"];
 
+/// The pytest the corpus's pytest project pins (`requirements.txt`: `pytest==8.3.3`); the
+/// Python stand-in carries it, with its dependencies, so that the workflow's `pip install -r
+/// requirements.txt` finds everything installed and needs no network.
+pub const CORPUS_PYTEST: &str = "8.3.3";
+
 /// Where built tools are kept.
 pub fn standin_cache() -> PathBuf {
     if let Some(dir) = std::env::var_os("TESTWERK_STANDIN_CACHE").filter(|d| !d.is_empty()) {
@@ -72,6 +77,39 @@ pub fn newman_modules() -> Option<PathBuf> {
         );
     }
     Some(modules)
+}
+
+/// A `site-packages` tree holding pytest [`CORPUS_PYTEST`] and its dependencies, installed
+/// from PyPI with this machine's pip the first time.
+#[track_caller]
+pub fn corpus_pytest_site() -> Option<PathBuf> {
+    let site = standin_cache().join(format!("pytest-{CORPUS_PYTEST}/site"));
+    if !site
+        .join(format!("pytest-{CORPUS_PYTEST}.dist-info"))
+        .is_dir()
+    {
+        let python = available(
+            Some(PathBuf::from("/usr/bin/python3")).filter(|p| p.is_file()),
+            "Debian's python3",
+            "apt-get install -y python3-pip",
+        )?;
+        build(
+            "pytest",
+            Command::new(python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                // Into a directory of its own, not the system: Debian's marker is about that.
+                .args(["--no-compile", "--break-system-packages", "--target"])
+                .arg(&site)
+                .arg(format!("pytest=={CORPUS_PYTEST}")),
+        );
+    }
+    Some(site)
 }
 
 /// The `k6` binary [`K6_VERSION`], built with `go install` the first time (static, no cgo).
