@@ -129,6 +129,11 @@ impl<R: BufRead> ReportReader<R> {
         self.xml.get_mut().start_event(self.last_was_text);
         let case = match self.xml.read_event_into(&mut buf) {
             Ok(event) => self.handle(event),
+            // Before the root element, broken XML is just not a report.
+            Err(_) if self.format.is_none() => {
+                self.not_a_report();
+                None
+            }
             Err(e) => {
                 self.stop_with(format!("malformed XML: {e}"));
                 None

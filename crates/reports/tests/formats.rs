@@ -259,6 +259,9 @@ fn other_documents_are_not_reports() {
         "<html><body><testcase name=\"x\"/></body></html>",
         "<?xml version=\"1.0\"?><project><testsuite name=\"a\"/></project>",
         "\u{0}\u{1}binary",
+        "<?xml version=\"1.0\"?><!-- unterminated",
+        "<!DOCTYPE",
+        "<\u{1}>",
     ] {
         let (format, cases, warnings) = read(input);
         assert_eq!(format, None, "{input:?}");
