@@ -228,3 +228,76 @@ spec:
         "{xml}"
     );
 }
+
+#[test]
+fn the_k6_stand_in_runs_a_load_test_as_its_user() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let Some(k6) = testwerk_testregistry::k6_image() else {
+        return;
+    };
+    testwerk_testregistry::push_tags(&registry, "grafana/k6", testwerk_testregistry::K6_TAGS, &k6);
+    println!("k6 stand-in built and pushed in {:?}", started.elapsed());
+    let dir = scratch("k6-standin");
+    let file = dir.join("k6.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata:
+  name: k6
+spec:
+  container:
+    image: grafana/k6:1.1.0
+  steps:
+  - name: Load
+    shell: |
+      k6 version
+      echo \"uid $(id -u) in $(pwd), home $HOME\"
+      cat > script.js <<'END'
+      import http from 'k6/http';
+      import {{ check }} from 'k6';
+      export const options = {{ vus: 1, iterations: 3, thresholds: {{ checks: ['rate==1'] }} }};
+      export default function () {{
+        check(http.get('http://{host}/v2/'), {{ 'status is 200': (r) => r.status === 200 }});
+      }}
+      END
+      k6 run --no-color script.js
+",
+            host = registry.host
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mirror = format!("docker.io={}", registry.host);
+    let (code, out, err) = testwerk_run(
+        &dir.join("db"),
+        &[
+            file.to_str().unwrap_or_default(),
+            "--registry-mirror",
+            &mirror,
+            "--insecure",
+            &registry.host,
+            "--image-cache",
+            dir.join("images").to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains(&format!("k6 v{}", testwerk_testregistry::K6_VERSION)),
+        "k6 runs: {}",
+        tail(&out)
+    );
+    assert!(
+        out.contains("uid 12345 in /home/k6, home /home/k6"),
+        "as the image's user, with its home from the image's /etc/passwd (runc's rule): {}",
+        tail(&out)
+    );
+    assert!(
+        out.contains("status is 200") && out.contains("3 complete"),
+        "the load test ran its three iterations against the registry: {}",
+        tail(&out)
+    );
+}

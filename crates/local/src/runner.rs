@@ -434,7 +434,10 @@ fn check_host_mounts(container: &Container) -> Result<(), LocalError> {
     Ok(())
 }
 
-/// The image's environment, with a PATH and HOME when it sets none.
+/// The image's environment, with a PATH when it sets none. HOME is left to runc when the
+/// image sets none: runc sets it to the home of the container's user in the image's
+/// `/etc/passwd` (`/home/k6` for `grafana/k6`'s user 12345, `/root` for root), as on the
+/// cluster, where the same runc starts the container.
 fn image_env(root: &ImageRoot) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = root
         .env
@@ -444,9 +447,6 @@ fn image_env(root: &ImageRoot) -> Vec<(String, String)> {
         .collect();
     if !env.iter().any(|(k, _)| k == "PATH") {
         env.insert(0, ("PATH".to_owned(), DEFAULT_PATH.to_owned()));
-    }
-    if !env.iter().any(|(k, _)| k == "HOME") {
-        env.push(("HOME".to_owned(), "/root".to_owned()));
     }
     env
 }
