@@ -301,3 +301,79 @@ spec:
         tail(&out)
     );
 }
+
+/// The corpus's `pytest-workflow-smoke`, unchanged: its tests cloned from a mirror of
+/// `https://github.com/kubeshop/testkube` (upstream's `test/` folder served by `git
+/// http-backend` on 127.0.0.1), run in the `python:3.12.6-alpine3.20` stand-in, where its
+/// `pip install -r requirements.txt` finds the pinned pytest installed.
+#[test]
+fn the_corpus_pytest_workflow_passes_locally_from_the_mirror() {
+    // Content is cloned by the toolkit inside the python image: it must be static.
+    let Some(_toolkit) = toolkit_binary() else {
+        return;
+    };
+    let Some(corpus) = testwerk_testinputs::corpus() else {
+        return;
+    };
+    let upstream = corpus
+        .parent()
+        .map(|p| p.join("testkube-repo"))
+        .filter(|p| p.join("test").is_dir());
+    let Some(upstream) = testwerk_testinputs::available(
+        upstream,
+        "upstream's test/ folder (testkube-repo beside the corpus)",
+        "put the testkube repository's test/ folder in testkube-repo beside the corpus",
+    ) else {
+        return;
+    };
+    let Some(repos) = testwerk_testcontent::Repos::new() else {
+        return;
+    };
+    repos.from_tree("kubeshop/testkube", &upstream);
+    let Some(git) = testwerk_testcontent::GitServer::start(repos.root()) else {
+        return;
+    };
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let Some(_standins) = push_corpus_standins(&registry) else {
+        return;
+    };
+    let dir = scratch("corpus-pytest");
+    let file = corpus.join("test/pytest/crd-workflow/smoke.yaml");
+    let registry_mirror = format!("docker.io={}", registry.host);
+    let git_mirror = format!("https://github.com/={}", git.base_url());
+    let (code, out, err) = testwerk_run(
+        &dir.join("db"),
+        &[
+            file.to_str().unwrap_or_default(),
+            "--workflow",
+            "pytest-workflow-smoke",
+            "--registry-mirror",
+            &registry_mirror,
+            "--insecure",
+            &registry.host,
+            "--git-mirror",
+            &git_mirror,
+            "--image-cache",
+            dir.join("images").to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("Requirement already satisfied: pytest==8.3.3"),
+        "pip found the pinned pytest: {}",
+        tail(&out)
+    );
+    assert!(
+        out.contains(" passed"),
+        "pytest ran the tests: {}",
+        tail(&out)
+    );
+    assert!(
+        git.served()
+            .iter()
+            .any(|s| s.url.contains("kubeshop/testkube")),
+        "cloned from the mirror"
+    );
+}
