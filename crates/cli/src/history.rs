@@ -130,6 +130,17 @@ fn show_to(
     writeln!(out, "  created:  {}", e.created_at)?;
     writeln!(out, "  steps:")?;
     write_steps(out, &d)?;
+    // Test cases from its reports: the counts here, the cases under `testwerk tests`.
+    let counts = store
+        .test_case_counts(&e.id)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    if counts.total() > 0 {
+        writeln!(
+            out,
+            "  tests:    {counts} (`testwerk tests {}` lists them)",
+            e.name
+        )?;
+    }
     if !d.outputs.is_empty() {
         writeln!(out, "  outputs:")?;
         for o in &d.outputs {

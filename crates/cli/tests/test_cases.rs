@@ -117,6 +117,16 @@ fn tests_shows_failures_first_and_a_summary() {
             .contains("BBBTests.java:42")
     );
 
+    // `executions <id>` says how many, and where to see them.
+    let (code, out, err) = testwerk_with_store(&db, &["executions", "junit-1"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("  tests:    2 passed, 1 failed, 1 error, 1 skipped (`testwerk tests junit-1` lists them)"),
+        "{out}"
+    );
+    let (_, out, _) = testwerk_with_store(&db, &["executions", "junit-2"]);
+    assert!(!out.contains("tests:"), "no line without cases: {out}");
+
     // An execution without cases, and no execution at all.
     let (code, out, _) = testwerk_with_store(&db, &["tests", &empty.name]);
     assert_eq!(code, Some(0));
