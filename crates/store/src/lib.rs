@@ -52,6 +52,8 @@
 //! - [`TestCase`]s read from the JUnit/xUnit reports among a step's artifacts, numbered in
 //!   recording order ([`Store::record_test_cases`]), listed failures first
 //!   ([`Store::test_cases`]) and counted per status ([`Store::test_case_counts`]).
+//! - [`ArtifactRecord`]s: the files `artifacts` steps kept, per step, with size and content
+//!   type; the bytes live in artifact storage (`testwerk-artifacts`).
 //!
 //! Times are [`Timestamp`]s: UTC, RFC 3339 with milliseconds.
 //!
@@ -102,11 +104,12 @@
 //! | `outputs` | `(execution, step_ref, name) →` JSON value |
 //! | `logs` | `(execution, seq) →` step ref, time, text, bytes cut |
 //! | `events` | `(execution, uid, count) →` Kubernetes event |
-//! | `artifacts` | `(execution, step_ref, name) →` size, content type, storage key |
+//! | `artifacts` | `(execution, step_ref, name) →` size, content type, storage key ([`Store::record_artifact`]) |
 //! | `test_cases` | `(execution, seq) →` step ref, report, suite, class, name, time, status, message |
 //!
 //! Inspect it with `sqlite3 ~/.local/share/testwerk/testwerk.db`.
 
+mod artifacts;
 mod error;
 mod events;
 mod id;
@@ -121,6 +124,7 @@ mod store;
 mod test_cases;
 mod time;
 
+pub use artifacts::{ArtifactRecord, NewArtifact};
 pub use error::StoreError;
 pub use id::new_execution_id;
 pub use logs::MAX_LOG_LINE_BYTES;
