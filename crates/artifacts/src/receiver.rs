@@ -181,11 +181,21 @@ async fn upload(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 255)
         .map_or_else(|| content_type::by_name(&name).to_owned(), str::to_owned);
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let (storage_key, size) = match receiver.storage.put(&key, stream, receiver.max_size).await {
+    let mut stream = body.into_data_stream().map_err(std::io::Error::other);
+    let stored = receiver
+        .storage
+        .put(&key, &mut stream, receiver.max_size)
+        .await;
+    let (storage_key, size) = match stored {
         Ok(stored) => stored,
         Err(e) => {
             tracing::warn!(execution = %id, step = %step, "artifact `{name}` not stored: {e}");
+            if matches!(
+                e,
+                StorageError::Full { .. } | StorageError::Remote { .. } | StorageError::Io { .. }
+            ) {
+                drain(&mut stream, receiver.max_size).await;
+            }
             return error(storage_status(&e), e.to_string());
         }
     };
@@ -239,6 +249,24 @@ async fn upload(
         answer["warnings"] = json!(warnings);
     }
     (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+/// Reads and drops the rest of a refused upload (at most `limit` bytes, for at most a
+/// minute), so that the client, still sending, gets to read our answer with its reason
+/// instead of a reset connection.
+async fn drain<S>(stream: &mut S, limit: u64)
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin,
+{
+    use futures_util::StreamExt;
+    let mut read = 0u64;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while read <= limit {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => read += chunk.len() as u64,
+            _ => return,
+        }
+    }
 }
 
 async fn list(State(receiver): State<Arc<Receiver>>, Path(id): Path<String>) -> Response {

@@ -127,7 +127,7 @@ impl Storage {
     pub async fn put<S>(
         &self,
         key: &ArtifactKey,
-        body: S,
+        body: &mut S,
         limit: u64,
     ) -> Result<(String, u64), StorageError>
     where
@@ -149,7 +149,7 @@ impl Storage {
         root: &Path,
         storage_key: &str,
         key: &ArtifactKey,
-        mut body: S,
+        body: &mut S,
         limit: u64,
     ) -> Result<u64, StorageError>
     where
@@ -233,7 +233,7 @@ impl Storage {
         store: &Arc<dyn ObjectStore>,
         path: &ObjectPath,
         key: &ArtifactKey,
-        mut body: S,
+        body: &mut S,
         limit: u64,
     ) -> Result<u64, StorageError>
     where
