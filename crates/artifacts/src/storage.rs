@@ -265,7 +265,7 @@ impl Storage {
             shut_down = true;
             writer.shutdown().await.map_err(|e| StorageError::Remote {
                 storage: self.description.clone(),
-                reason: format!("cannot store `{}`: {e}", key.name()),
+                reason: format!("cannot store `{}`: {}", key.name(), with_causes(&e)),
             })
         }
         .await;
@@ -452,6 +452,11 @@ fn s3_client(s3: &S3Settings) -> Result<object_store::aws::AmazonS3, String> {
 /// `object_store`'s message, with the cause chain (a refused connection is several levels
 /// down). It carries URLs and S3's error codes, never the keys.
 fn describe_remote(e: &object_store::Error) -> String {
+    with_causes(e)
+}
+
+/// `e` and the causes below it that its message does not already say.
+fn with_causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

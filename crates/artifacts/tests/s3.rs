@@ -1,0 +1,113 @@
+//! S3 storage against moto's real S3 server on 127.0.0.1, through the receiver and the
+//! toolkit's real client; and an S3 endpoint nobody answers.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::{Moto, Setup, free_port, write_tree};
+use testwerk_artifacts::{S3Credentials, S3Settings, StorageSettings};
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+fn s3(endpoint: &str, bucket: &str) -> StorageSettings {
+    StorageSettings::S3(S3Settings {
+        bucket: bucket.into(),
+        prefix: "runs".into(),
+        endpoint: Some(endpoint.into()),
+        region: "us-east-1".into(),
+        credentials: Some(S3Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: SECRET.into(),
+            session_token: None,
+        }),
+    })
+}
+
+#[test]
+fn artifacts_go_to_the_bucket_and_read_back() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("artifacts");
+    let setup = Setup::with(
+        tempfile::tempdir().unwrap(),
+        &s3(&moto.endpoint, "artifacts"),
+        |r| r,
+    );
+    let work = setup.dir.path().join("work");
+    // Over the 8 MiB part size: a multipart upload.
+    let big: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
+    write_tree(
+        &work,
+        &[("reports/junit.xml", b"<testsuite/>"), ("big.bin", &big)],
+    );
+    let (out, result) = setup.upload(&["**/*"], &work, "r3");
+    assert_eq!(result, Ok(()), "{out}");
+    assert!(!out.contains(SECRET));
+    let key = format!("runs/{}/r3/reports/junit.xml", setup.execution);
+    assert_eq!(
+        moto.object("artifacts", &key).as_deref(),
+        Some(&b"<testsuite/>"[..])
+    );
+    let records = setup.store.artifacts(&setup.execution).unwrap();
+    let big_record = records.iter().find(|r| r.name == "big.bin").unwrap();
+    assert_eq!(big_record.size, big.len() as u64);
+    let (status, body) = setup.get(&format!(
+        "/api/v1/executions/{}/artifacts/r3/big.bin",
+        setup.execution
+    ));
+    assert_eq!(status, 200);
+    assert!(body == big, "the download differs ({} bytes)", body.len());
+}
+
+#[test]
+fn a_missing_bucket_or_an_unreachable_endpoint_fails_the_upload_with_the_reason() {
+    let Some(moto) = Moto::start() else { return };
+    let setup = Setup::with(
+        tempfile::tempdir().unwrap(),
+        &s3(&moto.endpoint, "nobucket"),
+        |r| r,
+    );
+    let work = setup.dir.path().join("work");
+    write_tree(&work, &[("a.txt", b"a")]);
+    let (out, result) = setup.upload(&["*.txt"], &work, "r1");
+    let error = result.expect_err("no such bucket");
+    assert!(
+        out.contains("a.txt: failed: artifact storage s3://nobucket/runs"),
+        "{out}"
+    );
+    assert!(out.contains("HTTP 502"), "{out}");
+    assert!(
+        out.contains("NoSuchBucket") || out.contains("does not exist"),
+        "{out}"
+    );
+    assert!(!out.contains(SECRET) && !error.contains(SECRET), "{out}");
+    drop(moto);
+
+    // Nothing listens on this port.
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let setup = Setup::with(
+        tempfile::tempdir().unwrap(),
+        &s3(&endpoint, "artifacts"),
+        |r| r,
+    );
+    let work = setup.dir.path().join("work");
+    write_tree(&work, &[("a.txt", b"a"), ("b.txt", b"b")]);
+    let started = std::time::Instant::now();
+    let (out, result) = setup.upload(&["*.txt"], &work, "r1");
+    let error = result.expect_err("unreachable");
+    assert!(error.contains("2 of 2 uploads failed"), "{error}");
+    assert!(
+        out.contains(&format!(
+            "artifact storage s3://artifacts/runs at {endpoint}"
+        )),
+        "{out}"
+    );
+    assert!(out.to_lowercase().contains("connect"), "the reason: {out}");
+    assert!(!out.contains(SECRET) && !error.contains(SECRET), "{out}");
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "gave up in {:?}",
+        started.elapsed()
+    );
+    assert!(setup.store.artifacts(&setup.execution).unwrap().is_empty());
+}
