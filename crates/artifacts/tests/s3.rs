@@ -104,6 +104,8 @@ fn a_missing_bucket_or_an_unreachable_endpoint_fails_the_upload_with_the_reason(
     );
     assert!(out.to_lowercase().contains("connect"), "the reason: {out}");
     assert!(!out.contains(SECRET) && !error.contains(SECRET), "{out}");
+    // Shown with --nocapture: the message a user reads.
+    println!("{out}");
     assert!(
         started.elapsed().as_secs() < 60,
         "gave up in {:?}",
