@@ -12,6 +12,9 @@
 //! | `GET /v1/executions/{id}/tests` | the test cases read from its JUnit/xUnit reports, failures first, with counts per status ([`TestCaseReport`](testwerk_store::TestCaseReport)) |
 //! | `GET /v1/executions/{id}/follow` | live updates as JSON lines: a `header`, then `update`s, then `end`; `?from=N` resumes after the first `N` log lines |
 //! | `POST /v1/executions/{id}/abort`, `/pause`, `/resume` | control it |
+//! | `GET /api/v1/executions/{id}/artifacts` | its artifacts (step, name, size, content type) |
+//! | `GET /api/v1/executions/{id}/artifacts/{step}/{name…}` | one artifact's bytes |
+//! | `PUT /api/v1/executions/{id}/artifacts/{step}/{name…}` | the toolkit's upload, with the execution's token ([`testwerk_artifacts::Receiver`]) |
 
 use std::convert::Infallible;
 use std::sync::Arc;

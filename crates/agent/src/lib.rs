@@ -90,6 +90,13 @@ pub struct AgentConfig {
     pub unschedulable_limit: std::time::Duration,
     /// `--git-mirror FROM=TO`: where execution Pods fetch `content.git` repositories from.
     pub git_mirrors: Vec<testwerk_protocol::toolkit::GitMirror>,
+    /// `--artifacts`, `--s3-endpoint`, `--s3-region`: where artifacts are stored (default: a
+    /// folder beside the store).
+    pub artifact_storage: testwerk_artifacts::StorageFlags,
+    /// `--advertise-url`: the agent's API as execution Pods reach it, for artifact uploads.
+    /// `None`: `http://<listen>` when that is an address Pods can reach (not loopback or
+    /// unspecified); otherwise Pods get no artifact receiver and an `artifacts` step says so.
+    pub advertise_url: Option<String>,
 }
 
 impl AgentConfig {
@@ -99,6 +106,16 @@ impl AgentConfig {
             git_mirrors: self.git_mirrors.clone(),
             artifacts: None,
         }
+    }
+}
+
+/// The URL execution Pods upload artifacts to: `advertise`, or the listen address when Pods can
+/// reach it.
+pub fn artifact_base_url(advertise: Option<&str>, listen: SocketAddr) -> Option<String> {
+    match advertise {
+        Some(url) => Some(url.trim_end_matches('/').to_owned()),
+        None if listen.ip().is_loopback() || listen.ip().is_unspecified() => None,
+        None => Some(format!("http://{listen}")),
     }
 }
 
@@ -112,10 +129,30 @@ pub struct Agent {
     pub view: ClusterView,
     /// The namespace's TestWorkflows and TestWorkflowTemplates, watched.
     pub catalog: catalog::Catalog,
+    /// Receives the artifacts execution Pods upload, and serves them back.
+    pub artifacts: Arc<testwerk_artifacts::Receiver>,
     live: Mutex<HashMap<String, Arc<Live>>>,
 }
 
 impl Agent {
+    /// Where execution `execution` (its full id) uploads artifacts, with its token; `None`
+    /// when Pods cannot reach the agent (no `--advertise-url`, a loopback listen address).
+    pub fn artifact_sink(
+        &self,
+        execution: &str,
+    ) -> Option<testwerk_protocol::toolkit::ArtifactSink> {
+        artifact_base_url(self.config.advertise_url.as_deref(), self.config.listen)
+            .map(|base| self.artifacts.sink(&base, execution))
+    }
+
+    /// What the toolkit of execution `execution` is told: the agent's settings and its
+    /// artifact sink.
+    pub fn toolkit_settings(&self, execution: &str) -> testwerk_protocol::toolkit::ToolkitSettings {
+        let mut settings = self.config.toolkit_settings();
+        settings.artifacts = self.artifact_sink(execution);
+        settings
+    }
+
     /// Starts following `live`; `false` if it is followed already.
     pub fn track(&self, live: Arc<Live>) -> bool {
         let Ok(mut map) = self.live.lock() else {
@@ -169,6 +206,8 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
             .with_file_name(format!("agent-{}.db", config.namespace)),
     };
     let store = Store::open(&path).map_err(|e| format!("results store {}: {e}", path.display()))?;
+    let store = Arc::new(store);
+    let artifacts = artifact_receiver(&config, &path, &store)?;
     let registry = RegistryClient::new(config.registry.clone())
         .map_err(|e| format!("registry client: {e}"))?;
     let view = ClusterView::start(&client, &config.namespace);
@@ -176,11 +215,12 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
     let agent = Arc::new(Agent {
         client,
         namespace: config.namespace.clone(),
-        store: Arc::new(store),
+        store,
         registry,
         config: config.clone(),
         view,
         catalog,
+        artifacts,
         live: Mutex::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -199,7 +239,54 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         config.namespace,
         agent.store.path().display()
     );
-    axum::serve(listener, api::router(agent))
+    let router = api::router(agent.clone()).merge(Arc::clone(&agent.artifacts).router());
+    axum::serve(listener, router)
         .await
         .map_err(|e| format!("the API server stopped: {e}"))
+}
+
+/// Artifact storage from the flags (default: `artifacts/` beside the store at `path`), and the
+/// token key beside the store, so tokens outlive a restart.
+fn artifact_receiver(
+    config: &AgentConfig,
+    path: &std::path::Path,
+    store: &Arc<Store>,
+) -> Result<Arc<testwerk_artifacts::Receiver>, String> {
+    use testwerk_artifacts::{Receiver, Storage, StorageSettings, TokenKey};
+    let settings =
+        StorageSettings::from_flags(&config.artifact_storage, path, &|k| std::env::var(k).ok())
+            .map_err(|e| e.to_string())?;
+    let storage = Storage::open(&settings).map_err(|e| e.to_string())?;
+    let tokens = TokenKey::load_or_create(&TokenKey::path_beside(path))?;
+    match artifact_base_url(config.advertise_url.as_deref(), config.listen) {
+        Some(url) => tracing::info!("artifacts: {} (Pods upload to {url})", storage.describe()),
+        None => tracing::warn!(
+            "artifacts: {}, but Pods cannot reach {}: pass --advertise-url with the address they reach the agent at, or `artifacts` steps fail",
+            storage.describe(),
+            config.listen
+        ),
+    }
+    Ok(Arc::new(Receiver::new(storage, Arc::clone(store), tokens)))
+}
+
+#[cfg(test)]
+mod artifact_tests {
+    use super::artifact_base_url;
+
+    #[test]
+    fn pods_upload_to_the_advertised_url_or_a_reachable_listen_address() {
+        let any = "0.0.0.0:8088".parse().unwrap_or_else(|e| panic!("{e}"));
+        let loopback = "127.0.0.1:8088".parse().unwrap_or_else(|e| panic!("{e}"));
+        let node = "10.0.0.5:8088".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(artifact_base_url(None, any), None);
+        assert_eq!(artifact_base_url(None, loopback), None);
+        assert_eq!(
+            artifact_base_url(None, node).as_deref(),
+            Some("http://10.0.0.5:8088")
+        );
+        assert_eq!(
+            artifact_base_url(Some("http://agent.testwerk:8088/"), any).as_deref(),
+            Some("http://agent.testwerk:8088")
+        );
+    }
 }

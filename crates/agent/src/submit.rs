@@ -307,6 +307,7 @@ impl CompileJob {
         let resource = self.resource.clone();
         let facts = self.facts.clone();
         let config = self.config.clone();
+        let toolkit = agent.toolkit_settings(&facts.id);
         tokio::task::spawn_blocking(move || {
             let source = PodImageSource {
                 client: &agent.registry,
@@ -321,7 +322,7 @@ impl CompileJob {
                 execution: Some(facts),
                 config,
                 target: testwerk_pipeline::Target::Kubernetes,
-                toolkit: Some(agent.config.toolkit_settings()),
+                toolkit: Some(toolkit),
             };
             testwerk_pipeline::compile(&doc, &templates, &settings)
                 .map_err(|d| d.iter().map(ToString::to_string).collect())

@@ -63,7 +63,9 @@ impl fmt::Display for ArtifactKey {
     }
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+/// Whether `name` is a valid artifact name (see [`ArtifactKey::new`]): also what a client
+/// checks before writing a downloaded artifact under a folder.
+pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the artifact has no name".into());
     }

@@ -45,7 +45,7 @@ mod storage;
 mod token;
 
 pub use hook::ArtifactHook;
-pub use key::ArtifactKey;
+pub use key::{ArtifactKey, check_name};
 pub use local::{LocalServer, serve_local};
 pub use receiver::{DEFAULT_MAX_SIZE, Receiver};
 pub use settings::{

@@ -3,6 +3,7 @@
 //! The surfaces of testwerk that run on a workstation. [`pipeline`] ties the stages together —
 //! load YAML, gather templates, resolve, plan, bundle — and is what every surface calls.
 
+pub mod artifacts;
 pub mod history;
 pub mod output;
 pub mod pipeline;

@@ -54,6 +54,8 @@ enum Command {
         #[arg(long, value_name = "DB", global = true)]
         store: Option<PathBuf>,
     },
+    /// List an execution's artifacts, or download them (`--download DIR`).
+    Artifacts(Box<ArtifactsArgs>),
     /// Print the logs of an execution (all steps, each introduced by a `── <step>` line; or one).
     Logs {
         /// Execution id, `<workflow>-<number>`, or a unique id prefix.
@@ -213,7 +215,59 @@ struct AgentArgs {
     #[arg(long = "git-mirror", value_name = "FROM=TO", value_parser = GitMirror::parse)]
     git_mirror: Vec<GitMirror>,
     #[command(flatten)]
+    storage: StorageArgs,
+    /// The agent's API as execution Pods reach it (`http://10.0.0.5:8088`): where they upload
+    /// artifacts. Default: the --listen address, unless it is loopback or unspecified.
+    #[arg(long, value_name = "URL")]
+    advertise_url: Option<String>,
+    #[command(flatten)]
     registry: RegistryArgs,
+}
+
+/// Where artifacts are stored: `--artifacts`, `--s3-endpoint`, `--s3-region` (credentials from
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+#[derive(clap::Args)]
+struct StorageArgs {
+    /// Artifact storage: `s3://bucket[/prefix]` or a folder (default: `$TESTWERK_ARTIFACTS`,
+    /// else `artifacts/` beside the results store).
+    #[arg(long = "artifacts", value_name = "LOCATION")]
+    artifacts: Option<String>,
+    /// The S3 endpoint, for S3-compatible storage (default: `$AWS_ENDPOINT_URL`, else AWS).
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// The S3 region (default: `$AWS_REGION`, `$AWS_DEFAULT_REGION`, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+}
+
+impl StorageArgs {
+    fn flags(&self) -> testwerk_artifacts::StorageFlags {
+        testwerk_artifacts::StorageFlags {
+            location: self.artifacts.clone(),
+            s3_endpoint: self.s3_endpoint.clone(),
+            s3_region: self.s3_region.clone(),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct ArtifactsArgs {
+    /// Execution id, `<workflow>-<number>`, or a unique id prefix.
+    id: String,
+    /// Fetch every artifact into this folder (`DIR/<name>`; `DIR/<step>/<name>` for a name
+    /// several steps stored).
+    #[arg(long, value_name = "DIR")]
+    download: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ViewOutput::Text)]
+    output: ViewOutput,
+    /// The results database (default: the user's data directory).
+    #[arg(long, value_name = "DB", conflicts_with = "server")]
+    store: Option<PathBuf>,
+    /// Read them from the testwerk agent at this URL.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(clap::Args)]
@@ -388,6 +442,16 @@ fn main() -> ExitCode {
             } => image_pull(&reference, &registry, cache),
         },
         Command::Agent(args) => agent(*args),
+        Command::Artifacts(args) => ExitCode::from(testwerk_cli::artifacts::artifacts(
+            &testwerk_cli::artifacts::ArtifactsRequest {
+                id: args.id,
+                download: args.download,
+                format: args.output.format(),
+                store: args.store,
+                server: args.server,
+                storage: args.storage.flags(),
+            },
+        )),
         Command::Abort(args) => control(Action::Abort, &args),
         Command::Pause(args) => control(Action::Pause, &args),
         Command::Resume(args) => control(Action::Resume, &args),
@@ -478,6 +542,8 @@ fn agent(args: AgentArgs) -> ExitCode {
         execution_service_account: args.execution_service_account,
         unschedulable_limit: std::time::Duration::from_secs(args.unschedulable_timeout),
         git_mirrors: args.git_mirror,
+        artifact_storage: args.storage.flags(),
+        advertise_url: args.advertise_url,
     };
     // The agent logs through `tracing`: `RUST_LOG` picks levels and targets (default: info).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
