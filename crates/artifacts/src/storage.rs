@@ -63,13 +63,19 @@ pub enum StorageError {
 pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
 
 /// Where artifact bytes live.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Storage {
     inner: Arc<Backend>,
     description: String,
 }
 
-#[derive(Debug)]
+/// Only the description: the S3 client's own `Debug` would show its credentials.
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Storage").field(&self.description).finish()
+    }
+}
+
 enum Backend {
     Folder {
         root: PathBuf,

@@ -28,6 +28,8 @@ fn s3(endpoint: &str, bucket: &str) -> StorageSettings {
 fn artifacts_go_to_the_bucket_and_read_back() {
     let Some(moto) = Moto::start() else { return };
     moto.create_bucket("artifacts");
+    let storage = testwerk_artifacts::Storage::open(&s3(&moto.endpoint, "artifacts")).unwrap();
+    assert!(!format!("{storage:?}").contains(SECRET), "{storage:?}");
     let setup = Setup::with(
         tempfile::tempdir().unwrap(),
         &s3(&moto.endpoint, "artifacts"),

@@ -5,7 +5,7 @@
 //! - Patterns, names and what is searched: [`find`] (`**`, `*`, `?`, `[…]`, `{a,b}`).
 //! - `--compress <name>`: one `<name>.tar.gz` holding every matched file, made while it
 //!   uploads ([`compress`]).
-//! - Each file is printed with its size as it uploads, then a summary. Nothing matched is
+//! - Files upload four at a time; each is printed with its size once stored, then a summary. Nothing matched is
 //!   `No artifacts found.` and success, as upstream. A file the receiver refuses (storage
 //!   full, say) is printed with the receiver's reason and the others still upload; the step
 //!   then fails naming how many failed.
@@ -17,12 +17,16 @@ mod upload;
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use testwerk_protocol::toolkit::{ArtifactSink, ToolkitSettings};
 
 use crate::ToolkitError;
 use upload::{Body, Uploader};
+
+/// Files uploaded at once.
+const PARALLEL_UPLOADS: usize = 4;
 
 /// The parsed arguments.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -157,20 +161,38 @@ pub fn collect(
             }
         }
     } else {
-        for file in &search.files {
-            writeln!(out, "{} ({})", file.name, human(file.size)).ok();
-            match uploader.upload(&file.name, Body::File(&file.path)) {
-                Ok(stored) => {
-                    uploaded += 1;
-                    bytes += stored.size;
-                    warn(out, &file.name, &stored.warnings);
-                }
-                Err(e) => {
-                    writeln!(out, "{}: failed: {e}", file.name).ok();
-                    failures.push(format!("{}: {e}", file.name));
+        // A few uploads at once: each file costs the receiver an fsync or two, which
+        // overlap; the order of the lines is the order they finish in.
+        let next = AtomicUsize::new(0);
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            for _ in 0..PARALLEL_UPLOADS.min(count) {
+                let (done, uploader, files, next) = (done.clone(), &uploader, &search.files, &next);
+                scope.spawn(move || {
+                    while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let result = uploader.upload(&file.name, Body::File(&file.path));
+                        if done.send((file, result)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(done);
+            for (file, result) in finished {
+                writeln!(out, "{} ({})", file.name, human(file.size)).ok();
+                match result {
+                    Ok(stored) => {
+                        uploaded += 1;
+                        bytes += stored.size;
+                        warn(out, &file.name, &stored.warnings);
+                    }
+                    Err(e) => {
+                        writeln!(out, "{}: failed: {e}", file.name).ok();
+                        failures.push(format!("{}: {e}", file.name));
+                    }
                 }
             }
-        }
+        });
     }
     let seconds = started.elapsed().as_secs_f64();
     if uploaded > 0 {
@@ -182,6 +204,7 @@ pub fn collect(
         )
         .ok();
     }
+    failures.sort();
     match failures.first() {
         None => Ok(()),
         Some(first) => Err(ToolkitError::Failed(format!(
