@@ -5,8 +5,13 @@
 
 mod support;
 
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
 use support::{Moto, Setup, free_port, write_tree};
+use testwerk_artifacts::ArtifactHook;
 use testwerk_artifacts::{S3Credentials, S3Settings, StorageSettings};
+use testwerk_store::ArtifactRecord;
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
@@ -30,10 +35,12 @@ fn artifacts_go_to_the_bucket_and_read_back() {
     moto.create_bucket("artifacts");
     let storage = testwerk_artifacts::Storage::open(&s3(&moto.endpoint, "artifacts")).unwrap();
     assert!(!format!("{storage:?}").contains(SECRET), "{storage:?}");
+    let hook = Arc::new(Sizes::default());
+    let for_receiver: Arc<dyn ArtifactHook> = hook.clone();
     let setup = Setup::with(
         tempfile::tempdir().unwrap(),
         &s3(&moto.endpoint, "artifacts"),
-        |r| r,
+        move |r| r.with_hook(for_receiver),
     );
     let work = setup.dir.path().join("work");
     // Over the 8 MiB part size: a multipart upload.
@@ -59,6 +66,41 @@ fn artifacts_go_to_the_bucket_and_read_back() {
     ));
     assert_eq!(status, 200);
     assert!(body == big, "the download differs ({} bytes)", body.len());
+    // The hook read both back from the bucket, whole.
+    let mut seen = hook.0.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("big.bin".to_owned(), big.len()),
+            ("reports/junit.xml".to_owned(), 12)
+        ]
+    );
+}
+
+/// Reads every artifact back and notes its length.
+#[derive(Default)]
+struct Sizes(Mutex<Vec<(String, usize)>>);
+
+impl ArtifactHook for Sizes {
+    fn wants(&self, _: &ArtifactRecord) -> bool {
+        true
+    }
+
+    fn on_artifact(
+        &self,
+        _: &str,
+        record: &ArtifactRecord,
+        content: &mut dyn Read,
+    ) -> Result<(), String> {
+        let mut bytes = Vec::new();
+        content.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        self.0
+            .lock()
+            .unwrap()
+            .push((record.name.clone(), bytes.len()));
+        Ok(())
+    }
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! - Patterns, names and what is searched: [`find`] (`**`, `*`, `?`, `[…]`, `{a,b}`).
 //! - `--compress <name>`: one `<name>.tar.gz` holding every matched file, made while it
 //!   uploads ([`compress`]).
-//! - Files upload four at a time; each is printed with its size once stored, then a summary. Nothing matched is
-//!   `No artifacts found.` and success, as upstream. A file the receiver refuses (storage
+//! - Files upload four at a time; each is printed with its size once stored, then a summary.
+//!   Nothing matched is `No artifacts found.` and success, as upstream. A file the receiver refuses (storage
 //!   full, say) is printed with the receiver's reason and the others still upload; the step
 //!   then fails naming how many failed.
 
