@@ -101,13 +101,23 @@ impl Storage {
                 })?;
                 Backend::Folder { root: root.clone() }
             }
-            StorageSettings::S3(s3) => Backend::S3 {
-                store: Arc::new(s3_client(s3).map_err(|e| StorageError::Remote {
-                    storage: description.clone(),
-                    reason: e,
-                })?),
-                prefix: s3.prefix.clone(),
-            },
+            StorageSettings::S3(s3) => {
+                // reqwest's TLS takes the process's default provider (see Cargo.toml). Already
+                // installed (by us, or by whoever came first) is fine: it is ring too.
+                if rustls::crypto::ring::default_provider()
+                    .install_default()
+                    .is_err()
+                {
+                    tracing::debug!("a rustls crypto provider was installed already");
+                }
+                Backend::S3 {
+                    store: Arc::new(s3_client(s3).map_err(|e| StorageError::Remote {
+                        storage: description.clone(),
+                        reason: e,
+                    })?),
+                    prefix: s3.prefix.clone(),
+                }
+            }
         };
         Ok(Storage {
             inner: Arc::new(inner),

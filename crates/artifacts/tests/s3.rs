@@ -157,3 +157,23 @@ fn a_missing_bucket_or_an_unreachable_endpoint_fails_the_upload_with_the_reason(
     );
     assert!(setup.store.artifacts(&setup.execution).unwrap().is_empty());
 }
+
+#[test]
+fn an_https_endpoint_speaks_tls_and_refuses_a_certificate_it_does_not_trust() {
+    // moto with its own self-signed certificate: the TLS stack (rustls on ring) runs, and the
+    // upload fails naming the certificate, not with a panic or a silent success.
+    let Some(moto) = Moto::start_tls() else {
+        return;
+    };
+    let setup = Setup::with(
+        tempfile::tempdir().unwrap(),
+        &s3(&moto.endpoint, "artifacts"),
+        |r| r,
+    );
+    let work = setup.dir.path().join("work");
+    write_tree(&work, &[("a.txt", b"a")]);
+    let (out, result) = setup.upload(&["*.txt"], &work, "r1");
+    assert!(result.is_err(), "{out}");
+    assert!(out.to_lowercase().contains("certificate"), "{out}");
+    assert!(!out.contains(SECRET), "{out}");
+}

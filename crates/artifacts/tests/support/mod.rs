@@ -159,17 +159,26 @@ pub fn free_port() -> u16 {
 impl Moto {
     #[track_caller]
     pub fn start() -> Option<Moto> {
+        Moto::spawn(false)
+    }
+
+    /// Over HTTPS, with moto's own self-signed certificate.
+    #[track_caller]
+    pub fn start_tls() -> Option<Moto> {
+        Moto::spawn(true)
+    }
+
+    #[track_caller]
+    fn spawn(tls: bool) -> Option<Moto> {
         let python = moto_python()?;
         let port = free_port();
+        let mut args = vec!["-m", "moto.server", "-H", "127.0.0.1"];
+        if tls {
+            args.push("-s");
+        }
         let mut child = Command::new(&python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+            .args(&args)
+            .args(["-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -185,7 +194,7 @@ impl Moto {
         Some(Moto {
             child,
             python,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: format!("{}://127.0.0.1:{port}", if tls { "https" } else { "http" }),
         })
     }
 
