@@ -22,6 +22,8 @@
 //!   …/artifacts/{step}/{name}` downloads; [`Storage::get`] and the store's
 //!   [`testwerk_store::Store::artifacts`] do the same in process.
 //!
+//! For `testwerk run`, [`serve_for_store`] does all of this in one call. By hand:
+//!
 //! ```no_run
 //! # use std::sync::Arc;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,7 +48,7 @@ mod token;
 
 pub use hook::ArtifactHook;
 pub use key::{ArtifactKey, check_name};
-pub use local::{LocalServer, serve_local};
+pub use local::{LocalServer, serve_for_store, serve_local};
 pub use receiver::{DEFAULT_MAX_SIZE, Receiver};
 pub use settings::{
     LOCATION_ENV, S3Credentials, S3Settings, SettingsError, StorageFlags, StorageSettings,

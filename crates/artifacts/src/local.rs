@@ -17,6 +17,26 @@ pub struct LocalServer {
     thread: Option<JoinHandle<()>>,
 }
 
+/// What a local run needs in one call: storage from `flags` (and the `AWS_*` environment;
+/// default `artifacts/` beside `store`), the token key beside the store, an optional hook,
+/// and the receiver on 127.0.0.1. Errors name the setting or file and the fix.
+pub fn serve_for_store(
+    store: std::sync::Arc<testwerk_store::Store>,
+    flags: &crate::StorageFlags,
+    hook: Option<Arc<dyn crate::ArtifactHook>>,
+) -> Result<LocalServer, String> {
+    let path = store.path().to_owned();
+    let settings = crate::StorageSettings::from_flags(flags, &path, &|k| std::env::var(k).ok())
+        .map_err(|e| e.to_string())?;
+    let storage = crate::Storage::open(&settings).map_err(|e| e.to_string())?;
+    let tokens = crate::TokenKey::load_or_create(&crate::TokenKey::path_beside(&path))?;
+    let mut receiver = Receiver::new(storage, store, tokens);
+    if let Some(hook) = hook {
+        receiver = receiver.with_hook(hook);
+    }
+    serve_local(receiver).map_err(|e| format!("cannot serve artifacts on 127.0.0.1: {e}"))
+}
+
 /// Serves `receiver` on `127.0.0.1` (a free port) until the returned server is dropped.
 pub fn serve_local(receiver: Receiver) -> std::io::Result<LocalServer> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;

@@ -408,3 +408,38 @@ fn the_hook_reads_each_wanted_artifact_and_its_failure_is_a_warning() {
         "all kept"
     );
 }
+
+#[test]
+fn serve_for_store_keeps_artifacts_beside_the_store_and_tokens_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("testwerk.db");
+    let store = Arc::new(testwerk_store::Store::open(&db).unwrap());
+    let execution = store
+        .create_execution(testwerk_store::NewExecution::new(
+            "w",
+            "",
+            serde_json::json!({}),
+        ))
+        .unwrap();
+    let flags = testwerk_artifacts::StorageFlags::default();
+    let first = testwerk_artifacts::serve_for_store(Arc::clone(&store), &flags, None).unwrap();
+    let sink = first.sink(&execution.id);
+    drop(first);
+    // Restarted (another port, the same key file): the token a running Pod holds still works.
+    let second = testwerk_artifacts::serve_for_store(Arc::clone(&store), &flags, None).unwrap();
+    let mut moved = second.sink(&execution.id);
+    assert_eq!(moved.token, sink.token);
+    moved.token = sink.token.clone();
+    let work = dir.path().join("work");
+    write_tree(&work, &[("a.txt", b"a")]);
+    let (out, result) = upload_to(Some(&moved), &["*.txt"], &work, "r1");
+    assert_eq!(result, Ok(()), "{out}");
+    assert!(
+        dir.path()
+            .join("artifacts")
+            .join(&execution.id)
+            .join("r1/a.txt")
+            .is_file()
+    );
+    assert!(dir.path().join("testwerk.db.artifact-key").is_file());
+}
