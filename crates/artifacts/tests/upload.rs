@@ -427,9 +427,8 @@ fn serve_for_store_keeps_artifacts_beside_the_store_and_tokens_across_restarts()
     drop(first);
     // Restarted (another port, the same key file): the token a running Pod holds still works.
     let second = testwerk_artifacts::serve_for_store(Arc::clone(&store), &flags, None).unwrap();
-    let mut moved = second.sink(&execution.id);
+    let moved = second.sink(&execution.id);
     assert_eq!(moved.token, sink.token);
-    moved.token = sink.token.clone();
     let work = dir.path().join("work");
     write_tree(&work, &[("a.txt", b"a")]);
     let (out, result) = upload_to(Some(&moved), &["*.txt"], &work, "r1");
