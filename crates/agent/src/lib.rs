@@ -266,7 +266,11 @@ fn artifact_receiver(
             config.listen
         ),
     }
-    Ok(Arc::new(Receiver::new(storage, Arc::clone(store), tokens)))
+    Ok(Arc::new(
+        Receiver::new(storage, Arc::clone(store), tokens).with_hook(Arc::new(
+            testwerk_artifacts::TestReports::new(Arc::clone(store)),
+        )),
+    ))
 }
 
 #[cfg(test)]

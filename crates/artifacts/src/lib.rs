@@ -42,6 +42,7 @@ mod hook;
 mod key;
 mod local;
 mod receiver;
+mod reports_hook;
 mod settings;
 mod storage;
 mod token;
@@ -50,6 +51,7 @@ pub use hook::ArtifactHook;
 pub use key::{ArtifactKey, check_name};
 pub use local::{LocalServer, serve_for_store, serve_local};
 pub use receiver::{DEFAULT_MAX_SIZE, Receiver};
+pub use reports_hook::TestReports;
 pub use settings::{
     LOCATION_ENV, S3Credentials, S3Settings, SettingsError, StorageFlags, StorageSettings,
 };

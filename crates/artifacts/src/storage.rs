@@ -130,6 +130,14 @@ impl Storage {
         &self.description
     }
 
+    /// The folder of folder storage (which no step may see); `None` for S3.
+    pub fn folder(&self) -> Option<&Path> {
+        match &*self.inner {
+            Backend::Folder { root } => Some(root),
+            Backend::S3 { .. } => None,
+        }
+    }
+
     /// The file holding `storage_key`, for folder storage; `None` for S3.
     pub fn local_path(&self, storage_key: &str) -> Option<PathBuf> {
         match &*self.inner {

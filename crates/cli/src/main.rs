@@ -167,6 +167,8 @@ struct RunArgs {
     #[arg(long = "git-mirror", value_name = "FROM=TO", value_parser = GitMirror::parse, conflicts_with = "server")]
     git_mirror: Vec<GitMirror>,
     #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
     registry: RegistryArgs,
     /// Image mode: the image store (default: ~/.cache/testwerk/images, or under $XDG_CACHE_HOME).
     #[arg(long, value_name = "DIR")]
@@ -492,6 +494,7 @@ fn run(args: RunArgs) -> ExitCode {
         server: args.server,
         reconnect_timeout: std::time::Duration::from_secs(args.reconnect_timeout),
         git_mirrors: args.git_mirror,
+        artifacts: args.storage.flags(),
     };
     ExitCode::from(testwerk_cli::run::run(&request).code())
 }

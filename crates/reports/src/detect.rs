@@ -66,13 +66,22 @@ pub enum ReadReportError<E: std::error::Error + 'static> {
 pub fn read_report_file<E: std::error::Error + 'static>(
     path: &Path,
     name: &str,
-    mut each: impl FnMut(TestCase) -> Result<(), E>,
+    each: impl FnMut(TestCase) -> Result<(), E>,
 ) -> Result<ReportSummary, ReadReportError<E>> {
     let file = File::open(path).map_err(|source| ReadReportError::Open {
         path: path.to_owned(),
         source,
     })?;
-    let mut reader = ReportReader::new(BufReader::with_capacity(64 * 1024, file), name);
+    read_report(BufReader::with_capacity(64 * 1024, file), name, each)
+}
+
+/// As [`read_report_file`], from any reader (an artifact streamed back from object storage).
+pub fn read_report<R: std::io::BufRead, E: std::error::Error + 'static>(
+    input: R,
+    name: &str,
+    mut each: impl FnMut(TestCase) -> Result<(), E>,
+) -> Result<ReportSummary, ReadReportError<E>> {
+    let mut reader = ReportReader::new(input, name);
     let format = reader.format();
     let mut cases = 0;
     for case in reader.by_ref() {

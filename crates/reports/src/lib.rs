@@ -61,7 +61,7 @@ mod warning;
 
 pub use case::{CaseStatus, Format, TestCase, UnknownCaseStatus};
 pub use detect::{
-    ReadReportError, ReportSummary, has_report_name, read_report_file, report_format,
+    ReadReportError, ReportSummary, has_report_name, read_report, read_report_file, report_format,
 };
 pub use reader::{MAX_DEPTH, MAX_EVENT_BYTES, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, ReportReader};
 pub use warning::Warning;

@@ -5,7 +5,7 @@ use std::fmt;
 
 use rusqlite::{Transaction, params};
 use serde::Serialize;
-use testwerk_reports::{CaseStatus, ReadReportError, ReportSummary, TestCase, read_report_file};
+use testwerk_reports::{CaseStatus, ReadReportError, ReportSummary, TestCase, read_report};
 
 use crate::error::StoreError;
 use crate::query::{parse, parse_opt};
@@ -163,8 +163,24 @@ impl Store {
         report: &str,
         path: &std::path::Path,
     ) -> Result<ReportSummary, ReadReportError<StoreError>> {
+        let file = std::fs::File::open(path).map_err(|source| ReadReportError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let input = std::io::BufReader::with_capacity(64 * 1024, file);
+        self.record_report(id, step_ref, report, input)
+    }
+
+    /// As [`Store::record_report_file`], from any reader (an artifact read back from storage).
+    pub fn record_report<R: std::io::BufRead>(
+        &self,
+        id: &str,
+        step_ref: &str,
+        report: &str,
+        input: R,
+    ) -> Result<ReportSummary, ReadReportError<StoreError>> {
         let mut batch = Vec::with_capacity(REPORT_BATCH);
-        let summary = read_report_file(path, report, |case| {
+        let summary = read_report(input, report, |case| {
             batch.push(case);
             if batch.len() == REPORT_BATCH {
                 self.record_test_cases(id, step_ref, report, &batch)?;

@@ -56,6 +56,8 @@ pub struct RunRequest {
     pub reconnect_timeout: Duration,
     /// `--git-mirror`: where `content.git` repositories are fetched from.
     pub git_mirrors: Vec<testwerk_protocol::toolkit::GitMirror>,
+    /// `--artifacts`, `--s3-*`: where `artifacts` steps' files are stored.
+    pub artifacts: testwerk_artifacts::StorageFlags,
 }
 
 /// How a run ended, as an exit code: 0 passed, 1 failed, 2 input error, 3 the results could
@@ -161,6 +163,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         None => Store::open_default(),
     }
     .map_err(|e| RunError::Failed(format!("results store: {e}")))?;
+    let store = Arc::new(store);
     let mut view = reporter(req.json);
     if let Ok(abandoned) = store.recover_abandoned()
         && !abandoned.is_empty()
@@ -203,6 +206,16 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         None => &HostImages,
     };
     let own_images = pipeline::default_images();
+    // `artifacts` steps upload to this run's receiver on 127.0.0.1 with a token for this
+    // execution only; JUnit and xUnit reports among them become the execution's test cases.
+    let artifacts = testwerk_artifacts::serve_for_store(
+        Arc::clone(&store),
+        &req.artifacts,
+        Some(Arc::new(testwerk_artifacts::TestReports::new(Arc::clone(
+            &store,
+        )))),
+    )
+    .map_err(|e| input(format!("artifact storage: {e}")))?;
     let settings = CompileSettings {
         namespace: LOCAL_NAMESPACE.into(),
         images: own_images.clone(),
@@ -214,7 +227,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         target: pipeline::Target::Local,
         toolkit: Some(ToolkitSettings {
             git_mirrors: req.git_mirrors.clone(),
-            artifacts: None,
+            artifacts: Some(artifacts.sink(&id)),
         }),
     };
     let compiled = pipeline::compile(doc, &inputs.templates, &settings)
@@ -313,7 +326,17 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         network: Network::Host,
         // The store holds every run's logs, other runs' directories and runc's state: no
         // step may read them (the directory itself may be the user's working directory).
-        hidden: hidden_store_paths(store.path(), &store_dir),
+        hidden: {
+            let mut hidden = hidden_store_paths(store.path(), &store_dir);
+            hidden.extend(
+                artifacts
+                    .receiver()
+                    .storage()
+                    .folder()
+                    .map(Path::to_path_buf),
+            );
+            hidden
+        },
         extra_env: vec![
             (testwerk_protocol::env::TOKEN.to_owned(), token.clone()),
             (CONTROL_ADDR.to_owned(), control.addr.clone()),
@@ -601,6 +624,10 @@ fn hidden_store_paths(db: &Path, store_dir: &Path) -> Vec<PathBuf> {
     }
     out.push(store_dir.join("runs"));
     out.push(store_dir.join("runc"));
+    // The key every artifact token of this store is made with.
+    out.push(testwerk_artifacts::TokenKey::path_beside(
+        &store_dir.join(name),
+    ));
     out
 }
 
