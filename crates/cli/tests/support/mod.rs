@@ -201,19 +201,8 @@ pub const SHELL_CORPUS: [(&str, bool, &str); 26] = [
 
 /// The file that declares each workflow of [`SHELL_CORPUS`].
 pub fn corpus_files(compat: &Path) -> std::collections::HashMap<&'static str, PathBuf> {
-    let mut files = std::collections::HashMap::new();
-    for file in workflow_files(&compat.join("test")) {
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        for (name, _, _) in SHELL_CORPUS {
-            let declares = text
-                .lines()
-                .any(|l| l.split('#').next().map(str::trim) == Some(&format!("name: {name}")));
-            if declares {
-                files.entry(name).or_insert_with(|| file.clone());
-            }
-        }
-    }
-    files
+    let names: Vec<&'static str> = SHELL_CORPUS.iter().map(|(name, _, _)| *name).collect();
+    files_declaring(compat, &names)
 }
 
 /// The last 25 lines of a long output, for assertion messages.
@@ -235,4 +224,59 @@ pub fn testwerk_with_store(store: &Path, args: &[&str]) -> (Option<i32>, String,
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Corpus workflows that take their tests from Git or keep artifacts, and whose images are
+/// stood in (alpine, python with pytest): (workflow, expected to pass, test cases expected
+/// from its reports: `None` when it keeps no report).
+/// Left out: `pytest-workflow-smoke-junit-random-failures` (its tests fail at random), and the
+/// curl, k6 and postman workflows (they call Internet hosts), and workflows whose images
+/// have no stand-in.
+pub const CONTENT_CORPUS: [(&str, bool, Option<bool>); 9] = [
+    ("junit-report-high-level-failure", true, Some(true)),
+    // Two of its three suites have no test case; the third has one.
+    (
+        "junit-report-high-level-without-testcases",
+        true,
+        Some(true),
+    ),
+    (
+        "junit-report-high-level-testcase-both-error-and-failure",
+        true,
+        Some(true),
+    ),
+    ("pytest-workflow-smoke", true, None),
+    ("pytest-workflow-smoke-junit-success-only", true, Some(true)),
+    (
+        "pytest-workflow-smoke-junit-mixed-failures",
+        false,
+        Some(true),
+    ),
+    ("pytest-junit", true, Some(true)),
+    (
+        "pytest-mixed-results-failures-junit-report",
+        false,
+        Some(true),
+    ),
+    ("special-cases-artifact-double-asterisk", true, None),
+];
+
+/// The file that declares each of `names`.
+pub fn files_declaring(
+    compat: &Path,
+    names: &[&'static str],
+) -> std::collections::HashMap<&'static str, PathBuf> {
+    let mut files = std::collections::HashMap::new();
+    for file in workflow_files(&compat.join("test")) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for name in names {
+            let declares = text
+                .lines()
+                .any(|l| l.split('#').next().map(str::trim) == Some(&format!("name: {name}")));
+            if declares {
+                files.entry(*name).or_insert_with(|| file.clone());
+            }
+        }
+    }
+    files
 }
