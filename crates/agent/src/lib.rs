@@ -191,7 +191,15 @@ impl Agent {
 }
 
 /// Connects, prepares the cluster, recovers, and serves until the process is stopped.
-pub async fn run(config: AgentConfig) -> Result<(), String> {
+pub async fn run(mut config: AgentConfig) -> Result<(), String> {
+    // Bound first: with port 0 the port is known only now, and Pods upload artifacts to it.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    config.listen = address;
     let client = kube::Client::try_default()
         .await
         .map_err(|e| format!("cannot reach Kubernetes (KUBECONFIG or in-cluster config): {e}"))?;
@@ -223,12 +231,6 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         artifacts,
         live: Mutex::default(),
     });
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     for note in recover::recover(&agent).await {
         tracing::info!("recovered {note}");
     }

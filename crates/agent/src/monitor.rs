@@ -264,8 +264,10 @@ async fn follow_containers(
             });
             emit_all(sink, tracker, updates);
         }
+        // Steps this container should have ended and did not. A group started here may go
+        // on in the next container (its end is there), so it is not open yet.
         let open = container
-            .steps
+            .end_refs
             .iter()
             .any(|r| tracker.steps.get(r).is_some_and(|s| s.status.is_none()));
         // Stopped from outside: a user's abort, or someone deleted the Pod.

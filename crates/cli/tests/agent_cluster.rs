@@ -839,3 +839,93 @@ fn git_and_tarball_content_reach_the_pod_through_a_mirror_with_a_token_never_sho
     );
     env.assert_clean();
 }
+
+#[test]
+fn content_corpus_workflows_keep_artifacts_and_test_cases_on_the_cluster() {
+    let Some(compat) = compat_dir() else {
+        return;
+    };
+    let Some(upstream) = testwerk_testcontent::testkube_repo_dir() else {
+        return;
+    };
+    let cluster = testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
+    // The python and curl stand-ins, into the cluster's registry (alpine is there already).
+    let registry = testwerk_testregistry::Registry::existing(&cluster.registry);
+    let Some(_pushed) = testwerk_testregistry::push_corpus_standins(&registry) else {
+        return;
+    };
+    let Some(repos) = testwerk_testcontent::Repos::new() else {
+        return;
+    };
+    repos.from_tree("kubeshop/testkube", &upstream);
+    let Some(git) = testwerk_testcontent::GitServer::start_with(
+        repos.root(),
+        testwerk_testcontent::ServerOptions {
+            listen: cluster.host_address,
+            ..Default::default()
+        },
+    ) else {
+        return;
+    };
+    let mirror = format!("https://github.com/={}", git.base_url());
+    let env = AgentEnv::start_reachable("content-corpus", &["--git-mirror", &mirror]);
+    for file in workflow_template_files(&[compat.join("test")]) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_default();
+        for value in docs {
+            if value["kind"] == "TestWorkflowTemplate" {
+                env.apply_cr(&value);
+            }
+        }
+    }
+    let names: Vec<&'static str> = CONTENT_CORPUS.iter().map(|(n, _, _)| *n).collect();
+    let files = files_declaring(&compat, &names);
+    let mut running = Vec::new();
+    for (name, should_pass, has_cases) in CONTENT_CORPUS {
+        let file = files
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in the corpus"));
+        let source = std::fs::read_to_string(file).expect("corpus file");
+        let id = env.submit_ok(&file.display().to_string(), &source, Some(name));
+        running.push((id, name, should_pass, has_cases));
+    }
+    let mut failures = Vec::new();
+    for (id, name, should_pass, has_cases) in running {
+        let doc = env.wait_done(&id, 10 * MINUTE);
+        if (doc["status"] == "passed") != should_pass {
+            let logs = env.text(&format!("/v1/executions/{id}/logs"));
+            failures.push(format!(
+                "{name}: {}: {}\n{}",
+                doc["status"],
+                doc["reason"],
+                tail(&logs)
+            ));
+            continue;
+        }
+        let artifacts = env
+            .get(&format!("/api/v1/executions/{id}/artifacts"))
+            .unwrap_or_default();
+        let kept = artifacts.as_array().map_or(0, Vec::len);
+        if has_cases.is_some() && kept == 0 {
+            failures.push(format!("{name}: no artifacts kept: {artifacts}"));
+        }
+        let tests = env
+            .get(&format!("/v1/executions/{id}/tests"))
+            .unwrap_or_default();
+        let cases = tests["cases"].as_array().map_or(0, Vec::len);
+        if let Some(expect_cases) = has_cases
+            && (cases > 0) != expect_cases
+        {
+            failures.push(format!("{name}: {cases} test cases stored: {tests}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} content corpus workflows ended otherwise than expected on the cluster:\n{}\n{}",
+        failures.len(),
+        CONTENT_CORPUS.len(),
+        failures.join("\n\n"),
+        env.log()
+    );
+    env.assert_clean();
+}

@@ -60,6 +60,22 @@ fn unique(name: &str) -> String {
 impl AgentEnv {
     /// A fresh namespace with our CRDs and RBAC, and the agent running in it.
     pub fn start(name: &str, extra_args: &[&str]) -> AgentEnv {
+        Self::start_listening(name, extra_args, None)
+    }
+
+    /// As [`AgentEnv::start`], with the API on the address Pods reach this machine at (so
+    /// that `artifacts` steps can upload to it).
+    pub fn start_reachable(name: &str, extra_args: &[&str]) -> AgentEnv {
+        let cluster =
+            testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
+        Self::start_listening(
+            name,
+            extra_args,
+            Some(format!("{}:0", cluster.host_address)),
+        )
+    }
+
+    fn start_listening(name: &str, extra_args: &[&str], listen: Option<String>) -> AgentEnv {
         let cluster =
             testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -82,7 +98,7 @@ impl AgentEnv {
             dir,
             kubeconfig,
             agent: None,
-            address: None,
+            address: listen,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             http: ureq::Agent::new_with_config(
                 ureq::Agent::config_builder()
