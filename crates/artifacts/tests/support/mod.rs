@@ -122,31 +122,7 @@ pub struct Moto {
     pub endpoint: String,
 }
 
-/// A Python that can run `moto.server`: `TESTWERK_MOTO_PYTHON`, the venv under
-/// `~/.cache/testwerk/moto-venv`, or `python3` if it has moto.
-fn moto_python() -> Option<PathBuf> {
-    let mut options: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("TESTWERK_MOTO_PYTHON") {
-        options.push(PathBuf::from(p));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        options.push(PathBuf::from(home).join(".cache/testwerk/moto-venv/bin/python"));
-    }
-    options.push(PathBuf::from("python3"));
-    let found = options.into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import moto.server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    testwerk_testinputs::available(
-        found,
-        "moto (the AWS emulator)",
-        "python3 -m venv ~/.cache/testwerk/moto-venv && ~/.cache/testwerk/moto-venv/bin/pip install 'moto[server]'",
-    )
-}
+use testwerk_testinputs::moto_python;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind(("127.0.0.1", 0))

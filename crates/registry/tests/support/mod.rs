@@ -39,31 +39,7 @@ pub fn openssl() -> Option<PathBuf> {
     require("openssl", which("openssl"), "apt-get install -y openssl")
 }
 
-/// A Python that can run `moto.server`: `TESTWERK_MOTO_PYTHON`, the venv under
-/// `~/.cache/testwerk/moto-venv`, or `python3` if it has moto.
-pub fn moto_python() -> Option<PathBuf> {
-    let mut options: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("TESTWERK_MOTO_PYTHON") {
-        options.push(PathBuf::from(p));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        options.push(PathBuf::from(home).join(".cache/testwerk/moto-venv/bin/python"));
-    }
-    options.push(PathBuf::from("python3"));
-    let found = options.into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import moto.server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    require(
-        "moto (the AWS emulator)",
-        found,
-        "python3 -m venv ~/.cache/testwerk/moto-venv && ~/.cache/testwerk/moto-venv/bin/pip install 'moto[server]'",
-    )
-}
+pub use testwerk_testinputs::moto_python;
 
 fn wait_for_port(port: u16, what: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
