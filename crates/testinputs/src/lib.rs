@@ -130,6 +130,34 @@ pub fn which(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// A Python that can run `moto.server` (the AWS and S3 emulator): `TESTWERK_MOTO_PYTHON`, the
+/// venv `scripts/test` makes under `~/.cache/testwerk/moto-venv`, or `python3` if it has moto.
+/// `None` is a counted skip (a failure under `CI`).
+#[track_caller]
+pub fn moto_python() -> Option<PathBuf> {
+    let mut options: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("TESTWERK_MOTO_PYTHON") {
+        options.push(PathBuf::from(p));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        options.push(PathBuf::from(home).join(".cache/testwerk/moto-venv/bin/python"));
+    }
+    options.push(PathBuf::from("python3"));
+    let found = options.into_iter().find(|python| {
+        std::process::Command::new(python)
+            .args(["-c", "import moto.server"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    available(
+        found,
+        "moto (the AWS emulator)",
+        "python3 -m venv ~/.cache/testwerk/moto-venv && ~/.cache/testwerk/moto-venv/bin/pip install 'moto[server]'",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,32 +260,4 @@ mod tests {
         assert!(which("sh").is_some());
         assert!(which("no-such-program-anywhere").is_none());
     }
-}
-
-/// A Python that can run `moto.server` (the AWS and S3 emulator): `TESTWERK_MOTO_PYTHON`, the
-/// venv `scripts/test` makes under `~/.cache/testwerk/moto-venv`, or `python3` if it has moto.
-/// `None` is a counted skip (a failure under `CI`).
-#[track_caller]
-pub fn moto_python() -> Option<PathBuf> {
-    let mut options: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("TESTWERK_MOTO_PYTHON") {
-        options.push(PathBuf::from(p));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        options.push(PathBuf::from(home).join(".cache/testwerk/moto-venv/bin/python"));
-    }
-    options.push(PathBuf::from("python3"));
-    let found = options.into_iter().find(|python| {
-        std::process::Command::new(python)
-            .args(["-c", "import moto.server"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    available(
-        found,
-        "moto (the AWS emulator)",
-        "python3 -m venv ~/.cache/testwerk/moto-venv && ~/.cache/testwerk/moto-venv/bin/pip install 'moto[server]'",
-    )
 }
