@@ -929,3 +929,52 @@ fn content_corpus_workflows_keep_artifacts_and_test_cases_on_the_cluster() {
     );
     env.assert_clean();
 }
+
+#[test]
+fn artifacts_reach_s3_through_the_agent_and_their_report_becomes_test_cases() {
+    let Some(moto) = testwerk_testinputs::moto::Moto::start() else {
+        return;
+    };
+    moto.create_bucket("cluster-artifacts");
+    const KEY: &str = "s3-secret-key-5d4c3b";
+    let env = AgentEnv::start_reachable_with_env(
+        "s3",
+        &[
+            "--artifacts",
+            "s3://cluster-artifacts/agent",
+            "--s3-endpoint",
+            &moto.endpoint,
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", KEY),
+        ],
+    );
+    let report = "<testsuite name='s'><testcase classname='c' name='ok'/><testcase classname='c' name='bad'><failure message='boom'/></testcase></testsuite>";
+    let source = format!(
+        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: to-s3\nspec:\n  container:\n    image: alpine:3.22.0\n    workingDir: /data/out\n  steps:\n  - name: Test\n    shell: echo \"{report}\" > junit.xml && head -c 3000000 /dev/zero > big.bin\n    artifacts:\n      paths: ['*']\n"
+    );
+    let id = env.submit_ok("to-s3.yaml", &source, None);
+    let doc = env.wait_done(&id, 5 * MINUTE);
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert_eq!(doc["status"], "passed", "{doc}\n{logs}\n{}", env.log());
+    let keys = moto.keys("cluster-artifacts");
+    assert!(
+        keys.iter().any(|k| k.ends_with("junit.xml"))
+            && keys.iter().any(|k| k.ends_with("big.bin")),
+        "both files are in the bucket: {keys:?}"
+    );
+    let listed = env
+        .get(&format!("/api/v1/executions/{id}/artifacts"))
+        .unwrap_or_default();
+    assert!(listed.to_string().contains("big.bin"), "{listed}");
+    assert!(listed.to_string().contains("3000000"), "sizes: {listed}");
+    let tests = env
+        .get(&format!("/v1/executions/{id}/tests"))
+        .unwrap_or_default();
+    assert_eq!(tests["cases"].as_array().map_or(0, Vec::len), 2, "{tests}");
+    for text in [logs.as_str(), &env.log(), &doc.to_string()] {
+        assert!(!text.contains(KEY), "the S3 key leaked: {text}");
+    }
+    env.assert_clean();
+}

@@ -153,3 +153,55 @@ fn no_step_sees_the_stored_artifacts_or_the_token_key() {
         "a step read another run's artifact: {out}"
     );
 }
+
+#[test]
+fn artifacts_go_to_s3_and_their_report_is_read_back_from_the_bucket() {
+    let Some(moto) = testwerk_testinputs::moto::Moto::start() else {
+        return;
+    };
+    moto.create_bucket("kept");
+    let dir = scratch("local-artifacts-s3");
+    let db = dir.join("db");
+    let report = REPORT.replace('"', "\\\"").replace('\n', "");
+    let file = workflow(
+        &dir,
+        "to-s3",
+        &format!(
+            "  steps:\n  - name: Test\n    workingDir: /data/out\n    shell: mkdir -p /data/out && printf '%s' \"{report}\" > /data/out/junit.xml\n    artifacts:\n      workingDir: /data/out\n      paths: ['*.xml']\n"
+        ),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["run", &file, "--host", "--artifacts", "s3://kept/runs"])
+        .args(["--s3-endpoint", &moto.endpoint, "--store"])
+        .arg(&db)
+        .env("TESTWERK_INIT", init_binary())
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "s3-secret-key-9a8b7c")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run testwerk: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("s3-secret-key-9a8b7c"), "{text}");
+    let keys = moto.keys("kept");
+    let key = keys
+        .iter()
+        .find(|k| k.starts_with("runs/") && k.ends_with("junit.xml"))
+        .unwrap_or_else(|| panic!("the report is in the bucket: {keys:?}"));
+    let stored = moto.object("kept", key).unwrap_or_default();
+    assert!(String::from_utf8_lossy(&stored).contains("divides"));
+    assert!(
+        !dir.join("artifacts").exists(),
+        "nothing was stored beside the store"
+    );
+    let (code, tests, err) = testwerk_with_store(&db, &["tests", "to-s3-1"]);
+    assert_eq!(code, Some(0), "{tests}\n{err}");
+    assert!(
+        tests.contains("1 passed") && tests.contains("1 failed"),
+        "the report was read back from the bucket: {tests}"
+    );
+}

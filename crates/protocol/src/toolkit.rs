@@ -77,8 +77,8 @@ mod tests {
     #[test]
     fn the_longest_prefix_wins_and_others_are_left_alone() {
         let mirrors = vec![
-            GitMirror::parse("https://github.com/=http://127.0.0.1:1/all/").unwrap(),
-            GitMirror::parse("https://github.com/kubeshop/=http://127.0.0.1:2/").unwrap(),
+            GitMirror::parse("https://github.com/=http://127.0.0.1:1/all/").expect("a mirror"),
+            GitMirror::parse("https://github.com/kubeshop/=http://127.0.0.1:2/").expect("a mirror"),
         ];
         assert_eq!(
             GitMirror::rewrite(&mirrors, "https://github.com/kubeshop/testkube").as_deref(),

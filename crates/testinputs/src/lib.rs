@@ -16,6 +16,7 @@
 //! fill for the full-disk tests, and the generated workflows of the scale tests
 //! ([`workflows`]).
 
+pub mod moto;
 pub mod tmpfs;
 pub mod workflows;
 

@@ -3,11 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use testwerk_artifacts::{LocalServer, Receiver, Storage, StorageSettings, TokenKey, serve_local};
 use testwerk_protocol::toolkit::ArtifactSink;
@@ -115,14 +112,8 @@ pub fn write_tree(root: &Path, files: &[(&str, &[u8])]) {
 // ---------------------------------------------------------------------------------------------
 // moto.
 
-/// `python -m moto.server` on a free port, killed on drop.
-pub struct Moto {
-    child: Child,
-    python: PathBuf,
-    pub endpoint: String,
-}
-
-use testwerk_testinputs::moto_python;
+#[allow(unused_imports)] // Only the S3 tests start moto.
+pub use testwerk_testinputs::moto::Moto;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind(("127.0.0.1", 0))
@@ -130,82 +121,4 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-impl Moto {
-    #[track_caller]
-    pub fn start() -> Option<Moto> {
-        Moto::spawn(false)
-    }
-
-    /// Over HTTPS, with moto's own self-signed certificate.
-    #[track_caller]
-    pub fn start_tls() -> Option<Moto> {
-        Moto::spawn(true)
-    }
-
-    #[track_caller]
-    fn spawn(tls: bool) -> Option<Moto> {
-        let python = moto_python()?;
-        let port = free_port();
-        let mut args = vec!["-m", "moto.server", "-H", "127.0.0.1"];
-        if tls {
-            args.push("-s");
-        }
-        let mut child = Command::new(&python)
-            .args(&args)
-            .args(["-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("moto exited early: {status}");
-            }
-            assert!(Instant::now() < deadline, "moto did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(Moto {
-            child,
-            python,
-            endpoint: format!("{}://127.0.0.1:{port}", if tls { "https" } else { "http" }),
-        })
-    }
-
-    /// Creates `bucket` (moto accepts unsigned requests).
-    pub fn create_bucket(&self, bucket: &str) {
-        let r = client()
-            .put(&format!("{}/{bucket}", self.endpoint))
-            .send_empty()
-            .unwrap();
-        assert!(r.status().is_success(), "create bucket: {}", r.status());
-    }
-
-    /// The bytes of `key` in `bucket`, read by another S3 client (boto3, which moto brings).
-    pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        let script = "import sys, boto3\n\
-s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='AKIDEXAMPLE', aws_secret_access_key='x')\n\
-try:\n    body = s3.get_object(Bucket=sys.argv[2], Key=sys.argv[3])['Body'].read()\n\
-except s3.exceptions.NoSuchKey:\n    sys.exit(3)\n\
-sys.stdout.buffer.write(body)\n";
-        let out = Command::new(&self.python)
-            .args(["-c", script, &self.endpoint, bucket, key])
-            .output()
-            .unwrap();
-        match out.status.code() {
-            Some(0) => Some(out.stdout),
-            Some(3) => None,
-            _ => panic!("boto3: {}", String::from_utf8_lossy(&out.stderr)),
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        // Our own child: kill and reap it.
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
 }

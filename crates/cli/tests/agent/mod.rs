@@ -23,6 +23,7 @@ pub struct AgentEnv {
     agent: Option<Child>,
     pub address: Option<String>,
     extra_args: Vec<String>,
+    extra_env: Vec<(String, String)>,
     http: ureq::Agent,
 }
 
@@ -60,22 +61,33 @@ fn unique(name: &str) -> String {
 impl AgentEnv {
     /// A fresh namespace with our CRDs and RBAC, and the agent running in it.
     pub fn start(name: &str, extra_args: &[&str]) -> AgentEnv {
-        Self::start_listening(name, extra_args, None)
+        Self::start_listening(name, extra_args, None, &[])
     }
 
     /// As [`AgentEnv::start`], with the API on the address Pods reach this machine at (so
     /// that `artifacts` steps can upload to it).
     pub fn start_reachable(name: &str, extra_args: &[&str]) -> AgentEnv {
-        let cluster =
-            testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
-        Self::start_listening(
-            name,
-            extra_args,
-            Some(format!("{}:0", cluster.host_address)),
-        )
+        Self::start_reachable_with_env(name, extra_args, &[])
     }
 
-    fn start_listening(name: &str, extra_args: &[&str], listen: Option<String>) -> AgentEnv {
+    /// As [`AgentEnv::start_reachable`], the agent with these environment variables too.
+    pub fn start_reachable_with_env(
+        name: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> AgentEnv {
+        let cluster =
+            testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
+        let listen = Some(format!("{}:0", cluster.host_address));
+        Self::start_listening(name, extra_args, listen, env)
+    }
+
+    fn start_listening(
+        name: &str,
+        extra_args: &[&str],
+        listen: Option<String>,
+        extra_env: &[(&str, &str)],
+    ) -> AgentEnv {
         let cluster =
             testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -100,6 +112,10 @@ impl AgentEnv {
             agent: None,
             address: listen,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            extra_env: extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             http: ureq::Agent::new_with_config(
                 ureq::Agent::config_builder()
                     .http_status_as_error(false)
@@ -137,6 +153,7 @@ impl AgentEnv {
             .args(["--insecure", &registry, "--registry-mirror"])
             .arg(format!("docker.io={registry}"))
             .args(&self.extra_args)
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .env("KUBECONFIG", &self.kubeconfig)
             .env("XDG_DATA_HOME", &self.dir)
             .stdout(Stdio::null())
