@@ -93,11 +93,13 @@ fn a_damaged_store_is_an_error_not_an_empty_log() {
     let printed = logs.lines().filter(|l| l.parse::<u64>().is_ok()).count();
     assert_eq!(printed, 20000);
 
-    // Damage one page in the middle of the file (the log's pages fill most of it).
+    // Damage eight pages in the middle of the file. The log's table and its index by step
+    // fill most of it, their pages interleaved: one page could be the index's alone (which
+    // reading a whole log does not touch), eight always hold some of the table's.
     let mut bytes = std::fs::read(&store).unwrap_or_else(|e| panic!("{e}"));
     let page = 4096;
     let middle = (bytes.len() / page / 2) * page;
-    for b in &mut bytes[middle..middle + page] {
+    for b in &mut bytes[middle..middle + 8 * page] {
         *b = 0x5a;
     }
     std::fs::write(&store, &bytes).unwrap_or_else(|e| panic!("{e}"));
