@@ -210,17 +210,7 @@ impl Storage {
         let mut size = 0u64;
         let mut buffer = Vec::with_capacity(FILE_WRITE_CHUNK);
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| StorageError::Body {
-                name: key.name().to_owned(),
-                reason: e.to_string(),
-            })?;
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(StorageError::TooLarge {
-                    name: key.name().to_owned(),
-                    limit,
-                });
-            }
+            let chunk = counted(chunk, key, &mut size, limit)?;
             buffer.extend_from_slice(&chunk);
             if buffer.len() >= FILE_WRITE_CHUNK {
                 file.write_all(&buffer)
@@ -273,17 +263,7 @@ impl Storage {
         let mut shut_down = false;
         let result: Result<(), StorageError> = async {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| StorageError::Body {
-                    name: key.name().to_owned(),
-                    reason: e.to_string(),
-                })?;
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(StorageError::TooLarge {
-                        name: key.name().to_owned(),
-                        limit,
-                    });
-                }
+                let chunk = counted(chunk, key, &mut size, limit)?;
                 writer.put(chunk).await.map_err(remote)?;
             }
             shut_down = true;
@@ -531,4 +511,26 @@ impl Drop for TempFile {
             }
         }
     }
+}
+
+/// One chunk of an upload's body, counted into `size`: the body's read error, or the size
+/// limit, whichever storage receives it.
+fn counted(
+    chunk: Result<Bytes, std::io::Error>,
+    key: &ArtifactKey,
+    size: &mut u64,
+    limit: u64,
+) -> Result<Bytes, StorageError> {
+    let chunk = chunk.map_err(|e| StorageError::Body {
+        name: key.name().to_owned(),
+        reason: e.to_string(),
+    })?;
+    *size += chunk.len() as u64;
+    if *size > limit {
+        return Err(StorageError::TooLarge {
+            name: key.name().to_owned(),
+            limit,
+        });
+    }
+    Ok(chunk)
 }
