@@ -215,7 +215,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             &store,
         )))),
     )
-    .map_err(|e| input(format!("artifact storage: {e}")))?;
+    .map_err(input)?;
     let settings = CompileSettings {
         namespace: LOCAL_NAMESPACE.into(),
         images: own_images.clone(),
