@@ -395,7 +395,9 @@ impl Watch<'_> {
                 return Started::Yes(Box::new(pod.clone()));
             }
             if self.saw_pod && (pod.is_none() || pod.as_ref().is_some_and(is_deleting)) {
-                return Started::Stopped(Ending::aborted("the Pod was deleted"));
+                // Gone before this container ran: the Job's deadline may be why, and it is
+                // the reason to tell (a slow image pull under an 8 s deadline does this).
+                return Started::Stopped(Ending::aborted(self.why_deleted().await));
             }
             let trouble = failure::trouble(job.as_ref(), pod.as_ref());
             if trouble.as_ref().is_none_or(Trouble::is_fatal) {
