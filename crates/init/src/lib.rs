@@ -18,7 +18,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `_01_TW_PLAN` | the plan (first container only); later containers read the state file |
+//! | `_01_TW_PLAN` | the plan (first container only); later containers read their action group from `<state file>.groups` and the rest from the state file |
 //! | `_03_TW_TOKEN` | the per-execution secret of the event lines (required) |
 //! | `_03_TW_CONFIG`, `_03_TW_SIGNATURE` | passed on to toolkit steps only |
 //! | `_02[C]S_NAME` | values of `secret()` calls: set in every step, masked |
@@ -31,7 +31,7 @@
 //! | variable | default |
 //! |---|---|
 //! | `TW_INTERNAL_DIR` | `/.testwerk` (setup copies go here) |
-//! | `TW_STATE_FILE` | `<internal dir>/state` |
+//! | `TW_STATE_FILE` | `<internal dir>/state` (and the plan's groups in `<state file>.groups`) |
 //! | `TW_DATA_DIR` | `/data` (results in `<data>/.steps/<id>`) |
 //! | `TW_OUTPUTS_DIR` | `/testkube/outputs` |
 //! | `TW_TERMINATION_LOG` | `/dev/termination-log` |
@@ -83,6 +83,7 @@ mod control;
 mod duration;
 mod fatal;
 mod glob;
+mod groups;
 mod machine;
 mod mask;
 mod out;

@@ -16,10 +16,10 @@ use crate::out::Out;
 use crate::process;
 use crate::scope::SplitEnv;
 use crate::settings::{ALL_VARS, Settings};
-use crate::state::State;
+use crate::state::{Planned, State};
 use crate::stepenv::StepEnv;
 use crate::sys::{self, SignalPipe};
-use crate::{args, termination};
+use crate::{args, groups, termination};
 use testwerk_time::{format_rfc3339_millis, now_unix_millis};
 
 /// The signals we handle: abort, child ends, and those we forward to the running step.
@@ -89,24 +89,30 @@ impl Runner {
             .to_owned();
         check_token(&token)
             .map_err(|e| Fatal::input(format!("{}: {e}", testwerk_protocol::env::TOKEN)))?;
-        let state = match (
+        let groups_file = groups::path(&settings.state_file);
+        let fresh = match (
             env.scoped("01", "TW_PLAN"),
             env.scoped("01", "TW_PLAN_FILE"),
         ) {
-            (Some(plan), _) => State::from_plan_json(plan)?,
+            (Some(plan), _) => Some(State::from_plan_json(plan)?),
             // A plan too big for a variable comes as a file (its ConfigMap, mounted).
-            (None, Some(file)) => State::from_plan_file(Path::new(file))?,
-            (None, None) => State::load(&settings.state_file)?,
+            (None, Some(file)) => Some(State::from_plan_file(Path::new(file))?),
+            (None, None) => None,
         };
-        let actions = state.groups.get(group).cloned().ok_or_else(|| {
-            Fatal::input(format!(
-                "unknown action group {group} (the plan has {})",
-                match state.groups.len() {
-                    0 => "none".to_owned(),
-                    n => format!("0-{}", n - 1),
+        let (state, actions) = match fresh {
+            Some(Planned { state, mut groups }) => {
+                // Later containers read their group from this file, not from the plan.
+                groups::write(&groups_file, &groups)?;
+                if group >= groups.len() {
+                    return Err(groups::unknown_group(group, groups.len()));
                 }
-            ))
-        })?;
+                (state, groups.swap_remove(group))
+            }
+            None => (
+                State::load(&settings.state_file)?,
+                groups::read(&groups_file, group)?,
+            ),
+        };
         let signals = SignalPipe::install(&HANDLED_SIGNALS)
             .map_err(|e| Fatal::internal(format!("cannot handle signals: {e}")))?;
         if let Err(e) = sys::set_child_subreaper() {

@@ -1,11 +1,12 @@
 //! The execution state shared by the containers of a Pod: the plan, what every step did, and
 //! the outputs.
 //!
-//! The first container gets the plan in its environment and writes the state file; every
-//! later container (a separate `testwerk-init` process, maybe another user) reads it, runs its
-//! action group and writes it back. Writes are atomic (a temporary file renamed over the old
-//! one), so a crash never leaves half a file, and the file is world-writable because the next
-//! container may run as another user.
+//! The first container gets the plan in its environment, writes its action groups once
+//! ([`crate::groups`]) and writes the state file; every later container (a separate
+//! `testwerk-init` process, maybe another user) reads its own group and the state, runs the
+//! group and writes the state back. Writes are atomic (a temporary file renamed over the old
+//! one), so a crash never leaves half a file, and the state file is world-writable because the
+//! next container may run as another user.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,8 +25,8 @@ use crate::fatal::Fatal;
 /// any real plan and keeps a damaged or hostile file from taking all memory).
 const MAX_PLAN_BYTES: usize = 256 * 1024 * 1024;
 
-/// The version of the state file layout.
-pub const STATE_VERSION: u32 = 2;
+/// The version of the state file layout (3: the action groups moved to their own file).
+pub const STATE_VERSION: u32 = 3;
 
 /// What is known about one step.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -106,8 +107,6 @@ impl Step {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
-    /// The plan's action groups.
-    pub groups: Vec<Vec<WireAction>>,
     /// The step that started last.
     #[serde(default)]
     pub current: String,
@@ -128,9 +127,16 @@ pub struct State {
     pub aborted: bool,
 }
 
+/// A plan just received: the fresh state and the plan's action groups.
+#[derive(Debug, PartialEq)]
+pub struct Planned {
+    pub state: State,
+    pub groups: Vec<Vec<WireAction>>,
+}
+
 impl State {
     /// A fresh state for a plan received as JSON; refuses plans we cannot run.
-    pub fn from_plan_json(json: &str) -> Result<State, Fatal> {
+    pub fn from_plan_json(json: &str) -> Result<Planned, Fatal> {
         let plan: WirePlan = serde_json::from_str(json)
             .map_err(|e| Fatal::input(format!("the plan is not valid: {e}")))?;
         if plan.version != PLAN_FORMAT_VERSION {
@@ -140,16 +146,18 @@ impl State {
             )));
         }
         check_refs(&plan.groups)?;
-        Ok(State {
-            version: STATE_VERSION,
+        Ok(Planned {
+            state: State {
+                version: STATE_VERSION,
+                ..State::default()
+            },
             groups: plan.groups,
-            ..State::default()
         })
     }
 
     /// A fresh state for a plan in a file (its ConfigMap, mounted): JSON, or zlib-compressed
     /// JSON as the bundle writes big plans (told apart by the first byte).
-    pub fn from_plan_file(path: &Path) -> Result<State, Fatal> {
+    pub fn from_plan_file(path: &Path) -> Result<Planned, Fatal> {
         let what = || {
             format!(
                 "the plan file {} ({})",
@@ -198,35 +206,13 @@ impl State {
 
     /// Writes the state file atomically, readable and writable by every user.
     pub fn save(&self, path: &Path) -> Result<(), Fatal> {
-        let fail = |what: &str, e: std::io::Error| {
+        let json = serde_json::to_vec(self)
+            .map_err(|e| Fatal::internal(format!("cannot encode the state: {e}")))?;
+        write_shared(path, &json, 0o666).map_err(|(what, e)| {
             Fatal::internal(format!(
                 "cannot {what} the state file {}: {e}",
                 path.display()
             ))
-        };
-        let json = serde_json::to_vec(self)
-            .map_err(|e| Fatal::internal(format!("cannot encode the state: {e}")))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && !dir.exists()
-        {
-            fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
-            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o777));
-        }
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".{}.tmp", std::process::id()));
-        let tmp = std::path::PathBuf::from(tmp);
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            // No fsync: the state lives in the Pod's emptyDir, which does not outlive the node;
-            // the rename alone keeps it whole when a container dies mid-write, and an fsync
-            // per action cost milliseconds each on a busy disk.
-            f.write_all(&json)?;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o666))?;
-            fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            fail("write", e)
         })
     }
 
@@ -291,6 +277,37 @@ impl State {
             }
         }
     }
+}
+
+/// Writes `bytes` to `path` atomically with `mode` (the Pod's next container may be another
+/// user), creating its directory when missing; on failure, what failed and why.
+pub fn write_shared(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<(), (&'static str, std::io::Error)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        fs::create_dir_all(dir).map_err(|e| ("create the directory of", e))?;
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o777));
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        // No fsync: the state lives in the Pod's emptyDir, which does not outlive the node;
+        // the rename alone keeps it whole when a container dies mid-write, and an fsync
+        // per action cost milliseconds each on a busy disk.
+        f.write_all(bytes)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        ("write", e)
+    })
 }
 
 /// Every step an action names must be declared somewhere in the plan.
@@ -387,7 +404,9 @@ mod tests {
     fn saves_atomically_and_loads_back() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("sub/state");
-        let mut s = State::from_plan_json(r#"{"v":2,"g":[[]]}"#).expect("plan");
+        let mut s = State::from_plan_json(r#"{"v":2,"g":[[]]}"#)
+            .expect("plan")
+            .state;
         s.current = "r1".into();
         s.save(&path).expect("save");
         let mode = fs::metadata(&path).expect("meta").permissions().mode();
