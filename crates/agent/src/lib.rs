@@ -105,6 +105,9 @@ impl AgentConfig {
         testwerk_protocol::toolkit::ToolkitSettings {
             git_mirrors: self.git_mirrors.clone(),
             artifacts: None,
+            // The agent does not run child executions yet: `parallel`, `services` and
+            // `execute` steps fail with the toolkit's message saying so.
+            children: None,
         }
     }
 }

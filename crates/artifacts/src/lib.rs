@@ -49,7 +49,9 @@ mod token;
 
 pub use hook::ArtifactHook;
 pub use key::{ArtifactKey, check_name};
-pub use local::{LocalServer, serve_for_store, serve_local};
+pub use local::{
+    LocalServer, serve_for_store, serve_for_store_with, serve_local, serve_local_with,
+};
 pub use receiver::{DEFAULT_MAX_SIZE, Receiver};
 pub use reports_hook::TestReports;
 pub use settings::{

@@ -25,6 +25,17 @@ pub fn serve_for_store(
     flags: &crate::StorageFlags,
     hook: Option<Arc<dyn crate::ArtifactHook>>,
 ) -> Result<LocalServer, String> {
+    serve_for_store_with(store, flags, hook, |_| axum::Router::new())
+}
+
+/// [`serve_for_store`], serving also the routes `extra` makes (given the receiver, whose token
+/// key they may check execution tokens with).
+pub fn serve_for_store_with(
+    store: std::sync::Arc<testwerk_store::Store>,
+    flags: &crate::StorageFlags,
+    hook: Option<Arc<dyn crate::ArtifactHook>>,
+    extra: impl FnOnce(&Receiver) -> axum::Router,
+) -> Result<LocalServer, String> {
     let path = store.path().to_owned();
     let settings = crate::StorageSettings::from_flags(flags, &path, &|k| std::env::var(k).ok())
         .map_err(|e| e.to_string())?;
@@ -34,11 +45,20 @@ pub fn serve_for_store(
     if let Some(hook) = hook {
         receiver = receiver.with_hook(hook);
     }
-    serve_local(receiver).map_err(|e| format!("cannot serve artifacts on 127.0.0.1: {e}"))
+    serve_local_with(receiver, extra)
+        .map_err(|e| format!("cannot serve artifacts on 127.0.0.1: {e}"))
 }
 
 /// Serves `receiver` on `127.0.0.1` (a free port) until the returned server is dropped.
 pub fn serve_local(receiver: Receiver) -> std::io::Result<LocalServer> {
+    serve_local_with(receiver, |_| axum::Router::new())
+}
+
+/// [`serve_local`], serving also the routes `extra` makes.
+pub fn serve_local_with(
+    receiver: Receiver,
+    extra: impl FnOnce(&Receiver) -> axum::Router,
+) -> std::io::Result<LocalServer> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
@@ -47,8 +67,9 @@ pub fn serve_local(receiver: Receiver) -> std::io::Result<LocalServer> {
         .thread_name("testwerk-artifacts")
         .enable_all()
         .build()?;
+    let more = extra(&receiver);
     let receiver = Arc::new(receiver);
-    let router = Arc::clone(&receiver).router();
+    let router = Arc::clone(&receiver).router().merge(more);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("testwerk-artifacts".into())

@@ -68,6 +68,11 @@ impl Receiver {
         &self.storage
     }
 
+    /// The key execution tokens are made and checked with.
+    pub fn tokens(&self) -> &TokenKey {
+        &self.tokens
+    }
+
     /// Where execution `execution` (its full id) uploads, given the base URL its Pods reach
     /// this receiver at (`http://10.0.0.5:8088`), with its token.
     pub fn sink(&self, base_url: &str, execution: &str) -> ArtifactSink {

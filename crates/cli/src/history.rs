@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
+use testwerk_protocol::children::{KIND_TAG, PARENT_STEP_TAG, PARENT_TAG};
 
 use serde::Serialize;
 use testwerk_store::{ExecutionDetail, ExecutionFilter, StepResult, Store};
@@ -112,8 +113,11 @@ fn show_to(
         .execution(id)
         .map_err(|e| Failure::Input(e.to_string()))?
         .ok_or_else(|| not_found(id))?;
+    let children = children_of(&store, &d.execution.id)?;
     if format != Format::Text {
-        return document(out, &d, format);
+        let mut value = serde_json::to_value(&d).map_err(|e| Failure::Input(e.to_string()))?;
+        value["children"] = serde_json::to_value(&children).unwrap_or_default();
+        return document(out, &value, format);
     }
     let e = &d.execution;
     writeln!(
@@ -140,6 +144,20 @@ fn show_to(
             "  tests:    {counts} (`testwerk tests {}` lists them)",
             e.name
         )?;
+    }
+    if !children.is_empty() {
+        writeln!(out, "  children:")?;
+        for c in &children {
+            writeln!(
+                out,
+                "    {:<8} {:<9} {} ({}, from step {})",
+                c.status.as_str(),
+                c.tags.get(KIND_TAG).map_or("", String::as_str),
+                c.name,
+                c.id,
+                c.tags.get(PARENT_STEP_TAG).map_or("", String::as_str),
+            )?;
+        }
     }
     if !d.outputs.is_empty() {
         writeln!(out, "  outputs:")?;
@@ -170,6 +188,22 @@ fn show_to(
         }
     }
     Ok(())
+}
+
+/// The child executions of `parent` (parallel workers, executed workflows), oldest first.
+fn children_of(
+    store: &testwerk_store::Store,
+    parent: &str,
+) -> Result<Vec<testwerk_store::Execution>, Failure> {
+    let filter = testwerk_store::ExecutionFilter {
+        tags: [(PARENT_TAG.to_owned(), parent.to_owned())].into(),
+        ..Default::default()
+    };
+    let mut children = store
+        .list_executions(&filter)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    children.reverse();
+    Ok(children)
 }
 
 /// Named steps, each indented by how many named groups it is in.

@@ -180,6 +180,65 @@ struct RunArgs {
     /// (e.g. while it restarts), in seconds; then exit 4.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     reconnect_timeout: u64,
+    /// Internal: this run is a child of another local run (`PARENT:STEP:KIND`).
+    #[arg(long, hide = true, value_parser = testwerk_cli::run::ChildOf::parse)]
+    child_of: Option<testwerk_cli::run::ChildOf>,
+    /// Internal: the id to record the execution under (a child's, chosen by its parent).
+    #[arg(long, hide = true)]
+    execution_id: Option<String>,
+}
+
+impl RunArgs {
+    /// The flags a child run gets from this one: same store, mode, registries, mirrors and
+    /// artifact storage.
+    fn pass_on(&self) -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> = Vec::new();
+        let mut flag = |name: &str, value: std::ffi::OsString| {
+            out.push(name.into());
+            out.push(value);
+        };
+        if let Some(store) = &self.store {
+            flag(
+                "--store",
+                std::fs::canonicalize(store)
+                    .unwrap_or_else(|_| store.clone())
+                    .into(),
+            );
+        }
+        if let Some(dir) = &self.image_cache {
+            flag("--image-cache", dir.clone().into());
+        }
+        for m in &self.git_mirror {
+            flag("--git-mirror", format!("{}={}", m.from, m.to).into());
+        }
+        let storage = &self.storage;
+        for (name, value) in [
+            ("--artifacts", &storage.artifacts),
+            ("--s3-endpoint", &storage.s3_endpoint),
+            ("--s3-region", &storage.s3_region),
+            ("--platform", &self.registry.platform),
+        ] {
+            if let Some(v) = value {
+                flag(name, v.into());
+            }
+        }
+        for c in &self.registry.docker_config {
+            flag("--docker-config", c.clone().into());
+        }
+        for (name, values) in [
+            ("--insecure", &self.registry.insecure),
+            ("--registry-ca", &self.registry.registry_ca),
+            ("--registry-mirror", &self.registry.registry_mirror),
+        ] {
+            for v in values {
+                flag(name, v.into());
+            }
+        }
+        if self.host {
+            out.push("--host".into());
+        }
+        out
+    }
 }
 
 #[derive(clap::Args)]
@@ -480,7 +539,11 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(INPUT_ERROR);
         }
     };
+    let pass_on = args.pass_on();
     let request = testwerk_cli::run::RunRequest {
+        pass_on,
+        child_of: args.child_of,
+        execution_id: args.execution_id,
         file: args.file,
         workflow: args.workflow,
         templates: args.templates,

@@ -7,8 +7,12 @@
 //! - [`env`](mod@env): how variables are scoped per container and per step;
 //! - [`paths`]: where things live inside the Pod;
 //! - [`line`](mod@line): the log line protocol `init` reports progress with;
-//! - [`toolkit`]: what a backend tells the toolkit (Git mirrors, the artifact sink).
+//! - [`toolkit`]: what a backend tells the toolkit (Git mirrors, the artifact sink, where to
+//!   ask for children);
+//! - [`children`]: how the toolkit asks its backend for parallel workers, services and
+//!   executed workflows.
 
+pub mod children;
 pub mod control;
 pub mod env;
 pub mod line;

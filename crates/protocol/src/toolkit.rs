@@ -1,5 +1,5 @@
 //! What a backend tells the toolkit about this machine or cluster: where Git repositories are
-//! mirrored and where artifacts go.
+//! mirrored, where artifacts go and where to ask for child executions.
 //!
 //! The backend puts [`ToolkitSettings`] as JSON in [`crate::env::TOOLKIT`] on every container;
 //! `init` passes the `03` group on to toolkit steps only (see [`crate::env`]).
@@ -16,6 +16,10 @@ pub struct ToolkitSettings {
     /// Where `artifacts` steps upload; `None`: the backend keeps no artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<ArtifactSink>,
+    /// Where `parallel`, `services` and `execute` ask for child executions; `None`: the
+    /// backend runs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<crate::children::ChildrenEndpoint>,
 }
 
 /// `--git-mirror FROM=TO`: a repository URL starting with `from` is fetched from `to` plus the

@@ -9,6 +9,8 @@
 //! | `clone` | `content.git`: fetches a repository with `git`, sparse when `paths` are given | [`clone`] |
 //! | `tarball` | `content.tarball`: downloads and unpacks archives | [`tarball`] |
 //! | `artifacts` | `artifacts`: finds files by glob and uploads them to the backend | [`artifacts`] |
+//! | `parallel` | `parallel`: one worker execution per instance, followed to the end | [`children::parallel`] |
+//! | `execute` | `execute`: other workflows by name or selector, as child executions | [`children::execute`] |
 //!
 //! What the backend tells the toolkit (Git mirrors, where artifacts go) arrives as
 //! [`ToolkitSettings`] in [`env::TOOLKIT`]. The toolkit holds no storage credentials: artifacts
@@ -18,6 +20,7 @@
 //! arguments.
 
 pub mod artifacts;
+pub mod children;
 pub mod clone;
 mod error;
 pub mod tarball;
@@ -49,8 +52,10 @@ pub fn run(args: Vec<String>) -> Result<(), ToolkitError> {
         "clone" => clone::run(rest, &settings()?),
         "tarball" => tarball::run(rest, &settings()?),
         "artifacts" => artifacts::run(rest, &settings()?),
+        "parallel" => children::parallel::run(rest, &settings()?),
+        "execute" => children::execute::run(rest, &settings()?),
         other => Err(ToolkitError::Usage(format!(
-            "unknown operation `{other}`; expected one of: clone, tarball, artifacts"
+            "unknown operation `{other}`; expected one of: clone, tarball, artifacts, parallel, execute"
         ))),
     }
 }

@@ -1,6 +1,7 @@
 //! `testwerk run`: compile a workflow and execute it on this machine with the local backend,
 //! showing each step live and recording everything in the results store.
 
+pub mod children;
 pub mod control;
 mod images;
 mod remote;
@@ -58,6 +59,48 @@ pub struct RunRequest {
     pub git_mirrors: Vec<testwerk_protocol::toolkit::GitMirror>,
     /// `--artifacts`, `--s3-*`: where `artifacts` steps' files are stored.
     pub artifacts: testwerk_artifacts::StorageFlags,
+    /// The flags a child run (a parallel worker, an executed workflow) gets from this one:
+    /// store, mode, registries, mirrors, artifacts.
+    pub pass_on: Vec<std::ffi::OsString>,
+    /// This run is a child: `--child-of PARENT:STEP:KIND`.
+    pub child_of: Option<ChildOf>,
+    /// The execution id to record it under (a child's, chosen by its parent).
+    pub execution_id: Option<String>,
+}
+
+/// A child run's link to its parent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildOf {
+    pub parent: String,
+    pub step: String,
+    pub kind: testwerk_protocol::children::ChildKind,
+}
+
+impl ChildOf {
+    /// `PARENT:STEP:KIND`.
+    pub fn parse(text: &str) -> Result<ChildOf, String> {
+        let mut parts = text.splitn(3, ':');
+        let (Some(parent), Some(step), Some(kind)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("`{text}`: expected PARENT:STEP:KIND"));
+        };
+        let kind = serde_json::from_value(serde_json::Value::String(kind.to_owned()))
+            .map_err(|_| format!("`{kind}`: expected worker, service or execution"))?;
+        Ok(ChildOf {
+            parent: parent.to_owned(),
+            step: step.to_owned(),
+            kind,
+        })
+    }
+
+    fn tags(&self) -> [(String, String); 3] {
+        use testwerk_protocol::children::{KIND_TAG, PARENT_STEP_TAG, PARENT_TAG};
+        [
+            (PARENT_TAG.to_owned(), self.parent.clone()),
+            (PARENT_STEP_TAG.to_owned(), self.step.clone()),
+            (KIND_TAG.to_owned(), self.kind.as_str().to_owned()),
+        ]
+    }
 }
 
 /// How a run ended, as an exit code: 0 passed, 1 failed, 2 input error, 3 the results could
@@ -185,7 +228,11 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             .collect::<String>()
     );
     // The id is chosen before the execution is recorded: the steps read it as `execution.id`.
-    let id = testwerk_store::new_execution_id();
+    // A child's was chosen by its parent, which follows it by that id.
+    let id = req
+        .execution_id
+        .clone()
+        .unwrap_or_else(testwerk_store::new_execution_id);
     let facts = ExecutionFacts {
         id: id.clone(),
         name: format!("{name}-{number}"),
@@ -208,14 +255,45 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     let own_images = pipeline::default_images();
     // `artifacts` steps upload to this run's receiver on 127.0.0.1 with a token for this
     // execution only; JUnit and xUnit reports among them become the execution's test cases.
-    let artifacts = testwerk_artifacts::serve_for_store(
+    // Parallel workers and executed workflows are asked for on the same server.
+    let store_dir = store
+        .path()
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let store_dir = std::fs::canonicalize(&store_dir).unwrap_or(store_dir);
+    let mut children = None;
+    let artifacts = testwerk_artifacts::serve_for_store_with(
         Arc::clone(&store),
         &req.artifacts,
         Some(Arc::new(testwerk_artifacts::TestReports::new(Arc::clone(
             &store,
         )))),
+        |receiver| {
+            let local = children::LocalChildren::new(
+                &id,
+                Arc::clone(&store),
+                receiver.tokens().clone(),
+                children::ChildSettings {
+                    workflow: name.clone(),
+                    program: std::env::current_exe().unwrap_or_else(|_| "testwerk".into()),
+                    pass_on: req.pass_on.clone(),
+                    file: std::fs::canonicalize(&req.file).unwrap_or_else(|_| req.file.clone()),
+                    templates: req.templates.clone(),
+                    catalog: children::catalog(&inputs.workflows),
+                    dir: children::children_dir(&store_dir, &id),
+                },
+            );
+            let router = local.router();
+            children = Some(local);
+            router
+        },
     )
     .map_err(input)?;
+    let children =
+        children.ok_or_else(|| RunError::Failed("the children endpoint did not start".into()))?;
+    let _finish_children = FinishChildren(Arc::clone(&children));
     let settings = CompileSettings {
         namespace: LOCAL_NAMESPACE.into(),
         images: own_images.clone(),
@@ -228,6 +306,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         toolkit: Some(ToolkitSettings {
             git_mirrors: req.git_mirrors.clone(),
             artifacts: Some(artifacts.sink(&id)),
+            children: Some(children.endpoint(&format!("http://{}", artifacts.address()))),
         }),
     };
     let compiled = pipeline::compile(doc, &inputs.templates, &settings)
@@ -238,13 +317,6 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     refuse_unsupported(&compiled.plan)?;
 
     let programs = programs(images.is_some(), copies_toolkit(&compiled.plan))?;
-    let store_dir = store
-        .path()
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let store_dir = std::fs::canonicalize(&store_dir).unwrap_or(store_dir);
     // runc's state of our containers lives with the store, so that the next run finds (and
     // deletes) the containers of a runner that died.
     let runc = Runc::find(store_dir.join("runc")).map_err(|e| input(e.to_string()))?;
@@ -256,6 +328,9 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         serde_json::to_value(compiled.plan.wire()).unwrap_or_default(),
     );
     new.id = Some(id);
+    if let Some(child_of) = &req.child_of {
+        new.tags.extend(child_of.tags());
+    }
     new.secrets = compiled
         .bundle
         .secrets
@@ -592,10 +667,11 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
         }
         let category = stage.meta.category.clone().unwrap_or_default();
         let feature = match category.as_str() {
-            "Clone Git repository" | "Fetch tarball" | "Upload artifacts" => continue,
+            "Clone Git repository" | "Fetch tarball" | "Upload artifacts" | "Run in parallel" => {
+                continue;
+            }
+            c if c.starts_with("Execute") => continue,
             "Start services" | "Stop services" => "services",
-            "Run in parallel" => "parallel",
-            c if c.starts_with("Execute") => "execute",
             _ => "toolkit operations",
         };
         let entry = format!("`{feature}` (at {})", stage.meta.path);
@@ -612,6 +688,15 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
     )))
 }
 
+/// Stops the run's workers when the run ends, however it ends.
+struct FinishChildren(Arc<children::LocalChildren>);
+
+impl Drop for FinishChildren {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
 /// The results database (with SQLite's companion files), the run directories and runc's
 /// state, as absolute paths.
 fn hidden_store_paths(db: &Path, store_dir: &Path) -> Vec<PathBuf> {
@@ -624,6 +709,8 @@ fn hidden_store_paths(db: &Path, store_dir: &Path) -> Vec<PathBuf> {
     }
     out.push(store_dir.join("runs"));
     out.push(store_dir.join("runc"));
+    // Child documents and what child runs printed.
+    out.push(store_dir.join("children"));
     // The key every artifact token of this store is made with.
     out.push(testwerk_artifacts::TokenKey::path_beside(
         &store_dir.join(name),

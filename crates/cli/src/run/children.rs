@@ -1,0 +1,505 @@
+//! Child executions of a local run: parallel workers and executed workflows.
+//!
+//! The toolkit inside the run asks for them over HTTP on the run's loopback server
+//! ([`testwerk_protocol::children`]), with the execution's token. Each child is a `testwerk
+//! run` process of its own, with the same store and flags: it compiles, runs and records the
+//! child exactly as a run the user started, tagged with its parent
+//! ([`PARENT_TAG`](testwerk_protocol::children::PARENT_TAG)). A child that cannot even start
+//! (a worker that does not compile) is reported failed with what its process said.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use testwerk_artifacts::TokenKey;
+use testwerk_protocol::children::{
+    ChildKind, ChildRequest, ChildStarted, ChildState, ChildWorkflow, ChildrenEndpoint,
+    NEXT_HEADER, Selected, Selection,
+};
+use testwerk_store::Store;
+
+/// Log lines sent in one answer.
+const LOG_LINES_PER_ANSWER: u64 = 2000;
+/// How long a child may take to record itself (compile, pull its images) before it is
+/// reported as still queued; the request that started it waits at most this long.
+const RECORD_WAIT: Duration = Duration::from_secs(120);
+/// How long a child may take to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// The route every child request is under.
+const ROUTE: &str = "/api/v1/executions/{parent}/children";
+
+/// What a child run gets besides its workflow.
+pub struct ChildSettings {
+    /// The parent's workflow name: a worker is named `<it>-<step>-<n>`.
+    pub workflow: String,
+    /// The `testwerk` program to run children with.
+    pub program: PathBuf,
+    /// Flags every child gets: store, mode, registries, mirrors, artifacts.
+    pub pass_on: Vec<OsString>,
+    /// The file the run's workflow came from (`execute` finds workflows by name there).
+    pub file: PathBuf,
+    pub templates: Vec<PathBuf>,
+    /// Workflows `execute` may name: name and labels.
+    pub catalog: Vec<(String, BTreeMap<String, String>)>,
+    /// Where child documents and the children's own output go.
+    pub dir: PathBuf,
+}
+
+/// The children of one local execution.
+pub struct LocalChildren {
+    parent: String,
+    store: Arc<Store>,
+    tokens: TokenKey,
+    settings: ChildSettings,
+    running: Mutex<HashMap<String, Running>>,
+    /// Children of one workflow are recorded one at a time: each takes the next number.
+    starting: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+struct Running {
+    kind: ChildKind,
+    process: Child,
+    output: PathBuf,
+}
+
+impl LocalChildren {
+    pub fn new(
+        parent: &str,
+        store: Arc<Store>,
+        tokens: TokenKey,
+        settings: ChildSettings,
+    ) -> Arc<LocalChildren> {
+        Arc::new(LocalChildren {
+            parent: parent.to_owned(),
+            store,
+            tokens,
+            settings,
+            running: Mutex::new(HashMap::new()),
+            starting: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Where the toolkit asks, given the server's base URL.
+    pub fn endpoint(&self, base_url: &str) -> ChildrenEndpoint {
+        ChildrenEndpoint {
+            url: format!(
+                "{}{}",
+                base_url.trim_end_matches('/'),
+                ROUTE.replace("{parent}", &self.parent)
+            ),
+            token: self.tokens.token(&self.parent),
+        }
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(ROUTE, post(start))
+            .route(&format!("{ROUTE}/select"), post(select))
+            .route(&format!("{ROUTE}/{{id}}"), get(state))
+            .route(&format!("{ROUTE}/{{id}}/logs"), get(logs))
+            .route(&format!("{ROUTE}/{{id}}/abort"), post(abort))
+            .with_state(Arc::clone(self))
+    }
+
+    /// The run is over: workers still running are stopped (their step is over too); executed
+    /// workflows started with `async` go on, as their own runs.
+    pub fn finish(&self) {
+        let mut running = match self.running.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for child in running.values_mut() {
+            if child.kind != ChildKind::Execution && matches!(child.process.try_wait(), Ok(None)) {
+                terminate(&child.process);
+            }
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        for child in running.values_mut() {
+            if child.kind == ChildKind::Execution {
+                continue;
+            }
+            while matches!(child.process.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if matches!(child.process.try_wait(), Ok(None)) {
+                let _ = child.process.kill();
+                let _ = child.process.wait();
+            }
+        }
+    }
+
+    /// `Some(401)` unless the request carries this execution's token.
+    fn refused(&self, parent: &str, headers: &HeaderMap) -> Option<Response> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match token {
+            Some(t) if parent == self.parent && self.tokens.verify(parent, t) => None,
+            _ => Some(error(
+                StatusCode::UNAUTHORIZED,
+                "a token of this execution is needed",
+            )),
+        }
+    }
+
+    /// Starts a child process and waits until it has recorded its execution (or ended).
+    fn start_child(&self, request: ChildRequest) -> Result<ChildStarted, String> {
+        let id = testwerk_store::new_execution_id();
+        let dir = &self.settings.dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut args: Vec<OsString> = vec!["run".into()];
+        let workflow = match &request.workflow {
+            ChildWorkflow::Document(doc) => {
+                let mut doc = doc.clone();
+                let suffix = doc["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("child")
+                    .to_owned();
+                doc["metadata"]["name"] = child_name(&self.settings.workflow, &suffix).into();
+                let file = dir.join(format!("{id}.yaml"));
+                let text = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
+                std::fs::write(&file, text)
+                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                args.push(file.into());
+                doc["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("worker")
+                    .to_owned()
+            }
+            ChildWorkflow::Named(name) => {
+                if !self.settings.catalog.iter().any(|(n, _)| n == name) {
+                    return Err(format!(
+                        "no TestWorkflow named `{name}` in {}; the workflows there: {}",
+                        self.settings.file.display(),
+                        self.catalog_names().join(", ")
+                    ));
+                }
+                args.push(self.settings.file.clone().into());
+                args.extend(["--workflow".into(), name.into()]);
+                name.clone()
+            }
+        };
+        for t in &self.settings.templates {
+            args.extend(["--templates".into(), t.clone().into()]);
+        }
+        for (k, v) in &request.config {
+            args.extend(["--config".into(), format!("{k}={v}").into()]);
+        }
+        args.extend(self.settings.pass_on.iter().cloned());
+        args.extend([
+            "--output".into(),
+            "json".into(),
+            "--execution-id".into(),
+            id.clone().into(),
+            "--child-of".into(),
+            format!(
+                "{}:{}:{}",
+                self.parent,
+                request.parent_ref,
+                request.kind.as_str()
+            )
+            .into(),
+        ]);
+        let output = dir.join(format!("{id}.out"));
+        let out = std::fs::File::create(&output)
+            .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+        let lock = {
+            let mut starting = self.starting.lock().map_err(|_| "a child start panicked")?;
+            Arc::clone(starting.entry(workflow).or_default())
+        };
+        let _one_at_a_time = lock.lock().map_err(|_| "a child start panicked")?;
+        let process = Command::new(&self.settings.program)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.settings.program.display()))?;
+        tracing::debug!(child = %id, "started {:?}", args);
+        self.running
+            .lock()
+            .map_err(|_| "a child start panicked")?
+            .insert(
+                id.clone(),
+                Running {
+                    kind: request.kind,
+                    process,
+                    output,
+                },
+            );
+        let deadline = Instant::now() + RECORD_WAIT;
+        while Instant::now() < deadline {
+            if matches!(self.store.execution(&id), Ok(Some(_))) || self.exit_code(&id).is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(ChildStarted { id })
+    }
+
+    /// The exit code of child `id`'s process, once it has ended.
+    fn exit_code(&self, id: &str) -> Option<i32> {
+        let mut running = self.running.lock().ok()?;
+        let child = running.get_mut(id)?;
+        child
+            .process
+            .try_wait()
+            .ok()
+            .flatten()
+            .map(|s| s.code().unwrap_or(128))
+    }
+
+    fn child_state(&self, id: &str) -> Result<Option<ChildState>, String> {
+        let known = self
+            .running
+            .lock()
+            .map_err(|_| "a child start panicked")?
+            .contains_key(id);
+        if !known {
+            return Ok(None);
+        }
+        let stored = self.store.execution(id).map_err(|e| e.to_string())?;
+        let exited = self.exit_code(id);
+        let (name, mut status, mut reason) = match &stored {
+            Some(detail) => (
+                Some(detail.execution.name.clone()),
+                detail.execution.status.to_string(),
+                detail.execution.reason.clone(),
+            ),
+            None => (None, "queued".to_owned(), None),
+        };
+        if let Some(code) = exited
+            && matches!(status.as_str(), "queued" | "running")
+        {
+            // Its runner ended without settling it: what the process said is the reason.
+            status = "failed".into();
+            reason = Some(self.last_words(id, code));
+        }
+        Ok(Some(ChildState {
+            id: id.to_owned(),
+            name,
+            status,
+            reason,
+            // Local runs share this machine's network.
+            ip: Some("127.0.0.1".into()),
+        }))
+    }
+
+    /// The end of what child `id`'s process printed.
+    fn last_words(&self, id: &str, code: i32) -> String {
+        let output = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.get(id).map(|c| c.output.clone()));
+        let text = output
+            .and_then(|p| std::fs::read(p).ok())
+            .map(|bytes| {
+                let start = bytes.len().saturating_sub(2000);
+                String::from_utf8_lossy(&bytes[start..]).into_owned()
+            })
+            .unwrap_or_default();
+        let said: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('{'))
+            .collect();
+        let tail = said[said.len().saturating_sub(8)..].join("\n");
+        if tail.is_empty() {
+            format!("its runner exited with {code}")
+        } else {
+            format!("its runner exited with {code}: {tail}")
+        }
+    }
+
+    fn catalog_names(&self) -> Vec<String> {
+        self.settings
+            .catalog
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}
+
+fn terminate(process: &Child) {
+    if let Some(pid) = rustix::process::Pid::from_raw(process.id() as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+async fn start(
+    State(children): State<Arc<LocalChildren>>,
+    UrlPath(parent): UrlPath<String>,
+    headers: HeaderMap,
+    Json(request): Json<ChildRequest>,
+) -> Response {
+    if let Some(denied) = children.refused(&parent, &headers) {
+        return denied;
+    }
+    let started = tokio::task::spawn_blocking(move || children.start_child(request)).await;
+    match started {
+        Ok(Ok(started)) => (StatusCode::CREATED, Json(started)).into_response(),
+        Ok(Err(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, &why),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn select(
+    State(children): State<Arc<LocalChildren>>,
+    UrlPath(parent): UrlPath<String>,
+    headers: HeaderMap,
+    Json(selection): Json<Selection>,
+) -> Response {
+    if let Some(denied) = children.refused(&parent, &headers) {
+        return denied;
+    }
+    let mut names: Vec<String> = children
+        .settings
+        .catalog
+        .iter()
+        .filter(|(_, labels)| {
+            selection
+                .match_labels
+                .iter()
+                .all(|(k, v)| labels.get(k) == Some(v))
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    names.sort();
+    Json(Selected { names }).into_response()
+}
+
+async fn state(
+    State(children): State<Arc<LocalChildren>>,
+    UrlPath((parent, id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = children.refused(&parent, &headers) {
+        return denied;
+    }
+    match tokio::task::spawn_blocking(move || children.child_state(&id)).await {
+        Ok(Ok(Some(state))) => Json(state).into_response(),
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "no such child of this execution"),
+        Ok(Err(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, &why),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct From {
+    #[serde(default)]
+    from: u64,
+}
+
+async fn logs(
+    State(children): State<Arc<LocalChildren>>,
+    UrlPath((parent, id)): UrlPath<(String, String)>,
+    Query(query): Query<From>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = children.refused(&parent, &headers) {
+        return denied;
+    }
+    let read = tokio::task::spawn_blocking(move || {
+        if !children
+            .running
+            .lock()
+            .map(|r| r.contains_key(&id))
+            .unwrap_or(false)
+        {
+            return Ok(None);
+        }
+        match children.store.execution(&id) {
+            Ok(Some(_)) => children
+                .store
+                .logs_from(&id, query.from, LOG_LINES_PER_ANSWER)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            // Not recorded yet: nothing to show.
+            Ok(None) => Ok(Some(Vec::new())),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await;
+    match read {
+        Ok(Ok(Some(lines))) => {
+            let next = lines.last().map_or(query.from, |l| l.seq + 1);
+            let mut text = String::new();
+            for line in &lines {
+                text.push_str(&line.text);
+                text.push('\n');
+            }
+            ([(NEXT_HEADER, next.to_string())], text).into_response()
+        }
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "no such child of this execution"),
+        Ok(Err(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, &why),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn abort(
+    State(children): State<Arc<LocalChildren>>,
+    UrlPath((parent, id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = children.refused(&parent, &headers) {
+        return denied;
+    }
+    let running = match children.running.lock() {
+        Ok(r) => r,
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "a child start panicked"),
+    };
+    match running.get(&id) {
+        Some(child) => {
+            terminate(&child.process);
+            (StatusCode::OK, Json(json!({}))).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, "no such child of this execution"),
+    }
+}
+
+/// The workflows of `file`'s documents that `execute` may name, with their labels.
+pub fn catalog(
+    workflows: &[testwerk_spec::Document<testwerk_spec::TestWorkflow>],
+) -> Vec<(String, BTreeMap<String, String>)> {
+    workflows
+        .iter()
+        .filter_map(|w| {
+            let name = w.value.metadata.name.clone()?;
+            let labels = w.value.metadata.labels.clone().unwrap_or_default();
+            Some((name, labels.into_iter().collect()))
+        })
+        .collect()
+}
+
+/// `<workflow>-<suffix>`, the workflow's part cut so that the whole is a DNS label.
+fn child_name(workflow: &str, suffix: &str) -> String {
+    let suffix: String = suffix.chars().take(20).collect();
+    let keep = 62usize.saturating_sub(suffix.len());
+    let base: String = workflow.chars().take(keep).collect();
+    format!("{}-{suffix}", base.trim_end_matches('-'))
+}
+
+/// Where a run's child documents and outputs go.
+pub fn children_dir(store_dir: &Path, parent: &str) -> PathBuf {
+    store_dir.join("children").join(parent)
+}

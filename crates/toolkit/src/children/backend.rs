@@ -1,0 +1,178 @@
+//! The HTTP client of the backend's children endpoint ([`testwerk_protocol::children`]).
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use testwerk_protocol::children::{
+    ChildRequest, ChildStarted, ChildState, ChildrenEndpoint, NEXT_HEADER, Selected, Selection,
+};
+use testwerk_protocol::toolkit::ToolkitSettings;
+
+use crate::ToolkitError;
+
+/// The most bytes of a child's log taken in one answer (the backend sends at most a few
+/// thousand lines of at most 64 KiB each).
+const LOG_ANSWER_LIMIT: u64 = 64 << 20;
+/// Attempts for a request that could not reach the backend at all (a restarting agent).
+const ATTEMPTS: u32 = 10;
+
+/// The backend that runs this execution, as the toolkit reaches it.
+pub struct Backend {
+    agent: ureq::Agent,
+    endpoint: ChildrenEndpoint,
+}
+
+impl Backend {
+    /// The backend named in the settings; an error when it runs no children.
+    pub fn from_settings(settings: &ToolkitSettings, what: &str) -> Result<Backend, ToolkitError> {
+        let endpoint = settings.children.clone().ok_or_else(|| {
+            ToolkitError::Failed(format!(
+                "{what} needs a backend that runs child executions, and this one gave no endpoint \
+                 (run the workflow with `testwerk run` or through `testwerk agent`)"
+            ))
+        })?;
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_connect(Some(Duration::from_secs(10)))
+                .timeout_global(Some(Duration::from_secs(60)))
+                .build(),
+        );
+        Ok(Backend { agent, endpoint })
+    }
+
+    pub fn start(&self, request: &ChildRequest) -> Result<ChildStarted, ToolkitError> {
+        self.post("", request)
+    }
+
+    pub fn state(&self, id: &str) -> Result<ChildState, ToolkitError> {
+        self.get_json(&format!("/{id}"))
+    }
+
+    pub fn abort(&self, id: &str) -> Result<(), ToolkitError> {
+        self.post::<_, serde_json::Value>(&format!("/{id}/abort"), &serde_json::json!({}))
+            .map(|_| ())
+    }
+
+    pub fn select(&self, selection: &Selection) -> Result<Selected, ToolkitError> {
+        self.post("/select", selection)
+    }
+
+    /// The child's log from line `from`: the text, and the line to read from next.
+    pub fn logs(&self, id: &str, from: u64) -> Result<(Vec<u8>, u64), ToolkitError> {
+        let path = format!("/{id}/logs?from={from}");
+        let mut response = self.send(&path, |agent, url, auth| {
+            agent.get(url).header("Authorization", auth).call()
+        })?;
+        let next = response
+            .headers()
+            .get(NEXT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(from);
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(LOG_ANSWER_LIMIT)
+            .read_to_vec()
+            .map_err(|e| self.failed(&path, &e.to_string()))?;
+        Ok((bytes, next))
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ToolkitError> {
+        let response = self.send(path, |agent, url, auth| {
+            agent.get(url).header("Authorization", auth).call()
+        })?;
+        self.json(path, response)
+    }
+
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ToolkitError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| ToolkitError::Failed(format!("cannot encode a request: {e}")))?;
+        let response = self.send(path, |agent, url, auth| {
+            agent
+                .post(url)
+                .header("Authorization", auth)
+                .header("Content-Type", "application/json")
+                .send(&body[..])
+        })?;
+        self.json(path, response)
+    }
+
+    /// Sends a request, again while the backend cannot be reached at all; an answer other
+    /// than 2xx is an error with the backend's reason.
+    fn send(
+        &self,
+        path: &str,
+        request: impl Fn(
+            &ureq::Agent,
+            &str,
+            &str,
+        ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ToolkitError> {
+        let url = format!("{}{path}", self.endpoint.url.trim_end_matches('/'));
+        let auth = format!("Bearer {}", self.endpoint.token);
+        let mut attempt = 1;
+        let mut response = loop {
+            match request(&self.agent, &url, &auth) {
+                Err(e) if attempt < ATTEMPTS && unreachable(&e) => {
+                    std::thread::sleep(Duration::from_millis(300 * u64::from(attempt)));
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.failed(path, &e.to_string())),
+                Ok(r) => break r,
+            }
+        };
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 16)
+            .read_to_string()
+            .unwrap_or_default();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let reason = doc["error"].as_str().map_or_else(
+            || format!("HTTP {status}"),
+            |r| format!("{r} (HTTP {status})"),
+        );
+        Err(ToolkitError::Failed(format!(
+            "the backend at {} refused {path}: {reason}",
+            self.endpoint.url
+        )))
+    }
+
+    fn json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> Result<T, ToolkitError> {
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .map_err(|e| self.failed(path, &e.to_string()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| self.failed(path, &format!("an answer that is not understood: {e}")))
+    }
+
+    fn failed(&self, path: &str, why: &str) -> ToolkitError {
+        ToolkitError::Failed(format!(
+            "cannot reach the backend at {}{path}: {why}",
+            self.endpoint.url
+        ))
+    }
+}
+
+fn unreachable(e: &ureq::Error) -> bool {
+    matches!(e, ureq::Error::ConnectionFailed | ureq::Error::HostNotFound)
+        || matches!(e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused)
+}
