@@ -12,6 +12,7 @@
 //! | `GET {url}/{id}/logs?from=N` | the child's log lines from line `N`, as text (header [`NEXT_HEADER`]: the line to go on from) |
 //! | `POST {url}/{id}/abort` | `204` |
 //! | `POST {url}/select` with a [`Selection`] | [`Selected`]: the workflow names that match |
+//! | `POST {url}/stop` with a [`StopGroup`] | [`Stopped`]: the services of a step, stopped, as they ended |
 //!
 //! `{url}` and the token come in [`crate::toolkit::ToolkitSettings::children`]. Each child is
 //! an execution of its own, linked to its parent by the tags [`PARENT_TAG`], [`PARENT_STEP_TAG`]
@@ -120,6 +121,21 @@ pub struct Selection {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selected {
     pub names: Vec<String>,
+}
+
+/// Stop the services a step started (the "kill" stage).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopGroup {
+    /// The `parent_ref` the services were started with.
+    pub parent_ref: String,
+}
+
+/// The services of a group, once stopped: a service that failed before it was stopped says
+/// `failed`; one stopped while it ran says `aborted`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stopped {
+    pub children: Vec<ChildState>,
 }
 
 /// Where the toolkit asks for children, and its token (good for this one execution).

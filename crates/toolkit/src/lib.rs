@@ -11,6 +11,7 @@
 //! | `artifacts` | `artifacts`: finds files by glob and uploads them to the backend | [`artifacts`] |
 //! | `parallel` | `parallel`: one worker execution per instance, followed to the end | [`children::parallel`] |
 //! | `execute` | `execute`: other workflows by name or selector, as child executions | [`children::execute`] |
+//! | `services`, `kill` | a step's `services`: started, probed until ready, stopped when the step ends | [`children::services`] |
 //!
 //! What the backend tells the toolkit (Git mirrors, where artifacts go) arrives as
 //! [`ToolkitSettings`] in [`env::TOOLKIT`]. The toolkit holds no storage credentials: artifacts
@@ -54,8 +55,10 @@ pub fn run(args: Vec<String>) -> Result<(), ToolkitError> {
         "artifacts" => artifacts::run(rest, &settings()?),
         "parallel" => children::parallel::run(rest, &settings()?),
         "execute" => children::execute::run(rest, &settings()?),
+        "services" => children::services::run(rest, &settings()?),
+        "kill" => children::services::kill(rest, &settings()?),
         other => Err(ToolkitError::Usage(format!(
-            "unknown operation `{other}`; expected one of: clone, tarball, artifacts, parallel, execute"
+            "unknown operation `{other}`; expected one of: clone, tarball, artifacts, parallel, execute, services, kill"
         ))),
     }
 }

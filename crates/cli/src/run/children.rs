@@ -1,4 +1,4 @@
-//! Child executions of a local run: parallel workers and executed workflows.
+//! Child executions of a local run: parallel workers, services and executed workflows.
 //!
 //! The toolkit inside the run asks for them over HTTP on the run's loopback server
 //! ([`testwerk_protocol::children`]), with the execution's token. Each child is a `testwerk
@@ -24,7 +24,7 @@ use serde_json::json;
 use testwerk_artifacts::TokenKey;
 use testwerk_protocol::children::{
     ChildKind, ChildRequest, ChildStarted, ChildState, ChildWorkflow, ChildrenEndpoint,
-    NEXT_HEADER, Selected, Selection,
+    NEXT_HEADER, Selected, Selection, StopGroup, Stopped,
 };
 use testwerk_store::Store;
 
@@ -69,6 +69,7 @@ pub struct LocalChildren {
 
 struct Running {
     kind: ChildKind,
+    parent_ref: String,
     process: Child,
     output: PathBuf,
 }
@@ -106,6 +107,7 @@ impl LocalChildren {
         Router::new()
             .route(ROUTE, post(start))
             .route(&format!("{ROUTE}/select"), post(select))
+            .route(&format!("{ROUTE}/stop"), post(stop))
             .route(&format!("{ROUTE}/{{id}}"), get(state))
             .route(&format!("{ROUTE}/{{id}}/logs"), get(logs))
             .route(&format!("{ROUTE}/{{id}}/abort"), post(abort))
@@ -239,6 +241,7 @@ impl LocalChildren {
                 id.clone(),
                 Running {
                     kind: request.kind,
+                    parent_ref: request.parent_ref.clone(),
                     process,
                     output,
                 },
@@ -251,6 +254,41 @@ impl LocalChildren {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(ChildStarted { id })
+    }
+
+    /// Stops the services of `group` and reports how each ended.
+    fn stop_group(&self, group: &str) -> Result<Stopped, String> {
+        let ids: Vec<String> = {
+            let running = self.running.lock().map_err(|_| "a child start panicked")?;
+            running
+                .iter()
+                .filter(|(_, c)| c.kind == ChildKind::Service && c.parent_ref == group)
+                .map(|(id, c)| {
+                    terminate(&c.process);
+                    id.clone()
+                })
+                .collect()
+        };
+        let deadline = Instant::now() + STOP_GRACE;
+        for id in &ids {
+            while self.exit_code(id).is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if self.exit_code(id).is_none()
+                && let Ok(mut running) = self.running.lock()
+                && let Some(child) = running.get_mut(id)
+            {
+                let _ = child.process.kill();
+                let _ = child.process.wait();
+            }
+        }
+        let mut children = Vec::new();
+        for id in &ids {
+            if let Some(state) = self.child_state(id)? {
+                children.push(state);
+            }
+        }
+        Ok(Stopped { children })
     }
 
     /// The exit code of child `id`'s process, once it has ended.
@@ -386,6 +424,22 @@ async fn select(
         .collect();
     names.sort();
     Json(Selected { names }).into_response()
+}
+
+async fn stop(
+    State(children): State<Arc<LocalChildren>>,
+    UrlPath(parent): UrlPath<String>,
+    headers: HeaderMap,
+    Json(group): Json<StopGroup>,
+) -> Response {
+    if let Some(denied) = children.refused(&parent, &headers) {
+        return denied;
+    }
+    match tokio::task::spawn_blocking(move || children.stop_group(&group.parent_ref)).await {
+        Ok(Ok(stopped)) => Json(stopped).into_response(),
+        Ok(Err(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, &why),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
 
 async fn state(

@@ -671,7 +671,7 @@ fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
                 continue;
             }
             c if c.starts_with("Execute") => continue,
-            "Start services" | "Stop services" => "services",
+            "Start services" | "Stop services" => continue,
             _ => "toolkit operations",
         };
         let entry = format!("`{feature}` (at {})", stage.meta.path);

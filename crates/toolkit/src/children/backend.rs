@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use testwerk_protocol::children::{
     ChildRequest, ChildStarted, ChildState, ChildrenEndpoint, NEXT_HEADER, Selected, Selection,
+    StopGroup, Stopped,
 };
 use testwerk_protocol::toolkit::ToolkitSettings;
 
@@ -57,6 +58,10 @@ impl Backend {
 
     pub fn select(&self, selection: &Selection) -> Result<Selected, ToolkitError> {
         self.post("/select", selection)
+    }
+
+    pub fn stop(&self, group: &StopGroup) -> Result<Stopped, ToolkitError> {
+        self.post("/stop", group)
     }
 
     /// The child's log from line `from`: the text, and the line to read from next.

@@ -1,4 +1,4 @@
-//! `parallel` and `execute`: child executions, asked of the backend and followed to their end.
+//! `parallel`, `services` (with `kill`) and `execute`: child executions, asked of the backend and followed to their end.
 //!
 //! The toolkit works out the instances ([`testwerk_strategy`]) and what each runs; the backend
 //! starts them, each an execution of its own linked to this one
@@ -8,6 +8,7 @@ pub mod backend;
 pub mod execute;
 pub mod follow;
 pub mod parallel;
+pub mod services;
 
 use crate::ToolkitError;
 
