@@ -253,9 +253,10 @@ fn wait_ready(
             let state = backend.state(&i.id)?;
             if state.is_done() {
                 i.outcome = Some(Err(format!(
-                    "it ended ({}) before it was ready{}",
+                    "it ended ({}) before it was ready{}; its log: `testwerk logs {}`",
                     state.status,
-                    state.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                    state.reason.map(|r| format!(": {r}")).unwrap_or_default(),
+                    state.name.unwrap_or(state.id),
                 )));
             } else if state.status == "running" {
                 i.ip = state.ip.clone();
