@@ -6,7 +6,7 @@
 //! | `GET /v1/health` | `ok` once the agent serves |
 //! | `POST /v1/executions` | run a workflow given as YAML ([`Submission`]): `201` with the execution, `422` with the compiler's messages |
 //! | `POST /v1/test-workflows/{name}/executions` | run the cluster's TestWorkflow `name` (body: `{"config": {..}}`, optional) |
-//! | `GET /v1/executions` | the latest executions (`?limit=`, default 100) |
+//! | `GET /v1/executions` | the latest executions (`?limit=`, default 100; `?parent=<id>`: only that execution's children) |
 //! | `GET /v1/executions/{id}` | one execution with its steps and outputs (id, name or unique id prefix) |
 //! | `GET /v1/executions/{id}/logs` | its stored log, `text/plain` |
 //! | `GET /v1/executions/{id}/tests` | the test cases read from its JUnit/xUnit reports, failures first, with counts per status ([`TestCaseReport`](testwerk_store::TestCaseReport)) |
@@ -15,6 +15,7 @@
 //! | `GET /api/v1/executions/{id}/artifacts` | its artifacts (step, name, size, content type) |
 //! | `GET /api/v1/executions/{id}/artifacts/{step}/{name…}` | one artifact's bytes |
 //! | `PUT /api/v1/executions/{id}/artifacts/{step}/{name…}` | the toolkit's upload, with the execution's token ([`testwerk_artifacts::Receiver`]) |
+//! | `/api/v1/executions/{id}/children…` | the toolkit asks for child executions, with the execution's token ([`crate::children`]) |
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -99,6 +100,7 @@ async fn run_named(
         workflow: Some(name),
         config: body.map(|b| b.0.config).unwrap_or_default(),
         owner: None,
+        tags: Default::default(),
     };
     match crate::submit::submit(&agent, submission).await {
         Ok(e) => (StatusCode::CREATED, axum::Json(e)).into_response(),
@@ -109,11 +111,17 @@ async fn run_named(
 #[derive(Deserialize)]
 struct ListQuery {
     limit: Option<u32>,
+    /// Only the children of this execution (by id).
+    parent: Option<String>,
 }
 
 async fn list(State(agent): State<Arc<Agent>>, Query(q): Query<ListQuery>) -> Response {
     let filter = ExecutionFilter {
         limit: Some(q.limit.unwrap_or(100)),
+        tags: q
+            .parent
+            .map(|p| [(testwerk_protocol::children::PARENT_TAG.to_owned(), p)].into())
+            .unwrap_or_default(),
         ..Default::default()
     };
     match agent.store.list_executions(&filter) {

@@ -48,6 +48,38 @@ impl Catalog {
         }
     }
 
+    /// The names of the TestWorkflows carrying every label of `labels` (`execute` with a
+    /// `selector`): from memory once the watch has listed them, otherwise from the API server.
+    pub async fn workflows_labelled(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<String>, kube::Error> {
+        let ready = self
+            .workflows
+            .wait_until_ready()
+            .now_or_never()
+            .is_some_and(|r| r.is_ok());
+        let all: Vec<DynamicObject> = if ready {
+            self.workflows
+                .state()
+                .into_iter()
+                .map(|w| (*w).clone())
+                .collect()
+        } else {
+            self.workflow_api.list(&ListParams::default()).await?.items
+        };
+        Ok(all
+            .into_iter()
+            .filter(|w| {
+                let have = w.metadata.labels.as_ref();
+                labels
+                    .iter()
+                    .all(|(k, v)| have.and_then(|l| l.get(k)) == Some(v))
+            })
+            .filter_map(|w| w.metadata.name)
+            .collect())
+    }
+
     /// Every TestWorkflowTemplate: from memory once the watch has listed them, otherwise (or
     /// when `fresh`) from the API server.
     pub async fn templates(&self, fresh: bool) -> Result<Vec<DynamicObject>, kube::Error> {

@@ -15,6 +15,9 @@
 //!   unschedulable Pods — to the step they hit ([`failure`]);
 //! - deletes every object when the execution ends (or keeps a failed one, if asked);
 //! - aborts, pauses and resumes on request ([`control`]);
+//! - starts the child executions an execution's toolkit asks for — parallel workers,
+//!   services, executed workflows — under its own rights, and stops workers and services
+//!   when their parent ends ([`children`]);
 //! - after a restart (even SIGKILL), follows the unfinished executions again, settles those
 //!   whose Job vanished, and cleans up what a finished one left ([`recover`]).
 //!
@@ -25,6 +28,7 @@
 pub mod api;
 pub mod blueprint;
 pub mod catalog;
+pub mod children;
 pub mod cluster;
 pub mod control;
 pub mod crd;
@@ -105,8 +109,6 @@ impl AgentConfig {
         testwerk_protocol::toolkit::ToolkitSettings {
             git_mirrors: self.git_mirrors.clone(),
             artifacts: None,
-            // The agent does not run child executions yet: `parallel`, `services` and
-            // `execute` steps fail with the toolkit's message saying so.
             children: None,
         }
     }
@@ -148,11 +150,15 @@ impl Agent {
             .map(|base| self.artifacts.sink(&base, execution))
     }
 
-    /// What the toolkit of execution `execution` is told: the agent's settings and its
-    /// artifact sink.
+    /// What the toolkit of execution `execution` is told: the agent's settings, its artifact
+    /// sink and where it asks for child executions (both `None` when Pods cannot reach the
+    /// agent).
     pub fn toolkit_settings(&self, execution: &str) -> testwerk_protocol::toolkit::ToolkitSettings {
         let mut settings = self.config.toolkit_settings();
         settings.artifacts = self.artifact_sink(execution);
+        settings.children =
+            artifact_base_url(self.config.advertise_url.as_deref(), self.config.listen)
+                .map(|base| children::endpoint(self, &base, execution));
         settings
     }
 
@@ -244,7 +250,9 @@ pub async fn run(mut config: AgentConfig) -> Result<(), String> {
         config.namespace,
         agent.store.path().display()
     );
-    let router = api::router(agent.clone()).merge(Arc::clone(&agent.artifacts).router());
+    let router = api::router(agent.clone())
+        .merge(Arc::clone(&agent.artifacts).router())
+        .merge(children::router(agent.clone()));
     axum::serve(listener, router)
         .await
         .map_err(|e| format!("the API server stopped: {e}"))

@@ -116,6 +116,8 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
         return;
     }
     let outcome = Outcome { status, reason };
+    // Workers and services outlive no step of their parent.
+    crate::children::settle(&agent, &live.id).await;
     crate::twe::mirror(&agent, &live, Some(&outcome)).await;
     if agent.config.cleanup.applies(status)
         && let Err(e) =

@@ -35,6 +35,9 @@ pub struct Submission {
     pub config: IndexMap<String, String>,
     #[serde(skip)]
     pub owner: Option<OwnerCr>,
+    /// Tags the execution gets (a child's link to its parent).
+    #[serde(skip)]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Why a submission was refused.
@@ -78,6 +81,7 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
     // The source is stored before it is compiled: Git credentials written in it are masked
     // in the stored copy from the start.
     new.secrets = testwerk_resolve::literal_credentials(&doc.value.spec);
+    new.tags.extend(submission.tags.clone());
     if let Some(owner) = &submission.owner {
         new.tags
             .insert(kinds::OWNER_TAG.to_owned(), owner.uid.clone());

@@ -154,6 +154,7 @@ async fn start(
         workflow: Some(workflow),
         config,
         owner: Some(owner),
+        tags: Default::default(),
     };
     submit::submit(agent, submission)
         .await

@@ -978,3 +978,198 @@ fn artifacts_reach_s3_through_the_agent_and_their_report_becomes_test_cases() {
     }
     env.assert_clean();
 }
+
+/// The children of execution `id`, by the API's `?parent=` filter.
+fn children_of(env: &AgentEnv, id: &str) -> Vec<Value> {
+    env.get(&format!("/v1/executions?parent={id}"))
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn parallel_services_and_execute_run_as_child_executions_the_agent_creates() {
+    let env = AgentEnv::start_reachable("children", &[]);
+    env.apply_cr(&json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
+        "metadata": {"name": "child-ok", "labels": {"suite": "smoke"}},
+        "spec": {"container": {"image": "alpine:3.22.0"},
+                 "config": {"word": {"type": "string", "default": "plain"}},
+                 "steps": [{"shell": "echo child-ok says {{ config.word }}"}]},
+    }));
+    env.apply_cr(&json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
+        "metadata": {"name": "child-bad", "labels": {"suite": "smoke"}},
+        "spec": {"container": {"image": "alpine:3.22.0"},
+                 "steps": [{"shell": "echo child-bad fails; exit 4"}]},
+    }));
+    let source = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: family}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: fan out
+    parallel:
+      count: 2
+      matrix:
+        os: [linux, bsd]
+      shell: echo "worker {{ index }}/{{ count }} os={{ matrix.os }} shard={{ shardIndex }}"
+  - name: two replicas on one port
+    services:
+      web:
+        count: 2
+        image: "busybox:1.37"
+        shell: mkdir -p /www && echo "served by {{ index }}" > /www/index.html && exec httpd -f -p 8080 -h /www
+        readinessProbe:
+          httpGet: {path: /, port: 8080}
+          periodSeconds: 1
+        timeout: 90s
+    steps:
+    - shell: wget -qO- http://{{ services.web.0.ip }}:8080/ && wget -qO- http://{{ services.web.1.ip }}:8080/
+  - name: by name
+    execute:
+      workflows:
+      - name: child-ok
+        config: {word: fancy}
+  - name: by selector
+    optional: true
+    execute:
+      workflows:
+      - selector: {matchLabels: {suite: smoke}}
+  - name: never ready
+    optional: true
+    services:
+      silent:
+        image: "busybox:1.37"
+        shell: sleep 600
+        readinessProbe:
+          tcpSocket: {port: 9999}
+        timeout: 10s
+    steps:
+    - shell: echo never
+"#;
+    let id = env.submit_ok("family.yaml", source, None);
+    let doc = env.wait_done(&id, 8 * MINUTE);
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert_eq!(doc["status"], "passed", "{doc}\n{logs}\n{}", env.log());
+    let s = steps(&doc);
+    assert_eq!(s["fan out"].0, "passed", "{logs}");
+    assert_eq!(s["by name"].0, "passed", "{logs}");
+    assert_eq!(
+        s["by selector"].0, "failed",
+        "a failing child fails its step: {logs}"
+    );
+    assert!(
+        logs.contains("1 of 2 executions did not pass: child-bad failed"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("served by 0") && logs.contains("served by 1"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("silent 0: not ready within 10 s (its readinessProbe never passed)"),
+        "{logs}"
+    );
+    assert!(logs.contains("child-ok says fancy"), "{logs}");
+    let kids = children_of(&env, &id);
+    let kind = |k: &Value| {
+        k["tags"]["testwerk.io/child"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        kids.iter().filter(|k| kind(k) == "worker").count(),
+        4,
+        "{kids:#?}"
+    );
+    assert_eq!(
+        kids.iter().filter(|k| kind(k) == "service").count(),
+        3,
+        "{kids:#?}"
+    );
+    assert_eq!(
+        kids.iter().filter(|k| kind(k) == "execution").count(),
+        3,
+        "{kids:#?}"
+    );
+    let mut lines = Vec::new();
+    for k in kids.iter().filter(|k| kind(k) == "worker") {
+        assert_eq!(k["status"], "passed", "{k}");
+        let text = env.text(&format!(
+            "/v1/executions/{}/logs",
+            k["id"].as_str().unwrap_or_default()
+        ));
+        lines.extend(
+            text.lines()
+                .filter(|l| l.starts_with("worker "))
+                .map(str::to_owned),
+        );
+    }
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "worker 0/4 os=linux shard=0",
+            "worker 1/4 os=linux shard=1",
+            "worker 2/4 os=bsd shard=0",
+            "worker 3/4 os=bsd shard=1",
+        ]
+    );
+    // Services are stopped (aborted) when their step ends, never left running.
+    for k in kids.iter().filter(|k| kind(k) == "service") {
+        assert_eq!(k["status"], "aborted", "{k}");
+    }
+    env.assert_clean();
+}
+
+#[test]
+fn a_parallel_step_survives_the_agent_being_killed_while_its_workers_run() {
+    let mut env = AgentEnv::start_reachable("children-crash", &[]);
+    let source = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: crash-fan}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: fan out
+    parallel:
+      count: 2
+      shell: for i in 1 2 3 4 5 6; do echo "worker {{ index }} tick $i"; sleep 1; done
+  - name: after
+    shell: echo after the workers
+"#;
+    let id = env.submit_ok("crash-fan.yaml", source, None);
+    // Once the workers run, the agent dies and comes back.
+    let started = Instant::now();
+    while children_of(&env, &id).len() < 2 {
+        assert!(started.elapsed() < 3 * MINUTE, "no workers: {}", env.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    env.kill_agent();
+    std::thread::sleep(Duration::from_secs(2));
+    env.start_agent();
+    let doc = env.wait_done(&id, 5 * MINUTE);
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert_eq!(doc["status"], "passed", "{doc}\n{logs}\n{}", env.log());
+    assert!(logs.contains("after the workers"), "{logs}");
+    let kids = children_of(&env, &id);
+    assert_eq!(kids.len(), 2, "no duplicate workers: {kids:#?}");
+    for k in &kids {
+        assert_eq!(k["status"], "passed", "{k}");
+        let text = env.text(&format!(
+            "/v1/executions/{}/logs",
+            k["id"].as_str().unwrap_or_default()
+        ));
+        assert_eq!(
+            text.lines().filter(|l| l.contains(" tick ")).count(),
+            6,
+            "{text}"
+        );
+    }
+    env.assert_clean();
+}

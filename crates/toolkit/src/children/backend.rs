@@ -15,8 +15,9 @@ use crate::ToolkitError;
 /// The most bytes of a child's log taken in one answer (the backend sends at most a few
 /// thousand lines of at most 64 KiB each).
 const LOG_ANSWER_LIMIT: u64 = 64 << 20;
-/// Attempts for a request that could not reach the backend at all (a restarting agent).
-const ATTEMPTS: u32 = 10;
+/// How long a request that cannot reach the backend at all is tried again: an agent that
+/// restarts (even after `kill -9`) is back well within this.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(120);
 
 /// The backend that runs this execution, as the toolkit reaches it.
 pub struct Backend {
@@ -122,12 +123,13 @@ impl Backend {
     ) -> Result<ureq::http::Response<ureq::Body>, ToolkitError> {
         let url = format!("{}{path}", self.endpoint.url.trim_end_matches('/'));
         let auth = format!("Bearer {}", self.endpoint.token);
-        let mut attempt = 1;
+        let give_up = std::time::Instant::now() + UNREACHABLE_FOR;
+        let mut wait = Duration::from_millis(200);
         let mut response = loop {
             match request(&self.agent, &url, &auth) {
-                Err(e) if attempt < ATTEMPTS && unreachable(&e) => {
-                    std::thread::sleep(Duration::from_millis(300 * u64::from(attempt)));
-                    attempt += 1;
+                Err(e) if std::time::Instant::now() < give_up && unreachable(&e) => {
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => return Err(self.failed(path, &e.to_string())),
                 Ok(r) => break r,
