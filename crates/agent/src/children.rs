@@ -41,6 +41,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route(&format!("{ROUTE}/{{id}}"), get(state))
         .route(&format!("{ROUTE}/{{id}}/logs"), get(logs))
         .route(&format!("{ROUTE}/{{id}}/abort"), post(abort))
+        .route(&format!("{ROUTE}/{{id}}/files/{{name}}"), get(file))
         .with_state(agent)
 }
 
@@ -259,6 +260,30 @@ async fn logs(
             }
             ([(NEXT_HEADER, next.to_string())], text).into_response()
         }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// A child's artifact: a redirect to the receiver that serves it.
+async fn file(
+    State(agent): State<Arc<Agent>>,
+    Path((parent, id, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = refused(&agent, &parent, &headers) {
+        return denied;
+    }
+    match is_child(&agent, &parent, &id) {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::NOT_FOUND, "no such child of this execution"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+    match testwerk_artifacts::location(&agent.store, &id, &name) {
+        Ok(Some(path)) => axum::response::Redirect::temporary(&path).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("the child kept no artifact `{name}`"),
+        ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

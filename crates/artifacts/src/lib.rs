@@ -52,7 +52,7 @@ pub use key::{ArtifactKey, check_name};
 pub use local::{
     LocalServer, serve_for_store, serve_for_store_with, serve_local, serve_local_with,
 };
-pub use receiver::{DEFAULT_MAX_SIZE, Receiver};
+pub use receiver::{DEFAULT_MAX_SIZE, Receiver, location};
 pub use reports_hook::TestReports;
 pub use settings::{
     LOCATION_ENV, S3Credentials, S3Settings, SettingsError, StorageFlags, StorageSettings,

@@ -29,6 +29,27 @@ use crate::key::ArtifactKey;
 use crate::storage::{Storage, StorageError};
 use crate::token::TokenKey;
 
+/// Where the receiver serves artifact `name` of `execution` (the one stored last under that
+/// name, by any step): the path of its `GET` route, or `None` when there is none.
+pub fn location(store: &Store, execution: &str, name: &str) -> Result<Option<String>, StoreError> {
+    let Some(found) = store
+        .artifacts(execution)?
+        .into_iter()
+        .rev()
+        .find(|a| a.name == name)
+    else {
+        return Ok(None);
+    };
+    let segments: Vec<String> = std::iter::once(found.step_ref.as_str())
+        .chain(found.name.split('/'))
+        .map(testwerk_protocol::toolkit::encode_segment)
+        .collect();
+    Ok(Some(format!(
+        "/api/v1/executions/{execution}/artifacts/{}",
+        segments.join("/")
+    )))
+}
+
 /// The largest artifact accepted by default: 10 GiB (the corpus has 1 GB ones).
 pub const DEFAULT_MAX_SIZE: u64 = 10 << 30;
 

@@ -10,7 +10,8 @@
 //! | `POST {url}` with a [`ChildRequest`] | [`ChildStarted`] |
 //! | `GET {url}/{id}` | [`ChildState`] |
 //! | `GET {url}/{id}/logs?from=N` | the child's log lines from line `N`, as text (header [`NEXT_HEADER`]: the line to go on from) |
-//! | `POST {url}/{id}/abort` | `204` |
+//! | `POST {url}/{id}/abort` | `200` |
+//! | `GET {url}/{id}/files/{name}` | the child's artifact `name` (a redirect to the artifact receiver) |
 //! | `POST {url}/select` with a [`Selection`] | [`Selected`]: the workflow names that match |
 //! | `POST {url}/stop` with a [`StopGroup`] | [`Stopped`]: the services of a step, stopped, as they ended |
 //!

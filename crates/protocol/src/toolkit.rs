@@ -65,6 +65,20 @@ pub struct ArtifactSink {
     pub token: String,
 }
 
+/// Percent-encodes one path segment of an artifact URL: everything but unreserved characters
+/// (the toolkit's uploads and the receiver's links to an artifact spell names alike).
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 impl std::fmt::Debug for ArtifactSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ArtifactSink")
@@ -77,6 +91,12 @@ impl std::fmt::Debug for ArtifactSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("a b#?%.xml"), "a%20b%23%3F%25.xml");
+        assert_eq!(encode_segment("ü"), "%C3%BC");
+    }
 
     #[test]
     fn the_longest_prefix_wins_and_others_are_left_alone() {

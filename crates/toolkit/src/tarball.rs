@@ -104,12 +104,25 @@ pub fn fetch(
         .into_with_config()
         .limit(limits.download)
         .reader();
+    unpack_into(body, target, &limits, &shown, out)
+}
+
+/// Unpacks a downloaded tar or tar.gz (told apart by its first bytes) into `target`, which is
+/// created; `shown` names the download in messages.
+pub fn unpack_into(
+    body: impl Read,
+    target: &Path,
+    limits: &Limits,
+    shown: &str,
+    out: &mut dyn Write,
+) -> Result<unpack::Summary, ToolkitError> {
+    let failed = |what: String| ToolkitError::Failed(format!("tarball: {shown}: {what}"));
     let mut body = BufReader::new(body);
     let gzip = body
         .fill_buf()
         .map_err(|e| failed(format!("cannot download: {e}")))?
         .starts_with(&[0x1f, 0x8b]);
-    let stream: Box<dyn Read> = if gzip {
+    let stream: Box<dyn Read + '_> = if gzip {
         Box::new(flate2::bufread::MultiGzDecoder::new(body))
     } else {
         Box::new(body)

@@ -111,6 +111,7 @@ impl LocalChildren {
             .route(&format!("{ROUTE}/{{id}}"), get(state))
             .route(&format!("{ROUTE}/{{id}}/logs"), get(logs))
             .route(&format!("{ROUTE}/{{id}}/abort"), post(abort))
+            .route(&format!("{ROUTE}/{{id}}/files/{{name}}"), get(file))
             .with_state(Arc::clone(self))
     }
 
@@ -506,6 +507,33 @@ async fn logs(
         }
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "no such child of this execution"),
         Ok(Err(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, &why),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// A child's artifact: a redirect to the receiver that serves it.
+async fn file(
+    State(children): State<Arc<LocalChildren>>,
+    UrlPath((parent, id, name)): UrlPath<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = children.refused(&parent, &headers) {
+        return denied;
+    }
+    let known = children
+        .running
+        .lock()
+        .map(|r| r.contains_key(&id))
+        .unwrap_or(false);
+    if !known {
+        return error(StatusCode::NOT_FOUND, "no such child of this execution");
+    }
+    match testwerk_artifacts::location(&children.store, &id, &name) {
+        Ok(Some(path)) => axum::response::Redirect::temporary(&path).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            &format!("the child kept no artifact `{name}`"),
+        ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

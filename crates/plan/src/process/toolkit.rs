@@ -97,6 +97,24 @@ impl Processor<'_> {
         });
         self.add_transfer_volume(container);
         let mut services = services.clone();
+        // The workflow's global env reaches its services; a service's own env wins.
+        let global: Vec<&EnvVar> = container
+            .env
+            .iter()
+            .filter(|e| e.global == Some(true))
+            .collect();
+        if !global.is_empty() {
+            for svc in services.values_mut() {
+                let own = std::mem::take(&mut svc.container.env);
+                let mut env: Vec<EnvVar> = global
+                    .iter()
+                    .filter(|g| !own.iter().any(|o| o.name == g.name))
+                    .map(|g| (*g).clone())
+                    .collect();
+                env.extend(own);
+                svc.container.env = env;
+            }
+        }
         let pull_secrets = self
             .pod
             .map(|p| p.image_pull_secrets.clone())

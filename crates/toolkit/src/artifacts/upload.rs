@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use testwerk_protocol::toolkit::ArtifactSink;
+use testwerk_protocol::toolkit::{ArtifactSink, encode_segment};
 
 /// Attempts for an upload that could not reach the receiver at all (a restarting agent).
 const ATTEMPTS: u32 = 3;
@@ -129,26 +129,4 @@ fn answer(
         Some(reason) => format!("{reason} (HTTP {status})"),
         None => format!("the artifact receiver answered HTTP {status}"),
     })
-}
-
-/// Percent-encodes one path segment: everything but unreserved characters.
-fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn segments_are_percent_encoded() {
-        assert_eq!(super::encode_segment("a b#?%.xml"), "a%20b%23%3F%25.xml");
-        assert_eq!(super::encode_segment("ü"), "%C3%BC");
-    }
 }

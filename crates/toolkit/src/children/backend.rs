@@ -65,6 +65,27 @@ impl Backend {
         self.post("/stop", group)
     }
 
+    /// The artifact `name` of child `id` (a tar.gz the child made), unpacked into `target`.
+    pub fn unpack_file(
+        &self,
+        id: &str,
+        name: &str,
+        target: &std::path::Path,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), ToolkitError> {
+        let path = format!("/{id}/files/{name}");
+        let response = self.send(&path, |agent, url, auth| {
+            agent.get(url).header("Authorization", auth).call()
+        })?;
+        let limits = crate::tarball::Limits::default();
+        let body = response
+            .into_body()
+            .into_with_config()
+            .limit(limits.download)
+            .reader();
+        crate::tarball::unpack_into(body, target, &limits, name, out).map(|_| ())
+    }
+
     /// The child's log from line `from`: the text, and the line to read from next.
     pub fn logs(&self, id: &str, from: u64) -> Result<(Vec<u8>, u64), ToolkitError> {
         let path = format!("/{id}/logs?from={from}");

@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod execute;
+pub mod files;
 pub mod follow;
 pub mod parallel;
 pub mod services;

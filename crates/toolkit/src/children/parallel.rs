@@ -7,6 +7,7 @@ use testwerk_protocol::toolkit::ToolkitSettings;
 use testwerk_strategy::Instance;
 
 use super::backend::Backend;
+use super::files;
 use super::follow::{self, Options, Planned};
 use crate::ToolkitError;
 
@@ -31,8 +32,13 @@ const INLINE_CONTROL: [&str; 6] = [
 const INLINE_OPERATIONS: [&str; 5] = ["shell", "run", "execute", "artifacts", "template"];
 
 pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitError> {
-    let spec = super::payload(&args, "parallel")?;
-    let workers = plan(&spec, &super::parent_ref())?;
+    let mut spec = super::payload(&args, "parallel")?;
+    let parent_ref = super::parent_ref();
+    let fetches = files::fetches(&spec)?;
+    // Files sent to the workers, and the step that sends back what they fetch.
+    let tarballs = files::send(&spec, settings, &parent_ref)?;
+    files::add_to_workers(&mut spec, tarballs, &fetches);
+    let workers = plan(&spec, &parent_ref)?;
     if workers.is_empty() {
         println!("parallel: no instances, nothing to run");
         return Ok(());
@@ -50,6 +56,7 @@ pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitE
         if options.fail_fast { ", failFast" } else { "" }
     );
     let ended = follow::run_all(&backend, workers, &options, &mut std::io::stdout())?;
+    files::receive(&backend, &ended, &fetches, &mut std::io::stdout())?;
     super::verdict("workers", &ended)
 }
 
@@ -60,16 +67,6 @@ pub fn plan(spec: &Value, parent_ref: &str) -> Result<Vec<Planned>, ToolkitError
             "parallel: the spec is not a map".into(),
         ));
     };
-    for key in ["transfer", "fetch"] {
-        if fields
-            .get(key)
-            .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-        {
-            return Err(ToolkitError::Failed(format!(
-                "parallel.{key} is not supported yet by testwerk; share files through `content` or artifacts instead"
-            )));
-        }
-    }
     let strategy: testwerk_spec::Strategy = serde_json::from_value(Value::Object(
         fields
             .iter()
@@ -198,9 +195,5 @@ mod tests {
             .err()
             .expect("error");
         assert!(err.to_string().contains("parallel.count"), "{err}");
-        let err = plan(&json!({"transfer": [{"from": "/data"}]}), "r1")
-            .err()
-            .expect("error");
-        assert!(err.to_string().contains("parallel.transfer"), "{err}");
     }
 }
