@@ -41,6 +41,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route(&format!("{ROUTE}/{{id}}"), get(state))
         .route(&format!("{ROUTE}/{{id}}/logs"), get(logs))
         .route(&format!("{ROUTE}/{{id}}/abort"), post(abort))
+        .route(&format!("{ROUTE}/{{id}}/resume"), post(resume))
         .route(&format!("{ROUTE}/{{id}}/files/{{name}}"), get(file))
         .with_state(agent)
 }
@@ -194,6 +195,10 @@ fn child_state(agent: &Agent, id: &str) -> Result<Option<ChildState>, String> {
     let Some(d) = agent.store.execution(id).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
+    let paused = d
+        .steps
+        .iter()
+        .any(|s| s.status == testwerk_store::StepStatus::Paused);
     let e = d.execution;
     let resource: String = testwerk_plan::dns_label(&e.name).chars().take(57).collect();
     let ip = agent
@@ -207,6 +212,7 @@ fn child_state(agent: &Agent, id: &str) -> Result<Option<ChildState>, String> {
         status: e.status.as_str().to_owned(),
         reason: e.reason,
         ip,
+        paused,
     }))
 }
 
@@ -285,6 +291,28 @@ async fn file(
             format!("the child kept no artifact `{name}`"),
         ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn resume(
+    State(agent): State<Arc<Agent>>,
+    Path((parent, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = refused(&agent, &parent, &headers) {
+        return denied;
+    }
+    match is_child(&agent, &parent, &id) {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::NOT_FOUND, "no such child of this execution"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+    let Some(live) = agent.live_by_query(&id) else {
+        return error(StatusCode::CONFLICT, "the child is not running");
+    };
+    match control::resume(&agent, &live).await {
+        Ok(()) => Json(json!({})).into_response(),
+        Err(e) => error(StatusCode::BAD_GATEWAY, e),
     }
 }
 

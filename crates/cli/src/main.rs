@@ -150,6 +150,10 @@ struct RunArgs {
     /// A config value: `--config name=value`; may be repeated.
     #[arg(long = "config", value_name = "NAME=VALUE")]
     config: Vec<String>,
+    /// Where `execute` finds the workflows it names, besides FILE: a file, or a directory
+    /// searched recursively; may be repeated.
+    #[arg(long = "workflows", value_name = "PATH")]
+    workflows: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = RunOutput::Pretty)]
     output: RunOutput,
     /// The results database (default: the user's data directory).
@@ -210,6 +214,14 @@ impl RunArgs {
         }
         for m in &self.git_mirror {
             flag("--git-mirror", format!("{}={}", m.from, m.to).into());
+        }
+        for w in &self.workflows {
+            flag(
+                "--workflows",
+                std::fs::canonicalize(w)
+                    .unwrap_or_else(|_| w.clone())
+                    .into(),
+            );
         }
         let storage = &self.storage;
         for (name, value) in [
@@ -542,6 +554,7 @@ fn run(args: RunArgs) -> ExitCode {
     let pass_on = args.pass_on();
     let request = testwerk_cli::run::RunRequest {
         pass_on,
+        workflows: args.workflows,
         child_of: args.child_of,
         execution_id: args.execution_id,
         file: args.file,

@@ -16,6 +16,11 @@ pub const MAX_OUTPUT: u64 = 4096;
 /// as different users.
 pub fn shared_dir(path: &Path) -> std::io::Result<()> {
     fs::create_dir_all(path)?;
+    // A volume made for every user (an emptyDir is 0777) needs no change, and only its owner
+    // (root) could make one: a container running as another user must not fail on it.
+    if fs::metadata(path)?.permissions().mode() & 0o777 == 0o777 {
+        return Ok(());
+    }
     fs::set_permissions(path, fs::Permissions::from_mode(0o777))
 }
 

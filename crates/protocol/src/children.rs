@@ -10,7 +10,7 @@
 //! | `POST {url}` with a [`ChildRequest`] | [`ChildStarted`] |
 //! | `GET {url}/{id}` | [`ChildState`] |
 //! | `GET {url}/{id}/logs?from=N` | the child's log lines from line `N`, as text (header [`NEXT_HEADER`]: the line to go on from) |
-//! | `POST {url}/{id}/abort` | `200` |
+//! | `POST {url}/{id}/abort`, `/resume` | `200` |
 //! | `GET {url}/{id}/files/{name}` | the child's artifact `name` (a redirect to the artifact receiver) |
 //! | `POST {url}/select` with a [`Selection`] | [`Selected`]: the workflow names that match |
 //! | `POST {url}/stop` with a [`StopGroup`] | [`Stopped`]: the services of a step, stopped, as they ended |
@@ -101,6 +101,9 @@ pub struct ChildState {
     /// The address its steps listen on (a service's `services.<name>.<i>.ip`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// A step of it is paused (`paused: true`): workers that all are get resumed together.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 impl ChildState {
@@ -187,6 +190,7 @@ mod tests {
             status: "running".into(),
             reason: None,
             ip: None,
+            paused: false,
         };
         assert!(!state.is_done());
     }

@@ -47,11 +47,9 @@ pub struct ChildSettings {
     pub program: PathBuf,
     /// Flags every child gets: store, mode, registries, mirrors, artifacts.
     pub pass_on: Vec<OsString>,
-    /// The file the run's workflow came from (`execute` finds workflows by name there).
-    pub file: PathBuf,
     pub templates: Vec<PathBuf>,
-    /// Workflows `execute` may name: name and labels.
-    pub catalog: Vec<(String, BTreeMap<String, String>)>,
+    /// Workflows `execute` may name: the run's file's and `--workflows`'.
+    pub catalog: Vec<CatalogEntry>,
     /// Where child documents and the children's own output go.
     pub dir: PathBuf,
 }
@@ -111,6 +109,7 @@ impl LocalChildren {
             .route(&format!("{ROUTE}/{{id}}"), get(state))
             .route(&format!("{ROUTE}/{{id}}/logs"), get(logs))
             .route(&format!("{ROUTE}/{{id}}/abort"), post(abort))
+            .route(&format!("{ROUTE}/{{id}}/resume"), post(resume))
             .route(&format!("{ROUTE}/{{id}}/files/{{name}}"), get(file))
             .with_state(Arc::clone(self))
     }
@@ -183,14 +182,13 @@ impl LocalChildren {
                     .to_owned()
             }
             ChildWorkflow::Named(name) => {
-                if !self.settings.catalog.iter().any(|(n, _)| n == name) {
+                let Some(entry) = self.settings.catalog.iter().find(|e| &e.name == name) else {
                     return Err(format!(
-                        "no TestWorkflow named `{name}` in {}; the workflows there: {}",
-                        self.settings.file.display(),
+                        "no TestWorkflow named `{name}` in the run's file or under --workflows; the workflows known: {}",
                         self.catalog_names().join(", ")
                     ));
-                }
-                args.push(self.settings.file.clone().into());
+                };
+                args.push(entry.file.clone().into());
                 args.extend(["--workflow".into(), name.into()]);
                 name.clone()
             }
@@ -315,6 +313,11 @@ impl LocalChildren {
         }
         let stored = self.store.execution(id).map_err(|e| e.to_string())?;
         let exited = self.exit_code(id);
+        let paused = stored.as_ref().is_some_and(|d| {
+            d.steps
+                .iter()
+                .any(|s| s.status == testwerk_store::StepStatus::Paused)
+        });
         let (name, mut status, mut reason) = match &stored {
             Some(detail) => (
                 Some(detail.execution.name.clone()),
@@ -337,6 +340,7 @@ impl LocalChildren {
             reason,
             // Local runs share this machine's network.
             ip: Some("127.0.0.1".into()),
+            paused,
         }))
     }
 
@@ -370,7 +374,7 @@ impl LocalChildren {
         self.settings
             .catalog
             .iter()
-            .map(|(n, _)| n.clone())
+            .map(|e| e.name.clone())
             .collect()
     }
 }
@@ -415,14 +419,15 @@ async fn select(
         .settings
         .catalog
         .iter()
-        .filter(|(_, labels)| {
+        .filter(|e| {
             selection
                 .match_labels
                 .iter()
-                .all(|(k, v)| labels.get(k) == Some(v))
+                .all(|(k, v)| e.labels.get(k) == Some(v))
         })
-        .map(|(n, _)| n.clone())
+        .map(|e| e.name.clone())
         .collect();
+    names.dedup();
     names.sort();
     Json(Selected { names }).into_response()
 }
@@ -538,6 +543,26 @@ async fn file(
     }
 }
 
+async fn resume(
+    State(children): State<Arc<LocalChildren>>,
+    UrlPath((parent, id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = children.refused(&parent, &headers) {
+        return denied;
+    }
+    let store = children.store.path().to_owned();
+    let resumed = tokio::task::spawn_blocking(move || {
+        super::control::control(Some(&store), &id, super::control::Action::Resume)
+    })
+    .await;
+    match resumed {
+        Ok(Ok(_)) => (StatusCode::OK, Json(json!({}))).into_response(),
+        Ok(Err(why)) => error(StatusCode::CONFLICT, &why),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
 async fn abort(
     State(children): State<Arc<LocalChildren>>,
     UrlPath((parent, id)): UrlPath<(String, String)>,
@@ -559,18 +584,65 @@ async fn abort(
     }
 }
 
-/// The workflows of `file`'s documents that `execute` may name, with their labels.
+/// A workflow `execute` may name, and the file it is in.
+#[derive(Clone, Debug)]
+pub struct CatalogEntry {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub file: PathBuf,
+}
+
+/// The workflows `execute` may name: those of the run's `file` (already loaded), then those
+/// under `paths` (`--workflows`: files, or folders searched for `.yaml`/`.yml`). The first of a
+/// name wins. Files there that do not load are left out: a child that names a workflow in one
+/// gets the loader's message when it runs.
 pub fn catalog(
+    file: &Path,
     workflows: &[testwerk_spec::Document<testwerk_spec::TestWorkflow>],
-) -> Vec<(String, BTreeMap<String, String>)> {
-    workflows
+    paths: &[PathBuf],
+) -> Vec<CatalogEntry> {
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut out: Vec<CatalogEntry> = workflows
         .iter()
-        .filter_map(|w| {
-            let name = w.value.metadata.name.clone()?;
-            let labels = w.value.metadata.labels.clone().unwrap_or_default();
-            Some((name, labels.into_iter().collect()))
-        })
-        .collect()
+        .filter_map(|w| entry(&w.value, &file))
+        .collect();
+    let mut ignored = Vec::new();
+    for path in testwerk_pipeline::template_files(paths, &mut ignored) {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        const API_GROUP: &[u8] = b"testworkflows.testkube.io";
+        if !bytes.windows(API_GROUP.len()).any(|w| w == API_GROUP) {
+            continue;
+        }
+        let Ok(docs) = testwerk_spec::load_bytes(&path.display().to_string(), bytes) else {
+            continue;
+        };
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        for doc in docs {
+            if let testwerk_spec::AnyDocument::Workflow(w) = doc
+                && let Some(e) = entry(&w.value, &path)
+                && !out.iter().any(|o| o.name == e.name)
+            {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+fn entry(w: &testwerk_spec::TestWorkflow, file: &Path) -> Option<CatalogEntry> {
+    Some(CatalogEntry {
+        name: w.metadata.name.clone()?,
+        labels: w
+            .metadata
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        file: file.to_path_buf(),
+    })
 }
 
 /// `<workflow>-<suffix>`, the workflow's part cut so that the whole is a DNS label.

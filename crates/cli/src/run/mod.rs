@@ -59,6 +59,9 @@ pub struct RunRequest {
     pub git_mirrors: Vec<testwerk_protocol::toolkit::GitMirror>,
     /// `--artifacts`, `--s3-*`: where `artifacts` steps' files are stored.
     pub artifacts: testwerk_artifacts::StorageFlags,
+    /// `--workflows`: files or folders with the workflows `execute` may name (besides the
+    /// run's own file).
+    pub workflows: Vec<PathBuf>,
     /// The flags a child run (a parallel worker, an executed workflow) gets from this one:
     /// store, mode, registries, mirrors, artifacts.
     pub pass_on: Vec<std::ffi::OsString>,
@@ -279,9 +282,8 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
                     workflow: name.clone(),
                     program: std::env::current_exe().unwrap_or_else(|_| "testwerk".into()),
                     pass_on: req.pass_on.clone(),
-                    file: std::fs::canonicalize(&req.file).unwrap_or_else(|_| req.file.clone()),
                     templates: req.templates.clone(),
-                    catalog: children::catalog(&inputs.workflows),
+                    catalog: children::catalog(&req.file, &inputs.workflows, &req.workflows),
                     dir: children::children_dir(&store_dir, &id),
                 },
             );

@@ -280,3 +280,31 @@ pub fn files_declaring(
     }
     files
 }
+
+/// Corpus workflows that use `parallel`, `services` or `execute` with alpine images only:
+/// (workflow, expected to pass). Left out: `special-cases-dev-credentials` (Testkube's cloud
+/// `credential()`), `special-cases-config-override-target` (it fails by design unless
+/// `special-cases-config-override` runs it), and the suites, whose members need tools
+/// without a stand-in or the Internet.
+pub const CHILDREN_CORPUS: [(&str, bool); 17] = [
+    ("special-cases-parallel-steps", true),
+    ("special-cases-parallel-steps-matrix", true),
+    ("special-cases-parallel-steps-fail-fast-disabled", true),
+    ("special-cases-global-env", true),
+    ("special-cases-step-env-override", true),
+    ("special-cases-service-name-with-dash", true),
+    ("special-cases-config-override", true),
+    ("special-cases-execute-workflows-selector-matchlabels", true),
+    ("special-cases-securitycontext-runasuser-runasgroup", true),
+    (
+        "expected-fail-high-parallel-first-step-failed-sync-paused",
+        false,
+    ),
+    ("expected-fail-high-parallel-step-failed", false),
+    ("expected-fail-high-parallel-step-failed-sync-paused", false),
+    ("expected-fail-parallel-step-fail-fast", false),
+    ("expected-fail-parallel-step-failed", false),
+    ("expected-fail-parallel-step-timed-out", false),
+    ("expected-fail-service-exit-code", false),
+    ("expected-fail-service-readiness-probe", false),
+];

@@ -57,6 +57,11 @@ impl Backend {
             .map(|_| ())
     }
 
+    pub fn resume(&self, id: &str) -> Result<(), ToolkitError> {
+        self.post::<_, serde_json::Value>(&format!("/{id}/resume"), &serde_json::json!({}))
+            .map(|_| ())
+    }
+
     pub fn select(&self, selection: &Selection) -> Result<Selected, ToolkitError> {
         self.post("/select", selection)
     }

@@ -158,25 +158,39 @@ pub fn add_to_workers(spec: &mut Value, tarballs: Vec<Value>, fetches: &[Fetch])
     }
 }
 
-/// Unpacks what every worker sent back into each `fetch` entry's `to`.
+/// Unpacks what every worker sent back into each `fetch` entry's `to`. A worker that sent
+/// nothing (it failed before making the files, or made none) is named; a download that breaks
+/// fails the step, after the other workers' files are in place.
 pub fn receive(
     backend: &Backend,
     ended: &[Ended],
     fetches: &[Fetch],
     out: &mut dyn Write,
 ) -> Result<(), ToolkitError> {
+    let mut broken = Vec::new();
     for worker in ended {
         let Some(state) = &worker.state else { continue };
         for (k, fetch) in fetches.iter().enumerate() {
-            backend
-                .unpack_file(&state.id, &archive("fetch", k), Path::new(&fetch.to), out)
-                .map_err(|e| {
-                    ToolkitError::Failed(format!(
-                        "parallel.fetch[{k}]: the files of {} did not arrive: {e}",
-                        worker.label
-                    ))
-                })?;
+            match backend.unpack_file(&state.id, &archive("fetch", k), Path::new(&fetch.to), out) {
+                Ok(()) => {}
+                Err(ToolkitError::Failed(why)) if why.contains("(HTTP 404)") => {
+                    writeln!(
+                        out,
+                        "fetch: {} sent no files from {}",
+                        worker.label, fetch.from
+                    )
+                    .ok();
+                }
+                Err(e) => broken.push(format!("{}: {e}", worker.label)),
+            }
         }
     }
-    Ok(())
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(ToolkitError::Failed(format!(
+            "parallel.fetch: files did not arrive from {}",
+            broken.join("; ")
+        )))
+    }
 }

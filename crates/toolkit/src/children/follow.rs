@@ -48,6 +48,7 @@ struct Running {
     id: String,
     next_line: u64,
     status: String,
+    paused: bool,
 }
 
 /// Starts `children` and, unless `!options.wait`, follows them to their end.
@@ -75,6 +76,7 @@ pub fn run_all(
                     id: started.id,
                     next_line: 0,
                     status: "queued".into(),
+                    paused: false,
                 });
             } else {
                 ended.push(Ended {
@@ -85,6 +87,7 @@ pub fn run_all(
                         status: "queued".into(),
                         reason: None,
                         ip: None,
+                        paused: false,
                     }),
                 });
             }
@@ -102,6 +105,7 @@ pub fn run_all(
                 say(out, &format!("[{}] {line}", child.label));
             }
             let state = backend.state(&child.id)?;
+            child.paused = state.paused;
             if state.status != child.status {
                 child.status.clone_from(&state.status);
                 if !state.is_done() {
@@ -138,6 +142,21 @@ pub fn run_all(
                 for other in &running {
                     backend.abort(&other.id)?;
                 }
+            }
+        }
+        // Synchronised start: workers that pause at their start (`paused: true`) wait until
+        // every running one has, then all go on together.
+        if !running.is_empty() && running.iter().all(|c| c.paused) {
+            say(
+                out,
+                &format!(
+                    "all {} running worker(s) paused: resuming them together",
+                    running.len()
+                ),
+            );
+            for child in &mut running {
+                backend.resume(&child.id)?;
+                child.paused = false;
             }
         }
     }

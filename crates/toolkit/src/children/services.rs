@@ -251,9 +251,10 @@ fn wait_ready(
         std::thread::sleep(POLL);
         for i in instances.iter_mut().filter(|i| i.outcome.is_none()) {
             let state = backend.state(&i.id)?;
-            if state.is_done() && state.status == "passed" {
-                // A service that did its work and ended well is not a failure (upstream
-                // alike): there is just nothing to reach any more.
+            if state.is_done() && state.status == "passed" && i.probe.is_none() {
+                // A service without a probe that did its work and ended well is not a failure
+                // (upstream alike): there is just nothing to reach any more. With a probe, it
+                // had to be ready first.
                 let _ = writeln!(out, "{} {}: ended, passed", i.service, i.index);
                 i.ip = state.ip.clone();
                 i.outcome = Some(Ok(()));
