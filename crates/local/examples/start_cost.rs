@@ -106,8 +106,12 @@ fn measure() -> Result<(), String> {
         init: init.clone(),
         toolkit: PathBuf::from("/bin/true"),
     };
+    // As `testwerk run` does: one control socket per run, handed to every container's init.
+    let control =
+        Arc::new(testwerk_local::control::bind(&dir.join("control")).map_err(|e| e.to_string())?);
     let opts = |mode: Mode, name: &str| LocalOptions {
         dir: dir.join("runs").join(name),
+        control: Some(Arc::clone(&control)),
         programs: programs.clone(),
         runc: runc.clone(),
         mode,

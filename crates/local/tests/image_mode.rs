@@ -162,6 +162,7 @@ fn options(dir: &Path, roots: Arc<dyn ImageRoots>) -> LocalOptions {
         network: Network::Host,
         hidden: Vec::new(),
         extra_env: vec![(testwerk_protocol::env::TOKEN.to_owned(), token)],
+        control: None,
         deadline: Some(Duration::from_secs(60)),
         grace: Duration::from_secs(5),
         abort: Arc::new(AtomicBool::new(false)),
