@@ -221,7 +221,10 @@ pub fn run(
         OwnCgroups::default()
     };
     own_cgroups.remove_stale();
-    let watchdog = opts.runc.watchdog(&prefix, &dir)?;
+    if opts.runc.rootless && matches!(opts.mode, Mode::Images { .. }) {
+        crate::overlay::check_rootless()?;
+    }
+    let watchdog = opts.runc.watchdog(&prefix)?;
 
     let started = Instant::now();
     let mut outcome = RunOutcome::default();
@@ -254,9 +257,14 @@ pub fn run(
                         container.name
                     ))
                 })?;
-                    let overlay = Overlay::mount(&root.root, &bundle_dir)?;
-                    let rootfs = overlay.rootfs.clone();
-                    (Some(root), Some(overlay), Vec::new(), rootfs, false)
+                    let overlay = Overlay::prepare(&root.root, &bundle_dir, opts.runc.rootless)?;
+                    (
+                        Some(root),
+                        Some(overlay.mount),
+                        Vec::new(),
+                        overlay.rootfs,
+                        false,
+                    )
                 }
                 _ if on_host && !host => {
                     let (rootfs, mounts) = match &toolkit_root {
@@ -313,6 +321,7 @@ pub fn run(
                 pod: &pod,
                 rootfs: &rootfs,
                 readonly_root,
+                overlay,
                 root_mounts,
                 volumes: &volumes,
                 env,
@@ -384,7 +393,6 @@ pub fn run(
             {
                 on(RunEvent::Warning(format!("container {id}: {e}")));
             }
-            drop(overlay);
             let code = code?;
             if ooms > 0 {
                 outcome.oom_killed.get_or_insert(index);

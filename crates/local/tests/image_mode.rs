@@ -177,7 +177,7 @@ fn usable() -> bool {
     testwerk_testinputs::available(runc, "runc", "apt-get install -y runc").is_some()
         && testwerk_testinputs::available(busybox, "busybox", "apt-get install -y busybox-static")
             .is_some()
-        // Image mode mounts an overlay: root only (see the crate docs).
+        // The image runs as its user 1234: rootless, only user 0 exists in a container.
         && rustix::process::geteuid().is_root()
 }
 
