@@ -232,7 +232,13 @@ fn an_ordinary_user_runs_image_mode_on_a_writable_root_that_leaves_the_image_alo
         ),
         "the deletion is a whiteout in the layer"
     );
-    // Nothing of this machine changed.
+    // Nothing of this machine changed, and nothing was mounted on it (runc mounted the layer
+    // inside the container's namespaces).
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(
+        !mounts.contains(&*dir.to_string_lossy()),
+        "a mount was left on this machine: {mounts}"
+    );
     assert!(!std::path::Path::new("/").join(&marker).exists());
     assert!(!std::path::Path::new("/usr").join(&marker).exists());
     assert_eq!(owner(&run_dir.join("volumes/tw-data/shared")), expected);
