@@ -154,9 +154,10 @@ pub fn bind(dir: &Path) -> io::Result<UnixListener> {
 pub fn pass(cmd: &mut Command, listener: &UnixListener) -> String {
     let raw = listener.as_fd().as_raw_fd();
     let hand_over = move || -> io::Result<()> {
-        // SAFETY: `raw` is the listener the caller keeps alive through the spawn (borrowed);
-        // descriptor 3 of the new process is replaced, not owned by anything of ours there
-        // (std's own descriptors are close-on-exec, and a leftover at 3 is overwritten).
+        // SAFETY: `raw` is the listener the caller keeps alive through the spawn (borrowed).
+        // Whatever the new process has at 3 is a close-on-exec copy of a parent descriptor,
+        // which dup2 closes there only. (Were it std's exec-error pipe, a failed exec of runc
+        // would show as runc exiting 1 instead of a spawn error: runc is checked to exist.)
         let from = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
         let errno = |e: rustix::io::Errno| io::Error::from_raw_os_error(e.raw_os_error());
         if raw == LOCAL_FD {
