@@ -91,9 +91,44 @@ fn check_kernel(release: &str) -> Result<(), LocalError> {
     Ok(())
 }
 
+/// What to do about a runc error line saying the overlay could not be mounted (`None` for any
+/// other line): the kernel's reasons are terse (`invalid argument`).
+pub fn explain_failure(runc_line: &str, rootless: bool) -> Option<String> {
+    if !runc_line.contains(r#"mounting \"overlay\" to rootfs at \"/\""#) {
+        return None;
+    }
+    let who = if rootless {
+        format!(
+            "as an ordinary user it needs Linux {}.{} or later with overlayfs in user namespaces; ",
+            ROOTLESS_KERNEL.0, ROOTLESS_KERNEL.1
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "the container's writable layer (overlayfs over the image's root) could not be mounted: {who}the store's directory (its runs/) must be on a file system overlayfs can write to (ext4, xfs, btrfs, tmpfs; not an overlay or NFS), or use --host"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_overlay_mount_is_explained() {
+        let line = r#"time="2026-12-03T23:39:45Z" level=error msg="runc run failed: unable to start container process: error during container init: error mounting \"overlay\" to rootfs at \"/\": mount overlay:/ (via /proc/self/fd/7): invalid argument""#;
+        let hint = explain_failure(line, true).expect("explained");
+        assert!(
+            hint.contains("Linux 5.11") && hint.contains("--host"),
+            "{hint}"
+        );
+        assert!(
+            !explain_failure(line, false)
+                .expect("explained")
+                .contains("5.11")
+        );
+        assert_eq!(explain_failure("step output", true), None);
+    }
 
     #[test]
     fn kernels_before_5_11_are_refused_with_what_is_needed() {

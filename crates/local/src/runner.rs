@@ -534,7 +534,11 @@ fn supervise(
                         tracing::debug!("runc: {line}");
                         continue;
                     }
+                    let hint = crate::overlay::explain_failure(&line, opts.runc.rootless);
                     on(RunEvent::Diagnostic { index, line });
+                    if let Some(hint) = hint {
+                        on(RunEvent::Warning(hint));
+                    }
                 }
             }
             Ok(Chunk::Closed) => open -= 1,
