@@ -545,3 +545,87 @@ fn image_mode_refuses_a_dynamically_linked_init_and_says_how_to_build_the_static
         "{text}"
     );
 }
+
+#[test]
+fn an_ordinary_user_pauses_and_resumes_a_rootless_run_through_its_socket() {
+    if runc().is_none() {
+        return;
+    }
+    let setpriv = testwerk_testinputs::available(
+        testwerk_testinputs::which("setpriv"),
+        "setpriv",
+        "apt-get install -y util-linux",
+    );
+    let Some(setpriv) = setpriv else { return };
+    let dir = scratch("rootless-pause");
+    std::fs::set_permissions(&*dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let wf = workflow(
+        &dir,
+        "held",
+        "spec:\n  steps:\n  - name: Wait\n    paused: true\n    shell: echo resumed-and-ran\n",
+    );
+    // Everything as the same ordinary user: the store is theirs (root opening it would leave
+    // files the run could not write).
+    let testwerk = |args: &[&str]| {
+        let mut c = if rustix::process::geteuid().is_root() {
+            let mut c = Command::new(&setpriv);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_testwerk"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        };
+        c.args(args)
+            .arg("--store")
+            .arg(dir.join("db"))
+            .env("HOME", &*dir)
+            .env("TESTWERK_INIT", init_binary())
+            .env("NO_COLOR", "1");
+        c
+    };
+    let child = testwerk(&["run", &wf, "--host"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = |step: &str| -> String {
+        let out = testwerk(&["executions", "held-1", "--output", "json"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        doc["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == step)
+            .and_then(|s| s["status"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    wait_for("the step is not paused", Duration::from_secs(30), || {
+        status("Wait") == "paused"
+    });
+    let socket = dir.join("runs/held-1/control.sock");
+    let meta = std::fs::metadata(&socket).unwrap_or_else(|e| panic!("{e}"));
+    let expected = if rustix::process::geteuid().is_root() {
+        65534
+    } else {
+        rustix::process::geteuid().as_raw()
+    };
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), expected);
+    let out = testwerk(&["resume", "held-1"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("resumed-and-ran"), "{text}");
+    assert!(!socket.exists(), "the socket outlived the run");
+}

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::process::Command;
+
 use support::*;
 use testwerk_testregistry::{Registry, push_standins};
 
@@ -92,4 +94,154 @@ fn pull_policy_never_runs_only_what_is_here_and_says_so() {
         text.contains("alpine:3.20") && text.contains("Never") && !text.contains("│ never"),
         "{text}"
     );
+}
+
+/// Every path under `dir` (not following links).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn an_ordinary_user_runs_image_mode_on_a_writable_root_that_leaves_the_image_alone() {
+    let setpriv = testwerk_testinputs::available(
+        testwerk_testinputs::which("setpriv"),
+        "setpriv",
+        "apt-get install -y util-linux",
+    );
+    let Some(setpriv) = setpriv else { return };
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let Some(_standins) = push_standins(&registry) else {
+        return;
+    };
+    let dir = scratch("local-images-rootless");
+    // nobody must be able to write its store and image cache and read the workflow.
+    std::fs::set_permissions(&*dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let marker = format!("tw-rootless-{}", std::process::id());
+    let file = dir.join("rootless.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: rootless\nspec:\n  steps:\n  - name: Own root\n    container:\n      image: alpine:3.20\n    shell: |\n      echo UID $(id -u)\n      touch /{marker} && echo WROTE-ROOT\n      rm /etc/os-release && echo REMOVED-FROM-IMAGE\n      mkdir -p /usr/{marker} && echo inside > /usr/{marker}/f && cat /usr/{marker}/f\n      echo shared > /data/shared\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mirror = format!("docker.io={}", registry.host);
+    let cache = dir.join("images");
+    let run = || {
+        let mut cmd = if rustix::process::geteuid().is_root() {
+            let mut c = Command::new(&setpriv);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_testwerk"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        };
+        let out = cmd
+            .arg("run")
+            .arg(&file)
+            .args(["--registry-mirror", &mirror, "--insecure", &registry.host])
+            .arg("--image-cache")
+            .arg(&cache)
+            .arg("--keep")
+            .arg("--store")
+            .arg(dir.join("db"))
+            .env("HOME", &*dir)
+            .env("TESTWERK_INIT", init_binary())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, text) = run();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("image mode") && text.contains("rootless"),
+        "{text}"
+    );
+    assert!(text.contains("UID 0"), "the user is root inside: {text}");
+    assert!(
+        text.contains("WROTE-ROOT") && text.contains("REMOVED-FROM-IMAGE"),
+        "{text}"
+    );
+    assert!(text.contains("│ inside"), "{text}");
+    // init took the run's control socket through runc (it warns and goes on without one).
+    assert!(!text.contains("no control endpoint"), "{text}");
+
+    // The image's root on disk is as it was pulled: the step's changes stayed in its layer.
+    let image_files = walk(&cache);
+    let releases: Vec<_> = image_files
+        .iter()
+        .filter(|p| p.ends_with("etc/os-release"))
+        .collect();
+    assert!(
+        !releases.is_empty(),
+        "no unpacked image root in {}",
+        cache.display()
+    );
+    assert!(
+        !image_files
+            .iter()
+            .any(|p| p.to_string_lossy().contains(&marker)),
+        "the step wrote into the image's root"
+    );
+    // The layer holds them, with the deletion as a whiteout, all owned by the user outside.
+    let run_dir = dir.join("runs/rootless-1");
+    let upper = walk(&run_dir)
+        .into_iter()
+        .find(|p| p.ends_with(&marker) && p.parent().is_some_and(|d| d.ends_with("upper")))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {marker} in a writable layer under {}",
+                run_dir.display()
+            )
+        });
+    let owner = |p: &std::path::Path| {
+        std::os::unix::fs::MetadataExt::uid(
+            &std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        )
+    };
+    let expected = if rustix::process::geteuid().is_root() {
+        65534
+    } else {
+        rustix::process::geteuid().as_raw()
+    };
+    assert_eq!(owner(&upper), expected);
+    let whiteout = upper
+        .parent()
+        .map(|u| u.join("etc/os-release"))
+        .unwrap_or_default();
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_char_device(
+            &std::fs::symlink_metadata(&whiteout)
+                .unwrap_or_else(|e| panic!("{}: {e}", whiteout.display()))
+                .file_type()
+        ),
+        "the deletion is a whiteout in the layer"
+    );
+    // Nothing of this machine changed, and nothing was mounted on it (runc mounted the layer
+    // inside the container's namespaces).
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(
+        !mounts.contains(&*dir.to_string_lossy()),
+        "a mount was left on this machine: {mounts}"
+    );
+    assert!(!std::path::Path::new("/").join(&marker).exists());
+    assert!(!std::path::Path::new("/usr").join(&marker).exists());
+    assert_eq!(owner(&run_dir.join("volumes/tw-data/shared")), expected);
 }

@@ -302,6 +302,65 @@ fn wait_for_step(store: &Path, id: &str, name: &str, status: &str) {
     }
 }
 
+/// The host pids of the `init` of each container runc runs with state under `runc_root`.
+fn init_pids(runc_root: &Path) -> Vec<u32> {
+    std::fs::read_dir(runc_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("state.json")).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter_map(|v| v["init_process_pid"].as_u64())
+        .map(|p| p as u32)
+        .collect()
+}
+
+/// The inodes of the sockets process `pid` holds.
+fn socket_inodes(pid: u32) -> Vec<u64> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap_or_else(|e| panic!("{e}"));
+    fds.flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+/// The inodes of every TCP socket listening on this machine's network (the containers').
+fn tcp_listen_inodes() -> Vec<u64> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // `st` 0A is LISTEN; the inode is the tenth column.
+            if f.get(3) == Some(&"0A")
+                && let Some(inode) = f.get(9).and_then(|i| i.parse().ok())
+            {
+                out.push(inode);
+            }
+        }
+    }
+    out
+}
+
+/// Listening Unix sockets by inode, with the path they are bound to.
+fn unix_listen_paths() -> std::collections::HashMap<u64, std::path::PathBuf> {
+    let text = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // Flags 00010000: accepting connections.
+            if f.get(3) != Some(&"00010000") {
+                return None;
+            }
+            Some((f.get(6)?.parse().ok()?, std::path::PathBuf::from(f.get(7)?)))
+        })
+        .collect()
+}
+
 #[test]
 fn a_paused_local_run_is_resumed_from_another_process_and_only_with_the_token() {
     let dir = visible_scratch("resume");
@@ -318,23 +377,54 @@ fn a_paused_local_run_is_resumed_from_another_process_and_only_with_the_token() 
     let child = spawn_run(&store, &wf);
     wait_for_step(&store, "resume-1", "Wait", "paused");
 
-    // The control file is the owner's alone; init listens on loopback only.
+    // The control file is the owner's alone; init accepts on the run's private socket.
     let text = std::fs::read_to_string(&control).unwrap_or_else(|e| panic!("{e}"));
     let file: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    let addr = file["addr"].as_str().unwrap_or_default().to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&control)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
+    let socket = Path::new(file["socket"].as_str().unwrap_or_default()).to_path_buf();
+    assert_eq!(socket, dir.join("runs/resume-1/control.sock"), "{text}");
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for (path, mode) in [
+        (control.clone(), 0o600),
+        (socket.clone(), 0o600),
+        (dir.join("runs/resume-1"), 0o700),
+    ] {
+        let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            mode,
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            meta.uid(),
+            rustix::process::geteuid().as_raw(),
+            "{}",
+            path.display()
+        );
+    }
+    // init holds that socket, listening, and no TCP socket listens anywhere in the run.
+    let inits = init_pids(&dir.join("runc"));
+    assert_eq!(inits.len(), 1, "one container runs: {inits:?}");
+    if rustix::process::geteuid().is_root() {
+        // (init is not dumpable: only root may list its descriptors.)
+        let held = socket_inodes(inits[0]);
+        let listening_tcp = tcp_listen_inodes();
+        assert!(
+            held.iter().all(|i| !listening_tcp.contains(i)),
+            "init listens on TCP: {held:?}"
+        );
+        let unix = unix_listen_paths();
+        assert!(
+            held.iter().any(|i| unix.get(i) == Some(&socket)),
+            "init does not hold the run's socket: {held:?} {unix:?}"
+        );
+    }
 
     // A client without the token is refused and the step stays paused.
     {
         use std::io::{Read, Write};
-        let mut intruder =
-            std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+        let mut intruder = std::os::unix::net::UnixStream::connect(&socket)
+            .unwrap_or_else(|e| panic!("{}: {e}", socket.display()));
         intruder
             .set_read_timeout(Some(std::time::Duration::from_secs(5)))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -369,6 +459,7 @@ fn a_paused_local_run_is_resumed_from_another_process_and_only_with_the_token() 
         "{list}"
     );
     assert!(!control.exists(), "the token outlived the run");
+    assert!(!socket.exists(), "the socket outlived the run");
     // Over is over.
     let (code, said) = testwerk(&store, &["pause", "resume-1"]);
     assert_eq!(code, Some(1), "{said}");

@@ -36,7 +36,7 @@
 //! | `TW_OUTPUTS_DIR` | `/testkube/outputs` |
 //! | `TW_TERMINATION_LOG` | `/dev/termination-log` |
 //! | `TW_IMAGE_INIT`, `TW_IMAGE_TOOLKIT`, `TW_IMAGE_BIN_DIR` | `/init`, `/toolkit`, `/.testwerk-bin` |
-//! | `TW_CONTROL_ADDR` | `0.0.0.0:60434` (`off`: none) |
+//! | `TW_CONTROL_ADDR` | `0.0.0.0:60434`; `fd:<n>`: accept on the listening Unix socket at descriptor `n` (the local runner's); `off`: none |
 //! | `TW_KILL_GRACE` | `10s`: SIGTERM → SIGKILL delay |
 //!
 //! ## Exit codes

@@ -29,7 +29,8 @@ pub const VAR_IMAGE_INIT: &str = "TW_IMAGE_INIT";
 pub const VAR_IMAGE_TOOLKIT: &str = "TW_IMAGE_TOOLKIT";
 /// The busybox directory of our images (`/.testwerk-bin`), copied by the setup step.
 pub const VAR_IMAGE_BIN_DIR: &str = "TW_IMAGE_BIN_DIR";
-/// The control endpoint (`0.0.0.0:60434`); `off` disables it.
+/// The control endpoint (`0.0.0.0:60434`; `fd:<n>`: a listening Unix socket at descriptor `n`);
+/// `off` disables it.
 pub const VAR_CONTROL_ADDR: &str = "TW_CONTROL_ADDR";
 /// How long a step may take to stop after SIGTERM before SIGKILL (Go duration, `10s`).
 pub const VAR_KILL_GRACE: &str = "TW_KILL_GRACE";

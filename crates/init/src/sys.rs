@@ -118,6 +118,60 @@ pub fn reap_one() -> Option<(u32, Exit)> {
     Some((u32::try_from(pid).unwrap_or(0), exit))
 }
 
+/// Takes the listening Unix socket our parent left open at descriptor `fd` (the local runner
+/// passes its control socket through runc) and keeps it from the steps we start
+/// (close-on-exec). Anything else there is an error: we must not take over a descriptor we
+/// were not given for this.
+pub fn inherited_unix_listener(fd: RawFd) -> io::Result<std::os::unix::net::UnixListener> {
+    let refuse = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} {what}"),
+        )
+    };
+    if fd <= 2 {
+        return Err(refuse("is standard input, output or error"));
+    }
+    // SAFETY: fcntl on an integer; EBADF when nothing is open there.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let option = |name: libc::c_int| -> io::Result<libc::c_int> {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into the local int it points at.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                name,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(value)
+        }
+    };
+    if option(libc::SO_DOMAIN).map_err(|_| refuse("is not a socket"))? != libc::AF_UNIX {
+        return Err(refuse("is not a Unix socket"));
+    }
+    if option(libc::SO_ACCEPTCONN)? == 0 {
+        return Err(refuse("is not a listening socket"));
+    }
+    // SAFETY: fcntl on the descriptor checked open above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open, a listening Unix socket, and was handed to this process
+    // for this one use; it is taken once (settings are read once), so nothing else owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(std::os::unix::net::UnixListener::from(owned))
+}
+
 /// Sets `O_NONBLOCK` on a descriptor we own.
 pub fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
     let fd = fd.as_raw_fd();
@@ -240,5 +294,46 @@ impl SignalPipe {
             out.extend(buf[..n].iter().map(|b| i32::from(*b)));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::IntoRawFd;
+
+    #[test]
+    fn only_a_listening_unix_socket_is_taken_over() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s");
+        let fd = std::os::unix::net::UnixListener::bind(&path)
+            .expect("bound")
+            .into_raw_fd();
+        let listener = inherited_unix_listener(fd).expect("taken over");
+        // Steps must not inherit it.
+        // SAFETY: fcntl on the descriptor `listener` owns.
+        let flags = unsafe { libc::fcntl(listener.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        let _client = std::os::unix::net::UnixStream::connect(&path).expect("connects");
+        assert!(listener.accept().is_ok());
+
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("tcp")
+            .into_raw_fd();
+        let err = inherited_unix_listener(tcp).expect_err("tcp");
+        assert!(err.to_string().contains("not a Unix socket"), "{err}");
+        let file = std::fs::File::open(&path)
+            .map(IntoRawFd::into_raw_fd)
+            .or_else(|_| std::fs::File::open("/").map(IntoRawFd::into_raw_fd))
+            .expect("a file");
+        let err = inherited_unix_listener(file).expect_err("file");
+        assert!(err.to_string().contains("not a socket"), "{err}");
+        let connected = std::os::unix::net::UnixStream::connect(&path)
+            .expect("connects")
+            .into_raw_fd();
+        let err = inherited_unix_listener(connected).expect_err("not listening");
+        assert!(err.to_string().contains("not a listening socket"), "{err}");
+        assert!(inherited_unix_listener(1).is_err());
+        assert!(inherited_unix_listener(100_000).is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! What starting a container costs in the local runner, against what it is compared with:
 //!
 //! 1. a container (`/bin/true` on a busybox root) through `testwerk_local::run` in image
-//!    mode (a Pod of 10 such containers, divided by 10: bundle, overlay, `runc run`, and the
-//!    run's watchdog, cgroup and volumes shared), against a bare `runc run` of the same root
+//!    mode (a Pod of 10 such containers, divided by 10: bundle, the overlay runc mounts,
+//!    `runc run` with the run's control socket passed to init, and the run's watchdog, cgroup
+//!    and volumes shared), against a bare `runc run` of the same root
 //!    with a default `config.json` (goal: ≤ 1.2×);
 //! 2. the same container in host mode (this machine's directories as the root);
 //! 3. pure steps sharing one container: the cost of a step over a bare `sh -c true`
@@ -106,8 +107,12 @@ fn measure() -> Result<(), String> {
         init: init.clone(),
         toolkit: PathBuf::from("/bin/true"),
     };
+    // As `testwerk run` does: one control socket per run, handed to every container's init.
+    let control =
+        Arc::new(testwerk_local::control::bind(&dir.join("control")).map_err(|e| e.to_string())?);
     let opts = |mode: Mode, name: &str| LocalOptions {
         dir: dir.join("runs").join(name),
+        control: Some(Arc::clone(&control)),
         programs: programs.clone(),
         runc: runc.clone(),
         mode,

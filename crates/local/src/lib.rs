@@ -7,8 +7,9 @@
 //! ([`oci`]): `config.json` with
 //!
 //! - **the root**: in image mode ([`Mode::Images`]) the image's shared, read-only root under a
-//!   writable overlay of the container's own ([`overlay`], mounted by us since runc takes its
-//!   root as a directory); our own init and toolkit images are an empty read-only root with
+//!   writable overlay of the container's own ([`overlay`]: the first mount of `config.json`,
+//!   on `/`, so runc mounts it inside the container's namespaces and nothing is mounted on
+//!   this machine); our own init and toolkit images are an empty read-only root with
 //!   this machine's `testwerk-init` at `/init`, the toolkit at `/toolkit` and busybox at
 //!   `/.testwerk-bin`. In host mode ([`Mode::Host`], `testwerk run --host`) every container's
 //!   root is that same root plus each top-level directory of this machine, bound read-only
@@ -35,15 +36,19 @@
 //! except one with a memory limit, which is kept until its OOM kill count is read (cgroup v1
 //! counts per cgroup) and then deleted. runc runs in its own process group (Ctrl-C reaches
 //! only the runner), and each run has a watchdog ([`runc::Runc::watchdog`]) that kills and
-//! deletes its containers and unmounts their overlays if the runner dies, even by SIGKILL;
+//! deletes its containers (their overlays go with their mount namespaces) if the runner dies, even by SIGKILL;
 //! the next start deletes containers and cgroups of runners that are gone (their ids are
 //! `tw-<runner pid>-…`). A container whose processes the kernel OOM-killed is reported with
 //! its memory limit ([`RunEvent::OomKilled`]). The Downward API's `resourceFieldRef` gives
 //! the container's limits and requests (this machine's capacity when unset, as a node's).
 //!
 //! As an ordinary user runc runs rootless: a user namespace maps the container's one user and
-//! group to ours. On cgroup v1 no limits can be applied then, and the run says so. Image mode
-//! needs root (the overlay); host mode works rootless.
+//! group to ours. On cgroup v1 no limits can be applied then, and the run says so. Both modes
+//! work rootless; image mode needs Linux 5.11 or later (overlayfs in a user namespace), and
+//! the run says so on an older kernel, or when user namespaces are disabled.
+//!
+//! Pause and resume reach each container's `init` through a Unix socket in the execution's
+//! private directory, passed to it as a descriptor ([`control`]): no port is opened.
 //!
 //! Images come through the [`ImageRoots`] seam; this crate never talks to a registry.
 

@@ -130,12 +130,12 @@ impl Runc {
 
     /// Starts the watchdog of a run: a shell in its own process group that waits for this
     /// runner's end (the pipe on its stdin closes, whatever killed us) and then kills and
-    /// deletes every container whose id starts with `prefix`, and unmounts the overlays
-    /// under `dir`. On a normal end the runner kills the watchdog first
+    /// deletes every container whose id starts with `prefix` (their overlays are mounted in
+    /// their own mount namespaces, so they go with them). On a normal end the runner kills the watchdog first
     /// ([`Watchdog::disarm`]).
-    pub fn watchdog(&self, prefix: &str, dir: &Path) -> Result<Watchdog, LocalError> {
-        // `$1` the id prefix, `$2` runc's state dir, `$3` the execution dir, then runc.
-        let script = r#"prefix=$1; state=$2; dir=$3; shift 3
+    pub fn watchdog(&self, prefix: &str) -> Result<Watchdog, LocalError> {
+        // `$1` the id prefix, `$2` runc's state dir, then runc.
+        let script = r#"prefix=$1; state=$2; shift 2
 read -r _ || true
 for d in "$state/$prefix"-*; do
   [ -e "$d" ] || continue
@@ -143,7 +143,6 @@ for d in "$state/$prefix"-*; do
   "$@" kill --all "$id" KILL >/dev/null 2>&1
   "$@" delete --force "$id" >/dev/null 2>&1
 done
-for r in "$dir"/c*/rootfs; do umount -l "$r" >/dev/null 2>&1; done
 exit 0"#;
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
@@ -151,7 +150,6 @@ exit 0"#;
             .arg("watchdog")
             .arg(prefix)
             .arg(&self.root)
-            .arg(dir)
             .arg(&self.program)
             .arg("--root")
             .arg(&self.root);
@@ -169,6 +167,37 @@ exit 0"#;
             .map_err(|e| LocalError::io(Path::new("/bin/sh"), e))?;
         Ok(Watchdog { child })
     }
+}
+
+/// Whether this machine lets an ordinary user create user namespaces, which rootless runc
+/// needs; the error names the setting that forbids it.
+pub fn check_user_namespaces() -> Result<(), LocalError> {
+    let setting = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|v| v.trim().to_owned())
+    };
+    let refused = |what: &str| {
+        Err(LocalError::Setup(format!(
+            "runc needs user namespaces to run as an ordinary user, and {what}; run testwerk as root"
+        )))
+    };
+    if setting("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return refused(
+            "they are disabled (`sysctl user.max_user_namespaces` is 0: set it above 0)",
+        );
+    }
+    if setting("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return refused(
+            "this kernel allows them to root only (`sysctl kernel.unprivileged_userns_clone=1` allows them)",
+        );
+    }
+    if setting("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        return refused(
+            "AppArmor restricts them (`sysctl kernel.apparmor_restrict_unprivileged_userns=0`, or an AppArmor profile for runc allowing `userns`)",
+        );
+    }
+    Ok(())
 }
 
 /// A container's watchdog process (see [`Runc::watchdog`]).

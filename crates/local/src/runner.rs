@@ -69,6 +69,10 @@ pub struct LocalOptions {
     pub hidden: Vec<PathBuf>,
     /// Variables every container gets besides the Pod's (e.g. the protocol token).
     pub extra_env: Vec<(String, String)>,
+    /// The run's control socket ([`crate::control::bind`]), handed to every container's
+    /// `init`; `None`: no pause or resume (and no endpoint at all: init's default would be a
+    /// TCP port on the host's network).
+    pub control: Option<Arc<std::os::unix::net::UnixListener>>,
     /// `job.activeDeadlineSeconds` (or the Pod's): the whole execution is aborted after it.
     pub deadline: Option<Duration>,
     /// How long `init` gets to stop its steps after SIGTERM before the container is killed.
@@ -125,6 +129,9 @@ pub struct RunOutcome {
 
 /// Exit code of `init` when the execution was aborted.
 pub const ABORTED_EXIT: i32 = 137;
+
+/// Where `testwerk-init` listens for pause and resume.
+const CONTROL_ADDR: &str = "TW_CONTROL_ADDR";
 
 /// The PATH of a container whose image sets none (containerd's default).
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -214,7 +221,10 @@ pub fn run(
         OwnCgroups::default()
     };
     own_cgroups.remove_stale();
-    let watchdog = opts.runc.watchdog(&prefix, &dir)?;
+    if opts.runc.rootless && matches!(opts.mode, Mode::Images { .. }) {
+        crate::overlay::check_rootless()?;
+    }
+    let watchdog = opts.runc.watchdog(&prefix)?;
 
     let started = Instant::now();
     let mut outcome = RunOutcome::default();
@@ -247,9 +257,14 @@ pub fn run(
                         container.name
                     ))
                 })?;
-                    let overlay = Overlay::mount(&root.root, &bundle_dir)?;
-                    let rootfs = overlay.rootfs.clone();
-                    (Some(root), Some(overlay), Vec::new(), rootfs, false)
+                    let overlay = Overlay::prepare(&root.root, &bundle_dir, opts.runc.rootless)?;
+                    (
+                        Some(root),
+                        Some(overlay.mount),
+                        Vec::new(),
+                        overlay.rootfs,
+                        false,
+                    )
                 }
                 _ if on_host && !host => {
                     let (rootfs, mounts) = match &toolkit_root {
@@ -273,6 +288,16 @@ pub fn run(
             };
             env.extend(container_env(container, bundle, &facts)?);
             env.extend(opts.extra_env.iter().cloned());
+            let mut cmd = opts.runc.command();
+            cmd.arg("run");
+            let control_addr = match &opts.control {
+                Some(listener) => {
+                    cmd.arg("--preserve-fds").arg("1");
+                    crate::control::pass(&mut cmd, listener)
+                }
+                None => "off".to_owned(),
+            };
+            env.push((CONTROL_ADDR.to_owned(), control_addr));
             // Kubernetes reads the termination message from /dev/termination-log; locally it
             // goes to the execution's internal volume, where the runner can read it.
             env.push((
@@ -296,6 +321,7 @@ pub fn run(
                 pod: &pod,
                 rootfs: &rootfs,
                 readonly_root,
+                overlay,
                 root_mounts,
                 volumes: &volumes,
                 env,
@@ -335,8 +361,6 @@ pub fn run(
                 (Some(_), true) => own_cgroups.oom_counter(&format!("{run_cgroup}/{index}")),
                 _ => None,
             };
-            let mut cmd = opts.runc.command();
-            cmd.arg("run");
             if oom_counter.is_some() {
                 cmd.arg("--keep");
             }
@@ -369,7 +393,6 @@ pub fn run(
             {
                 on(RunEvent::Warning(format!("container {id}: {e}")));
             }
-            drop(overlay);
             let code = code?;
             if ooms > 0 {
                 outcome.oom_killed.get_or_insert(index);
@@ -511,7 +534,11 @@ fn supervise(
                         tracing::debug!("runc: {line}");
                         continue;
                     }
+                    let hint = crate::overlay::explain_failure(&line, opts.runc.rootless);
                     on(RunEvent::Diagnostic { index, line });
+                    if let Some(hint) = hint {
+                        on(RunEvent::Warning(hint));
+                    }
                 }
             }
             Ok(Chunk::Closed) => open -= 1,

@@ -162,6 +162,7 @@ fn options(dir: &Path, roots: Arc<dyn ImageRoots>) -> LocalOptions {
         network: Network::Host,
         hidden: Vec::new(),
         extra_env: vec![(testwerk_protocol::env::TOKEN.to_owned(), token)],
+        control: None,
         deadline: Some(Duration::from_secs(60)),
         grace: Duration::from_secs(5),
         abort: Arc::new(AtomicBool::new(false)),
@@ -176,7 +177,7 @@ fn usable() -> bool {
     testwerk_testinputs::available(runc, "runc", "apt-get install -y runc").is_some()
         && testwerk_testinputs::available(busybox, "busybox", "apt-get install -y busybox-static")
             .is_some()
-        // Image mode mounts an overlay: root only (see the crate docs).
+        // The image runs as its user 1234: rootless, only user 0 exists in a container.
         && rustix::process::geteuid().is_root()
 }
 

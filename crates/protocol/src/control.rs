@@ -1,5 +1,8 @@
 //! The control endpoint of `testwerk-init`: how a backend pauses and resumes a running
-//! container from outside (spec §4.6). TCP, as upstream, with one difference: a client first
+//! container from outside (spec §4.6). TCP on the Pod's address, as upstream (the agent
+//! connects to the Pod IP); locally a Unix socket the runner binds in its private directory
+//! and passes to `init` as a descriptor ([`FD_PREFIX`]), so no port is open and the socket's
+//! file is out of the steps' reach. The protocol has one difference from upstream: a client first
 //! proves it may: it sends the execution's protocol token and [`TOKEN_END`], then one byte per
 //! command, [`PAUSE`] or [`RESUME`]; `init` answers [`DONE`] when it is done. A connection
 //! whose first line is not the token gets [`REFUSED`] and is closed. Upstream has no such check,
@@ -8,6 +11,12 @@
 
 /// The port `init` listens on (on every address of the Pod).
 pub const PORT: u16 = 60434;
+/// `TW_CONTROL_ADDR=fd:<n>`: `init` accepts on the listening Unix socket at descriptor `n`,
+/// which its parent left open, instead of binding an address.
+pub const FD_PREFIX: &str = "fd:";
+/// The descriptor the local runner passes its socket at (the first after stdio, which is what
+/// `runc run --preserve-fds 1` passes on).
+pub const LOCAL_FD: i32 = 3;
 /// Ends the token a client sends first.
 pub const TOKEN_END: u8 = b'\n';
 /// The longest token line accepted before the connection is refused.

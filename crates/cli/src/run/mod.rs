@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use testwerk_local::control::{ControlFile, loopback_addr};
+use testwerk_local::control::{self as local_control, ControlFile};
 use testwerk_local::{LocalOptions, Mode, Network, Programs, RunEvent, Runc};
 use testwerk_plan::{Action, ImageMetadata, ImageSource, Plan};
 use testwerk_results::Recorder;
@@ -27,9 +27,6 @@ use report::{Event, JsonReporter, Reporter, Translator};
 use testwerk_protocol::toolkit::ToolkitSettings;
 use tracker::{Tracker, Update};
 use view::HumanReporter;
-
-/// Where `testwerk-init` listens for pause and resume (its `TW_CONTROL_ADDR`).
-const CONTROL_ADDR: &str = "TW_CONTROL_ADDR";
 
 /// The namespace a local run's objects name (`namespace` in expressions): there is no cluster,
 /// so no namespace of one is pretended.
@@ -367,16 +364,18 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         .active_deadline_seconds
         .or(compiled.plan.pod.active_deadline_seconds)
         .map(|s| Duration::from_secs(s.max(0) as u64));
-    // `testwerk pause|resume|abort <id>` from another process on this machine: init listens
-    // on loopback only and wants the token, which the control file (0600) alone holds.
-    let control = loopback_addr()
-        .map(|addr| ControlFile {
+    // `testwerk pause|resume|abort <id>` from another process on this machine: init accepts
+    // on a Unix socket in the run's private directory and wants the token, which the control
+    // file (0600) alone holds.
+    let control = local_control::bind(&dir).and_then(|listener| {
+        let file = ControlFile {
             execution: id.clone(),
-            addr,
+            socket: dir.join(local_control::SOCKET),
             token: token.clone(),
             pid: std::process::id(),
-        })
-        .and_then(|c| c.write(&dir).map(|()| c));
+        };
+        file.write(&dir).map(|()| listener)
+    });
     let control = match control {
         Ok(c) => c,
         Err(e) => {
@@ -414,10 +413,8 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             );
             hidden
         },
-        extra_env: vec![
-            (testwerk_protocol::env::TOKEN.to_owned(), token.clone()),
-            (CONTROL_ADDR.to_owned(), control.addr.clone()),
-        ],
+        extra_env: vec![(testwerk_protocol::env::TOKEN.to_owned(), token.clone())],
+        control: Some(Arc::new(control)),
         deadline,
         grace: Duration::from_secs(10),
         abort,
@@ -554,11 +551,13 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     }
     let reason = cause.filter(|_| status != ExecutionStatus::Passed);
     let status_stored = store.set_status(&id, status, reason.as_deref());
-    // Nobody may control a run that is over; its token goes with it.
-    if let Err(e) = std::fs::remove_file(dir.join(testwerk_local::control::FILE))
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        eprintln!("warning: cannot remove the run's control file: {e}");
+    // Nobody may control a run that is over; its token and socket go with it.
+    for name in [local_control::FILE, local_control::SOCKET] {
+        if let Err(e) = std::fs::remove_file(dir.join(name))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("warning: cannot remove the run's {name}: {e}");
+        }
     }
     if !req.keep {
         let _ = std::fs::remove_dir_all(&dir);

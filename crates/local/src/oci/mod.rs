@@ -51,6 +51,8 @@ pub struct ContainerConfig<'a> {
     pub rootfs: &'a Path,
     /// The root is read-only (our own images and the host); an image's overlay is writable.
     pub readonly_root: bool,
+    /// The overlay mounted on `/` first, in image mode ([`crate::overlay`]).
+    pub overlay: Option<Mount>,
     /// Mounts that make up the root besides the directory itself (the host's directories, our
     /// programs), before the volumes.
     pub root_mounts: Vec<Mount>,
@@ -181,7 +183,8 @@ pub fn config(c: &ContainerConfig<'_>) -> Result<Spec, LocalError> {
         return Err(bad("no command to run".into()));
     }
 
-    let mut mounts = base_mounts(c.rootless.is_some());
+    let mut mounts: Vec<Mount> = c.overlay.iter().cloned().collect();
+    mounts.extend(base_mounts(c.rootless.is_some()));
     mounts.extend(c.root_mounts.iter().cloned());
     mounts.extend(volume_mounts(container, c.volumes)?);
     if c.rootless.is_some() {
