@@ -109,22 +109,6 @@ fn the_deadline_aborts_a_long_step() {
 }
 
 #[test]
-fn unsupported_features_fail_before_anything_runs() {
-    let dir = scratch("unsupported");
-    let wf = write(
-        &dir,
-        "unsupported.yaml",
-        "spec:\n  services:\n    db:\n      image: alpine\n      shell: sleep 1\n  steps:\n  - name: Report\n    shell: echo\n",
-    );
-    let (code, out, err) = testwerk_run(&dir.join("db"), &[&wf]);
-    assert_eq!(code, Some(2), "{out}\n{err}");
-    assert!(
-        err.contains("not yet supported by the local runner") && err.contains("services"),
-        "{err}"
-    );
-}
-
-#[test]
 fn a_runner_killed_mid_run_leaves_no_execution_running() {
     let dir = scratch("killed");
     let store = dir.join("db");

@@ -246,6 +246,17 @@ impl Machine for Runtime<'_> {
                     .collect();
                 return Some(Lookup::Value(Value::Object(map)));
             }
+            // `services` as a whole (`at(services, "name-with-dash")`): the services started
+            // so far, by name.
+            "services" => {
+                let map: Map<String, Value> = self
+                    .state
+                    .outputs
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("services.")?.to_owned(), v.clone())))
+                    .collect();
+                return Some(Lookup::Value(Value::Object(map)));
+            }
             _ => {}
         }
         if let Some(key) = name.strip_prefix("env.") {
@@ -428,6 +439,7 @@ mod tests {
         assert_eq!(t("step.results"), Ok(Value::from("/d/.steps/consume")));
         assert_eq!(t("step.id"), Ok(Value::from("consume")));
         assert_eq!(t("services.db.0.ip"), Ok(Value::from("10.0.0.1")));
+        assert_eq!(t("at(services, \"db\").0.ip"), Ok(Value::from("10.0.0.1")));
         assert_eq!(t("env.Y + env.UNSET"), Ok(Value::from("xy")));
         assert!(t("step.nobody.outputs.x").is_err());
         let dir = tempfile::tempdir().expect("tmp");

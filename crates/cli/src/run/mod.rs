@@ -313,7 +313,6 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     for line in images.iter().flat_map(|s| s.take_notes()) {
         view.note(line);
     }
-    refuse_unsupported(&compiled.plan)?;
 
     let programs = programs(images.is_some(), copies_toolkit(&compiled.plan))?;
     // runc's state of our containers lives with the store, so that the next run finds (and
@@ -643,50 +642,6 @@ impl LiveView {
             self.reporter.report(e);
         }
     }
-}
-
-/// Toolkit operations whose runtime is not written yet (services, parallel, execute) fail
-/// before anything starts.
-fn refuse_unsupported(plan: &Plan) -> Result<(), RunError> {
-    let toolkit_refs: Vec<&str> = plan
-        .groups
-        .iter()
-        .flatten()
-        .filter_map(|a| match a {
-            Action::Execute {
-                r#ref,
-                toolkit: true,
-                ..
-            } => Some(r#ref.as_str()),
-            _ => None,
-        })
-        .collect();
-    let mut what: Vec<String> = Vec::new();
-    for stage in plan.root.containers() {
-        if !toolkit_refs.contains(&stage.meta.r#ref.as_str()) {
-            continue;
-        }
-        let category = stage.meta.category.clone().unwrap_or_default();
-        let feature = match category.as_str() {
-            "Clone Git repository" | "Fetch tarball" | "Upload artifacts" | "Run in parallel" => {
-                continue;
-            }
-            c if c.starts_with("Execute") => continue,
-            "Start services" | "Stop services" => continue,
-            _ => "toolkit operations",
-        };
-        let entry = format!("`{feature}` (at {})", stage.meta.path);
-        if !what.contains(&entry) {
-            what.push(entry);
-        }
-    }
-    if what.is_empty() {
-        return Ok(());
-    }
-    Err(input(format!(
-        "not yet supported by the local runner: {}; compile it with `testwerk compile` to see the Kubernetes objects",
-        what.join(", ")
-    )))
 }
 
 /// Stops the run's workers when the run ends, however it ends.
