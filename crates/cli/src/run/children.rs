@@ -30,8 +30,8 @@ use testwerk_store::Store;
 
 /// Log lines sent in one answer.
 const LOG_LINES_PER_ANSWER: u64 = 2000;
-/// How long a child may take to record itself (compile, pull its images) before it is
-/// reported as still queued; the request that started it waits at most this long.
+/// How long a child may take to record itself (compile, pull its images) before the next
+/// child of the same workflow starts anyway.
 const RECORD_WAIT: Duration = Duration::from_secs(120);
 /// How long a child may take to stop after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(20);
@@ -62,7 +62,8 @@ pub struct LocalChildren {
     settings: ChildSettings,
     running: Mutex<HashMap<String, Running>>,
     /// Children of one workflow are recorded one at a time: each takes the next number.
-    starting: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Per workflow, the child started last (not yet known to be recorded).
+    starting: Mutex<HashMap<String, Arc<Mutex<Vec<String>>>>>,
 }
 
 struct Running {
@@ -224,7 +225,19 @@ impl LocalChildren {
             let mut starting = self.starting.lock().map_err(|_| "a child start panicked")?;
             Arc::clone(starting.entry(workflow).or_default())
         };
-        let _one_at_a_time = lock.lock().map_err(|_| "a child start panicked")?;
+        // Children of one workflow take the next number each: one records itself before the
+        // next starts. Children of different workflows start at once.
+        let mut earlier = lock.lock().map_err(|_| "a child start panicked")?;
+        let deadline = Instant::now() + RECORD_WAIT;
+        while let Some(previous) = earlier.last() {
+            let settled = matches!(self.store.execution(previous), Ok(Some(_)))
+                || self.exit_code(previous).is_some();
+            if settled || Instant::now() >= deadline {
+                earlier.clear();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let process = Command::new(&self.settings.program)
             .args(&args)
             .stdin(Stdio::null())
@@ -245,13 +258,7 @@ impl LocalChildren {
                     output,
                 },
             );
-        let deadline = Instant::now() + RECORD_WAIT;
-        while Instant::now() < deadline {
-            if matches!(self.store.execution(&id), Ok(Some(_))) || self.exit_code(&id).is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        earlier.push(id.clone());
         Ok(ChildStarted { id })
     }
 

@@ -11,7 +11,7 @@ use super::backend::Backend;
 use crate::ToolkitError;
 
 /// How often running children are asked about.
-const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(100);
 
 /// One child to start.
 pub struct Planned {
