@@ -102,11 +102,19 @@ fn fail_fast_stops_the_other_workers_and_a_failing_worker_fails_the_step() {
     assert!(out.contains("failFast: aborting the others"), "{out}");
     assert!(out.contains("worker 3/3: not started (failFast)"), "{out}");
     let doc = show(&db, "ff-1");
-    let statuses: Vec<String> = children(&doc)
+    let mut statuses: Vec<String> = children(&doc)
         .iter()
         .map(|k| k["status"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(statuses, ["failed", "aborted"], "{doc:#}");
+    statuses.sort();
+    // The second worker is aborted; under load it may be stopped before it recorded itself,
+    // and then the parent's log says so.
+    assert!(
+        statuses == ["aborted", "failed"]
+            || (statuses == ["failed"]
+                && out.contains("worker 2/3: aborted: stopped before it started")),
+        "{statuses:?}\n{doc:#}\n{out}"
+    );
     let steps = doc["steps"].as_array().cloned().unwrap_or_default();
     let never = steps.iter().find(|s| s["name"] == "never");
     assert_eq!(never.map(|s| s["status"].clone()), Some("skipped".into()));

@@ -301,12 +301,10 @@ impl LocalChildren {
     fn exit_code(&self, id: &str) -> Option<i32> {
         let mut running = self.running.lock().ok()?;
         let child = running.get_mut(id)?;
-        child
-            .process
-            .try_wait()
-            .ok()
-            .flatten()
-            .map(|s| s.code().unwrap_or(128))
+        child.process.try_wait().ok().flatten().map(|s| {
+            use std::os::unix::process::ExitStatusExt;
+            s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+        })
     }
 
     fn child_state(&self, id: &str) -> Result<Option<ChildState>, String> {
@@ -336,9 +334,15 @@ impl LocalChildren {
         if let Some(code) = exited
             && matches!(status.as_str(), "queued" | "running")
         {
-            // Its runner ended without settling it: what the process said is the reason.
-            status = "failed".into();
-            reason = Some(self.last_words(id, code));
+            if stored.is_none() && code == 128 + 15 {
+                // Stopped (failFast, its step ended) before it even recorded itself.
+                status = "aborted".into();
+                reason = Some("stopped before it started".into());
+            } else {
+                // Its runner ended without settling it: what the process said is the reason.
+                status = "failed".into();
+                reason = Some(self.last_words(id, code));
+            }
         }
         Ok(Some(ChildState {
             id: id.to_owned(),

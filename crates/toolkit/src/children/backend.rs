@@ -44,8 +44,9 @@ impl Backend {
         Ok(Backend { agent, endpoint })
     }
 
+    /// Not sent twice unless it never reached the backend: a second start is a second child.
     pub fn start(&self, request: &ChildRequest) -> Result<ChildStarted, ToolkitError> {
-        self.post("", request)
+        self.post("", request, false)
     }
 
     pub fn state(&self, id: &str) -> Result<ChildState, ToolkitError> {
@@ -53,24 +54,25 @@ impl Backend {
     }
 
     pub fn abort(&self, id: &str) -> Result<(), ToolkitError> {
-        self.post::<_, serde_json::Value>(&format!("/{id}/abort"), &serde_json::json!({}))
+        self.post::<_, serde_json::Value>(&format!("/{id}/abort"), &serde_json::json!({}), true)
             .map(|_| ())
     }
 
     pub fn resume(&self, id: &str) -> Result<(), ToolkitError> {
-        self.post::<_, serde_json::Value>(&format!("/{id}/resume"), &serde_json::json!({}))
+        self.post::<_, serde_json::Value>(&format!("/{id}/resume"), &serde_json::json!({}), true)
             .map(|_| ())
     }
 
     pub fn select(&self, selection: &Selection) -> Result<Selected, ToolkitError> {
-        self.post("/select", selection)
+        self.post("/select", selection, true)
     }
 
     pub fn stop(&self, group: &StopGroup) -> Result<Stopped, ToolkitError> {
-        self.post("/stop", group)
+        self.post("/stop", group, true)
     }
 
-    /// The artifact `name` of child `id` (a tar.gz the child made), unpacked into `target`.
+    /// The artifact `name` of child `id` (a tar.gz the child made), unpacked into `target`
+    /// (again from the start if the connection breaks: unpacking overwrites).
     pub fn unpack_file(
         &self,
         id: &str,
@@ -79,8 +81,10 @@ impl Backend {
         out: &mut dyn std::io::Write,
     ) -> Result<(), ToolkitError> {
         let path = format!("/{id}/files/{name}");
-        let response = self.send(&path, |agent, url, auth| {
-            agent.get(url).header("Authorization", auth).call()
+        let response = self.retrying(&path, true, || {
+            self.send_once(&path, |agent, url, auth| {
+                agent.get(url).header("Authorization", auth).call()
+            })
         })?;
         let limits = crate::tarball::Limits::default();
         let body = response
@@ -94,51 +98,86 @@ impl Backend {
     /// The child's log from line `from`: the text, and the line to read from next.
     pub fn logs(&self, id: &str, from: u64) -> Result<(Vec<u8>, u64), ToolkitError> {
         let path = format!("/{id}/logs?from={from}");
-        let mut response = self.send(&path, |agent, url, auth| {
-            agent.get(url).header("Authorization", auth).call()
-        })?;
-        let next = response
-            .headers()
-            .get(NEXT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(from);
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(LOG_ANSWER_LIMIT)
-            .read_to_vec()
-            .map_err(|e| self.failed(&path, &e.to_string()))?;
-        Ok((bytes, next))
+        self.retrying(&path, true, || {
+            let mut response = self.send_once(&path, |agent, url, auth| {
+                agent.get(url).header("Authorization", auth).call()
+            })?;
+            let next = response
+                .headers()
+                .get(NEXT_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(from);
+            let bytes = response
+                .body_mut()
+                .with_config()
+                .limit(LOG_ANSWER_LIMIT)
+                .read_to_vec()
+                .map_err(|e| Failure::Transport {
+                    refused: false,
+                    message: e.to_string(),
+                })?;
+            Ok((bytes, next))
+        })
     }
 
     fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ToolkitError> {
-        let response = self.send(path, |agent, url, auth| {
-            agent.get(url).header("Authorization", auth).call()
-        })?;
-        self.json(path, response)
+        self.retrying(path, true, || {
+            let response = self.send_once(path, |agent, url, auth| {
+                agent.get(url).header("Authorization", auth).call()
+            })?;
+            self.json(path, response)
+        })
     }
 
     fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
+        idempotent: bool,
     ) -> Result<T, ToolkitError> {
         let body = serde_json::to_vec(body)
             .map_err(|e| ToolkitError::Failed(format!("cannot encode a request: {e}")))?;
-        let response = self.send(path, |agent, url, auth| {
-            agent
-                .post(url)
-                .header("Authorization", auth)
-                .header("Content-Type", "application/json")
-                .send(&body[..])
-        })?;
-        self.json(path, response)
+        self.retrying(path, idempotent, || {
+            let response = self.send_once(path, |agent, url, auth| {
+                agent
+                    .post(url)
+                    .header("Authorization", auth)
+                    .header("Content-Type", "application/json")
+                    .send(&body[..])
+            })?;
+            self.json(path, response)
+        })
     }
 
-    /// Sends a request, again while the backend cannot be reached at all; an answer other
-    /// than 2xx is an error with the backend's reason.
-    fn send(
+    /// Repeats `attempt` for [`UNREACHABLE_FOR`] while the backend cannot be reached (an agent
+    /// restarting, even after `kill -9`) or, for a request that may be sent twice, while the
+    /// connection breaks (reset, closed mid-answer).
+    fn retrying<T>(
+        &self,
+        path: &str,
+        idempotent: bool,
+        mut attempt: impl FnMut() -> Result<T, Failure>,
+    ) -> Result<T, ToolkitError> {
+        let give_up = std::time::Instant::now() + UNREACHABLE_FOR;
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match attempt() {
+                Ok(v) => return Ok(v),
+                Err(Failure::Transport { refused, message }) => {
+                    if std::time::Instant::now() >= give_up || !(refused || idempotent) {
+                        return Err(self.failed(path, &message));
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(Failure::Answered(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends a request once; an answer other than 2xx is an error with the backend's reason.
+    fn send_once(
         &self,
         path: &str,
         request: impl Fn(
@@ -146,21 +185,13 @@ impl Backend {
             &str,
             &str,
         ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<ureq::http::Response<ureq::Body>, ToolkitError> {
+    ) -> Result<ureq::http::Response<ureq::Body>, Failure> {
         let url = format!("{}{path}", self.endpoint.url.trim_end_matches('/'));
         let auth = format!("Bearer {}", self.endpoint.token);
-        let give_up = std::time::Instant::now() + UNREACHABLE_FOR;
-        let mut wait = Duration::from_millis(200);
-        let mut response = loop {
-            match request(&self.agent, &url, &auth) {
-                Err(e) if std::time::Instant::now() < give_up && unreachable(&e) => {
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => return Err(self.failed(path, &e.to_string())),
-                Ok(r) => break r,
-            }
-        };
+        let mut response = request(&self.agent, &url, &auth).map_err(|e| Failure::Transport {
+            refused: unreachable(&e),
+            message: e.to_string(),
+        })?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(response);
@@ -176,25 +207,29 @@ impl Backend {
             || format!("HTTP {status}"),
             |r| format!("{r} (HTTP {status})"),
         );
-        Err(ToolkitError::Failed(format!(
+        Err(Failure::Answered(ToolkitError::Failed(format!(
             "the backend at {} refused {path}: {reason}",
             self.endpoint.url
-        )))
+        ))))
     }
 
     fn json<T: DeserializeOwned>(
         &self,
         path: &str,
         mut response: ureq::http::Response<ureq::Body>,
-    ) -> Result<T, ToolkitError> {
+    ) -> Result<T, Failure> {
         let text = response
             .body_mut()
             .with_config()
             .limit(1 << 20)
             .read_to_string()
-            .map_err(|e| self.failed(path, &e.to_string()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| self.failed(path, &format!("an answer that is not understood: {e}")))
+            .map_err(|e| Failure::Transport {
+                refused: false,
+                message: e.to_string(),
+            })?;
+        serde_json::from_str(&text).map_err(|e| {
+            Failure::Answered(self.failed(path, &format!("an answer that is not understood: {e}")))
+        })
     }
 
     fn failed(&self, path: &str, why: &str) -> ToolkitError {
@@ -205,6 +240,15 @@ impl Backend {
     }
 }
 
+/// Why one attempt failed.
+enum Failure {
+    /// No answer: `refused` when the request cannot have reached the backend.
+    Transport { refused: bool, message: String },
+    /// The backend answered, and said no.
+    Answered(ToolkitError),
+}
+
+/// The request cannot have reached the backend (nothing listens, or no route to it).
 fn unreachable(e: &ureq::Error) -> bool {
     matches!(e, ureq::Error::ConnectionFailed | ureq::Error::HostNotFound)
         || matches!(e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused)
