@@ -132,7 +132,17 @@ async fn list(State(agent): State<Arc<Agent>>, Query(q): Query<ListQuery>) -> Re
 
 async fn show(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Response {
     match agent.store.execution(&id) {
-        Ok(Some(d)) => axum::Json(d).into_response(),
+        Ok(Some(d)) => {
+            let trouble = agent.store_trouble(&d.execution.id);
+            match (trouble, serde_json::to_value(&d)) {
+                // Why it stays unfinished: the agent retries a store that refuses its results.
+                (Some(why), Ok(mut doc)) => {
+                    doc["storeError"] = Value::from(why);
+                    axum::Json(doc).into_response()
+                }
+                _ => axum::Json(d).into_response(),
+            }
+        }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no execution `{id}`")),
         Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
