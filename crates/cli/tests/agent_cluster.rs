@@ -1301,6 +1301,7 @@ spec:
     );
     // And the API says why, with the store's file and its full disk.
     let why = doc["storeError"].as_str().unwrap_or_default();
+    eprintln!("storeError while the disk is full: {why}");
     assert!(
         why.contains("log lines")
             && why.contains(&format!(
