@@ -312,7 +312,8 @@ async fn follow(
         .into_response()
 }
 
-/// The client gave up on the stream.
+/// The stream ends here: the client gave up on it, or must come back later for what the
+/// store does not hold yet.
 struct Gone;
 
 /// One follow stream: hands over each log line once, in order, from the live updates, and
@@ -361,18 +362,19 @@ impl Follower {
                 }
             };
             if lines.is_empty() {
-                if to == u64::MAX || waited >= 50 {
-                    if to != u64::MAX {
-                        let w = Update::Warning {
-                            message: format!(
-                                "log lines {}..{to} are not in the agent's store",
-                                self.next
-                            ),
-                        };
-                        self.send(update(&w)).await?;
-                        self.next = to;
-                    }
+                if to == u64::MAX {
                     return Ok(());
+                }
+                if waited >= 50 {
+                    // Not stored (the store refuses them, say): skipping them would leave a
+                    // hole in what the client shows. The stream ends instead, and the client
+                    // comes back from `next` once the agent has stored them.
+                    tracing::info!(
+                        execution = %self.id,
+                        "log lines {}..{to} are not in the store yet; ending a follow stream so that its client comes back for them",
+                        self.next
+                    );
+                    return Err(Gone);
                 }
                 waited += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -190,12 +190,16 @@ pub async fn store_outcome(
         match written {
             Ok(()) => return Ok(()),
             Err(e) => {
+                let next = if attempt < STORE_ATTEMPTS {
+                    format!("retrying in {} s", wait.as_secs())
+                } else {
+                    "giving up for now".to_owned()
+                };
                 tracing::warn!(
                     execution = %live.name,
                     attempt,
                     error = %e,
-                    "the results store refused the execution's results; retrying in {} s",
-                    wait.as_secs()
+                    "the results store refused the execution's results; {next}"
                 );
                 cause = Some(e);
             }

@@ -1268,7 +1268,22 @@ spec:
 "#,
         pad = "x".repeat(80)
     );
-    let id = env.submit_ok("chatty.yaml", &workflow, None);
+    // Run by a `run --server` client, as a user would, which must wait for the store rather
+    // than report the agent lost.
+    let dir = scratch("full-store");
+    let file = dir.join("chatty.yaml");
+    std::fs::write(&file, &workflow).expect("write");
+    let client = spawn_client(&env, &file, "300");
+    // Read as it comes: 30,000 lines would fill the pipe and stall the client.
+    let client = std::thread::spawn(move || client.wait_with_output());
+    let started = Instant::now();
+    let id = loop {
+        if let Some(doc) = env.get("/v1/executions/chatty-1") {
+            break doc["id"].as_str().expect("id").to_owned();
+        }
+        assert!(started.elapsed() < MINUTE, "no execution:\n{}", env.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let filler = fs.fill_up();
 
     // The agent says what it could not store and why, naming the store.
@@ -1343,6 +1358,42 @@ spec:
     env.assert_clean();
     assert!(env.agent_alive());
     assert!(!env.log().contains("panicked"), "{}", env.log());
+
+    // The client waited for the store, said why, and showed every line once.
+    let out = client
+        .join()
+        .unwrap_or_else(|_| panic!("the client thread"))
+        .expect("the client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}\n{stderr}", tail(&stdout));
+    assert!(
+        stdout.contains("cannot store the results yet") && stdout.contains("is full"),
+        "{}",
+        tail(&stdout)
+    );
+    assert!(!stdout.contains("lost the agent"), "{}", tail(&stdout));
+    let mut shown = vec![0u32; LINES + 1];
+    for l in stdout.lines() {
+        if let Some(n) = l
+            .find("said ")
+            .and_then(|at| l[at + 5..].split(' ').next()?.parse::<usize>().ok())
+            .filter(|n| *n <= LINES)
+        {
+            shown[n] += 1;
+        }
+    }
+    let wrong: Vec<(usize, u32)> = (1..=LINES)
+        .filter(|n| shown[*n] != 1)
+        .map(|n| (n, shown[n]))
+        .take(10)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "lines shown other than once (line, times): {wrong:?}\n{}",
+        tail(&stdout)
+    );
+    assert!(stdout.contains("PASSED chatty-1"), "{}", tail(&stdout));
 }
 
 #[test]
