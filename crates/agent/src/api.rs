@@ -132,7 +132,17 @@ async fn list(State(agent): State<Arc<Agent>>, Query(q): Query<ListQuery>) -> Re
 
 async fn show(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Response {
     match agent.store.execution(&id) {
-        Ok(Some(d)) => axum::Json(d).into_response(),
+        Ok(Some(d)) => {
+            let trouble = agent.store_trouble(&d.execution.id);
+            match (trouble, serde_json::to_value(&d)) {
+                // Why it stays unfinished: the agent retries a store that refuses its results.
+                (Some(why), Ok(mut doc)) => {
+                    doc["storeError"] = Value::from(why);
+                    axum::Json(doc).into_response()
+                }
+                _ => axum::Json(d).into_response(),
+            }
+        }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no execution `{id}`")),
         Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
@@ -302,7 +312,8 @@ async fn follow(
         .into_response()
 }
 
-/// The client gave up on the stream.
+/// The stream ends here: the client gave up on it, or must come back later for what the
+/// store does not hold yet.
 struct Gone;
 
 /// One follow stream: hands over each log line once, in order, from the live updates, and
@@ -351,18 +362,19 @@ impl Follower {
                 }
             };
             if lines.is_empty() {
-                if to == u64::MAX || waited >= 50 {
-                    if to != u64::MAX {
-                        let w = Update::Warning {
-                            message: format!(
-                                "log lines {}..{to} are not in the agent's store",
-                                self.next
-                            ),
-                        };
-                        self.send(update(&w)).await?;
-                        self.next = to;
-                    }
+                if to == u64::MAX {
                     return Ok(());
+                }
+                if waited >= 50 {
+                    // Not stored (the store refuses them, say): skipping them would leave a
+                    // hole in what the client shows. The stream ends instead, and the client
+                    // comes back from `next` once the agent has stored them.
+                    tracing::info!(
+                        execution = %self.id,
+                        "log lines {}..{to} are not in the store yet; ending a follow stream so that its client comes back for them",
+                        self.next
+                    );
+                    return Err(Gone);
                 }
                 waited += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -446,6 +458,56 @@ mod tests {
 
     /// What `follow` does for a finished execution, before its `end`: the stored lines from
     /// `?from=` on, each once and in order (over several store reads), then nothing more.
+    /// A client that fell behind the live lines gets the ones it missed from the store; lines
+    /// the store does not hold (it refused them) end the stream rather than leave a hole: the
+    /// client comes back for them.
+    #[tokio::test]
+    async fn lines_the_store_lacks_end_the_stream_instead_of_being_skipped() {
+        let dir = std::env::temp_dir().join(format!("testwerk-gap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let store = Arc::new(Store::open(dir.join("db")).unwrap_or_else(|e| panic!("{e}")));
+        let e = store
+            .create_execution(NewExecution::new("gap", "", json!({})))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<LogLine> = (0..10)
+            .map(|n| LogLine::new(None, format!("line {n}")))
+            .collect();
+        store
+            .append_logs(&e.id, &lines)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+        let mut follower = Follower {
+            tx,
+            store: Arc::clone(&store),
+            id: e.id.clone(),
+            next: 5,
+        };
+        // Line 20 arrives live; 5..9 are stored, 10..19 are not.
+        let live = crate::live::Published {
+            log: Some(20),
+            update: Update::Log {
+                r#ref: None,
+                line: "line 20".into(),
+            },
+        };
+        assert!(follower.deliver(live).await.is_err(), "the stream ends");
+        assert_eq!(follower.next, 10, "the client has what it was sent");
+        drop(follower);
+        let mut got = Vec::new();
+        while let Some(line) = rx.recv().await {
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
+            got.push(
+                v["update"]["data"]["line"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+        }
+        let expected: Vec<String> = (5..10).map(|n| format!("line {n}")).collect();
+        assert_eq!(got, expected, "no warning, no line 20 after a hole");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[tokio::test]
     async fn a_finished_execution_hands_over_its_stored_lines_from_where_the_client_was() {
         let dir = std::env::temp_dir().join(format!("testwerk-follow-{}", std::process::id()));

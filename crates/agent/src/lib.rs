@@ -137,6 +137,10 @@ pub struct Agent {
     /// Receives the artifacts execution Pods upload, and serves them back.
     pub artifacts: Arc<testwerk_artifacts::Receiver>,
     live: Mutex<HashMap<String, Arc<Live>>>,
+    /// Why the store holds less than the agent saw of an execution, by execution id: the API
+    /// shows it with the execution, which otherwise just stays `running` while the agent
+    /// retries.
+    store_trouble: Mutex<HashMap<String, String>>,
 }
 
 impl Agent {
@@ -193,6 +197,33 @@ impl Agent {
             .unwrap_or(false)
     }
 
+    /// Notes that the store refused (part of) execution `id`'s results, and why.
+    pub fn note_store_trouble(&self, id: &str, why: String) {
+        if let Ok(mut map) = self.store_trouble.lock() {
+            map.insert(id.to_owned(), why);
+        }
+    }
+
+    /// As [`Agent::note_store_trouble`], unless a note is there already: a refusal while the
+    /// logs stream again keeps the note of why the execution stays unfinished.
+    pub fn note_first_store_trouble(&self, id: &str, why: String) {
+        if let Ok(mut map) = self.store_trouble.lock() {
+            map.entry(id.to_owned()).or_insert(why);
+        }
+    }
+
+    /// The store holds everything of execution `id` again.
+    pub fn clear_store_trouble(&self, id: &str) {
+        if let Ok(mut map) = self.store_trouble.lock() {
+            map.remove(id);
+        }
+    }
+
+    /// Why the store lacks results of execution `id`, while it does.
+    pub fn store_trouble(&self, id: &str) -> Option<String> {
+        self.store_trouble.lock().ok()?.get(id).cloned()
+    }
+
     /// How many executions are followed now.
     pub fn running(&self) -> usize {
         self.live.lock().map(|m| m.len()).unwrap_or(0)
@@ -239,6 +270,7 @@ pub async fn run(mut config: AgentConfig) -> Result<(), String> {
         catalog,
         artifacts,
         live: Mutex::default(),
+        store_trouble: Mutex::default(),
     });
     for note in recover::recover(&agent).await {
         tracing::info!("recovered {note}");

@@ -55,6 +55,7 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
         }
         Ok((None, _)) => {
             tracing::error!(execution = %live.name, "the execution is no longer in the store; not following it");
+            agent.clear_store_trouble(&id);
             live.detach();
             agent.forget(&live.id);
             return;
@@ -73,6 +74,7 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
     let again = blueprint.clone();
 
     let mut sink = Sink {
+        agent: &agent,
         recorder: &mut recorder,
         live: &live,
         store_warned: false,
@@ -103,18 +105,27 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
     }
     let status = testwerk_results::tracker_status(&tracker);
     let reason = ending.map(|e| e.reason);
-    if !store_outcome(&mut recorder, &store, &live, status, reason.as_deref()).await {
+    if let Err(not_stored) =
+        store_outcome(&mut recorder, &store, &live, status, reason.as_deref()).await
+    {
         // Finished-with-holes would be a lie: the execution stays unfinished (and its
         // objects stay) until the store takes everything.
+        agent.note_store_trouble(
+            &id,
+            format!(
+                "{not_stored}; the execution stays unfinished, and the agent reads its logs again every {} s until the store takes them",
+                FOLLOW_AGAIN_AFTER.as_secs()
+            ),
+        );
         tracing::error!(
             execution = %live.name,
-            not_stored = %recorder.unsaved(),
-            "the results could not be stored; the execution stays unfinished and is followed again in {} s",
+            "{not_stored}; the execution stays unfinished and is followed again in {} s",
             FOLLOW_AGAIN_AFTER.as_secs()
         );
         follow_again_later(&agent, &live, again, token);
         return;
     }
+    agent.clear_store_trouble(&id);
     let outcome = Outcome { status, reason };
     // Workers and services outlive no step of their parent.
     crate::children::settle(&agent, &live.id).await;
@@ -129,8 +140,35 @@ pub async fn follow(agent: Arc<Agent>, live: Arc<Live>, blueprint: Blueprint, to
     agent.forget(&live.id);
 }
 
+/// The end of an execution that the store did not take: what it lacks, and its latest
+/// refusal.
+#[derive(Debug)]
+pub struct NotStored {
+    /// What the store does not hold.
+    pub unsaved: testwerk_results::Unsaved,
+    /// The store's latest refusal (it names the store's file and why: a full disk, say).
+    pub cause: Option<String>,
+}
+
+impl std::fmt::Display for NotStored {
+    /// `the results store did not take 9,800 of 30,000 log lines: <the store's error>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.unsaved.is_empty() {
+            f.write_str("the results store did not take the execution's final status")?;
+        } else {
+            write!(f, "the results store did not take {}", self.unsaved)?;
+        }
+        match &self.cause {
+            Some(cause) => write!(f, ": {cause}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for NotStored {}
+
 /// Writes everything the recorder holds and the execution's final status, trying again with
-/// growing waits while the store refuses; `false` when it still refuses (or log lines were
+/// growing waits while the store refuses; `Err` when it still refuses (or log lines were
 /// lost, which only reading the logs again can repair).
 pub async fn store_outcome(
     recorder: &mut Recorder<'_>,
@@ -138,32 +176,44 @@ pub async fn store_outcome(
     live: &Live,
     status: ExecutionStatus,
     reason: Option<&str>,
-) -> bool {
+) -> Result<(), NotStored> {
     let mut wait = STORE_FIRST_WAIT;
+    let mut cause = None;
     for attempt in 1..=STORE_ATTEMPTS {
         let written = match recorder.flush() {
-            Ok(()) if recorder.lost_logs() => return false,
+            Ok(()) if recorder.lost_logs() => break,
             Ok(()) => store
                 .set_status(&live.id, status, reason)
                 .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.source.to_string()),
         };
         match written {
-            Ok(()) => return true,
-            Err(e) => tracing::warn!(
-                execution = %live.name,
-                attempt,
-                error = %e,
-                "the results store refused the execution's results; retrying in {} s",
-                wait.as_secs()
-            ),
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let next = if attempt < STORE_ATTEMPTS {
+                    format!("retrying in {} s", wait.as_secs())
+                } else {
+                    "giving up for now".to_owned()
+                };
+                tracing::warn!(
+                    execution = %live.name,
+                    attempt,
+                    error = %e,
+                    "the results store refused the execution's results; {next}"
+                );
+                cause = Some(e);
+            }
         }
         if attempt < STORE_ATTEMPTS {
             tokio::time::sleep(wait).await;
             wait *= 2;
         }
     }
-    false
+    let unsaved = recorder.unsaved();
+    Err(NotStored {
+        cause: cause.or_else(|| unsaved.error.clone()),
+        unsaved,
+    })
 }
 
 /// Stops following `live` for now and follows it again after [`FOLLOW_AGAIN_AFTER`], as a
@@ -182,6 +232,7 @@ fn follow_again_later(agent: &Arc<Agent>, live: &Arc<Live>, blueprint: Blueprint
 
 /// Where updates go: the store and whoever watches.
 struct Sink<'a, 'b> {
+    agent: &'a Agent,
     recorder: &'a mut Recorder<'b>,
     live: &'a Live,
     /// Whether a refusal of the store was logged already (once per follow; the end says
@@ -203,6 +254,11 @@ impl Sink<'_, '_> {
             && !std::mem::replace(&mut self.store_warned, true)
         {
             tracing::warn!(execution = %self.live.name, error = %e, "the results store refused a write; keeping it to write again");
+            // Whoever looks at the execution meanwhile learns why its results lag.
+            self.agent.note_first_store_trouble(
+                &self.live.id,
+                format!("{e}; the agent keeps what it refused and writes it again"),
+            );
         }
     }
 }

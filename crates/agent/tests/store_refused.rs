@@ -60,7 +60,9 @@ async fn the_end_is_written_once_the_store_takes_it_again() {
         std::thread::sleep(Duration::from_millis(1500));
         std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
     });
-    let stored = store_outcome(&mut recorder, &store, &live, ExecutionStatus::Passed, None).await;
+    let stored = store_outcome(&mut recorder, &store, &live, ExecutionStatus::Passed, None)
+        .await
+        .is_ok();
     freeing
         .join()
         .unwrap_or_else(|_| panic!("freeing the disk"));
@@ -75,7 +77,7 @@ async fn the_end_is_written_once_the_store_takes_it_again() {
 
 #[tokio::test]
 async fn an_execution_with_lines_lost_stays_unfinished() {
-    let Some((_fs, store, id, live, filler)) = full_store("2m") else {
+    let Some((fs, store, id, live, filler)) = full_store("2m") else {
         return;
     };
     let tracker = Tracker::new(&[], &[], "t");
@@ -84,10 +86,18 @@ async fn an_execution_with_lines_lost_stays_unfinished() {
         recorder.record(&tracker, &log(n)).ok();
     }
     std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
-    let stored = store_outcome(&mut recorder, &store, &live, ExecutionStatus::Passed, None).await;
+    let not_stored = store_outcome(&mut recorder, &store, &live, ExecutionStatus::Passed, None)
+        .await
+        .expect_err("lines were lost: only reading the logs again can complete it");
+    // It says what is missing and why: the store's file and its full disk.
+    let message = not_stored.to_string();
     assert!(
-        !stored,
-        "lines were lost: only reading the logs again can complete it"
+        message.contains("of 20,100 log lines")
+            && message.contains(&format!(
+                "the disk holding the results store {} is full",
+                fs.dir.join("agent.db").display()
+            )),
+        "{message}"
     );
     let detail = store
         .execution(&id)

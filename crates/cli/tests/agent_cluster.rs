@@ -1173,3 +1173,311 @@ spec:
     }
     env.assert_clean();
 }
+
+/// The text between `{key}=[` and `]` on the stored log line that has it.
+fn logged(logs: &str, key: &str) -> String {
+    let start = format!("{key}=[");
+    logs.lines()
+        .find_map(|l| {
+            let rest = &l[l.find(&start)? + start.len()..];
+            Some(rest[..rest.find(']')?].to_owned())
+        })
+        .unwrap_or_else(|| panic!("no `{start}…]` line in the log:\n{logs}"))
+}
+
+#[test]
+fn execution_variables_resolve_to_the_execution_in_a_real_pod() {
+    let env = AgentEnv::start("variables", &[]);
+    // In a script, and in a container's variable (which the bundle resolves, not the shell).
+    let workflow = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: facts}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: show
+    shell: |
+      echo "id=[{{ execution.id }}]"
+      echo "name=[{{ execution.name }}]"
+      echo "number=[{{ execution.number }}]"
+      echo "scheduled=[{{ execution.scheduledAt }}]"
+      echo "namespace=[{{ namespace }}]"
+  - name: in its own container
+    container:
+      image: "busybox:1.37"
+      env: [{name: RUN_NAME, value: "{{ execution.name }} in {{ namespace }}"}]
+    shell: echo "env=[$RUN_NAME]"
+"#;
+    let submitted = testwerk_store::Timestamp::now();
+    let first = env.submit_ok("facts.yaml", workflow, None);
+    let second = env.submit_ok("facts.yaml", workflow, None);
+    let mut numbers = Vec::new();
+    for id in [&first, &second] {
+        let doc = env.wait_done(id, 3 * MINUTE);
+        let logs = env.text(&format!("/v1/executions/{id}/logs"));
+        assert_eq!(doc["status"], "passed", "{doc}\n{logs}");
+        assert_eq!(logged(&logs, "id"), doc["id"].as_str().expect("id"));
+        let name = doc["name"].as_str().expect("name");
+        assert_eq!(logged(&logs, "name"), name);
+        let number = doc["number"].as_u64().expect("number");
+        assert_eq!(logged(&logs, "number"), number.to_string());
+        assert_eq!(name, format!("facts-{number}"));
+        assert_eq!(logged(&logs, "namespace"), env.namespace);
+        assert_eq!(logged(&logs, "env"), format!("{name} in {}", env.namespace));
+        // When the agent recorded it: RFC 3339, a moment after the test submitted it.
+        let scheduled = logged(&logs, "scheduled");
+        let at: testwerk_store::Timestamp = scheduled
+            .parse()
+            .unwrap_or_else(|e| panic!("scheduledAt `{scheduled}` is not RFC 3339: {e}"));
+        assert_eq!(scheduled, doc["created_at"].as_str().expect("created_at"));
+        let after = at.unix_millis() - submitted.unix_millis();
+        assert!(
+            (-1_000..60_000).contains(&after),
+            "scheduledAt {scheduled} is {after} ms after the submission"
+        );
+        numbers.push(number);
+    }
+    assert_eq!(numbers[1], numbers[0] + 1, "the next number: {numbers:?}");
+    env.assert_clean();
+}
+
+#[test]
+fn an_agent_whose_store_is_full_keeps_the_execution_unfinished_and_completes_it_with_room() {
+    // Declared before the agent: dropped (unmounted) after it, even on a panic.
+    let Some(fs) = testwerk_testinputs::tmpfs::Tmpfs::mount("32m") else {
+        return;
+    };
+    let store = fs.dir.join("agent.db");
+    let mut env = AgentEnv::start_with_store("full-store", &[], &store);
+    // More lines than the agent holds in memory while the store refuses them (20,000): the
+    // ones beyond are lost to the recorder, and only reading the Pod's log again fills them in.
+    const LINES: usize = 30_000;
+    let workflow = format!(
+        r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {{name: chatty}}
+spec:
+  container: {{image: "alpine:3.22.0"}}
+  steps:
+  - name: talk
+    shell: awk 'BEGIN {{ for (i = 1; i <= {LINES}; i++) printf "said %d {pad}\n", i }}'
+  - name: after
+    shell: echo "talked"
+"#,
+        pad = "x".repeat(80)
+    );
+    // Run by a `run --server` client, as a user would, which must wait for the store rather
+    // than report the agent lost.
+    let dir = scratch("full-store");
+    let file = dir.join("chatty.yaml");
+    std::fs::write(&file, &workflow).expect("write");
+    let client = spawn_client(&env, &file, "300");
+    // Read as it comes: 30,000 lines would fill the pipe and stall the client.
+    let client = std::thread::spawn(move || client.wait_with_output());
+    let started = Instant::now();
+    let id = loop {
+        if let Some(doc) = env.get("/v1/executions/chatty-1") {
+            break doc["id"].as_str().expect("id").to_owned();
+        }
+        assert!(started.elapsed() < MINUTE, "no execution:\n{}", env.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let filler = fs.fill_up();
+
+    // The agent says what it could not store and why, naming the store.
+    let started = Instant::now();
+    while !env.log().contains("the execution stays unfinished") {
+        assert!(
+            started.elapsed() < 3 * MINUTE,
+            "the agent never gave up on the full store:\n{}",
+            env.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let log = env.log();
+    assert!(
+        log.contains(&format!(
+            "the disk holding the results store {} is full",
+            store.display()
+        )),
+        "{log}"
+    );
+    assert!(log.contains("log lines"), "what was not stored: {log}");
+    // Never finished-with-holes: unfinished, its Job and Pod kept to read again; the agent
+    // runs and answers.
+    let doc = env
+        .get(&format!("/v1/executions/{id}"))
+        .expect("the API answers");
+    assert!(
+        matches!(doc["status"].as_str(), Some("queued" | "running")),
+        "{doc}"
+    );
+    // And the API says why, with the store's file and its full disk.
+    let why = doc["storeError"].as_str().unwrap_or_default();
+    eprintln!("storeError while the disk is full: {why}");
+    assert!(
+        why.contains("log lines")
+            && why.contains(&format!(
+                "the disk holding the results store {} is full",
+                store.display()
+            ))
+            && why.contains("stays unfinished"),
+        "{doc}"
+    );
+    assert!(
+        !env.leftovers().is_empty(),
+        "the execution's objects are kept"
+    );
+    assert_eq!(env.text("/v1/health"), "ok");
+    assert!(env.agent_alive(), "{}", env.log());
+
+    // Room again: the next attempt reads the Pod's log from the start and stores the rest.
+    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{}: {e}", filler.display()));
+    let doc = env.wait_done(&id, 3 * MINUTE);
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert_eq!(doc["status"], "passed", "{doc}\n{}", env.log());
+    assert!(
+        doc.get("storeError").is_none(),
+        "the trouble is over: {doc}"
+    );
+    let said: Vec<usize> = logs
+        .lines()
+        .filter_map(|l| l.strip_prefix("said ")?.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(
+        said,
+        (1..=LINES).collect::<Vec<_>>(),
+        "every line once, in order"
+    );
+    assert!(logs.lines().any(|l| l == "talked"), "{}", tail(&logs));
+    let s = steps(&doc);
+    assert_eq!(s["talk"].0, "passed", "{doc}");
+    assert_eq!(s["after"].0, "passed", "{doc}");
+    env.assert_clean();
+    assert!(env.agent_alive());
+    assert!(!env.log().contains("panicked"), "{}", env.log());
+
+    // The client waited for the store, said why, and showed every line once.
+    let out = client
+        .join()
+        .unwrap_or_else(|_| panic!("the client thread"))
+        .expect("the client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}\n{stderr}", tail(&stdout));
+    assert!(
+        stdout.contains("cannot store the results yet") && stdout.contains("is full"),
+        "{}",
+        tail(&stdout)
+    );
+    assert!(!stdout.contains("lost the agent"), "{}", tail(&stdout));
+    let mut shown = vec![0u32; LINES + 1];
+    for l in stdout.lines() {
+        if let Some(n) = l
+            .find("said ")
+            .and_then(|at| l[at + 5..].split(' ').next()?.parse::<usize>().ok())
+            .filter(|n| *n <= LINES)
+        {
+            shown[n] += 1;
+        }
+    }
+    let wrong: Vec<(usize, u32)> = (1..=LINES)
+        .filter(|n| shown[*n] != 1)
+        .map(|n| (n, shown[n]))
+        .take(10)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "lines shown other than once (line, times): {wrong:?}\n{}",
+        tail(&stdout)
+    );
+    assert!(stdout.contains("PASSED chatty-1"), "{}", tail(&stdout));
+}
+
+#[test]
+fn a_plan_too_big_for_the_annotation_reaches_the_pod_in_a_config_map() {
+    let env = AgentEnv::start("plan-config-map", &[]);
+    // A script of 300 KiB: the plan holding it is over the 256 KiB of annotations, and the
+    // script over the 128 KiB an argument may have (init runs it from a file).
+    let mut script = String::from("echo first-line-ran\n");
+    while script.len() < 300 * 1024 {
+        script.push_str(": padding-padding-padding-padding-padding-padding-padding\n");
+    }
+    script.push_str("echo last-line-ran $((6 * 7))\n");
+    let indented: String = script.lines().map(|l| format!("      {l}\n")).collect();
+    let workflow = format!(
+        "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {{name: big-plan}}\nspec:\n  container: {{image: \"alpine:3.22.0\"}}\n  steps:\n  - name: long\n    shell: |\n{indented}  - name: wait\n    shell: sleep 8\n  - name: after\n    container: {{image: \"busybox:1.37\"}}\n    shell: echo after-ran\n"
+    );
+    let id = env.submit_ok("big-plan.yaml", &workflow, None);
+    env.wait_step_running(&id, "wait", 3 * MINUTE);
+    let doc = env.get(&format!("/v1/executions/{id}")).expect("execution");
+    let resource = doc["plan"]["resource"]
+        .as_str()
+        .expect("resource")
+        .to_owned();
+    let plan_map = format!("{resource}-plan");
+
+    // While it runs: the ConfigMap holds the plan, the Pod mounts it, no annotation has it.
+    let maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.client.clone(), &env.namespace);
+    let map = env
+        .rt
+        .block_on(maps.get_opt(&plan_map))
+        .expect("read the ConfigMap")
+        .unwrap_or_else(|| panic!("no ConfigMap {plan_map} while the execution runs"));
+    let binary = map.binary_data.unwrap_or_default();
+    let plan = binary.get("plan").expect("the plan in the ConfigMap");
+    assert!(
+        !plan.0.is_empty() && plan.0.len() < 1024 * 1024,
+        "{} bytes",
+        plan.0.len()
+    );
+    assert!(binary.contains_key("signature"), "{:?}", binary.keys());
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(env.client.clone(), &env.namespace);
+    let list = env
+        .rt
+        .block_on(pods.list(
+            &kube::api::ListParams::default().labels(&format!("testwerk.io/execution={resource}")),
+        ))
+        .expect("pods");
+    let pod = list.items.first().expect("the execution's Pod");
+    let annotations = pod.metadata.annotations.clone().unwrap_or_default();
+    assert!(
+        !annotations.contains_key("testwerk.io/plan"),
+        "the plan is not in an annotation"
+    );
+    let volumes = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default();
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v.config_map.as_ref().is_some_and(|c| c.name == plan_map)),
+        "the Pod mounts {plan_map}: {volumes:?}"
+    );
+
+    let doc = env.wait_done(&id, 3 * MINUTE);
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert_eq!(doc["status"], "passed", "{doc}\n{}", tail(&logs));
+    let s = steps(&doc);
+    assert_eq!(s.len(), 3, "{doc}");
+    for (name, (status, _)) in &s {
+        assert_eq!(status, "passed", "step {name}: {doc}");
+    }
+    for line in ["first-line-ran", "last-line-ran 42", "after-ran"] {
+        assert!(logs.lines().any(|l| l == line), "{line}: {}", tail(&logs));
+    }
+    env.assert_clean();
+    assert!(
+        env.rt
+            .block_on(maps.get_opt(&plan_map))
+            .expect("read the ConfigMap")
+            .is_none(),
+        "{plan_map} is left after clean-up"
+    );
+}

@@ -1,7 +1,8 @@
 //! `testwerk run <file> --server <url>`: the agent runs the workflow on its cluster; this
 //! shows the same live view as a local run, from the agent's stream of updates, and follows
 //! it through a restart of the agent: each log line is shown once, and the exit code is the
-//! workflow's (4 when the agent stays away longer than `--reconnect-timeout`).
+//! workflow's (4 when the agent stays away longer than `--reconnect-timeout`; 3 when the
+//! agent's results store refuses the execution's results that long).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -75,33 +76,59 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
     };
     // The agent may restart (or the connection break) at any time: follow again from the
     // lines shown, with backoff, for up to `--reconnect-timeout`.
-    let mut lost: Option<(Instant, String)> = None;
+    // Since when, the latest reason, and whether that was the agent's store refusing.
+    let mut lost: Option<(Instant, String, bool)> = None;
     let mut delay = RECONNECT_FIRST;
     loop {
         let progress = match follow.attempt(&agent) {
             Attempt::Ended(passed) => return Ok(passed),
             Attempt::Fatal(e) => return Err(e),
-            Attempt::Broke { progress, why } => {
+            Attempt::Broke {
+                progress,
+                why,
+                store_refused,
+            } => {
                 if progress {
                     lost = None;
                     delay = RECONNECT_FIRST;
                 }
                 if lost.is_none() {
-                    follow.view.warn(&format!(
-                        "lost the agent at {server} ({why}); reconnecting for up to {} s",
-                        req.reconnect_timeout.as_secs()
-                    ));
+                    // The agent is there, but its store is not: saying "lost the agent" would
+                    // send the user looking in the wrong place.
+                    follow.view.warn(&if store_refused {
+                        format!(
+                            "the agent at {server} cannot store the results yet ({why}); waiting for up to {} s",
+                            req.reconnect_timeout.as_secs()
+                        )
+                    } else {
+                        format!(
+                            "lost the agent at {server} ({why}); reconnecting for up to {} s",
+                            req.reconnect_timeout.as_secs()
+                        )
+                    });
                 }
                 match &mut lost {
-                    Some((_, last)) => *last = why,
-                    None => lost = Some((Instant::now(), why)),
+                    Some((_, last, refused)) => {
+                        *last = why;
+                        *refused = store_refused;
+                    }
+                    None => lost = Some((Instant::now(), why, store_refused)),
                 }
                 progress
             }
         };
-        let Some((since, why)) = &lost else {
+        let Some((since, why, store_refused)) = &lost else {
             continue;
         };
+        if since.elapsed() >= req.reconnect_timeout && *store_refused {
+            return Err(RunError::Store(format!(
+                "the agent at {server} did not store the results of execution {} ({}) within {} s: {why}; it completes the execution once its store takes them: see `curl {server}/v1/executions/{}`",
+                follow.name,
+                id,
+                req.reconnect_timeout.as_secs(),
+                id
+            )));
+        }
         if since.elapsed() >= req.reconnect_timeout {
             return Err(RunError::AgentLost(format!(
                 "lost the agent at {server} and could not reach it again within {} s (last: {why}); execution {} ({}) may still be running there: see `curl {server}/v1/executions/{}`",
@@ -127,8 +154,14 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 enum Attempt {
     /// The agent sent the end: whether the workflow passed.
     Ended(bool),
-    /// The stream broke (or could not be opened); `progress` when it delivered anything.
-    Broke { progress: bool, why: String },
+    /// The stream broke (or could not be opened); `progress` when it delivered anything;
+    /// `store_refused` when the agent stopped following because its results store refuses
+    /// the execution's results (`why` says what the store said).
+    Broke {
+        progress: bool,
+        why: String,
+        store_refused: bool,
+    },
     /// Nothing to retry.
     Fatal(RunError),
 }
@@ -160,6 +193,7 @@ impl Follow<'_> {
                 return Attempt::Broke {
                     progress: false,
                     why: e.to_string(),
+                    store_refused: false,
                 };
             }
         };
@@ -177,6 +211,7 @@ impl Follow<'_> {
             return Attempt::Broke {
                 progress: false,
                 why,
+                store_refused: false,
             };
         }
         let reader = BufReader::new(stream.body_mut().as_reader());
@@ -188,6 +223,7 @@ impl Follow<'_> {
                     return Attempt::Broke {
                         progress,
                         why: e.to_string(),
+                        store_refused: false,
                     };
                 }
             };
@@ -208,10 +244,32 @@ impl Follow<'_> {
                 _ => {}
             }
         }
-        Attempt::Broke {
-            progress,
-            why: "the agent ended the stream early".to_owned(),
+        // The agent stopped following for now: restarting, or its store refused the results.
+        match self.store_error(agent) {
+            Some(why) => Attempt::Broke {
+                progress,
+                why,
+                store_refused: true,
+            },
+            None => Attempt::Broke {
+                progress,
+                why: "the agent ended the stream early".to_owned(),
+                store_refused: false,
+            },
         }
+    }
+
+    /// Why the agent's results store refuses this execution's results, when it does (the
+    /// agent says so with the execution).
+    fn store_error(&self, agent: &ureq::Agent) -> Option<String> {
+        let doc: Value = agent
+            .get(&format!("{}/v1/executions/{}", self.server, self.id))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_json()
+            .ok()?;
+        doc["storeError"].as_str().map(str::to_owned)
     }
 
     fn header(&mut self, event: &Value) {

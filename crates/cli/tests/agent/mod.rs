@@ -20,6 +20,8 @@ pub struct AgentEnv {
     pub rt: tokio::runtime::Runtime,
     pub dir: PathBuf,
     kubeconfig: PathBuf,
+    /// The agent's `--store`: `agent.db` in [`AgentEnv::dir`] unless the test gives one.
+    pub store: PathBuf,
     agent: Option<Child>,
     pub address: Option<String>,
     extra_args: Vec<String>,
@@ -61,7 +63,12 @@ fn unique(name: &str) -> String {
 impl AgentEnv {
     /// A fresh namespace with our CRDs and RBAC, and the agent running in it.
     pub fn start(name: &str, extra_args: &[&str]) -> AgentEnv {
-        Self::start_listening(name, extra_args, None, &[])
+        Self::start_listening(name, extra_args, None, &[], None)
+    }
+
+    /// As [`AgentEnv::start`], with the agent's results store at `store` (a small tmpfs, say).
+    pub fn start_with_store(name: &str, extra_args: &[&str], store: &Path) -> AgentEnv {
+        Self::start_listening(name, extra_args, None, &[], Some(store.to_owned()))
     }
 
     /// As [`AgentEnv::start`], with the API on the address Pods reach this machine at (so
@@ -79,7 +86,7 @@ impl AgentEnv {
         let cluster =
             testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
         let listen = Some(format!("{}:0", cluster.host_address));
-        Self::start_listening(name, extra_args, listen, env)
+        Self::start_listening(name, extra_args, listen, env, None)
     }
 
     fn start_listening(
@@ -87,6 +94,7 @@ impl AgentEnv {
         extra_args: &[&str],
         listen: Option<String>,
         extra_env: &[(&str, &str)],
+        store: Option<PathBuf>,
     ) -> AgentEnv {
         let cluster =
             testwerk_testcluster::ensure_up().unwrap_or_else(|e| panic!("test cluster: {e}"));
@@ -103,12 +111,14 @@ impl AgentEnv {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
         let kubeconfig = rt.block_on(prepare(&client, &namespace, &cluster.kubeconfig, &dir));
+        let store = store.unwrap_or_else(|| dir.join("agent.db"));
         let mut env = AgentEnv {
             namespace,
             client,
             rt,
             dir,
             kubeconfig,
+            store,
             agent: None,
             address: listen,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
@@ -144,7 +154,7 @@ impl AgentEnv {
         let child = Command::new(testwerk_binary())
             .args(["agent", "--namespace", &self.namespace, "--listen", &listen])
             .arg("--store")
-            .arg(self.dir.join("agent.db"))
+            .arg(&self.store)
             .args([
                 "--no-install-crds",
                 "--execution-service-account",
@@ -193,6 +203,13 @@ impl AgentEnv {
     /// The agent's process id, while it runs.
     pub fn agent_pid(&self) -> Option<u32> {
         self.agent.as_ref().map(Child::id)
+    }
+
+    /// Whether the agent process still runs (it has not exited or crashed).
+    pub fn agent_alive(&mut self) -> bool {
+        self.agent
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     pub fn log(&self) -> String {
