@@ -105,6 +105,21 @@ fn children_of(
         .map_err(|e| e.to_string())
 }
 
+/// `Some(answer)` unless the request carries `parent`'s token and `id` is its child.
+fn guard(agent: &Agent, parent: &str, id: &str, headers: &HeaderMap) -> Option<Response> {
+    if let Some(denied) = refused(agent, parent, headers) {
+        return Some(denied);
+    }
+    match is_child(agent, parent, id) {
+        Ok(true) => None,
+        Ok(false) => Some(error(
+            StatusCode::NOT_FOUND,
+            "no such child of this execution",
+        )),
+        Err(e) => Some(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
 /// Whether `id` is a child of `parent`.
 fn is_child(agent: &Agent, parent: &str, id: &str) -> Result<bool, String> {
     Ok(agent
@@ -221,13 +236,8 @@ async fn state(
     Path((parent, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(denied) = refused(&agent, &parent, &headers) {
+    if let Some(denied) = guard(&agent, &parent, &id, &headers) {
         return denied;
-    }
-    match is_child(&agent, &parent, &id) {
-        Ok(true) => {}
-        Ok(false) => return error(StatusCode::NOT_FOUND, "no such child of this execution"),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
     match child_state(&agent, &id) {
         Ok(Some(s)) => Json(s).into_response(),
@@ -248,22 +258,12 @@ async fn logs(
     Query(query): Query<LogsFrom>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(denied) = refused(&agent, &parent, &headers) {
+    if let Some(denied) = guard(&agent, &parent, &id, &headers) {
         return denied;
-    }
-    match is_child(&agent, &parent, &id) {
-        Ok(true) => {}
-        Ok(false) => return error(StatusCode::NOT_FOUND, "no such child of this execution"),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
     match agent.store.logs_from(&id, query.from, LOG_LINES_PER_ANSWER) {
         Ok(lines) => {
-            let next = lines.last().map_or(query.from, |l| l.seq + 1);
-            let mut text = String::new();
-            for line in &lines {
-                text.push_str(&line.text);
-                text.push('\n');
-            }
+            let (text, next) = testwerk_store::lines_as_text(&lines, query.from);
             ([(NEXT_HEADER, next.to_string())], text).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -276,13 +276,8 @@ async fn file(
     Path((parent, id, name)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(denied) = refused(&agent, &parent, &headers) {
+    if let Some(denied) = guard(&agent, &parent, &id, &headers) {
         return denied;
-    }
-    match is_child(&agent, &parent, &id) {
-        Ok(true) => {}
-        Ok(false) => return error(StatusCode::NOT_FOUND, "no such child of this execution"),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
     match testwerk_artifacts::location(&agent.store, &id, &name) {
         Ok(Some(path)) => axum::response::Redirect::temporary(&path).into_response(),
@@ -299,13 +294,8 @@ async fn resume(
     Path((parent, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(denied) = refused(&agent, &parent, &headers) {
+    if let Some(denied) = guard(&agent, &parent, &id, &headers) {
         return denied;
-    }
-    match is_child(&agent, &parent, &id) {
-        Ok(true) => {}
-        Ok(false) => return error(StatusCode::NOT_FOUND, "no such child of this execution"),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
     let Some(live) = agent.live_by_query(&id) else {
         return error(StatusCode::CONFLICT, "the child is not running");
@@ -321,13 +311,8 @@ async fn abort(
     Path((parent, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(denied) = refused(&agent, &parent, &headers) {
+    if let Some(denied) = guard(&agent, &parent, &id, &headers) {
         return denied;
-    }
-    match is_child(&agent, &parent, &id) {
-        Ok(true) => {}
-        Ok(false) => return error(StatusCode::NOT_FOUND, "no such child of this execution"),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
     if let Some(live) = agent.live_by_query(&id)
         && let Err(e) = control::abort(&agent, &live).await

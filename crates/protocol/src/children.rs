@@ -143,20 +143,7 @@ pub struct Stopped {
 }
 
 /// Where the toolkit asks for children, and its token (good for this one execution).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChildrenEndpoint {
-    pub url: String,
-    pub token: String,
-}
-
-impl std::fmt::Debug for ChildrenEndpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildrenEndpoint")
-            .field("url", &self.url)
-            .field("token", &"***")
-            .finish()
-    }
-}
+pub type ChildrenEndpoint = crate::toolkit::Endpoint;
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ pub struct ToolkitSettings {
     /// Where `parallel`, `services` and `execute` ask for child executions; `None`: the
     /// backend runs none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub children: Option<crate::children::ChildrenEndpoint>,
+    pub children: Option<Endpoint>,
 }
 
 /// `--git-mirror FROM=TO`: a repository URL starting with `from` is fetched from `to` plus the
@@ -55,16 +55,6 @@ impl GitMirror {
     }
 }
 
-/// The execution's artifact receiver: the agent's API, or the local runner's loopback server.
-/// The token is scoped to this one execution: it can add artifacts to it and do nothing else.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactSink {
-    /// Base URL; a file is `PUT {url}/{step ref}/{relative path}`.
-    pub url: String,
-    /// Sent as `Authorization: Bearer <token>`.
-    pub token: String,
-}
-
 /// Percent-encodes one path segment of an artifact URL: everything but unreserved characters
 /// (the toolkit's uploads and the receiver's links to an artifact spell names alike).
 pub fn encode_segment(segment: &str) -> String {
@@ -79,9 +69,24 @@ pub fn encode_segment(segment: &str) -> String {
     out
 }
 
-impl std::fmt::Debug for ArtifactSink {
+/// A URL of the backend and the token that opens it, good for one execution only: where the
+/// toolkit uploads artifacts ([`ArtifactSink`]) or asks for children
+/// ([`crate::children::ChildrenEndpoint`]). Its `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Base URL; an artifact is `PUT {url}/{step ref}/{relative path}`.
+    pub url: String,
+    /// Sent as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+/// The execution's artifact receiver: the agent's API, or the local runner's loopback server.
+/// The token can add artifacts to this one execution and do nothing else.
+pub type ArtifactSink = Endpoint;
+
+impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArtifactSink")
+        f.debug_struct("Endpoint")
             .field("url", &self.url)
             .field("token", &"***")
             .finish()

@@ -127,7 +127,7 @@ mod time;
 pub use artifacts::{ArtifactRecord, NewArtifact};
 pub use error::StoreError;
 pub use id::new_execution_id;
-pub use logs::MAX_LOG_LINE_BYTES;
+pub use logs::{MAX_LOG_LINE_BYTES, lines_as_text};
 pub use mask::MIN_SECRET_CHARS;
 pub use model::{
     ClusterEvent, Execution, ExecutionDetail, ExecutionFilter, ExecutionStatus, LogLine,

@@ -193,6 +193,17 @@ impl Store {
     }
 }
 
+/// Log lines read from line `from` as text (one per line), and the line to read from next.
+pub fn lines_as_text(lines: &[StoredLogLine], from: u64) -> (String, u64) {
+    let next = lines.last().map_or(from, |l| l.seq + 1);
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&line.text);
+        text.push('\n');
+    }
+    (text, next)
+}
+
 /// `text` cut to [`MAX_LOG_LINE_BYTES`] with a marker, and how many bytes were cut.
 fn bound_line(text: &str) -> (Cow<'_, str>, Option<u64>) {
     if text.len() <= MAX_LOG_LINE_BYTES {

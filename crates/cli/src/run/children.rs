@@ -157,7 +157,21 @@ impl LocalChildren {
         }
     }
 
-    /// Starts a child process and waits until it has recorded its execution (or ended).
+    /// `Some(answer)` unless the request carries this execution's token and `id` is a child
+    /// of it.
+    fn guard(&self, parent: &str, id: &str, headers: &HeaderMap) -> Option<Response> {
+        if let Some(denied) = self.refused(parent, headers) {
+            return Some(denied);
+        }
+        let known = self
+            .running
+            .lock()
+            .map(|r| r.contains_key(id))
+            .unwrap_or(false);
+        (!known).then(|| error(StatusCode::NOT_FOUND, "no such child of this execution"))
+    }
+
+    /// Starts a child process (once the last child of the same workflow has recorded itself).
     fn start_child(&self, request: ChildRequest) -> Result<ChildStarted, String> {
         let id = testwerk_store::new_execution_id();
         let dir = &self.settings.dir;
@@ -438,8 +452,8 @@ async fn select(
         })
         .map(|e| e.name.clone())
         .collect();
-    names.dedup();
     names.sort();
+    names.dedup();
     Json(Selected { names }).into_response()
 }
 
@@ -513,12 +527,7 @@ async fn logs(
     .await;
     match read {
         Ok(Ok(Some(lines))) => {
-            let next = lines.last().map_or(query.from, |l| l.seq + 1);
-            let mut text = String::new();
-            for line in &lines {
-                text.push_str(&line.text);
-                text.push('\n');
-            }
+            let (text, next) = testwerk_store::lines_as_text(&lines, query.from);
             ([(NEXT_HEADER, next.to_string())], text).into_response()
         }
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "no such child of this execution"),
@@ -533,16 +542,8 @@ async fn file(
     UrlPath((parent, id, name)): UrlPath<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(denied) = children.refused(&parent, &headers) {
+    if let Some(denied) = children.guard(&parent, &id, &headers) {
         return denied;
-    }
-    let known = children
-        .running
-        .lock()
-        .map(|r| r.contains_key(&id))
-        .unwrap_or(false);
-    if !known {
-        return error(StatusCode::NOT_FOUND, "no such child of this execution");
     }
     match testwerk_artifacts::location(&children.store, &id, &name) {
         Ok(Some(path)) => axum::response::Redirect::temporary(&path).into_response(),
@@ -559,7 +560,7 @@ async fn resume(
     UrlPath((parent, id)): UrlPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(denied) = children.refused(&parent, &headers) {
+    if let Some(denied) = children.guard(&parent, &id, &headers) {
         return denied;
     }
     let store = children.store.path().to_owned();

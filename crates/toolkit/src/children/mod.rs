@@ -34,6 +34,30 @@ fn parent_ref() -> String {
     std::env::var("TW_REF").unwrap_or_default()
 }
 
+/// The keys of a strategy (`shared/spec` §5.2).
+const STRATEGY: [&str; 4] = ["matrix", "count", "maxCount", "shards"];
+
+/// The instances of the block `fields` (a parallel step, a service), named `field` in errors.
+fn instances(
+    fields: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Result<Vec<testwerk_strategy::Instance>, ToolkitError> {
+    let strategy: testwerk_spec::Strategy = serde_json::from_value(serde_json::Value::Object(
+        fields
+            .iter()
+            .filter(|(k, _)| STRATEGY.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    ))
+    .map_err(|e| ToolkitError::Usage(format!("{field}: {e}")))?;
+    testwerk_strategy::instances(
+        &strategy,
+        &testwerk_expr::NoMachine,
+        testwerk_strategy::DEFAULT_LIMIT,
+    )
+    .map_err(|e| ToolkitError::Failed(format!("{field}.{e}")))
+}
+
 /// `parallelism` as given (`None` or below 1: the default).
 fn parallelism(value: Option<i64>, default: usize) -> usize {
     value

@@ -14,8 +14,6 @@ use crate::ToolkitError;
 /// Workers running at once when `parallelism` is not given (Testkube's default).
 const DEFAULT_PARALLELISM: usize = 1000;
 
-/// Keys of the strategy: they decide the instances and are not part of a worker.
-const STRATEGY: [&str; 4] = ["matrix", "count", "maxCount", "shards"];
 /// Keys about the parallel step itself.
 const OWN: [&str; 6] = [
     "parallelism",
@@ -67,20 +65,7 @@ pub fn plan(spec: &Value, parent_ref: &str) -> Result<Vec<Planned>, ToolkitError
             "parallel: the spec is not a map".into(),
         ));
     };
-    let strategy: testwerk_spec::Strategy = serde_json::from_value(Value::Object(
-        fields
-            .iter()
-            .filter(|(k, _)| STRATEGY.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    ))
-    .map_err(|e| ToolkitError::Usage(format!("parallel: {e}")))?;
-    let instances = testwerk_strategy::instances(
-        &strategy,
-        &testwerk_expr::NoMachine,
-        testwerk_strategy::DEFAULT_LIMIT,
-    )
-    .map_err(|e| ToolkitError::Failed(format!("parallel.{e}")))?;
+    let instances = super::instances(fields, "parallel")?;
     let body = worker_spec(fields);
     instances
         .iter()
@@ -119,7 +104,8 @@ fn worker_spec(fields: &Map<String, Value>) -> Value {
     let mut inline = Map::new();
     for (key, value) in fields {
         let key_str = key.as_str();
-        if STRATEGY.contains(&key_str) || OWN.contains(&key_str) {
+        // The strategy decides the instances and is not part of a worker.
+        if super::STRATEGY.contains(&key_str) || OWN.contains(&key_str) {
             continue;
         }
         if INLINE_CONTROL.contains(&key_str) || INLINE_OPERATIONS.contains(&key_str) {

@@ -21,13 +21,9 @@ use super::backend::Backend;
 use crate::ToolkitError;
 
 /// Keys of a service that are not its container.
-const NOT_CONTAINER: [&str; 15] = [
+const NOT_CONTAINER: [&str; 11] = [
     "use",
     "shell",
-    "matrix",
-    "count",
-    "maxCount",
-    "shards",
     "description",
     "logs",
     "timeout",
@@ -145,20 +141,7 @@ fn start(
             "{field}.transfer is not supported yet by testwerk; give the files through `content`"
         )));
     }
-    let strategy: testwerk_spec::Strategy = serde_json::from_value(Value::Object(
-        fields
-            .iter()
-            .filter(|(k, _)| ["matrix", "count", "maxCount", "shards"].contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    ))
-    .map_err(|e| ToolkitError::Usage(format!("{field}: {e}")))?;
-    let instances = testwerk_strategy::instances(
-        &strategy,
-        &testwerk_expr::NoMachine,
-        testwerk_strategy::DEFAULT_LIMIT,
-    )
-    .map_err(|e| ToolkitError::Failed(format!("{field}.{e}")))?;
+    let instances = super::instances(fields, &field)?;
     let probe: Option<Probe> = match fields.get("readinessProbe") {
         Some(p) => Some(
             serde_json::from_value(p.clone())
@@ -218,7 +201,9 @@ fn start(
 fn service_workflow(name: &str, fields: &Map<String, Value>) -> Value {
     let container: Map<String, Value> = fields
         .iter()
-        .filter(|(k, _)| !NOT_CONTAINER.contains(&k.as_str()))
+        .filter(|(k, _)| {
+            !NOT_CONTAINER.contains(&k.as_str()) && !super::STRATEGY.contains(&k.as_str())
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let step = match fields.get("shell") {
