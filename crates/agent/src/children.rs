@@ -210,10 +210,8 @@ fn child_state(agent: &Agent, id: &str) -> Result<Option<ChildState>, String> {
     let Some(d) = agent.store.execution(id).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let paused = d
-        .steps
-        .iter()
-        .any(|s| s.status == testwerk_store::StepStatus::Paused);
+    let paused = d.a_step_paused();
+    let started = d.a_step_started();
     let e = d.execution;
     let resource: String = testwerk_plan::dns_label(&e.name).chars().take(57).collect();
     let ip = agent
@@ -227,6 +225,7 @@ fn child_state(agent: &Agent, id: &str) -> Result<Option<ChildState>, String> {
         status: e.status.as_str().to_owned(),
         reason: e.reason,
         ip,
+        started,
         paused,
     }))
 }

@@ -1481,3 +1481,71 @@ fn a_plan_too_big_for_the_annotation_reaches_the_pod_in_a_config_map() {
         "{plan_map} is left after clean-up"
     );
 }
+
+#[test]
+fn corpus_workflows_with_parallel_services_and_execute_reach_their_local_results_on_the_cluster() {
+    let Some(compat) = compat_dir() else {
+        return;
+    };
+    let env = AgentEnv::start_reachable("corpus-children", &[]);
+    let folders = [compat.join("k8s/templates"), compat.join("test")];
+    for file in workflow_template_files(&folders) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_default();
+        for value in docs {
+            if value["kind"] == "TestWorkflowTemplate" {
+                env.apply_cr(&value);
+            }
+        }
+    }
+    let names: Vec<&'static str> = CHILDREN_CORPUS.iter().map(|(n, _)| *n).collect();
+    let files = files_declaring(&compat, &names);
+    // `execute` runs the namespace's TestWorkflows: those of the same files, as a cluster
+    // that holds the suite has them.
+    let mut sources: Vec<&std::path::PathBuf> = files.values().collect();
+    sources.sort();
+    sources.dedup();
+    for file in sources {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_default();
+        for value in docs {
+            if value["kind"] == "TestWorkflow" {
+                env.apply_cr(&value);
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    // Four at a time: each may start a dozen Pods on a two-core node.
+    for chunk in CHILDREN_CORPUS.chunks(4) {
+        let mut running = Vec::new();
+        for (name, should_pass) in chunk {
+            let file = files
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} is not in the corpus"));
+            let source = std::fs::read_to_string(file).expect("corpus file");
+            let id = env.submit_ok(&file.display().to_string(), &source, Some(name));
+            running.push((id, *name, *should_pass));
+        }
+        for (id, name, should_pass) in running {
+            let doc = env.wait_done(&id, 10 * MINUTE);
+            if (doc["status"] == "passed") != should_pass {
+                let logs = env.text(&format!("/v1/executions/{id}/logs"));
+                let tail: Vec<&str> = logs.lines().rev().take(15).collect();
+                failures.push(format!(
+                    "{name}: {}: {}\n{}",
+                    doc["status"],
+                    doc["reason"],
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} workflows ended otherwise than expected:\n{}",
+        failures.len(),
+        CHILDREN_CORPUS.len(),
+        failures.join("\n\n")
+    );
+    env.assert_clean();
+}

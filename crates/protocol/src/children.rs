@@ -101,6 +101,10 @@ pub struct ChildState {
     /// The address its steps listen on (a service's `services.<name>.<i>.ip`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// A step of it has started (its command runs or ran): a service without a readiness
+    /// probe counts from here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub started: bool,
     /// A step of it is paused (`paused: true`): workers that all are get resumed together.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
@@ -177,6 +181,7 @@ mod tests {
             status: "running".into(),
             reason: None,
             ip: None,
+            started: false,
             paused: false,
         };
         assert!(!state.is_done());

@@ -241,6 +241,20 @@ pub struct ExecutionDetail {
     pub outputs: Vec<StepOutput>,
 }
 
+impl ExecutionDetail {
+    /// A step of it (not the whole workflow's root group) has started.
+    pub fn a_step_started(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.step_ref != "root" && s.started_at.is_some())
+    }
+
+    /// A step of it is paused.
+    pub fn a_step_paused(&self) -> bool {
+        self.steps.iter().any(|s| s.status == StepStatus::Paused)
+    }
+}
+
 /// The result of one step, keyed by its `step_ref` within an execution.
 ///
 /// Build one with `StepResult { step_ref: .., status: .., ..Default::default() }` and record

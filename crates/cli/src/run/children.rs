@@ -332,11 +332,12 @@ impl LocalChildren {
         }
         let stored = self.store.execution(id).map_err(|e| e.to_string())?;
         let exited = self.exit_code(id);
-        let paused = stored.as_ref().is_some_and(|d| {
-            d.steps
-                .iter()
-                .any(|s| s.status == testwerk_store::StepStatus::Paused)
-        });
+        let paused = stored
+            .as_ref()
+            .is_some_and(testwerk_store::ExecutionDetail::a_step_paused);
+        let started = stored
+            .as_ref()
+            .is_some_and(testwerk_store::ExecutionDetail::a_step_started);
         let (name, mut status, mut reason) = match &stored {
             Some(detail) => (
                 Some(detail.execution.name.clone()),
@@ -365,6 +366,7 @@ impl LocalChildren {
             reason,
             // Local runs share this machine's network.
             ip: Some("127.0.0.1".into()),
+            started,
             paused,
         }))
     }

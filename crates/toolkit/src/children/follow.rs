@@ -87,6 +87,7 @@ pub fn run_all(
                         status: "queued".into(),
                         reason: None,
                         ip: None,
+                        started: false,
                         paused: false,
                     }),
                 });

@@ -37,8 +37,9 @@ const NOT_CONTAINER: [&str; 11] = [
 
 /// How long a service may take to be ready when it names no `timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-/// Without a probe, a running service is watched this long for an immediate failure.
-const SETTLE: Duration = Duration::from_secs(2);
+/// Without a probe, a service whose step runs is watched this long for an immediate failure
+/// (upstream: 15 s).
+const SETTLE: Duration = Duration::from_secs(3);
 /// How often the backend is asked while waiting.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -50,7 +51,7 @@ struct Instance {
     ports: Vec<Value>,
     deadline: Instant,
     timeout: Duration,
-    /// When it was first seen running.
+    /// When its step was first seen running.
     running_since: Option<Instant>,
     ip: Option<String>,
     outcome: Option<Result<(), String>>,
@@ -250,7 +251,9 @@ fn wait_ready(
                     state.reason.map(|r| format!(": {r}")).unwrap_or_default(),
                     state.name.unwrap_or(state.id),
                 )));
-            } else if state.status == "running" {
+            } else if state.status == "running" && state.started {
+                // Its step runs: without a probe, it is ready once it has run a moment
+                // without failing.
                 i.ip = state.ip.clone();
                 let since = *i.running_since.get_or_insert_with(Instant::now);
                 let ready = match (&i.probe, &i.ip) {
