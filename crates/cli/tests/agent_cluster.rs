@@ -1286,11 +1286,13 @@ spec:
     };
     let filler = fs.fill_up();
 
-    // The agent says what it could not store and why, naming the store.
+    // The agent says what it could not store and why, naming the store. The Pod must end
+    // first: on a node busy with the other cluster tests' Pods (the corpus tests start dozens)
+    // that took over 3 minutes once; alone it takes about 30 s.
     let started = Instant::now();
     while !env.log().contains("the execution stays unfinished") {
         assert!(
-            started.elapsed() < 3 * MINUTE,
+            started.elapsed() < 8 * MINUTE,
             "the agent never gave up on the full store:\n{}",
             env.log()
         );
