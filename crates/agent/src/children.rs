@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use testwerk_protocol::children::{
     ChildKind, ChildRequest, ChildStarted, ChildState, ChildWorkflow, KIND_TAG, NEXT_HEADER,
-    PARENT_STEP_TAG, PARENT_TAG, Selected, Selection, StopGroup, Stopped,
+    PARENT_STEP_TAG, PARENT_TAG, Selected, Selection, StopGroup, Stopped, named_document,
 };
 use testwerk_store::{ExecutionFilter, ExecutionStatus};
 
@@ -145,13 +145,7 @@ async fn start(
     };
     let (source, file, workflow) = match &request.workflow {
         ChildWorkflow::Document(doc) => {
-            let mut doc = doc.clone();
-            let suffix = doc["metadata"]["name"]
-                .as_str()
-                .unwrap_or("child")
-                .to_owned();
-            let name = child_name(&parent_workflow, &suffix);
-            doc["metadata"]["name"] = name.clone().into();
+            let (doc, name) = named_document(doc, &parent_workflow);
             (
                 serde_json::to_string_pretty(&doc).unwrap_or_default(),
                 format!("{} of {parent_workflow}", request.kind.as_str()),
@@ -196,14 +190,6 @@ async fn start(
         }
         Err(SubmitError::Agent(m)) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
     }
-}
-
-/// `<workflow>-<suffix>`, the workflow's part cut so that the whole fits a DNS label.
-fn child_name(workflow: &str, suffix: &str) -> String {
-    let suffix: String = suffix.chars().take(20).collect();
-    let keep = 50usize.saturating_sub(suffix.len());
-    let base: String = workflow.chars().take(keep).collect();
-    format!("{}-{suffix}", base.trim_end_matches('-'))
 }
 
 fn child_state(agent: &Agent, id: &str) -> Result<Option<ChildState>, String> {

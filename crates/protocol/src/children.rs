@@ -79,6 +79,27 @@ pub enum ChildWorkflow {
     Named(String),
 }
 
+/// A child document named as its backend records it: `<parent workflow>-<suffix>`, where
+/// the suffix is the document's own `metadata.name` (`r5-2`). The parent's part is cut so that
+/// the name, with the execution number after it, stays a short DNS label.
+pub fn named_document(
+    doc: &serde_json::Value,
+    parent_workflow: &str,
+) -> (serde_json::Value, String) {
+    let suffix: String = doc["metadata"]["name"]
+        .as_str()
+        .unwrap_or("child")
+        .chars()
+        .take(20)
+        .collect();
+    let keep = 49usize.saturating_sub(suffix.len());
+    let base: String = parent_workflow.chars().take(keep).collect();
+    let name = format!("{}-{suffix}", base.trim_end_matches('-'));
+    let mut doc = doc.clone();
+    doc["metadata"]["name"] = name.clone().into();
+    (doc, name)
+}
+
 /// A child was accepted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChildStarted {
@@ -152,6 +173,16 @@ pub type ChildrenEndpoint = crate::toolkit::Endpoint;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_document_is_named_after_its_parent_within_a_label() {
+        let doc = serde_json::json!({"metadata": {"name": "r5-2"}, "spec": {}});
+        let (named, name) = named_document(&doc, "smoke");
+        assert_eq!(name, "smoke-r5-2");
+        assert_eq!(named["metadata"]["name"], "smoke-r5-2");
+        let (_, long) = named_document(&doc, &"x".repeat(80));
+        assert_eq!(long.len(), 50);
+    }
 
     #[test]
     fn requests_read_back_and_the_token_is_not_debug_printed() {

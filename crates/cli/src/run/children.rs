@@ -180,21 +180,14 @@ impl LocalChildren {
         let mut args: Vec<OsString> = vec!["run".into()];
         let workflow = match &request.workflow {
             ChildWorkflow::Document(doc) => {
-                let mut doc = doc.clone();
-                let suffix = doc["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or("child")
-                    .to_owned();
-                doc["metadata"]["name"] = child_name(&self.settings.workflow, &suffix).into();
+                let (doc, name) =
+                    testwerk_protocol::children::named_document(doc, &self.settings.workflow);
                 let file = dir.join(format!("{id}.yaml"));
                 let text = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
                 std::fs::write(&file, text)
                     .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
                 args.push(file.into());
-                doc["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or("worker")
-                    .to_owned()
+                name
             }
             ChildWorkflow::Named(name) => {
                 let Some(entry) = self.settings.catalog.iter().find(|e| &e.name == name) else {
@@ -657,14 +650,6 @@ fn entry(w: &testwerk_spec::TestWorkflow, file: &Path) -> Option<CatalogEntry> {
             .collect(),
         file: file.to_path_buf(),
     })
-}
-
-/// `<workflow>-<suffix>`, the workflow's part cut so that the whole is a DNS label.
-fn child_name(workflow: &str, suffix: &str) -> String {
-    let suffix: String = suffix.chars().take(20).collect();
-    let keep = 62usize.saturating_sub(suffix.len());
-    let base: String = workflow.chars().take(keep).collect();
-    format!("{}-{suffix}", base.trim_end_matches('-'))
 }
 
 /// Where a run's child documents and outputs go.
