@@ -41,19 +41,7 @@ fn shell_corpus_workflows_reach_their_local_results_on_the_cluster() {
         return;
     };
     let env = AgentEnv::start("corpus", &[]);
-    // Official templates and those of the test suites, as a cluster would have them (the
-    // local run reads the same folders with --templates).
-    let folders = [compat.join("k8s/templates"), compat.join("test")];
-    for file in workflow_template_files(&folders) {
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        // Files that are not YAML templates are no concern here.
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_default();
-        for value in docs {
-            if value["kind"] == "TestWorkflowTemplate" {
-                env.apply_cr(&value);
-            }
-        }
-    }
+    apply_corpus_templates(&env, &compat);
     let files = corpus_files(&compat);
     let mut failures = Vec::new();
     // Six at a time: the node has two cores, and most of these wait on sleeps.
@@ -83,6 +71,27 @@ fn shell_corpus_workflows_reach_their_local_results_on_the_cluster() {
         failures.join("\n")
     );
     env.assert_clean();
+}
+
+/// Official templates and those of the test suites, as a cluster would have them (the local
+/// run reads the same folders with --templates).
+fn apply_corpus_templates(env: &AgentEnv, compat: &std::path::Path) {
+    let folders = [compat.join("k8s/templates"), compat.join("test")];
+    for file in workflow_template_files(&folders) {
+        apply_kind(env, &file, "TestWorkflowTemplate");
+    }
+}
+
+/// Applies the documents of `kind` in `file` (others, and files that are not YAML, are no
+/// concern here).
+fn apply_kind(env: &AgentEnv, file: &std::path::Path, kind: &str) {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_default();
+    for value in docs {
+        if value["kind"] == kind {
+            env.apply_cr(&value);
+        }
+    }
 }
 
 fn workflow_template_files(dirs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
@@ -1490,16 +1499,7 @@ fn corpus_workflows_with_parallel_services_and_execute_reach_their_local_results
         return;
     };
     let env = AgentEnv::start_reachable("corpus-children", &[]);
-    let folders = [compat.join("k8s/templates"), compat.join("test")];
-    for file in workflow_template_files(&folders) {
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_default();
-        for value in docs {
-            if value["kind"] == "TestWorkflowTemplate" {
-                env.apply_cr(&value);
-            }
-        }
-    }
+    apply_corpus_templates(&env, &compat);
     let names: Vec<&'static str> = CHILDREN_CORPUS.iter().map(|(n, _)| *n).collect();
     let files = files_declaring(&compat, &names);
     // `execute` runs the namespace's TestWorkflows: those of the same files, as a cluster
@@ -1508,13 +1508,7 @@ fn corpus_workflows_with_parallel_services_and_execute_reach_their_local_results
     sources.sort();
     sources.dedup();
     for file in sources {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_default();
-        for value in docs {
-            if value["kind"] == "TestWorkflow" {
-                env.apply_cr(&value);
-            }
-        }
+        apply_kind(&env, file, "TestWorkflow");
     }
     let mut failures = Vec::new();
     // Four at a time: each may start a dozen Pods on a two-core node.
