@@ -83,17 +83,10 @@ pub fn load_templates(
         if skip.is_some() && path.canonicalize().ok() == skip {
             continue;
         }
-        // A template directory may hold other YAML (Kubernetes manifests, tool configs):
-        // only files that speak our API are read, and their errors are reported.
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Some(loaded) = api_documents(&path) else {
             continue;
         };
-        // On bytes, so a template file with a bad byte is reported rather than skipped.
-        const API_GROUP: &[u8] = b"testworkflows.testkube.io";
-        if !bytes.windows(API_GROUP.len()).any(|w| w == API_GROUP) {
-            continue;
-        }
-        match testwerk_spec::load_bytes(&path.display().to_string(), bytes) {
+        match loaded {
             Ok(docs) => {
                 for doc in docs {
                     if let AnyDocument::Template(t) = doc
@@ -113,8 +106,30 @@ pub fn load_templates(
     }
 }
 
-/// The `.yaml`/`.yml` files under `paths`, sorted, so results never depend on directory order.
+/// The documents of `path`, when it speaks our API; `None` for other files (a folder of
+/// templates or workflows may hold Kubernetes manifests and tool configs) and unreadable ones.
+/// Checked on bytes, so a file of ours with a bad byte is reported rather than skipped.
+pub fn api_documents(path: &Path) -> Option<Result<Vec<AnyDocument>, Vec<Diagnostic>>> {
+    const API_GROUP: &[u8] = b"testworkflows.testkube.io";
+    let bytes = std::fs::read(path).ok()?;
+    if !bytes.windows(API_GROUP.len()).any(|w| w == API_GROUP) {
+        return None;
+    }
+    Some(testwerk_spec::load_bytes(
+        &path.display().to_string(),
+        bytes,
+    ))
+}
+
+/// The `.yaml`/`.yml` files under `paths` (`--templates`), sorted, so results never depend on
+/// directory order.
 pub fn template_files(paths: &[PathBuf], errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    yaml_files(paths, "--templates", errors)
+}
+
+/// The `.yaml`/`.yml` files under `paths`, sorted; a path that does not exist is an error
+/// naming `flag`.
+pub fn yaml_files(paths: &[PathBuf], flag: &str, errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -124,7 +139,7 @@ pub fn template_files(paths: &[PathBuf], errors: &mut Vec<Diagnostic>) -> Vec<Pa
         } else {
             errors.push(Diagnostic::file(
                 p.display().to_string(),
-                "--templates: no such file or directory",
+                format!("{flag}: no such file or directory"),
             ));
         }
     }

@@ -601,29 +601,27 @@ pub struct CatalogEntry {
 
 /// The workflows `execute` may name: those of the run's `file` (already loaded), then those
 /// under `paths` (`--workflows`: files, or folders searched for `.yaml`/`.yml`). The first of a
-/// name wins. Files there that do not load are left out: a child that names a workflow in one
-/// gets the loader's message when it runs.
+/// name wins. A path that does not exist, or a file of ours that does not load, is an error
+/// with its location.
 pub fn catalog(
     file: &Path,
     workflows: &[testwerk_spec::Document<testwerk_spec::TestWorkflow>],
     paths: &[PathBuf],
-) -> Vec<CatalogEntry> {
+) -> Result<Vec<CatalogEntry>, Vec<testwerk_spec::Diagnostic>> {
     let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let mut out: Vec<CatalogEntry> = workflows
         .iter()
         .filter_map(|w| entry(&w.value, &file))
         .collect();
-    let mut ignored = Vec::new();
-    for path in testwerk_pipeline::template_files(paths, &mut ignored) {
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        const API_GROUP: &[u8] = b"testworkflows.testkube.io";
-        if !bytes.windows(API_GROUP.len()).any(|w| w == API_GROUP) {
-            continue;
-        }
-        let Ok(docs) = testwerk_spec::load_bytes(&path.display().to_string(), bytes) else {
-            continue;
+    let mut errors = Vec::new();
+    for path in testwerk_pipeline::yaml_files(paths, "--workflows", &mut errors) {
+        let docs = match testwerk_pipeline::api_documents(&path) {
+            None => continue,
+            Some(Err(e)) => {
+                errors.extend(e);
+                continue;
+            }
+            Some(Ok(docs)) => docs,
         };
         let path = std::fs::canonicalize(&path).unwrap_or(path);
         for doc in docs {
@@ -635,7 +633,11 @@ pub fn catalog(
             }
         }
     }
-    out
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn entry(w: &testwerk_spec::TestWorkflow, file: &Path) -> Option<CatalogEntry> {

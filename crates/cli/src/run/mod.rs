@@ -263,6 +263,8 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         .unwrap_or(Path::new("."))
         .to_path_buf();
     let store_dir = std::fs::canonicalize(&store_dir).unwrap_or(store_dir);
+    let catalog = children::catalog(&req.file, &inputs.workflows, &req.workflows)
+        .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
     let mut children = None;
     let artifacts = testwerk_artifacts::serve_for_store_with(
         Arc::clone(&store),
@@ -280,7 +282,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
                     program: std::env::current_exe().unwrap_or_else(|_| "testwerk".into()),
                     pass_on: req.pass_on.clone(),
                     templates: req.templates.clone(),
-                    catalog: children::catalog(&req.file, &inputs.workflows, &req.workflows),
+                    catalog,
                     dir: children::children_dir(&store_dir, &id),
                 },
             );

@@ -207,8 +207,13 @@ impl Backend {
             || format!("HTTP {status}"),
             |r| format!("{r} (HTTP {status})"),
         );
+        let what = if path.is_empty() {
+            "to start a child"
+        } else {
+            path
+        };
         Err(Failure::Answered(ToolkitError::Failed(format!(
-            "the backend at {} refused {path}: {reason}",
+            "the backend at {} refused {what}: {reason}",
             self.endpoint.url
         ))))
     }
