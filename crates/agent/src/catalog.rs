@@ -11,6 +11,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
+use testwerk_protocol::children::Selection;
 
 use crate::kinds;
 
@@ -52,7 +53,7 @@ impl Catalog {
     /// `selector`): from memory once the watch has listed them, otherwise from the API server.
     pub async fn workflows_labelled(
         &self,
-        labels: &std::collections::BTreeMap<String, String>,
+        selection: &Selection,
     ) -> Result<Vec<String>, kube::Error> {
         let ready = self
             .workflows
@@ -70,12 +71,7 @@ impl Catalog {
         };
         Ok(all
             .into_iter()
-            .filter(|w| {
-                let have = w.metadata.labels.as_ref();
-                labels
-                    .iter()
-                    .all(|(k, v)| have.and_then(|l| l.get(k)) == Some(v))
-            })
+            .filter(|w| selection.matches(w.metadata.labels.as_ref()))
             .filter_map(|w| w.metadata.name)
             .collect())
     }

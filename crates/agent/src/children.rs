@@ -23,6 +23,10 @@ use testwerk_protocol::children::{
 };
 use testwerk_store::{ExecutionFilter, ExecutionStatus};
 
+use testwerk_children::check::Parent;
+use testwerk_protocol::plan::WirePlan;
+
+use crate::blueprint::Blueprint;
 use crate::submit::{Submission, SubmitError};
 use crate::{Agent, control, kinds};
 
@@ -138,18 +142,20 @@ async fn start(
     if let Some(denied) = refused(&agent, &parent, &headers) {
         return denied;
     }
-    let parent_workflow = match agent.store.execution(&parent) {
-        Ok(Some(d)) => d.execution.workflow,
+    let parent_detail = match agent.store.execution(&parent) {
+        Ok(Some(d)) => d,
         Ok(None) => return error(StatusCode::NOT_FOUND, "no such execution"),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let (source, file, workflow) = match &request.workflow {
+    let parent_workflow = parent_detail.execution.workflow.clone();
+    let (source, file, workflow, labels) = match &request.workflow {
         ChildWorkflow::Document(doc) => {
             let (doc, name) = named_document(doc, &parent_workflow);
             (
                 serde_json::to_string_pretty(&doc).unwrap_or_default(),
                 format!("{} of {parent_workflow}", request.kind.as_str()),
                 name,
+                None,
             )
         }
         ChildWorkflow::Named(name) => match agent.catalog.workflow(name).await {
@@ -157,6 +163,7 @@ async fn start(
                 kinds::to_yaml(&found, kinds::WORKFLOW),
                 format!("TestWorkflow {name} (namespace {})", agent.namespace),
                 name.clone(),
+                found.metadata.labels.clone(),
             ),
             Ok(None) => {
                 return error(
@@ -167,6 +174,11 @@ async fn start(
             Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
         },
     };
+    // The token is readable by the parent's test code: only what its plan declares starts.
+    if let Err(refusal) = allowed(&agent, &parent_detail, &request, labels.as_ref()) {
+        tracing::warn!(execution = %parent, "child refused: {refusal}");
+        return error(StatusCode::FORBIDDEN, refusal);
+    }
     let submission = Submission {
         source,
         file,
@@ -190,6 +202,32 @@ async fn start(
         }
         Err(SubmitError::Agent(m)) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
     }
+}
+
+/// `Ok` when `request` is a child the plan the agent compiled for `parent` starts; `labels`
+/// are those of the workflow it names (for `execute` with a selector).
+fn allowed(
+    agent: &Agent,
+    parent: &testwerk_store::ExecutionDetail,
+    request: &ChildRequest,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Result<(), String> {
+    let blueprint = Blueprint::from_value(&parent.plan)?;
+    let plan: WirePlan = serde_json::from_value(blueprint.plan)
+        .map_err(|e| format!("the parent's stored plan is not readable: {e}"))?;
+    let sink = agent.artifact_sink(&parent.execution.id).map(|s| s.url);
+    let named = match &request.workflow {
+        ChildWorkflow::Named(name) => Some(name.as_str()),
+        ChildWorkflow::Document(_) => None,
+    };
+    let matches =
+        |selection: &Selection, name: &str| named == Some(name) && selection.matches(labels);
+    Parent {
+        plan: &plan,
+        sink: sink.as_deref(),
+    }
+    .check(request, &matches)
+    .map_err(|r| r.to_string())
 }
 
 fn child_state(agent: &Agent, id: &str) -> Result<Option<ChildState>, String> {
@@ -316,11 +354,7 @@ async fn select(
     if let Some(denied) = refused(&agent, &parent, &headers) {
         return denied;
     }
-    match agent
-        .catalog
-        .workflows_labelled(&selection.match_labels)
-        .await
-    {
+    match agent.catalog.workflows_labelled(&selection).await {
         Ok(mut names) => {
             names.sort();
             Json(Selected { names }).into_response()

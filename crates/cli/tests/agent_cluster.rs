@@ -1134,6 +1134,112 @@ spec:
     env.assert_clean();
 }
 
+/// Test code may read its execution's token (the toolkit's settings are in the Pod's
+/// environment). With it, the agent starts only the children the workflow declares: a worker
+/// with a Pod of its own making (the node's root mounted), a service, or a workflow no
+/// `execute` names are refused, whatever the token. The harness reads the settings from the
+/// execution's Secret, as test code able to read them would have them.
+#[test]
+fn a_token_read_by_test_code_starts_only_the_children_its_workflow_declares() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, ListParams};
+
+    let env = AgentEnv::start_reachable("children-forged", &[]);
+    let source = r#"
+kind: TestWorkflow
+apiVersion: testworkflows.testkube.io/v1
+metadata: {name: forge}
+spec:
+  container: {image: "alpine:3.22.0"}
+  steps:
+  - name: declared
+    parallel:
+      count: 1
+      shell: echo the declared worker runs
+  - name: meanwhile
+    shell: sleep 45
+"#;
+    let id = env.submit_ok("forge.yaml", source, None);
+    env.wait_step_running(&id, "meanwhile", 5 * MINUTE);
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.namespace);
+    let listed = env
+        .rt
+        .block_on(secrets.list(&ListParams::default()))
+        .expect("the namespace's Secrets");
+    let settings: Value = listed
+        .items
+        .iter()
+        .filter(|s| {
+            s.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.ends_with("-toolkit"))
+        })
+        .find_map(|s| {
+            s.data
+                .as_ref()?
+                .get(testwerk_bundle::env::TOOLKIT_SECRET_KEY)
+        })
+        .and_then(|bytes| serde_json::from_slice(&bytes.0).ok())
+        .expect("the execution's toolkit settings");
+    let url = settings["children"]["url"]
+        .as_str()
+        .expect("a children URL");
+    let token = settings["children"]["token"].as_str().expect("a token");
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let ask = |body: &Value, token: &str| {
+        let mut answer = http
+            .post(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(body)
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let status = answer.status().as_u16();
+        (
+            status,
+            answer.body_mut().read_to_string().unwrap_or_default(),
+        )
+    };
+    let escape = json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
+        "metadata": {"name": "r1-1"},
+        "spec": {
+            "pod": {"volumes": [{"name": "node", "hostPath": {"path": "/"}}]},
+            "container": {"image": "alpine:3.22.0",
+                          "volumeMounts": [{"name": "node", "mountPath": "/node"}]},
+            "steps": [{"shell": "cat /node/etc/hostname"}],
+        },
+    });
+    let forged = [
+        json!({"kind": "worker", "parentRef": "r1", "workflow": {"document": escape}}),
+        json!({"kind": "service", "parentRef": "r1", "workflow": {"document": escape}}),
+        json!({"kind": "execution", "parentRef": "r1", "workflow": {"named": "forge"}}),
+    ];
+    for body in &forged {
+        let (status, said) = ask(body, token);
+        assert_eq!(status, 403, "{body}: {said}");
+        assert!(
+            said.contains("only the workers, services and workflows its steps declare"),
+            "{said}"
+        );
+        let (status, said) = ask(body, "not-the-token");
+        assert_eq!(status, 401, "{said}");
+    }
+    let doc = env.wait_done(&id, 5 * MINUTE);
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert_eq!(doc["status"], "passed", "{doc}\n{logs}\n{}", env.log());
+    assert!(logs.contains("the declared worker runs"), "{logs}");
+    let kids = children_of(&env, &id);
+    assert_eq!(kids.len(), 1, "only the declared worker: {kids:#?}");
+    assert!(
+        env.log().contains("child refused"),
+        "the agent logs refusals"
+    );
+    env.assert_clean();
+}
+
 #[test]
 fn a_parallel_step_survives_the_agent_being_killed_while_its_workers_run() {
     let mut env = AgentEnv::start_reachable("children-crash", &[]);

@@ -271,6 +271,83 @@ fn a_service_that_never_gets_ready_fails_its_step_clearly_within_its_timeout() {
     );
 }
 
+/// Test code can read its execution's token (here from init's environment, with
+/// `CAP_SYS_PTRACE`). With it, it may
+/// only start the children its workflow declares: a worker with a Pod of its own making, a
+/// service, or a workflow no `execute` names are refused; the declared worker runs.
+const FORGE: &str = r#"
+import json, sys, urllib.request, urllib.error
+env = dict(e.split(b"=", 1) for e in open("/proc/1/environ", "rb").read().split(b"\0") if b"=" in e)
+endpoint = json.loads(env[b"_03_TW_TOOLKIT"])["children"]
+def ask(kind, workflow, parent_ref):
+    body = json.dumps({"kind": kind, "parentRef": parent_ref, "workflow": workflow}).encode()
+    request = urllib.request.Request(endpoint["url"], data=body, method="POST", headers={
+        "Authorization": "Bearer " + endpoint["token"], "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+doc = {"apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
+       "metadata": {"name": sys.argv[1] + "-1"},
+       "spec": {"pod": {"hostPID": True}, "steps": [{"shell": "echo escaped"}]}}
+for kind, workflow in [("worker", {"document": doc}), ("service", {"document": doc}),
+                       ("execution", {"named": "forge"})]:
+    status, said = ask(kind, workflow, sys.argv[1])
+    print("forged", kind, status, said)
+    if status != 403:
+        sys.exit(1)
+"#;
+
+#[test]
+fn test_code_with_the_token_starts_only_the_children_its_workflow_declares() {
+    if testwerk_testinputs::available(
+        which("python3"),
+        "python3 (the forging script)",
+        "apt-get install python3",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let dir = scratch("children-forged");
+    let db = dir.join("db");
+    // JSON is YAML: the script travels as a file of the workflow's content.
+    let workflow = serde_json::json!({
+        "apiVersion": "testworkflows.testkube.io/v1",
+        "kind": "TestWorkflow",
+        "metadata": {"name": "forge"},
+        "spec": {
+            "container": {"image": "busybox:1.36"},
+            "content": {"files": [{"path": "/data/forge.py", "content": FORGE}]},
+            "steps": [
+                {"name": "declared", "parallel": {"count": 1, "shell": "echo the declared worker runs"}},
+                // Init is not dumpable; a step with CAP_SYS_PTRACE reads its environment.
+                {"name": "forged", "shell": "python3 /data/forge.py r1",
+                 "container": {"securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}}}},
+            ],
+        },
+    });
+    let file = write(&dir, "forge.yaml", &workflow.to_string());
+    let (code, out, err) = testwerk_run(&db, &["--host", &file]);
+    assert_eq!(code, Some(0), "{}\n{err}", tail(&out));
+    for kind in ["worker", "service", "execution"] {
+        assert!(
+            out.contains(&format!("forged {kind} 403")),
+            "{kind} not refused: {out}"
+        );
+    }
+    assert!(
+        out.contains("only the workers, services and workflows its steps declare"),
+        "{out}"
+    );
+    let kids = children(&show(&db, "forge-1"));
+    assert_eq!(kids.len(), 1, "only the declared worker started: {kids:#?}");
+    assert!(
+        log(&db, kids[0]["id"].as_str().unwrap_or_default()).contains("the declared worker runs")
+    );
+}
+
 #[test]
 fn a_worker_that_does_not_compile_fails_with_what_its_runner_said() {
     let dir = scratch("children-bad-worker");

@@ -146,6 +146,15 @@ pub struct Selection {
     pub match_labels: BTreeMap<String, String>,
 }
 
+impl Selection {
+    /// Whether a workflow with `labels` is one this selection names (it has every label).
+    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+    }
+}
+
 /// The workflows a [`Selection`] names, sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selected {

@@ -19,3 +19,12 @@ impl ToolkitError {
         }
     }
 }
+
+impl From<testwerk_children::SpecError> for ToolkitError {
+    fn from(e: testwerk_children::SpecError) -> ToolkitError {
+        match e {
+            testwerk_children::SpecError::Usage(m) => ToolkitError::Usage(m),
+            testwerk_children::SpecError::Failed(m) => ToolkitError::Failed(m),
+        }
+    }
+}

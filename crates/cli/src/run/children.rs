@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -22,10 +22,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use testwerk_artifacts::TokenKey;
+use testwerk_children::check::Parent;
 use testwerk_protocol::children::{
     ChildKind, ChildRequest, ChildStarted, ChildState, ChildWorkflow, ChildrenEndpoint,
     NEXT_HEADER, Selected, Selection, StopGroup, Stopped,
 };
+use testwerk_protocol::plan::WirePlan;
 use testwerk_store::Store;
 
 /// Log lines sent in one answer.
@@ -64,6 +66,13 @@ pub struct LocalChildren {
     /// Children of one workflow are recorded one at a time: each takes the next number.
     /// Per workflow, the child started last (not yet known to be recorded).
     starting: Mutex<HashMap<String, Arc<Mutex<Vec<String>>>>>,
+    /// The parent's compiled plan and artifact URL: only the children it declares start.
+    declared: OnceLock<Declared>,
+}
+
+struct Declared {
+    plan: WirePlan,
+    sink: Option<String>,
 }
 
 struct Running {
@@ -87,7 +96,38 @@ impl LocalChildren {
             settings,
             running: Mutex::new(HashMap::new()),
             starting: Mutex::new(HashMap::new()),
+            declared: OnceLock::new(),
         })
+    }
+
+    /// The parent is compiled: `plan` declares its children, `sink` is its artifact URL.
+    pub fn declare(&self, plan: WirePlan, sink: Option<String>) {
+        let _ = self.declared.set(Declared { plan, sink });
+    }
+
+    /// `Ok` when `request` is a child the parent's plan starts. The toolkit's token is
+    /// readable by the parent's test code, so nothing else does.
+    fn allowed(&self, request: &ChildRequest) -> Result<(), String> {
+        let Some(declared) = self.declared.get() else {
+            return Err("the parent is not compiled yet".into());
+        };
+        let labels = match &request.workflow {
+            ChildWorkflow::Named(name) => self
+                .settings
+                .catalog
+                .iter()
+                .find(|e| &e.name == name)
+                .map(|e| &e.labels),
+            ChildWorkflow::Document(_) => None,
+        };
+        let matches =
+            |selection: &Selection, _: &str| labels.is_some_and(|l| selection.matches(Some(l)));
+        Parent {
+            plan: &declared.plan,
+            sink: declared.sink.as_deref(),
+        }
+        .check(request, &matches)
+        .map_err(|r| r.to_string())
     }
 
     /// Where the toolkit asks, given the server's base URL.
@@ -418,6 +458,10 @@ async fn start(
     if let Some(denied) = children.refused(&parent, &headers) {
         return denied;
     }
+    if let Err(refusal) = children.allowed(&request) {
+        tracing::warn!("child refused: {refusal}");
+        return error(StatusCode::FORBIDDEN, &refusal);
+    }
     let started = tokio::task::spawn_blocking(move || children.start_child(request)).await;
     match started {
         Ok(Ok(started)) => (StatusCode::CREATED, Json(started)).into_response(),
@@ -439,12 +483,7 @@ async fn select(
         .settings
         .catalog
         .iter()
-        .filter(|e| {
-            selection
-                .match_labels
-                .iter()
-                .all(|(k, v)| e.labels.get(k) == Some(v))
-        })
+        .filter(|e| selection.matches(Some(&e.labels)))
         .map(|e| e.name.clone())
         .collect();
     names.sort();

@@ -312,6 +312,14 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     };
     let compiled = pipeline::compile(doc, &inputs.templates, &settings)
         .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
+    children.declare(
+        compiled.plan.wire(),
+        settings
+            .toolkit
+            .as_ref()
+            .and_then(|t| t.artifacts.as_ref())
+            .map(|a| a.url.clone()),
+    );
     for line in images.iter().flat_map(|s| s.take_notes()) {
         view.note(line);
     }

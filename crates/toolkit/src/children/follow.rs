@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::time::Duration;
 
-use testwerk_protocol::children::{ChildRequest, ChildState};
+use testwerk_protocol::children::ChildState;
 
 use super::backend::Backend;
 use crate::ToolkitError;
@@ -13,12 +13,7 @@ use crate::ToolkitError;
 /// How often running children are asked about.
 const POLL: Duration = Duration::from_millis(100);
 
-/// One child to start.
-pub struct Planned {
-    /// How it is shown: `worker 2/5`, `smoke #1`.
-    pub label: String,
-    pub request: ChildRequest,
-}
+pub use testwerk_children::Planned;
 
 /// How following goes.
 pub struct Options {

@@ -1,6 +1,7 @@
 //! `parallel`, `services` (with `kill`) and `execute`: child executions, asked of the backend and followed to their end.
 //!
-//! The toolkit works out the instances ([`testwerk_strategy`]) and what each runs; the backend
+//! The toolkit works out the instances and what each runs ([`testwerk_children`], the rule the
+//! backend checks each request by); the backend
 //! starts them, each an execution of its own linked to this one
 //! ([`testwerk_protocol::children`]). The toolkit holds no rights to start anything itself.
 
@@ -15,47 +16,17 @@ use crate::ToolkitError;
 
 /// `--base64 <payload>`: the step's spec, as the compiler passed it.
 fn payload(args: &[String], op: &str) -> Result<serde_json::Value, ToolkitError> {
-    let encoded = match args {
-        [flag, value] if flag == "--base64" => value,
-        _ => {
-            return Err(ToolkitError::Usage(format!(
-                "usage: {op} --base64 <spec as base64 JSON>"
-            )));
-        }
-    };
-    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
-        .map_err(|e| ToolkitError::Usage(format!("{op}: --base64 is not base64: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ToolkitError::Usage(format!("{op}: --base64 is not a JSON spec: {e}")))
+    match args {
+        [flag, value] if flag == "--base64" => Ok(testwerk_children::decode(value, op)?),
+        _ => Err(ToolkitError::Usage(format!(
+            "usage: {op} --base64 <spec as base64 JSON>"
+        ))),
+    }
 }
 
 /// The step of this execution that runs the operation (`TW_REF`, set by the compiler).
 fn parent_ref() -> String {
     std::env::var("TW_REF").unwrap_or_default()
-}
-
-/// The keys of a strategy (`shared/spec` §5.2).
-const STRATEGY: [&str; 4] = ["matrix", "count", "maxCount", "shards"];
-
-/// The instances of the block `fields` (a parallel step, a service), named `field` in errors.
-fn instances(
-    fields: &serde_json::Map<String, serde_json::Value>,
-    field: &str,
-) -> Result<Vec<testwerk_strategy::Instance>, ToolkitError> {
-    let strategy: testwerk_spec::Strategy = serde_json::from_value(serde_json::Value::Object(
-        fields
-            .iter()
-            .filter(|(k, _)| STRATEGY.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    ))
-    .map_err(|e| ToolkitError::Usage(format!("{field}: {e}")))?;
-    testwerk_strategy::instances(
-        &strategy,
-        &testwerk_expr::NoMachine,
-        testwerk_strategy::DEFAULT_LIMIT,
-    )
-    .map_err(|e| ToolkitError::Failed(format!("{field}.{e}")))
 }
 
 /// `parallelism` as given (`None` or below 1: the default).

@@ -12,28 +12,13 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde_json::{Map, Value, json};
-use testwerk_protocol::children::{ChildKind, ChildRequest, ChildWorkflow, StopGroup};
+use serde_json::{Value, json};
+use testwerk_protocol::children::StopGroup;
 use testwerk_protocol::line::{self, Event};
 use testwerk_protocol::toolkit::ToolkitSettings;
 
 use super::backend::Backend;
 use crate::ToolkitError;
-
-/// Keys of a service that are not its container.
-const NOT_CONTAINER: [&str; 11] = [
-    "use",
-    "shell",
-    "description",
-    "logs",
-    "timeout",
-    "transfer",
-    "content",
-    "pod",
-    "restartPolicy",
-    "readinessProbe",
-    "pvcs",
-];
 
 /// How long a service may take to be ready when it names no `timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -142,7 +127,6 @@ fn start(
             "{field}.transfer is not supported yet by testwerk; give the files through `content`"
         )));
     }
-    let instances = super::instances(fields, &field)?;
     let probe: Option<Probe> = match fields.get("readinessProbe") {
         Some(p) => Some(
             serde_json::from_value(p.clone())
@@ -168,19 +152,9 @@ fn start(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let document = service_workflow(name, fields);
     let mut out = Vec::new();
-    for instance in &instances {
-        let mut doc = document.clone();
-        doc["metadata"]["name"] = format!("{name}-{}", instance.index + 1).into();
-        testwerk_strategy::substitute(&mut doc, &instance.machine())
-            .map_err(|e| ToolkitError::Failed(format!("{field}: {e}")))?;
-        let started = backend.start(&ChildRequest {
-            kind: ChildKind::Service,
-            parent_ref: group.to_owned(),
-            workflow: ChildWorkflow::Document(doc),
-            config: Default::default(),
-        })?;
+    for instance in testwerk_children::services::instances(group, name, service)? {
+        let started = backend.start(&instance.request)?;
         println!("{name} {}: started ({})", instance.index, started.id);
         out.push(Instance {
             service: name.to_owned(),
@@ -196,35 +170,6 @@ fn start(
         });
     }
     Ok(out)
-}
-
-/// The workflow of one service: its container, content and Pod, and one step running it.
-fn service_workflow(name: &str, fields: &Map<String, Value>) -> Value {
-    let container: Map<String, Value> = fields
-        .iter()
-        .filter(|(k, _)| {
-            !NOT_CONTAINER.contains(&k.as_str()) && !super::STRATEGY.contains(&k.as_str())
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let step = match fields.get("shell") {
-        Some(shell) => json!({"name": name, "shell": shell}),
-        None => json!({"name": name, "run": {}}),
-    };
-    let mut spec = Map::new();
-    spec.insert("container".into(), Value::Object(container));
-    for key in ["content", "pod", "pvcs", "use"] {
-        if let Some(v) = fields.get(key) {
-            spec.insert(key.into(), v.clone());
-        }
-    }
-    spec.insert("steps".into(), json!([step]));
-    json!({
-        "apiVersion": "testworkflows.testkube.io/v1",
-        "kind": "TestWorkflow",
-        "metadata": {},
-        "spec": spec,
-    })
 }
 
 /// Waits until every instance is ready or has failed.
