@@ -1,7 +1,8 @@
-//! [`serve_local`]: the receiver on 127.0.0.1 for `testwerk run`, on its own thread and
-//! runtime, stopped when the [`LocalServer`] is dropped.
+//! [`serve_local`]: the receiver on 127.0.0.1 (or the host's address on the local Pods'
+//! bridge) for `testwerk run`, on its own thread and runtime, stopped when the
+//! [`LocalServer`] is dropped.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -25,15 +26,18 @@ pub fn serve_for_store(
     flags: &crate::StorageFlags,
     hook: Option<Arc<dyn crate::ArtifactHook>>,
 ) -> Result<LocalServer, String> {
-    serve_for_store_with(store, flags, hook, |_| axum::Router::new())
+    serve_for_store_with(store, flags, hook, Ipv4Addr::LOCALHOST.into(), |_| {
+        axum::Router::new()
+    })
 }
 
-/// [`serve_for_store`], serving also the routes `extra` makes (given the receiver, whose token
-/// key they may check execution tokens with).
+/// [`serve_for_store`] on `ip`, serving also the routes `extra` makes (given the receiver,
+/// whose token key they may check execution tokens with).
 pub fn serve_for_store_with(
     store: std::sync::Arc<testwerk_store::Store>,
     flags: &crate::StorageFlags,
     hook: Option<Arc<dyn crate::ArtifactHook>>,
+    ip: IpAddr,
     extra: impl FnOnce(&Receiver) -> axum::Router,
 ) -> Result<LocalServer, String> {
     let path = store.path().to_owned();
@@ -45,21 +49,24 @@ pub fn serve_for_store_with(
     if let Some(hook) = hook {
         receiver = receiver.with_hook(hook);
     }
-    serve_local_with(receiver, extra)
-        .map_err(|e| format!("cannot serve artifacts on 127.0.0.1: {e}"))
+    serve_local_with(receiver, ip, extra)
+        .map_err(|e| format!("cannot serve artifacts on {ip}: {e}"))
 }
 
 /// Serves `receiver` on `127.0.0.1` (a free port) until the returned server is dropped.
 pub fn serve_local(receiver: Receiver) -> std::io::Result<LocalServer> {
-    serve_local_with(receiver, |_| axum::Router::new())
+    serve_local_with(receiver, Ipv4Addr::LOCALHOST.into(), |_| {
+        axum::Router::new()
+    })
 }
 
-/// [`serve_local`], serving also the routes `extra` makes.
+/// [`serve_local`] on `ip`, serving also the routes `extra` makes.
 pub fn serve_local_with(
     receiver: Receiver,
+    ip: IpAddr,
     extra: impl FnOnce(&Receiver) -> axum::Router,
 ) -> std::io::Result<LocalServer> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let listener = std::net::TcpListener::bind((ip, 0))?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -190,6 +190,10 @@ struct RunArgs {
     /// Internal: the id to record the execution under (a child's, chosen by its parent).
     #[arg(long, hide = true)]
     execution_id: Option<String>,
+    /// Internal: the network namespace the Pod joins (a worker's or service's, made by its
+    /// parent).
+    #[arg(long, hide = true, value_name = "PATH")]
+    netns: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -557,6 +561,7 @@ fn run(args: RunArgs) -> ExitCode {
         workflows: args.workflows,
         child_of: args.child_of,
         execution_id: args.execution_id,
+        netns: args.netns,
         file: args.file,
         workflow: args.workflow,
         templates: args.templates,

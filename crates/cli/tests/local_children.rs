@@ -207,36 +207,65 @@ fn execute_runs_workflows_by_name_and_selector_sync_and_async_and_a_failing_chil
     }
 }
 
+/// Each service instance is a Pod of its own, with its own address: two replicas listen on
+/// the same port, the step reaches each at its address once ready, and when the step ends
+/// they are stopped and their networks deleted.
 #[test]
-fn a_service_is_reached_by_its_address_after_readiness_and_stopped_when_the_step_ends() {
-    if testwerk_testinputs::available(
+fn two_service_replicas_listen_on_one_port_each_at_its_own_address_until_the_step_ends() {
+    let Some(_) = testwerk_testinputs::available(
         which("python3"),
         "python3 (the services' HTTP server)",
         "apt-get install python3",
-    )
-    .is_none()
-    {
+    ) else {
         return;
-    }
+    };
+    let Some(_) = testwerk_testinputs::available(
+        testwerk_local::network::available().ok(),
+        "root and iproute2's `ip` (networks of their own for services)",
+        "run the tests as root, with `apt-get install iproute2`",
+    ) else {
+        return;
+    };
     let dir = scratch("children-services");
     let db = dir.join("db");
-    let port = free_port();
     let file = write(
         &dir,
         "svc.yaml",
         &format!(
-            "{HEADER}  name: svc\nspec:\n  container: {{image: busybox:1.36}}\n  steps:\n  - name: with a web server\n    services:\n      web:\n        image: python:3.12\n        shell: mkdir -p /tmp/www && echo served-by-the-service > /tmp/www/index.html && cd /tmp/www && exec python3 -m http.server {port}\n        readinessProbe:\n          httpGet: {{path: /, port: {port}}}\n          periodSeconds: 1\n        timeout: 30s\n    steps:\n    - shell: curl -sf http://{{{{ services.web.0.ip }}}}:{port}/ | grep -c served-by-the-service\n  - name: after\n    shell: \"! curl -sf http://127.0.0.1:{port}/\"\n"
+            "{HEADER}  name: svc\nspec:\n  container: {{image: busybox:1.36}}\n  steps:\n  - name: with two web servers\n    services:\n      web:\n        count: 2\n        image: python:3.12\n        shell: mkdir -p /tmp/www && echo served-by-replica-{{{{ index }}}} > /tmp/www/index.html && cd /tmp/www && exec python3 -m http.server 8080\n        readinessProbe:\n          httpGet: {{path: /, port: 8080}}\n          periodSeconds: 1\n        timeout: 30s\n    steps:\n    - shell: curl -sf http://{{{{ services.web.0.ip }}}}:8080/ && curl -sf http://{{{{ services.web.1.ip }}}}:8080/\n"
         ),
     );
     let (code, out, err) = testwerk_run(&db, &["--host", &file]);
     assert_eq!(code, Some(0), "{}\n{err}", tail(&out));
-    assert!(out.contains("web 0: ready at 127.0.0.1"), "{out}");
     let doc = show(&db, "svc-1");
+    let text = log(&db, doc["id"].as_str().unwrap_or_default());
+    assert!(
+        text.contains("served-by-replica-0") && text.contains("served-by-replica-1"),
+        "{text}"
+    );
+    // Each replica was ready at an address of its own, on the Pods' bridge.
+    let addresses: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split(": ready at ").nth(1))
+        .map(|rest| rest.split([' ', ':']).next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(addresses.len(), 2, "{text}");
+    assert_ne!(addresses[0], addresses[1], "{text}");
+    for address in &addresses {
+        assert!(address.starts_with("10.219."), "{address}: {text}");
+        let lease = Path::new(testwerk_local::network::LEASES).join(address);
+        assert!(!lease.exists(), "{} outlived the run", lease.display());
+        let parts: Vec<&str> = address.split('.').collect();
+        let netns = Path::new("/run/netns").join(format!("tw-{}-{}", parts[2], parts[3]));
+        assert!(!netns.exists(), "{} outlived the run", netns.display());
+    }
     let kids = children(&doc);
-    assert_eq!(kids.len(), 1, "{doc:#}");
-    assert_eq!(kids[0]["tags"]["testwerk.io/child"], "service");
-    // Stopped by the step's end, not failed.
-    assert_eq!(kids[0]["status"], "aborted", "{doc:#}");
+    assert_eq!(kids.len(), 2, "{doc:#}");
+    for kid in &kids {
+        assert_eq!(kid["tags"]["testwerk.io/child"], "service");
+        // Stopped by the step's end, not failed.
+        assert_eq!(kid["status"], "aborted", "{doc:#}");
+    }
 }
 
 #[test]

@@ -28,7 +28,8 @@
 //!   refuses, containerd's masked and read-only paths, `/sys` read-only, new pid, ipc, uts,
 //!   mount and cgroup namespaces, and cgroup limits from `resources.limits` (memory with
 //!   memory+swap equal, CPU quota, and 4096 pids by default). The network is the host's, like
-//!   `docker run --network host` ([`oci::Network`] leaves room for one per Pod).
+//!   `docker run --network host`, or the Pod's own ([`network`]: parallel workers and service
+//!   instances, each with an address of its own on a bridge, as root).
 //!
 //! The Pod's semantics: `activeDeadlineSeconds` and aborts send TERM to `init`, then after a
 //! grace `runc kill --all … KILL` to the whole cgroup. Every container of a run sits in the
@@ -58,6 +59,7 @@ pub mod elf;
 pub mod env;
 pub mod images;
 pub mod layout;
+pub mod network;
 pub mod oci;
 pub mod overlay;
 pub mod quantity;

@@ -345,7 +345,7 @@ pub fn run(
                 } else {
                     hidden.clone()
                 },
-                network: opts.network,
+                network: opts.network.clone(),
                 pids_limit: opts.pids_limit,
             })?;
             let config = bundle_dir.join("config.json");

@@ -23,6 +23,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use testwerk_artifacts::TokenKey;
 use testwerk_children::check::Parent;
+use testwerk_local::network::PodNetwork;
 use testwerk_protocol::children::{
     ChildKind, ChildRequest, ChildStarted, ChildState, ChildWorkflow, ChildrenEndpoint,
     NEXT_HEADER, Selected, Selection, StopGroup, Stopped,
@@ -54,6 +55,9 @@ pub struct ChildSettings {
     pub catalog: Vec<CatalogEntry>,
     /// Where child documents and the children's own output go.
     pub dir: PathBuf,
+    /// Workers and services get networks of their own ([`PodNetwork`]); otherwise they share
+    /// this machine's.
+    pub pod_networks: bool,
 }
 
 /// The children of one local execution.
@@ -80,6 +84,8 @@ struct Running {
     parent_ref: String,
     process: Child,
     output: PathBuf,
+    /// Its Pod's own network, deleted when the child is forgotten.
+    network: Option<PodNetwork>,
 }
 
 impl LocalChildren {
@@ -179,6 +185,8 @@ impl LocalChildren {
                 let _ = child.process.kill();
                 let _ = child.process.wait();
             }
+            // Its containers are gone: so goes its network.
+            child.network = None;
         }
     }
 
@@ -262,6 +270,20 @@ impl LocalChildren {
             )
             .into(),
         ]);
+        // A worker or service is a Pod of its own, with its own address (executed workflows
+        // are runs like the parent, on this machine's network).
+        let network = if self.settings.pod_networks && request.kind != ChildKind::Execution {
+            let net = PodNetwork::create().map_err(|e| {
+                format!(
+                    "cannot give the {} a network of its own: {e}",
+                    request.kind.as_str()
+                )
+            })?;
+            args.extend(["--netns".into(), net.path().into()]);
+            Some(net)
+        } else {
+            None
+        };
         let output = dir.join(format!("{id}.out"));
         let out = std::fs::File::create(&output)
             .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
@@ -293,6 +315,12 @@ impl LocalChildren {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.settings.program.display()))?;
         tracing::debug!(child = %id, "started {:?}", args);
+        if let Some(net) = &network
+            && let Err(e) = net.hand_to(process.id())
+        {
+            // The lease keeps our pid: the address is taken back once this run ends.
+            tracing::warn!(child = %id, "cannot hand the child's address lease over: {e}");
+        }
         self.running
             .lock()
             .map_err(|_| "a child start panicked")?
@@ -303,6 +331,7 @@ impl LocalChildren {
                     parent_ref: request.parent_ref.clone(),
                     process,
                     output,
+                    network,
                 },
             );
         earlier.push(id.clone());
@@ -397,11 +426,18 @@ impl LocalChildren {
             name,
             status,
             reason,
-            // Local runs share this machine's network.
-            ip: Some("127.0.0.1".into()),
+            // Without a network of its own, a child shares this machine's.
+            ip: Some(self.address_of(id).unwrap_or_else(|| "127.0.0.1".into())),
             started,
             paused,
         }))
+    }
+
+    /// The address of child `id`'s own network.
+    fn address_of(&self, id: &str) -> Option<String> {
+        let running = self.running.lock().ok()?;
+        let net = running.get(id)?.network.as_ref()?;
+        Some(net.address().to_string())
     }
 
     /// The end of what child `id`'s process printed.

@@ -66,6 +66,9 @@ pub struct RunRequest {
     pub child_of: Option<ChildOf>,
     /// The execution id to record it under (a child's, chosen by its parent).
     pub execution_id: Option<String>,
+    /// The Pod's own network namespace (a worker's or service's, made by its parent);
+    /// `None`: the host's network.
+    pub netns: Option<PathBuf>,
 }
 
 /// A child run's link to its parent.
@@ -253,7 +256,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         None => &HostImages,
     };
     let own_images = pipeline::default_images();
-    // `artifacts` steps upload to this run's receiver on 127.0.0.1 with a token for this
+    // `artifacts` steps upload to this run's receiver with a token for this
     // execution only; JUnit and xUnit reports among them become the execution's test cases.
     // Parallel workers and executed workflows are asked for on the same server.
     let store_dir = store
@@ -266,12 +269,23 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     let catalog = children::catalog(&req.file, &inputs.workflows, &req.workflows)
         .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
     let mut children = None;
+    // Workers and services with networks of their own (as root) reach this run's server on
+    // the local Pods' bridge; without those, the server is on loopback and they share it.
+    let pod_networks = testwerk_local::network::host_address();
+    if let Err(why) = &pod_networks {
+        tracing::debug!("{why}");
+    }
+    let server_ip: std::net::IpAddr = match &pod_networks {
+        Ok(ip) => (*ip).into(),
+        Err(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+    };
     let artifacts = testwerk_artifacts::serve_for_store_with(
         Arc::clone(&store),
         &req.artifacts,
         Some(Arc::new(testwerk_artifacts::TestReports::new(Arc::clone(
             &store,
         )))),
+        server_ip,
         |receiver| {
             let local = children::LocalChildren::new(
                 &id,
@@ -284,6 +298,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
                     templates: req.templates.clone(),
                     catalog,
                     dir: children::children_dir(&store_dir, &id),
+                    pod_networks: pod_networks.is_ok(),
                 },
             );
             let router = local.router();
@@ -408,7 +423,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         programs,
         runc,
         mode,
-        network: Network::Host,
+        network: req.netns.clone().map_or(Network::Host, Network::Pod),
         // The store holds every run's logs, other runs' directories and runc's state: no
         // step may read them (the directory itself may be the user's working directory).
         hidden: {

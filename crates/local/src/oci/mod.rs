@@ -24,14 +24,16 @@ pub const DEFAULT_PIDS_LIMIT: i64 = 4096;
 const CPU_PERIOD: u64 = 100_000;
 
 /// Which network the container joins.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Network {
     /// The host's, like `docker run --network host`: steps reach services on this machine's
-    /// loopback, and the run's control port is the host's 127.0.0.1.
+    /// loopback.
     #[default]
     Host,
-    // Later: a network namespace per Pod (services and parallel workers each with their own
-    // address), which is one more `Namespace` entry plus its setup.
+    /// The Pod's own network namespace (this path), shared by its containers
+    /// ([`crate::network::PodNetwork`]): parallel workers and service instances, each with an
+    /// address of its own.
+    Pod(std::path::PathBuf),
 }
 
 /// Where a container's processes land in the cgroup tree, or why they have none.
@@ -203,14 +205,20 @@ pub fn config(c: &ContainerConfig<'_>) -> Result<Spec, LocalError> {
         .iter()
         .map(|k| Namespace {
             kind: (*k).to_owned(),
+            path: None,
         })
         .collect();
-    match c.network {
+    match &c.network {
         Network::Host => {}
+        Network::Pod(path) => namespaces.push(Namespace {
+            kind: "network".to_owned(),
+            path: Some(path.display().to_string()),
+        }),
     }
     if c.rootless.is_some() {
         namespaces.push(Namespace {
             kind: "user".to_owned(),
+            path: None,
         });
     }
 

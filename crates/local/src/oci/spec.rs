@@ -121,6 +121,9 @@ pub struct Linux {
 pub struct Namespace {
     #[serde(rename = "type")]
     pub kind: String,
+    /// An existing namespace to join (a Pod's network), instead of a new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
