@@ -58,7 +58,9 @@ impl Parent<'_> {
             (ChildKind::Execution, "execute") if step.r#ref == request.parent_ref => {
                 payload(step.args)
                     .and_then(|p| Execute::from_payload(&p).ok())
-                    .is_some_and(|execute| execute.contains(step.r#ref, request, matches))
+                    .is_some_and(|execute| {
+                        execute.contains(step.r#ref, self.sink, request, matches)
+                    })
             }
             _ => false,
         });

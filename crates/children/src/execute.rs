@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use testwerk_expr::{Chain, MapMachine};
 use testwerk_protocol::children::{ChildKind, ChildRequest, ChildWorkflow, Selection};
 use testwerk_spec::ExecuteWorkflow;
 
@@ -35,11 +36,12 @@ impl Execute {
         })
     }
 
-    /// Whether `request` is an execution entry of this step (`parent_ref`) would start;
-    /// `matches` says whether a workflow is one a selector names.
+    /// Whether `request` is an execution an entry of this step (`parent_ref`, its artifacts
+    /// going to `sink`) would start; `matches` says whether a workflow is one a selector names.
     pub fn contains(
         &self,
         parent_ref: &str,
+        sink: Option<&str>,
         request: &ChildRequest,
         matches: &dyn Fn(&Selection, &str) -> bool,
     ) -> bool {
@@ -53,7 +55,7 @@ impl Execute {
                 Err(_) => false,
             };
             named
-                && executions(entry, i, parent_ref, std::slice::from_ref(name))
+                && executions(entry, i, parent_ref, std::slice::from_ref(name), sink)
                     .is_ok_and(|all| all.iter().any(|p| &p.request == request))
         })
     }
@@ -84,19 +86,83 @@ pub fn target(entry: &ExecuteWorkflow, i: usize) -> Result<Target, SpecError> {
     }
 }
 
-/// The executions of entry `i` of step `parent_ref`: each of `names`, once per instance.
+/// One `tarball` of an entry: the files the parent packs for the executed workflow, which
+/// fetches them from `url` (`{{ tarball.<name>.url }}` in the entry's `config`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tarball {
+    pub name: String,
+    pub from: String,
+    pub patterns: Vec<String>,
+    /// The parent's artifact that carries it.
+    pub archive: String,
+    pub url: String,
+}
+
+/// The tarballs of entry `i` of step `parent_ref`, whose artifacts go to `sink`.
+pub fn tarballs(
+    entry: &ExecuteWorkflow,
+    i: usize,
+    parent_ref: &str,
+    sink: Option<&str>,
+) -> Result<Vec<Tarball>, SpecError> {
+    let field = format!("execute.workflows[{i}].tarball");
+    entry
+        .tarball
+        .iter()
+        .map(|(name, request)| {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(SpecError::Failed(format!(
+                    "{field}.{name}: a tarball's name is letters, digits, `-` and `_`"
+                )));
+            }
+            let from = request
+                .from
+                .clone()
+                .filter(|f| !f.is_empty())
+                .ok_or_else(|| {
+                    SpecError::Usage(format!("{field}.{name}.from: the folder to pack is missing"))
+                })?;
+            let files = serde_json::to_value(&request.files)
+                .map_err(|e| SpecError::Usage(format!("{field}.{name}.files: {e}")))?;
+            let patterns =
+                crate::transfer::patterns(&serde_json::json!({ "files": files }), &format!("{field}.{name}"))?;
+            let sink = sink.ok_or_else(|| {
+                SpecError::Failed(format!(
+                    "{field}.{name}: this backend keeps no artifacts, which carry the files to the workflow"
+                ))
+            })?;
+            let archive = format!("tw-tarball-{i}-{name}.tar.gz");
+            Ok(Tarball {
+                url: format!("{}/{parent_ref}/{archive}", sink.trim_end_matches('/')),
+                name: name.clone(),
+                from,
+                patterns,
+                archive,
+            })
+        })
+        .collect()
+}
+
+/// The executions of entry `i` of step `parent_ref`: each of `names`, once per instance. Its
+/// `config` sees the instance's variables and `tarball.<name>.url` (the parent's artifacts go
+/// to `sink`).
 pub fn executions(
     entry: &ExecuteWorkflow,
     i: usize,
     parent_ref: &str,
     names: &[String],
+    sink: Option<&str>,
 ) -> Result<Vec<Planned>, SpecError> {
     let field = format!("execute.workflows[{i}]");
-    if !entry.tarball.is_empty() {
-        return Err(SpecError::Failed(format!(
-            "{field}.tarball is not supported yet by testwerk; give the files through the workflow's content instead"
-        )));
-    }
+    let tarballs: serde_json::Map<String, Value> = tarballs(entry, i, parent_ref, sink)?
+        .into_iter()
+        .map(|t| (t.name, serde_json::json!({ "url": t.url })))
+        .collect();
+    let tarball_machine = MapMachine::new([("tarball", Value::Object(tarballs))]);
     let instances = testwerk_strategy::instances(
         &entry.strategy,
         &testwerk_expr::NoMachine,
@@ -106,7 +172,8 @@ pub fn executions(
     let mut planned = Vec::new();
     for name in names {
         for instance in &instances {
-            let machine = instance.machine();
+            let instance_machine = instance.machine();
+            let machine = Chain(vec![&instance_machine, &tarball_machine]);
             let mut config = BTreeMap::new();
             for (key, value) in &entry.config {
                 let text = testwerk_expr::finalize_template(&value.as_text(), &machine)
@@ -148,7 +215,7 @@ mod tests {
         }))
         .expect("payload");
         assert!(!step.wait);
-        let smoke = executions(&step.entries[0], 0, "r3", &["smoke".into()]).expect("plan");
+        let smoke = executions(&step.entries[0], 0, "r3", &["smoke".into()], None).expect("plan");
         assert_eq!(smoke.len(), 2);
         assert_eq!(smoke[1].label, "smoke 2/2");
         assert_eq!(smoke[1].request.config["n"], "1");
@@ -156,14 +223,42 @@ mod tests {
         let e2e = |s: &Selection, name: &str| {
             s.match_labels.get("suite").map(String::as_str) == Some("e2e") && name == "login"
         };
-        assert!(step.contains("r3", &smoke[1].request, &e2e));
+        assert!(step.contains("r3", None, &smoke[1].request, &e2e));
         let mut other_config = smoke[1].request.clone();
         other_config.config.insert("n".into(), "7".into());
-        assert!(!step.contains("r3", &other_config, &e2e));
-        let selected = executions(&step.entries[1], 1, "r3", &["login".into()]).expect("plan");
-        assert!(step.contains("r3", &selected[0].request, &e2e));
-        let unlisted = executions(&step.entries[1], 1, "r3", &["admin".into()]).expect("plan");
-        assert!(!step.contains("r3", &unlisted[0].request, &e2e));
-        assert!(!step.contains("r4", &smoke[0].request, &e2e));
+        assert!(!step.contains("r3", None, &other_config, &e2e));
+        let selected =
+            executions(&step.entries[1], 1, "r3", &["login".into()], None).expect("plan");
+        assert!(step.contains("r3", None, &selected[0].request, &e2e));
+        let unlisted =
+            executions(&step.entries[1], 1, "r3", &["admin".into()], None).expect("plan");
+        assert!(!step.contains("r3", None, &unlisted[0].request, &e2e));
+        assert!(!step.contains("r4", None, &smoke[0].request, &e2e));
+    }
+
+    #[test]
+    fn tarballs_are_artifacts_of_the_step_named_in_the_config() {
+        let step = Execute::from_payload(&json!({
+            "workflows": [{
+                "name": "consumer",
+                "tarball": {"data": {"from": "/data/out", "files": ["*.txt"]}},
+                "config": {"source": "{{ tarball.data.url }}"},
+            }],
+        }))
+        .expect("payload");
+        let sink = "http://10.219.0.1:7/api/v1/executions/p/artifacts";
+        let planned =
+            executions(&step.entries[0], 0, "r2", &["consumer".into()], Some(sink)).expect("plan");
+        assert_eq!(
+            planned[0].request.config["source"],
+            format!("{sink}/r2/tw-tarball-0-data.tar.gz")
+        );
+        let packed = tarballs(&step.entries[0], 0, "r2", Some(sink)).expect("tarballs");
+        assert_eq!(packed[0].from, "/data/out");
+        assert_eq!(packed[0].patterns, ["*.txt"]);
+        assert!(step.contains("r2", Some(sink), &planned[0].request, &|_, _| false));
+        let err =
+            executions(&step.entries[0], 0, "r2", &["consumer".into()], None).expect_err("no sink");
+        assert!(err.to_string().contains("keeps no artifacts"), "{err}");
     }
 }

@@ -40,7 +40,7 @@ pub fn archive(kind: &str, k: usize) -> String {
 }
 
 /// `files`: a list, or an expression giving one; all files when absent.
-fn patterns(entry: &Value, field: &str) -> Result<Vec<String>, SpecError> {
+pub(crate) fn patterns(entry: &Value, field: &str) -> Result<Vec<String>, SpecError> {
     let list = match &entry["files"] {
         Value::Null => return Ok(vec!["**/*".into()]),
         Value::String(src) => testwerk_expr::finalize_expression(src, &testwerk_expr::NoMachine)

@@ -111,12 +111,14 @@ fn the_children_the_toolkit_builds_from_the_plan_are_honoured() {
 
     let (r, payload) = step(&plan, "execute");
     let execute = Execute::from_payload(&payload).expect("payload");
-    let smoke = executions(&execute.entries[0], 0, &r, &["smoke".into()]).expect("smoke");
+    let smoke =
+        executions(&execute.entries[0], 0, &r, &["smoke".into()], Some(SINK)).expect("smoke");
     assert_eq!(smoke.len(), 2);
     for s in &smoke {
         parent.check(&s.request, &e2e).expect("smoke is named");
     }
-    let login = executions(&execute.entries[1], 1, &r, &["login".into()]).expect("login");
+    let login =
+        executions(&execute.entries[1], 1, &r, &["login".into()], Some(SINK)).expect("login");
     parent
         .check(&login[0].request, &e2e)
         .expect("login is selected");

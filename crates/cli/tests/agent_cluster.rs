@@ -1145,6 +1145,12 @@ fn a_token_read_by_test_code_starts_only_the_children_its_workflow_declares() {
     use kube::api::{Api, ListParams};
 
     let env = AgentEnv::start_reachable("children-forged", &[]);
+    // A workflow of the namespace the parent does not `execute`.
+    env.apply_cr(&json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
+        "metadata": {"name": "admin-tasks"},
+        "spec": {"container": {"image": "alpine:3.22.0"}, "steps": [{"shell": "echo admin"}]},
+    }));
     let source = r#"
 kind: TestWorkflow
 apiVersion: testworkflows.testkube.io/v1
@@ -1215,7 +1221,7 @@ spec:
     let forged = [
         json!({"kind": "worker", "parentRef": "r1", "workflow": {"document": escape}}),
         json!({"kind": "service", "parentRef": "r1", "workflow": {"document": escape}}),
-        json!({"kind": "execution", "parentRef": "r1", "workflow": {"named": "forge"}}),
+        json!({"kind": "execution", "parentRef": "r1", "workflow": {"named": "admin-tasks"}}),
     ];
     for body in &forged {
         let (status, said) = ask(body, token);

@@ -377,6 +377,66 @@ fn test_code_with_the_token_starts_only_the_children_its_workflow_declares() {
     );
 }
 
+/// Files travel as artifacts of the parent: `transfer` to every worker, `fetch` back from
+/// each, and an executed workflow's `tarball` (its URL in the child's config).
+#[test]
+fn transfer_fetch_and_tarball_carry_files_between_the_parent_and_its_children() {
+    let dir = scratch("children-files");
+    let db = dir.join("db");
+    let file = write(
+        &dir,
+        "files.yaml",
+        r#"apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: files}
+spec:
+  container:
+    image: busybox:1.36
+    volumeMounts: [{name: d, mountPath: /data}]
+  pod:
+    volumes: [{name: d, emptyDir: {}}]
+  steps:
+  - name: make
+    shell: mkdir -p /data/in /data/out && echo from-the-parent > /data/in/hello.txt
+  - name: fan out
+    parallel:
+      count: 2
+      transfer: [{from: /data/in}]
+      fetch: [{from: /data/in, files: ['worker-*.txt'], to: /data/out}]
+      shell: echo "worker {{ index }} got $(cat /data/in/hello.txt)" > /data/in/worker-{{ index }}.txt
+  - name: fetched
+    shell: cat /data/out/worker-0.txt /data/out/worker-1.txt && test ! -e /data/out/hello.txt
+  - name: execute with a tarball
+    execute:
+      workflows:
+      - name: consumer
+        tarball: {data: {from: /data/in, files: [hello.txt]}}
+        config: {url: '{{ tarball.data.url }}'}
+---
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: consumer}
+spec:
+  config:
+    url: {type: string}
+  content:
+    tarball: [{url: '{{ config.url }}', path: /got}]
+  container: {image: busybox:1.36}
+  steps:
+  - shell: echo "consumer got $(cat /got/hello.txt)" && test ! -e /got/worker-0.txt
+"#,
+    );
+    let (code, out, err) = testwerk_run(&db, &["--host", &file, "--workflow", "files"]);
+    assert_eq!(code, Some(0), "{}\n{err}", tail(&out));
+    let doc = show(&db, "files-1");
+    let text = log(&db, doc["id"].as_str().unwrap_or_default());
+    assert!(text.contains("worker 0 got from-the-parent"), "{text}");
+    assert!(text.contains("worker 1 got from-the-parent"), "{text}");
+    assert!(text.contains("consumer got from-the-parent"), "{text}");
+    let kids = children(&doc);
+    assert_eq!(kids.len(), 3, "{doc:#}");
+}
+
 #[test]
 fn a_worker_that_does_not_compile_fails_with_what_its_runner_said() {
     let dir = scratch("children-bad-worker");

@@ -234,11 +234,12 @@ impl Walker<'_> {
                     }
                 }
             }
-            Field::Keyed(ctx) => {
-                if let Value::Object(map) = value {
-                    self.visit_keyed(map, ctx, path);
-                }
-            }
+            Field::Keyed(ctx) => match value {
+                Value::Object(map) => self.visit_keyed(map, ctx, path),
+                // The same name is a list elsewhere (`content.tarball`, where `execute`'s
+                // `tarball` is a map): its items are visited as any others.
+                other => self.visit(other, ctx, path, key),
+            },
         }
     }
 
@@ -299,6 +300,20 @@ mod tests {
         fn list_item(&mut self, text: &str) -> Result<Option<Vec<String>>, String> {
             Ok(Some(text.split('|').map(|s| format!("L({s})")).collect()))
         }
+    }
+
+    #[test]
+    fn content_tarball_urls_are_templates_like_execute_tarball_names() {
+        let mut spec_value = json!({
+            "content": {"tarball": [{"url": "u", "path": "p"}]},
+            "steps": [{"execute": {"workflows": [{"name": "w", "tarball": {"t": {"from": "f"}}}]}}]
+        });
+        let errors = spec(&mut spec_value, "spec", &mut Marker);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(spec_value["content"]["tarball"][0]["url"], "T(u)");
+        assert_eq!(spec_value["content"]["tarball"][0]["path"], "T(p)");
+        let tarball = &spec_value["steps"][0]["execute"]["workflows"][0]["tarball"];
+        assert_eq!(tarball["T(t)"]["from"], "T(f)");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! by name or label selector, each instance an execution of its own
 //! ([`testwerk_children::execute`]).
 
-use testwerk_children::execute::{Execute, Target, executions, target};
+use testwerk_children::execute::{Execute, Target, executions, tarballs, target};
 use testwerk_protocol::toolkit::ToolkitSettings;
 
 use super::backend::Backend;
@@ -17,8 +17,21 @@ pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitE
     let step = Execute::from_payload(&payload)?;
     let backend = Backend::from_settings(settings, "`execute`")?;
     let parent_ref = super::parent_ref();
+    let sink = settings.artifacts.as_ref().map(|s| s.url.as_str());
     let mut children = Vec::new();
     for (i, entry) in step.entries.iter().enumerate() {
+        // The files each workflow fetches (`{{ tarball.<name>.url }}`), packed before any starts.
+        for tarball in tarballs(entry, i, &parent_ref, sink)? {
+            let field = format!("execute.workflows[{i}].tarball.{}", tarball.name);
+            super::files::pack(
+                &tarball.from,
+                &tarball.patterns,
+                &tarball.archive,
+                &field,
+                settings,
+                &parent_ref,
+            )?;
+        }
         let names = match target(entry, i)? {
             Target::Name(name) => vec![name],
             Target::Selector(selection) => {
@@ -29,7 +42,7 @@ pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitE
                 names
             }
         };
-        children.extend(executions(entry, i, &parent_ref, &names)?);
+        children.extend(executions(entry, i, &parent_ref, &names, sink)?);
     }
     if children.is_empty() {
         println!("execute: no workflows matched, nothing to run");

@@ -17,28 +17,41 @@ use crate::artifacts;
 /// `content.tarball`, [`testwerk_children::transfer`]).
 pub fn send(spec: &Value, settings: &ToolkitSettings, step: &str) -> Result<(), ToolkitError> {
     for transfer in transfer::transfers(spec)? {
-        let sink = settings.artifacts.as_ref().ok_or_else(|| {
-            ToolkitError::Failed(format!(
-                "{}: this backend keeps no artifacts, which carry the files to the workers",
-                transfer.field
-            ))
-        })?;
-        let options = artifacts::Options {
-            mounts: Vec::new(),
-            compress: Some(transfer.archive.clone()),
-            patterns: transfer.patterns.clone(),
-        };
-        let mut out = std::io::stdout();
-        writeln!(out, "transfer: packing {} for the workers", transfer.from).ok();
-        artifacts::collect(
-            &options,
-            Some(sink),
-            Path::new(&transfer.from),
+        pack(
+            &transfer.from,
+            &transfer.patterns,
+            &transfer.archive,
+            &transfer.field,
+            settings,
             step,
-            &mut out,
         )?;
     }
     Ok(())
+}
+
+/// Packs the files of `from` matching `patterns` into the artifact `archive` of `step`
+/// (`field` names the spec entry in errors).
+pub fn pack(
+    from: &str,
+    patterns: &[String],
+    archive: &str,
+    field: &str,
+    settings: &ToolkitSettings,
+    step: &str,
+) -> Result<(), ToolkitError> {
+    let sink = settings.artifacts.as_ref().ok_or_else(|| {
+        ToolkitError::Failed(format!(
+            "{field}: this backend keeps no artifacts, which carry the files"
+        ))
+    })?;
+    let options = artifacts::Options {
+        mounts: Vec::new(),
+        compress: Some(archive.to_owned()),
+        patterns: patterns.to_vec(),
+    };
+    let mut out = std::io::stdout();
+    writeln!(out, "{field}: packing {from}").ok();
+    artifacts::collect(&options, Some(sink), Path::new(from), step, &mut out)
 }
 
 /// Unpacks what every worker sent back into each `fetch` entry's `to`. A worker that sent
