@@ -53,8 +53,9 @@ impl Parent<'_> {
                     .is_some_and(|workers| workers.contains(request))
             }
             // A service's parent ref is its step group, known only when the step runs.
-            (ChildKind::Service, "services") => payload(step.args)
-                .is_some_and(|services| crate::services::contains(&services, request)),
+            (ChildKind::Service, "services") => payload(step.args).is_some_and(|services| {
+                crate::services::contains(&services, step.r#ref, self.sink, request)
+            }),
             (ChildKind::Execution, "execute") if step.r#ref == request.parent_ref => {
                 payload(step.args)
                     .and_then(|p| Execute::from_payload(&p).ok())

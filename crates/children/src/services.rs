@@ -28,17 +28,28 @@ pub struct ServiceInstance {
     pub request: ChildRequest,
 }
 
-/// The instances of service `name` (its spec `service`), started by the step group `group`.
+/// The instances of service `name` (its spec `service`), started by the step group `group`
+/// from the `services` step `step`, whose artifacts go to `sink` (for `transfer`).
 pub fn instances(
     group: &str,
     name: &str,
     service: &Value,
+    step: &str,
+    sink: Option<&str>,
 ) -> Result<Vec<ServiceInstance>, SpecError> {
     let field = format!("services.{name}");
     let Some(fields) = service.as_object() else {
         return Err(SpecError::Usage(format!("{field}: not a map")));
     };
-    let document = workflow(name, fields);
+    let mut document = workflow(name, fields);
+    let tarballs = crate::transfer::tarballs(
+        service,
+        &format!("{field}.transfer"),
+        &format!("{name}-"),
+        sink,
+        step,
+    )?;
+    crate::transfer::add_tarballs(&mut document["spec"], tarballs);
     crate::instances(fields, &field)?
         .iter()
         .map(|instance| {
@@ -59,8 +70,18 @@ pub fn instances(
         .collect()
 }
 
-/// Whether `request` is an instance of one of `services` (the map a `services` step got).
-pub fn contains(services: &Value, request: &ChildRequest) -> bool {
+/// The `transfer` entries of service `name`, which its `services` step packs.
+pub fn transfers(name: &str, service: &Value) -> Result<Vec<crate::transfer::Transfer>, SpecError> {
+    crate::transfer::transfers_of(
+        service,
+        &format!("services.{name}.transfer"),
+        &format!("{name}-"),
+    )
+}
+
+/// Whether `request` is an instance of one of `services` (the map the `services` step `step`
+/// got; its artifacts go to `sink`).
+pub fn contains(services: &Value, step: &str, sink: Option<&str>, request: &ChildRequest) -> bool {
     let ChildWorkflow::Document(doc) = &request.workflow else {
         return false;
     };
@@ -69,7 +90,7 @@ pub fn contains(services: &Value, request: &ChildRequest) -> bool {
     };
     services.iter().any(|(name, service)| {
         crate::instance_of_name(doc, name).is_some_and(|index| {
-            instances(&request.parent_ref, name, service).is_ok_and(|all| {
+            instances(&request.parent_ref, name, service, step, sink).is_ok_and(|all| {
                 all.get(index)
                     .is_some_and(|instance| &instance.request == request)
             })
@@ -119,7 +140,7 @@ mod tests {
             "readinessProbe": {"tcpSocket": {"port": 8000}},
             "pod": {"labels": {"a": "b"}},
         });
-        let all = instances("g1", "web", &service).expect("instances");
+        let all = instances("g1", "web", &service, "r2", None).expect("instances");
         assert_eq!(all.len(), 2);
         let ChildWorkflow::Document(doc) = &all[1].request.workflow else {
             panic!("a document")
@@ -131,11 +152,33 @@ mod tests {
         assert_eq!(doc["spec"]["pod"]["labels"]["a"], "b");
 
         let services = json!({"web": service});
-        assert!(contains(&services, &all[1].request));
+        assert!(contains(&services, "r2", None, &all[1].request));
         let mut secret = all[0].request.clone();
         if let ChildWorkflow::Document(doc) = &mut secret.workflow {
             doc["spec"]["container"]["envFrom"] = json!([{"secretRef": {"name": "admin"}}]);
         }
-        assert!(!contains(&services, &secret));
+        assert!(!contains(&services, "r2", None, &secret));
+    }
+
+    #[test]
+    fn a_service_gets_the_files_its_step_transfers() {
+        let service = json!({
+            "image": "busybox:1.36",
+            "shell": "httpd -f -h /www",
+            "transfer": [{"from": "/data/site", "to": "/www"}],
+        });
+        let sink = "http://10.219.0.1:9/api/v1/executions/p/artifacts";
+        let all = instances("g1", "web", &service, "r3", Some(sink)).expect("instances");
+        let ChildWorkflow::Document(doc) = &all[0].request.workflow else {
+            panic!("a document")
+        };
+        assert_eq!(
+            doc["spec"]["content"]["tarball"][0],
+            json!({"url": format!("{sink}/r3/tw-transfer-web-0.tar.gz"), "path": "/www"})
+        );
+        assert!(doc["spec"]["container"].get("transfer").is_none());
+        let packed = transfers("web", &service).expect("transfers");
+        assert_eq!(packed[0].archive, "tw-transfer-web-0.tar.gz");
+        assert!(instances("g1", "web", &service, "r3", None).is_err());
     }
 }

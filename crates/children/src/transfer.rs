@@ -4,7 +4,8 @@
 //! files to another and none needs more than its own execution's token:
 //!
 //! - `transfer`: the parallel step packs `from` into its artifact `tw-transfer-<k>.tar.gz`,
-//!   and every worker gets it as `content.tarball` (unpacked into `to`, default `from`);
+//!   and every worker gets it as `content.tarball` (unpacked into `to`, default `from`); a
+//!   service's `transfer` the same way (`tw-transfer-<service>-<k>.tar.gz`);
 //! - `fetch`: every worker ends with a step (always run) that packs its `from` into the
 //!   artifact `tw-fetch-<k>.tar.gz`; once the workers are done, the parallel step unpacks each
 //!   into its own `to` (default `from`).
@@ -35,7 +36,7 @@ pub struct Transfer {
 }
 
 /// The artifact that carries entry `k` of `transfer` or `fetch` (`kind`).
-pub fn archive(kind: &str, k: usize) -> String {
+pub fn archive(kind: &str, k: impl std::fmt::Display) -> String {
     format!("tw-{kind}-{k}.tar.gz")
 }
 
@@ -87,11 +88,21 @@ pub fn fetches(spec: &Value) -> Result<Vec<Fetch>, SpecError> {
 
 /// The `transfer` entries of a parallel spec.
 pub fn transfers(spec: &Value) -> Result<Vec<Transfer>, SpecError> {
+    transfers_of(spec, "parallel.transfer", "")
+}
+
+/// The `transfer` entries of `spec` (named `field` in errors), whose artifacts are named
+/// `tw-transfer-<tag><k>.tar.gz`.
+pub(crate) fn transfers_of(
+    spec: &Value,
+    field: &str,
+    tag: &str,
+) -> Result<Vec<Transfer>, SpecError> {
     entries(spec, "transfer")
         .map(|(k, entry)| {
-            let field = format!("parallel.transfer[{k}]");
+            let field = format!("{field}[{k}]");
             Ok(Transfer {
-                archive: archive("transfer", k),
+                archive: archive("transfer", format!("{tag}{k}")),
                 from: from_of(entry, &field)?,
                 patterns: patterns(entry, &field)?,
                 field,
@@ -100,20 +111,31 @@ pub fn transfers(spec: &Value) -> Result<Vec<Transfer>, SpecError> {
         .collect()
 }
 
-/// The `content.tarball` entries the workers get for the `transfer` of step `step`, whose
-/// artifacts go to `sink` (the parent's artifact URL; `None`: the backend keeps none).
-fn tarballs(spec: &Value, sink: Option<&str>, step: &str) -> Result<Vec<Value>, SpecError> {
+/// The `content.tarball` entries for the `transfer` of `spec` (named `field`, artifacts
+/// tagged `tag`) by step `step`, whose artifacts go to `sink` (the parent's artifact URL;
+/// `None`: the backend keeps none).
+pub(crate) fn tarballs(
+    spec: &Value,
+    field: &str,
+    tag: &str,
+    sink: Option<&str>,
+    step: &str,
+) -> Result<Vec<Value>, SpecError> {
     let mut tarballs = Vec::new();
     for (k, entry) in entries(spec, "transfer") {
-        let field = format!("parallel.transfer[{k}]");
+        let field = format!("{field}[{k}]");
         let from = from_of(entry, &field)?;
         let sink = sink.ok_or_else(|| {
             SpecError::Failed(format!(
-                "{field}: this backend keeps no artifacts, which carry the files to the workers"
+                "{field}: this backend keeps no artifacts, which carry the files"
             ))
         })?;
         let mut tarball = json!({
-            "url": format!("{}/{step}/{}", sink.trim_end_matches('/'), archive("transfer", k)),
+            "url": format!(
+                "{}/{step}/{}",
+                sink.trim_end_matches('/'),
+                archive("transfer", format!("{tag}{k}"))
+            ),
             "path": entry["to"].as_str().unwrap_or(&from),
         });
         if let Some(mount) = entry["mount"].as_bool() {
@@ -124,6 +146,22 @@ fn tarballs(spec: &Value, sink: Option<&str>, step: &str) -> Result<Vec<Value>, 
     Ok(tarballs)
 }
 
+/// Adds `tarballs` to the `content.tarball` of a workflow spec.
+pub(crate) fn add_tarballs(spec: &mut Value, tarballs: Vec<Value>) {
+    if tarballs.is_empty() {
+        return;
+    }
+    let content = spec
+        .as_object_mut()
+        .map(|m| m.entry("content").or_insert_with(|| json!({})));
+    if let Some(content) = content {
+        match content["tarball"].as_array_mut() {
+            Some(list) => list.extend(tarballs),
+            None => content["tarball"] = Value::Array(tarballs),
+        }
+    }
+}
+
 /// Gives the workers' spec the tarballs of the parallel step's (`parallel`) `transfer` and a
 /// last step sending back what they `fetch`.
 pub(crate) fn add_to_workers(
@@ -132,19 +170,9 @@ pub(crate) fn add_to_workers(
     sink: Option<&str>,
     step: &str,
 ) -> Result<(), SpecError> {
-    let tarballs = tarballs(parallel, sink, step)?;
+    let tarballs = tarballs(parallel, "parallel.transfer", "", sink, step)?;
     let fetches = fetches(parallel)?;
-    if !tarballs.is_empty() {
-        let content = spec
-            .as_object_mut()
-            .map(|m| m.entry("content").or_insert_with(|| json!({})));
-        if let Some(content) = content {
-            match content["tarball"].as_array_mut() {
-                Some(list) => list.extend(tarballs),
-                None => content["tarball"] = Value::Array(tarballs),
-            }
-        }
-    }
+    add_tarballs(spec, tarballs);
     if fetches.is_empty() {
         return Ok(());
     }

@@ -101,9 +101,10 @@ fn the_children_the_toolkit_builds_from_the_plan_are_honoured() {
             .expect("a worker of the plan");
     }
 
-    let (_, svc) = step(&plan, "services");
+    let (r, svc) = step(&plan, "services");
     // The group ref comes at run time; any group is the plan's.
-    for instance in services::instances("g9", "db", &svc["db"]).expect("instances") {
+    for instance in services::instances("g9", "db", &svc["db"], &r, Some(SINK)).expect("instances")
+    {
         parent
             .check(&instance.request, &e2e)
             .expect("a service of the plan");

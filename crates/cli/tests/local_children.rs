@@ -377,10 +377,18 @@ fn test_code_with_the_token_starts_only_the_children_its_workflow_declares() {
     );
 }
 
-/// Files travel as artifacts of the parent: `transfer` to every worker, `fetch` back from
-/// each, and an executed workflow's `tarball` (its URL in the child's config).
+/// Files travel as artifacts of the parent: `transfer` to every worker and to a service,
+/// `fetch` back from each worker, and an executed workflow's `tarball` (its URL in the
+/// child's config).
 #[test]
 fn transfer_fetch_and_tarball_carry_files_between_the_parent_and_its_children() {
+    let Some(_) = testwerk_testinputs::available(
+        which("python3"),
+        "python3 (the service's HTTP server)",
+        "apt-get install python3",
+    ) else {
+        return;
+    };
     let dir = scratch("children-files");
     let db = dir.join("db");
     let file = write(
@@ -406,6 +414,17 @@ spec:
       shell: echo "worker {{ index }} got $(cat /data/in/hello.txt)" > /data/in/worker-{{ index }}.txt
   - name: fetched
     shell: cat /data/out/worker-0.txt /data/out/worker-1.txt && test ! -e /data/out/hello.txt
+  - name: a service serving transferred files
+    services:
+      site:
+        image: python:3.12
+        transfer: [{from: /data/in, files: [hello.txt], to: /www}]
+        shell: cd /www && exec python3 -m http.server 8081
+        readinessProbe:
+          tcpSocket: {port: 8081}
+          periodSeconds: 1
+        timeout: 30s
+    shell: echo "service served $(curl -sf http://{{ services.site.0.ip }}:8081/hello.txt)"
   - name: execute with a tarball
     execute:
       workflows:
@@ -433,8 +452,9 @@ spec:
     assert!(text.contains("worker 0 got from-the-parent"), "{text}");
     assert!(text.contains("worker 1 got from-the-parent"), "{text}");
     assert!(text.contains("consumer got from-the-parent"), "{text}");
+    assert!(text.contains("service served from-the-parent"), "{text}");
     let kids = children(&doc);
-    assert_eq!(kids.len(), 3, "{doc:#}");
+    assert_eq!(kids.len(), 4, "{doc:#}");
 }
 
 #[test]

@@ -60,7 +60,7 @@ pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitE
     let backend = Backend::from_settings(settings, "`services`")?;
     let mut instances = Vec::new();
     for (name, service) in services {
-        instances.extend(start(&backend, &group, name, service)?);
+        instances.extend(start(&backend, settings, &group, name, service)?);
     }
     let mut out = std::io::stdout();
     wait_ready(&backend, &mut instances, &mut out)?;
@@ -111,6 +111,7 @@ pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitE
 /// Starts every instance of service `name`.
 fn start(
     backend: &Backend,
+    settings: &ToolkitSettings,
     group: &str,
     name: &str,
     service: &Value,
@@ -119,14 +120,6 @@ fn start(
     let Some(fields) = service.as_object() else {
         return Err(ToolkitError::Usage(format!("{field}: not a map")));
     };
-    if fields
-        .get("transfer")
-        .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-    {
-        return Err(ToolkitError::Failed(format!(
-            "{field}.transfer is not supported yet by testwerk; give the files through `content`"
-        )));
-    }
     let probe: Option<Probe> = match fields.get("readinessProbe") {
         Some(p) => Some(
             serde_json::from_value(p.clone())
@@ -152,8 +145,21 @@ fn start(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    // The files its instances get, packed as artifacts of this step before any starts.
+    let step = super::parent_ref();
+    for transfer in testwerk_children::services::transfers(name, service)? {
+        super::files::pack(
+            &transfer.from,
+            &transfer.patterns,
+            &transfer.archive,
+            &transfer.field,
+            settings,
+            &step,
+        )?;
+    }
+    let sink = settings.artifacts.as_ref().map(|s| s.url.as_str());
     let mut out = Vec::new();
-    for instance in testwerk_children::services::instances(group, name, service)? {
+    for instance in testwerk_children::services::instances(group, name, service, &step, sink)? {
         let started = backend.start(&instance.request)?;
         println!("{name} {}: started ({})", instance.index, started.id);
         out.push(Instance {
