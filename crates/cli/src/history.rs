@@ -146,7 +146,7 @@ fn show_to(
         )?;
     }
     if !children.is_empty() {
-        writeln!(out, "  children:")?;
+        writeln!(out, "  children (`testwerk logs <name>` shows one's log):")?;
         for c in &children {
             writeln!(
                 out,

@@ -1246,6 +1246,77 @@ spec:
     env.assert_clean();
 }
 
+/// Files travel as artifacts of the parent through the agent: `transfer` to every worker and
+/// to a service, `fetch` back from each worker, and an executed workflow's `tarball` (its URL
+/// in the child's config).
+#[test]
+fn transfer_fetch_and_tarball_carry_files_between_pods_through_the_agent() {
+    let env = AgentEnv::start_reachable("children-files", &[]);
+    env.apply_cr(&json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
+        "metadata": {"name": "consumer"},
+        "spec": {
+            "config": {"url": {"type": "string"}},
+            "content": {"tarball": [{"url": "{{ config.url }}", "path": "/got"}]},
+            "container": {"image": "alpine:3.22.0"},
+            "steps": [{"shell": "echo \"consumer got $(cat /got/hello.txt)\" && test ! -e /got/worker-0.txt"}],
+        },
+    }));
+    let source = r#"
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: files}
+spec:
+  container:
+    image: alpine:3.22.0
+    volumeMounts: [{name: d, mountPath: /data}]
+  pod:
+    volumes: [{name: d, emptyDir: {}}]
+  steps:
+  - name: make
+    shell: mkdir -p /data/in /data/out && echo from-the-parent > /data/in/hello.txt
+  - name: fan out
+    parallel:
+      count: 2
+      transfer: [{from: /data/in}]
+      fetch: [{from: /data/in, files: ['worker-*.txt'], to: /data/out}]
+      shell: echo "worker {{ index }} got $(cat /data/in/hello.txt)" > /data/in/worker-{{ index }}.txt
+  - name: fetched
+    shell: cat /data/out/worker-0.txt /data/out/worker-1.txt && test ! -e /data/out/hello.txt
+  - name: a service serving transferred files
+    services:
+      site:
+        image: busybox:1.37
+        transfer: [{from: /data/in, files: [hello.txt], to: /www}]
+        shell: exec httpd -f -p 8081 -h /www
+        readinessProbe:
+          tcpSocket: {port: 8081}
+          periodSeconds: 1
+        timeout: 90s
+    shell: echo "service served $(wget -qO- http://{{ services.site.0.ip }}:8081/hello.txt)"
+  - name: execute with a tarball
+    execute:
+      workflows:
+      - name: consumer
+        tarball: {data: {from: /data/in, files: [hello.txt]}}
+        config: {url: '{{ tarball.data.url }}'}
+"#;
+    let id = env.submit_ok("files.yaml", source, None);
+    let doc = env.wait_done(&id, 8 * MINUTE);
+    let logs = env.text(&format!("/v1/executions/{id}/logs"));
+    assert_eq!(doc["status"], "passed", "{doc}\n{logs}\n{}", env.log());
+    for line in [
+        "worker 0 got from-the-parent",
+        "worker 1 got from-the-parent",
+        "service served from-the-parent",
+        "consumer got from-the-parent",
+    ] {
+        assert!(logs.contains(line), "{line}: {logs}");
+    }
+    assert_eq!(children_of(&env, &id).len(), 4);
+    env.assert_clean();
+}
+
 #[test]
 fn a_parallel_step_survives_the_agent_being_killed_while_its_workers_run() {
     let mut env = AgentEnv::start_reachable("children-crash", &[]);
