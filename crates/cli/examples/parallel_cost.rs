@@ -3,7 +3,8 @@
 //!
 //! 1. `testwerk run --host` of a workflow whose one step is `parallel: {count: 10, shell:
 //!    "true"}`: the parent run, its toolkit asking for 10 workers, 10 child runs (each a
-//!    `testwerk run` with its own Pod in runc) and following them to the end;
+//!    `testwerk run` with its own Pod in runc, and as root its own network namespace on the
+//!    `testwerk0` bridge) and following them to the end;
 //! 2. 10 bare `runc run` of `/bin/true` on a busybox root, started at once (no testwerk);
 //! 3. 10 `testwerk run --host` of a one-step workflow started at once by hand (what a user
 //!    without `parallel` would do).
@@ -122,7 +123,10 @@ fn measure() -> Result<(), String> {
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
         for mut c in children {
-            c.wait().map_err(|e| e.to_string())?;
+            let status = c.wait().map_err(|e| e.to_string())?;
+            if !status.success() {
+                return Err(format!("a run started by hand failed: {status}"));
+            }
         }
         by_hand.push(started.elapsed());
     }

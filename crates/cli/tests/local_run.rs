@@ -56,6 +56,50 @@ fn the_example_passes_and_is_recorded() {
     assert!(logs.contains("hello from"), "{logs}");
 }
 
+/// Runs of one workflow started at the same moment into one store all run, each with its own
+/// number, which its steps see as the stored one.
+#[test]
+fn runs_of_one_workflow_started_at_once_each_get_their_own_number() {
+    let dir = scratch("same-moment");
+    let store = dir.join("db");
+    let file = write(
+        &dir,
+        "twin.yaml",
+        "spec:\n  steps:\n  - name: Say my name\n    shell: echo \"I am {{ execution.name }} number {{ execution.number }}\"\n",
+    );
+    let runs: Vec<_> = (0..6)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_testwerk"))
+                .args(["run", "--host", "--store"])
+                .arg(&store)
+                .arg(&file)
+                .env("TESTWERK_INIT", init_binary())
+                .env("NO_COLOR", "1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run testwerk: {e}"))
+        })
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for n in 1..=6 {
+        let (code, logs) = testwerk(&store, &["logs", &format!("twin-{n}")]);
+        assert_eq!(code, Some(0), "{logs}");
+        assert!(
+            logs.contains(&format!("I am twin-{n} number {n}")),
+            "twin-{n} saw another name: {logs}"
+        );
+    }
+}
+
 #[test]
 fn a_failing_step_fails_the_run_and_skips_what_follows() {
     let dir = scratch("failing");

@@ -33,9 +33,6 @@ use testwerk_store::Store;
 
 /// Log lines sent in one answer.
 const LOG_LINES_PER_ANSWER: u64 = 2000;
-/// How long a child may take to record itself (compile, pull its images) before the next
-/// child of the same workflow starts anyway.
-const RECORD_WAIT: Duration = Duration::from_secs(120);
 /// How long a child may take to stop after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(20);
 
@@ -67,9 +64,6 @@ pub struct LocalChildren {
     tokens: TokenKey,
     settings: ChildSettings,
     running: Mutex<HashMap<String, Running>>,
-    /// Children of one workflow are recorded one at a time: each takes the next number.
-    /// Per workflow, the child started last (not yet known to be recorded).
-    starting: Mutex<HashMap<String, Arc<Mutex<Vec<String>>>>>,
     /// The parent's compiled plan and artifact URL: only the children it declares start.
     declared: OnceLock<Declared>,
 }
@@ -101,7 +95,6 @@ impl LocalChildren {
             tokens,
             settings,
             running: Mutex::new(HashMap::new()),
-            starting: Mutex::new(HashMap::new()),
             declared: OnceLock::new(),
         })
     }
@@ -226,16 +219,15 @@ impl LocalChildren {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut args: Vec<OsString> = vec!["run".into()];
-        let workflow = match &request.workflow {
+        match &request.workflow {
             ChildWorkflow::Document(doc) => {
-                let (doc, name) =
+                let (doc, _) =
                     testwerk_protocol::children::named_document(doc, &self.settings.workflow);
                 let file = dir.join(format!("{id}.yaml"));
                 let text = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
                 std::fs::write(&file, text)
                     .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
                 args.push(file.into());
-                name
             }
             ChildWorkflow::Named(name) => {
                 let Some(entry) = self.settings.catalog.iter().find(|e| &e.name == name) else {
@@ -246,9 +238,8 @@ impl LocalChildren {
                 };
                 args.push(entry.file.clone().into());
                 args.extend(["--workflow".into(), name.into()]);
-                name.clone()
             }
-        };
+        }
         for t in &self.settings.templates {
             args.extend(["--templates".into(), t.clone().into()]);
         }
@@ -290,23 +281,8 @@ impl LocalChildren {
         let err = out
             .try_clone()
             .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
-        let lock = {
-            let mut starting = self.starting.lock().map_err(|_| "a child start panicked")?;
-            Arc::clone(starting.entry(workflow).or_default())
-        };
-        // Children of one workflow take the next number each: one records itself before the
-        // next starts. Children of different workflows start at once.
-        let mut earlier = lock.lock().map_err(|_| "a child start panicked")?;
-        let deadline = Instant::now() + RECORD_WAIT;
-        while let Some(previous) = earlier.last() {
-            let settled = matches!(self.store.execution(previous), Ok(Some(_)))
-                || self.exit_code(previous).is_some();
-            if settled || Instant::now() >= deadline {
-                earlier.clear();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // Children of one workflow start at once: each run records itself with the next
+        // number the store gives it.
         let process = Command::new(&self.settings.program)
             .args(&args)
             .stdin(Stdio::null())
@@ -334,7 +310,6 @@ impl LocalChildren {
                     network,
                 },
             );
-        earlier.push(id.clone());
         Ok(ChildStarted { id })
     }
 

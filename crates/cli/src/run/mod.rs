@@ -223,13 +223,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     let number = store
         .next_execution_number(&name)
         .map_err(|e| RunError::Failed(e.to_string()))?;
-    let execution_id = format!(
-        "{}-{number}",
-        testwerk_plan::dns_label(&name)
-            .chars()
-            .take(50)
-            .collect::<String>()
-    );
+    let execution_id = resource_id(&name, number);
     // The id is chosen before the execution is recorded: the steps read it as `execution.id`.
     // A child's was chosen by its parent, which follows it by that id.
     let id = req
@@ -310,7 +304,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     let children =
         children.ok_or_else(|| RunError::Failed("the children endpoint did not start".into()))?;
     let _finish_children = FinishChildren(Arc::clone(&children));
-    let settings = CompileSettings {
+    let mut settings = CompileSettings {
         namespace: LOCAL_NAMESPACE.into(),
         images: own_images.clone(),
         image_source,
@@ -325,16 +319,8 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             children: Some(children.endpoint(&format!("http://{}", artifacts.address()))),
         }),
     };
-    let compiled = pipeline::compile(doc, &inputs.templates, &settings)
+    let mut compiled = pipeline::compile(doc, &inputs.templates, &settings)
         .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
-    children.declare(
-        compiled.plan.wire(),
-        settings
-            .toolkit
-            .as_ref()
-            .and_then(|t| t.artifacts.as_ref())
-            .map(|a| a.url.clone()),
-    );
     for line in images.iter().flat_map(|s| s.take_notes()) {
         view.note(line);
     }
@@ -366,15 +352,31 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     let id = execution.id.clone();
     if execution.number != number {
         // Another run of this workflow took the number between our look and our record: the
-        // steps would see a name and number other than the stored ones.
-        let reason = format!(
-            "another run of `{name}` took execution number {number} at the same moment; run again"
-        );
-        store
-            .set_status(&id, ExecutionStatus::Failed, Some(&reason))
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        return Err(RunError::Failed(reason));
+        // workflow is compiled again with the number the store gave, so that the steps see the
+        // stored name and number (what compiled with one number compiles with another).
+        settings.execution_id = Some(resource_id(&name, execution.number));
+        settings.execution = settings.execution.take().map(|facts| ExecutionFacts {
+            name: execution.name.clone(),
+            number: execution.number,
+            ..facts
+        });
+        compiled = pipeline::compile(doc, &inputs.templates, &settings)
+            .map_err(|d| RunError::Input(d.iter().map(|d| d.to_string()).collect()))?;
+        let plan = serde_json::to_value(compiled.plan.wire()).unwrap_or_default();
+        if let Err(e) = store.set_plan(&id, &plan) {
+            let reason = format!("cannot record the plan: {e}");
+            let _ = store.set_status(&id, ExecutionStatus::Failed, Some(&reason));
+            return Err(RunError::Failed(reason));
+        }
     }
+    children.declare(
+        compiled.plan.wire(),
+        settings
+            .toolkit
+            .as_ref()
+            .and_then(|t| t.artifacts.as_ref())
+            .map(|a| a.url.clone()),
+    );
 
     let token = testwerk_protocol::line::new_token()
         .map_err(|e| RunError::Failed(format!("no randomness for the protocol token: {e}")))?;
@@ -800,6 +802,17 @@ fn find_program(
 }
 
 /// Whether the setup step copies the toolkit into the shared volume (a user image runs it).
+/// The name of a local execution's objects: `<workflow>-<number>`, a DNS label.
+fn resource_id(workflow: &str, number: u64) -> String {
+    format!(
+        "{}-{number}",
+        testwerk_plan::dns_label(workflow)
+            .chars()
+            .take(50)
+            .collect::<String>()
+    )
+}
+
 fn copies_toolkit(plan: &Plan) -> bool {
     plan.groups
         .iter()
