@@ -117,15 +117,19 @@ fn measure() -> Result<(), String> {
                     .arg(&single)
                     .env("TESTWERK_INIT", &init)
                     .stdout(Stdio::null())
-                    .stderr(Stdio::null())
+                    .stderr(Stdio::piped())
                     .spawn()
             })
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
-        for mut c in children {
-            let status = c.wait().map_err(|e| e.to_string())?;
-            if !status.success() {
-                return Err(format!("a run started by hand failed: {status}"));
+        for c in children {
+            let out = c.wait_with_output().map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "a run started by hand failed: {}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ));
             }
         }
         by_hand.push(started.elapsed());

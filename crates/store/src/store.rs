@@ -57,14 +57,20 @@ impl Store {
         // is one append to the log. `synchronous = NORMAL` keeps every committed transaction
         // across a crash of the process; after a power loss the last few may be rolled back,
         // but the database stays consistent.
-        let _mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
-            .map_err(sqlite)?;
+        patiently(
+            || conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get::<_, String>(0)),
+            is_busy,
+        )
+        .map_err(sqlite)?;
         conn.pragma_update(None, "synchronous", "normal")
             .map_err(sqlite)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(sqlite)?;
-        schema::migrate(&mut conn).map_err(|e| match e {
+        patiently(
+            || schema::migrate(&mut conn),
+            |e| matches!(e, MigrateError::Sqlite(e) if is_busy(e)),
+        )
+        .map_err(|e| match e {
             MigrateError::NotAStore(detail) => StoreError::NotAStore {
                 path: path.clone(),
                 detail,
@@ -454,6 +460,34 @@ pub(crate) fn to_u64(value: i64) -> u64 {
 
 pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Whether `e` is SQLite saying another connection holds the database.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs `step` of opening a store again while another connection holds the database, as long
+/// as any write would wait. Switching to WAL and migrating take the database for themselves,
+/// and SQLite may answer "busy" at once, without waiting, while another process opens the same
+/// new store (several `testwerk run` started together on a fresh store).
+fn patiently<T, E>(
+    mut step: impl FnMut() -> Result<T, E>,
+    busy: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let deadline = std::time::Instant::now() + DEFAULT_BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(e) if busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]

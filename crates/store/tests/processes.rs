@@ -352,3 +352,25 @@ fn readers_see_whole_batches_while_a_writer_appends() {
     assert_eq!(detail.execution.status, ExecutionStatus::Passed);
     assert_eq!(detail.steps.len(), BATCHES);
 }
+
+/// Runs started together on a store that does not exist yet (ten `testwerk run` at once) all
+/// open it: none is told it is locked while another creates it.
+#[test]
+fn a_new_store_opened_by_many_at_once_opens_for_each() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("fresh-{round}/db"));
+        let opened: Vec<Result<Store, String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..10)
+                .map(|_| s.spawn(|| Store::open(&path).map_err(|e| e.to_string())))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
+                .collect()
+        });
+        for store in &opened {
+            assert!(store.is_ok(), "round {round}: {:?}", store.as_ref().err());
+        }
+    }
+}
