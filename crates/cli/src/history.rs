@@ -146,11 +146,16 @@ fn show_to(
         )?;
     }
     if !children.is_empty() {
-        writeln!(out, "  children (`testwerk logs <name>` shows one's log):")?;
-        for c in &children {
+        writeln!(
+            out,
+            "  children (`testwerk logs {} --child N` shows one's log):",
+            e.name
+        )?;
+        for (i, c) in children.iter().enumerate() {
             writeln!(
                 out,
-                "    {:<8} {:<9} {} ({}, from step {})",
+                "    {:>3}. {:<8} {:<9} {} ({}, from step {})",
+                i + 1,
                 c.status.as_str(),
                 c.tags.get(KIND_TAG).map_or("", String::as_str),
                 c.name,
@@ -271,22 +276,63 @@ fn named_steps(steps: &[StepResult]) -> Vec<(&StepResult, usize)> {
 
 /// Prints logs; `step` may be a ref, a step id or a step name. Without `step`, a marker line
 /// says where each step's output starts.
-pub fn logs(store: Option<&Path>, id: &str, step: Option<&str>, format: Format) -> u8 {
-    finish(logs_to(&mut io::stdout().lock(), store, id, step, format))
+/// `testwerk logs ID [--child N|NAME] [--step S]`.
+pub fn logs(
+    store: Option<&Path>,
+    id: &str,
+    child: Option<&str>,
+    step: Option<&str>,
+    format: Format,
+) -> u8 {
+    finish(logs_to(
+        &mut io::stdout().lock(),
+        store,
+        id,
+        child,
+        step,
+        format,
+    ))
 }
 
 fn logs_to(
     out: &mut dyn Write,
     store: Option<&Path>,
     id: &str,
+    child: Option<&str>,
     step: Option<&str>,
     format: Format,
 ) -> Result<(), Failure> {
     let s = open(store)?;
-    let detail = s
+    let mut detail = s
         .execution(id)
         .map_err(|e| Failure::Input(e.to_string()))?
         .ok_or_else(|| not_found(id))?;
+    if let Some(wanted) = child {
+        let children = children_of(&s, &detail.execution.id)?;
+        let found = match wanted.parse::<usize>() {
+            Ok(n) => n.checked_sub(1).and_then(|i| children.get(i)),
+            Err(_) => children.iter().find(|c| c.name == wanted || c.id == wanted),
+        };
+        let Some(found) = found else {
+            let names: Vec<String> = children
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} {}", i + 1, c.name))
+                .collect();
+            return Err(Failure::Input(if names.is_empty() {
+                format!("{id} has no children")
+            } else {
+                format!(
+                    "{id} has no child `{wanted}`; its children: {}",
+                    names.join(", ")
+                )
+            }));
+        };
+        detail = s
+            .execution(&found.id)
+            .map_err(|e| Failure::Input(e.to_string()))?
+            .ok_or_else(|| not_found(&found.id))?;
+    }
     let step_ref = match step {
         None => None,
         Some(wanted) => Some(
@@ -303,7 +349,8 @@ fn logs_to(
                     let names: Vec<_> =
                         detail.steps.iter().filter_map(|s| s.name.clone()).collect();
                     Failure::Input(format!(
-                        "no step `{wanted}` in {id}; its steps: {}",
+                        "no step `{wanted}` in {}; its steps: {}",
+                        detail.execution.name,
                         names.join(", ")
                     ))
                 })?,

@@ -63,6 +63,10 @@ enum Command {
         /// Only this step (name, id or ref).
         #[arg(long)]
         step: Option<String>,
+        /// The log of one of its children instead (a parallel worker, a service instance, an
+        /// executed workflow): its number in `executions show`'s list (from 1), or its name.
+        #[arg(long, value_name = "N|NAME")]
+        child: Option<String>,
         /// `json`/`yaml`: every line with its time and step.
         #[arg(long, value_enum, default_value_t = ViewOutput::Text)]
         output: ViewOutput,
@@ -495,11 +499,13 @@ fn main() -> ExitCode {
         Command::Logs {
             id,
             step,
+            child,
             output,
             store,
         } => ExitCode::from(history::logs(
             store.as_deref(),
             &id,
+            child.as_deref(),
             step.as_deref(),
             output.format(),
         )),

@@ -1046,6 +1046,11 @@ spec:
     execute:
       workflows:
       - selector: {matchLabels: {suite: smoke}}
+  - name: async
+    execute:
+      async: true
+      workflows:
+      - name: child-ok
   - name: never ready
     optional: true
     services:
@@ -1099,10 +1104,33 @@ spec:
         3,
         "{kids:#?}"
     );
+    assert_eq!(s["async"].0, "passed", "{logs}");
+    assert!(
+        logs.contains("execute: 1 started, not waited for (async)"),
+        "{logs}"
+    );
+    let executed: Vec<&Value> = kids.iter().filter(|k| kind(k) == "execution").collect();
+    assert_eq!(executed.len(), 4, "{kids:#?}");
+    // The async one goes on after its step (and may outlive the parent): it too passes.
+    let mut ended: Vec<(String, String)> = executed
+        .iter()
+        .map(|k| {
+            let done = env.wait_done(k["id"].as_str().unwrap_or_default(), 5 * MINUTE);
+            (
+                done["workflow"].as_str().unwrap_or_default().to_owned(),
+                done["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    ended.sort();
     assert_eq!(
-        kids.iter().filter(|k| kind(k) == "execution").count(),
-        3,
-        "{kids:#?}"
+        ended,
+        [
+            ("child-bad".to_owned(), "failed".to_owned()),
+            ("child-ok".to_owned(), "passed".to_owned()),
+            ("child-ok".to_owned(), "passed".to_owned()),
+            ("child-ok".to_owned(), "passed".to_owned()),
+        ]
     );
     let mut lines = Vec::new();
     for k in kids.iter().filter(|k| kind(k) == "worker") {

@@ -75,6 +75,16 @@ fn count_matrix_and_shards_give_each_worker_its_indices() {
             "I am 3/4 browser=firefox shard=1/2 files=c",
         ]
     );
+    // `logs --child N` reads the Nth child as `executions show` lists it, or one by name.
+    let (code, listed, err) = testwerk_with_store(&db, &["logs", "fan-1", "--child", "3"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(listed.contains("I am "), "{listed}");
+    let third = kids[2]["name"].as_str().unwrap_or_default();
+    let (_, by_name, _) = testwerk_with_store(&db, &["logs", "fan-1", "--child", third]);
+    assert_eq!(by_name, listed);
+    let (code, _, err) = testwerk_with_store(&db, &["logs", "fan-1", "--child", "9"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("has no child `9`; its children: 1 "), "{err}");
     // The parent's log follows the workers, each line under its worker's label.
     assert!(out.contains("[worker 4/4]"), "{out}");
     assert!(out.contains("workers: all 4 passed"), "{out}");
