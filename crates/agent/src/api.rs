@@ -4,9 +4,9 @@
 //! | method and path | what |
 //! | --- | --- |
 //! | `GET /v1/health` | `ok` once the agent serves |
-//! | `POST /v1/executions` | run a workflow given as YAML ([`Submission`]): `201` with the execution, `422` with the compiler's messages |
+//! | `POST /v1/executions` | run a workflow given as YAML ([`Submission`], with optional `tags`): `201` with the execution, `422` with the compiler's messages |
 //! | `POST /v1/test-workflows/{name}/executions` | run the cluster's TestWorkflow `name` (body: `{"config": {..}}`, optional) |
-//! | `GET /v1/executions` | the latest executions (`?limit=`, default 100; `?parent=<id>`: only that execution's children) |
+//! | `GET /v1/executions` | the latest executions (`?limit=`, default 100; `?parent=<id>`: only that execution's children; `?workflow=`; `?tag=k=v`, repeatable) |
 //! | `GET /v1/executions/{id}` | one execution with its steps and outputs (id, name or unique id prefix) |
 //! | `GET /v1/executions/{id}/logs` | its stored log, `text/plain` |
 //! | `GET /v1/executions/{id}/tests` | the test cases read from its JUnit/xUnit reports, failures first, with counts per status ([`TestCaseReport`](testwerk_store::TestCaseReport)) |
@@ -101,6 +101,7 @@ async fn run_named(
         config: body.map(|b| b.0.config).unwrap_or_default(),
         owner: None,
         tags: Default::default(),
+        links: Default::default(),
     };
     match crate::submit::submit(&agent, submission).await {
         Ok(e) => (StatusCode::CREATED, axum::Json(e)).into_response(),
@@ -108,20 +109,60 @@ async fn run_named(
     }
 }
 
-#[derive(Deserialize)]
+/// `?limit=N&parent=ID&workflow=W&tag=K=V&tag=…`.
+#[derive(Default)]
 struct ListQuery {
     limit: Option<u32>,
     /// Only the children of this execution (by id).
     parent: Option<String>,
+    workflow: Option<String>,
+    /// Only executions with all of these tags.
+    tags: std::collections::BTreeMap<String, String>,
 }
 
-async fn list(State(agent): State<Arc<Agent>>, Query(q): Query<ListQuery>) -> Response {
+impl ListQuery {
+    fn parse(raw: Option<&str>) -> Result<ListQuery, String> {
+        let mut q = ListQuery::default();
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                "limit" => {
+                    q.limit = Some(
+                        value
+                            .parse()
+                            .map_err(|_| format!("limit `{value}`: a whole number"))?,
+                    );
+                }
+                "parent" => q.parent = Some(value.into_owned()),
+                "workflow" => q.workflow = Some(value.into_owned()),
+                "tag" => {
+                    let (k, v) = value
+                        .split_once('=')
+                        .ok_or_else(|| format!("tag `{value}`: expected KEY=VALUE"))?;
+                    q.tags.insert(k.to_owned(), v.to_owned());
+                }
+                other => return Err(format!("unknown query parameter `{other}`")),
+            }
+        }
+        Ok(q)
+    }
+}
+
+async fn list(
+    State(agent): State<Arc<Agent>>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    let q = match ListQuery::parse(raw.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let mut tags = q.tags;
+    if let Some(parent) = q.parent {
+        tags.insert(testwerk_protocol::children::PARENT_TAG.to_owned(), parent);
+    }
     let filter = ExecutionFilter {
         limit: Some(q.limit.unwrap_or(100)),
-        tags: q
-            .parent
-            .map(|p| [(testwerk_protocol::children::PARENT_TAG.to_owned(), p)].into())
-            .unwrap_or_default(),
+        workflow: q.workflow,
+        tags,
         ..Default::default()
     };
     match agent.store.list_executions(&filter) {
@@ -448,6 +489,38 @@ mod tests {
         let response = test_case_response(&store, "junit-7");
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_list_query_takes_repeated_tags_and_names_what_it_does_not_know() {
+        let q = ListQuery::parse(Some(
+            "limit=5&tag=team%3Dpayments&tag=tier=1&workflow=smoke",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.limit, Some(5));
+        assert_eq!(q.workflow.as_deref(), Some("smoke"));
+        assert_eq!(q.tags.get("team").map(String::as_str), Some("payments"));
+        assert_eq!(q.tags.get("tier").map(String::as_str), Some("1"));
+        assert!(ListQuery::parse(None).is_ok());
+        let err = ListQuery::parse(Some("tag=novalue"))
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("expected KEY=VALUE"), "{err}");
+        let err = ListQuery::parse(Some("limt=5")).err().unwrap_or_default();
+        assert!(err.contains("unknown query parameter `limt`"), "{err}");
+    }
+
+    /// A submission's `tags` are the person's; testwerk's own links cannot be sent.
+    #[test]
+    fn a_submission_carries_tags_but_never_links() {
+        let s: crate::submit::Submission = serde_json::from_value(json!({
+            "source": "x", "file": "f.yaml",
+            "tags": {"team": "payments"},
+            "links": {"testwerk.io/parent": "someone-else"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.tags.get("team").map(String::as_str), Some("payments"));
+        assert!(s.links.is_empty());
     }
 
     fn tempfile_dir(name: &str) -> std::path::PathBuf {

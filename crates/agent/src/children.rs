@@ -189,7 +189,8 @@ async fn start(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         owner: None,
-        tags: BTreeMap::from([
+        tags: BTreeMap::new(),
+        links: BTreeMap::from([
             (PARENT_TAG.to_owned(), parent.clone()),
             (PARENT_STEP_TAG.to_owned(), request.parent_ref.clone()),
             (KIND_TAG.to_owned(), request.kind.as_str().to_owned()),

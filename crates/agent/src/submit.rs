@@ -35,9 +35,12 @@ pub struct Submission {
     pub config: IndexMap<String, String>,
     #[serde(skip)]
     pub owner: Option<OwnerCr>,
-    /// Tags the execution gets (a child's link to its parent).
-    #[serde(skip)]
+    /// The tags a person gives it (checked by `testwerk_store::tags`).
+    #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Tags the agent gives it (a child's link to its parent), which nobody may send.
+    #[serde(skip)]
+    pub links: BTreeMap<String, String>,
 }
 
 /// Why a submission was refused.
@@ -61,6 +64,14 @@ impl std::fmt::Display for SubmitError {
 /// Runs the submission; returns the execution once its Job exists. A workflow that does not
 /// compile is still recorded — as a failed execution with the compiler's message.
 pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execution, SubmitError> {
+    let bad_tags: Vec<String> = submission
+        .tags
+        .iter()
+        .filter_map(|(k, v)| testwerk_store::tags::check_tag(k, v).err())
+        .collect();
+    if !bad_tags.is_empty() {
+        return Err(SubmitError::Input(bad_tags));
+    }
     let docs = testwerk_spec::load_str(&submission.file, &submission.source)
         .map_err(|d| SubmitError::Input(d.iter().map(ToString::to_string).collect()))?;
     let mut workflows = Vec::new();
@@ -82,6 +93,7 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
     // in the stored copy from the start.
     new.secrets = testwerk_resolve::literal_credentials(&doc.value.spec);
     new.tags.extend(submission.tags.clone());
+    new.tags.extend(submission.links.clone());
     if let Some(owner) = &submission.owner {
         new.tags
             .insert(kinds::OWNER_TAG.to_owned(), owner.uid.clone());

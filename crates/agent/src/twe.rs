@@ -155,6 +155,7 @@ async fn start(
         config,
         owner: Some(owner),
         tags: Default::default(),
+        links: Default::default(),
     };
     submit::submit(agent, submission)
         .await

@@ -48,16 +48,32 @@ pub(crate) fn document(
 }
 
 /// Lists executions, newest first. Returns the exit code.
-pub fn list(store: Option<&Path>, workflow: Option<&str>, format: Format) -> u8 {
-    finish(list_to(&mut io::stdout().lock(), store, workflow, format))
+pub fn list(store: Option<&Path>, workflow: Option<&str>, tags: &[String], format: Format) -> u8 {
+    finish(list_to(
+        &mut io::stdout().lock(),
+        store,
+        workflow,
+        tags,
+        format,
+    ))
 }
 
 fn list_to(
     out: &mut dyn Write,
     store: Option<&Path>,
     workflow: Option<&str>,
+    tags: &[String],
     format: Format,
 ) -> Result<(), Failure> {
+    // Any tag may be looked for, testwerk's own (`testwerk.io/parent=<id>`) too.
+    let tags = tags
+        .iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| Failure::Input(format!("--tag `{t}`: expected KEY=VALUE")))
+        })
+        .collect::<Result<_, _>>()?;
     let store = open(store)?;
     // Executions whose runner died are settled first, so the list never shows them running.
     if let Err(e) = store.recover_abandoned() {
@@ -65,6 +81,7 @@ fn list_to(
     }
     let filter = ExecutionFilter {
         workflow: workflow.map(str::to_owned),
+        tags,
         ..Default::default()
     };
     let list = store
@@ -132,6 +149,16 @@ fn show_to(
         writeln!(out, "  reason:   {r}")?;
     }
     writeln!(out, "  created:  {}", e.created_at)?;
+    // The tags a person gave it; testwerk's own links are shown as what they mean.
+    let given: Vec<String> = e
+        .tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with(testwerk_store::tags::RESERVED_PREFIX))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !given.is_empty() {
+        writeln!(out, "  tags:     {}", given.join(", "))?;
+    }
     writeln!(out, "  steps:")?;
     write_steps(out, &d)?;
     // Test cases from its reports: the counts here, the cases under `testwerk tests`.

@@ -49,6 +49,9 @@ enum Command {
         /// Only executions of this workflow.
         #[arg(long)]
         workflow: Option<String>,
+        /// Only executions with this tag (`--tag team=payments`); may be repeated.
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
         #[arg(long, value_enum, default_value_t = ViewOutput::Text, global = true)]
         output: ViewOutput,
         #[arg(long, value_name = "DB", global = true)]
@@ -154,6 +157,10 @@ struct RunArgs {
     /// A config value: `--config name=value`; may be repeated.
     #[arg(long = "config", value_name = "NAME=VALUE")]
     config: Vec<String>,
+    /// A tag for the execution (`--tag team=payments`), to find it by later
+    /// (`testwerk executions --tag team=payments`); may be repeated.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
     /// Where `execute` finds the workflows it names, besides FILE: a file, or a directory
     /// searched recursively; may be repeated.
     #[arg(long = "workflows", value_name = "PATH")]
@@ -484,6 +491,7 @@ fn main() -> ExitCode {
             show,
             id,
             workflow,
+            tags,
             output,
             store,
         } => {
@@ -492,7 +500,7 @@ fn main() -> ExitCode {
                 (Some(ExecutionsCommand::Show { id }), _) | (None, Some(id)) => {
                     history::show(store.as_deref(), &id, format)
                 }
-                (None, None) => history::list(store.as_deref(), workflow.as_deref(), format),
+                (None, None) => history::list(store.as_deref(), workflow.as_deref(), &tags, format),
             };
             ExitCode::from(code)
         }
@@ -561,6 +569,18 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(INPUT_ERROR);
         }
     };
+    let tags = match args
+        .tags
+        .iter()
+        .map(|t| testwerk_store::tags::parse_tag(t))
+        .collect::<Result<std::collections::BTreeMap<_, _>, _>>()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --tag: {e}");
+            return ExitCode::from(INPUT_ERROR);
+        }
+    };
     let pass_on = args.pass_on();
     let request = testwerk_cli::run::RunRequest {
         pass_on,
@@ -568,6 +588,7 @@ fn run(args: RunArgs) -> ExitCode {
         child_of: args.child_of,
         execution_id: args.execution_id,
         netns: args.netns,
+        tags,
         file: args.file,
         workflow: args.workflow,
         templates: args.templates,

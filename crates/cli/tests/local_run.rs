@@ -100,6 +100,46 @@ fn runs_of_one_workflow_started_at_once_each_get_their_own_number() {
     }
 }
 
+/// `--tag` marks a run; `executions --tag` finds the runs with every tag asked for; a tag a
+/// person may not give is an input error naming the fix.
+#[test]
+fn tags_given_to_a_run_find_it_again() {
+    let dir = scratch("tags");
+    let store = dir.join("db");
+    let file = write(&dir, "tagged.yaml", "spec:\n  steps:\n  - shell: 'true'\n");
+    let (code, out, err) = testwerk_run(
+        &store,
+        &[
+            "--host",
+            &file,
+            "--tag",
+            "team=payments",
+            "--tag",
+            "rev=a1b2",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let (code, out, err) = testwerk_run(&store, &["--host", &file, "--tag", "team=search"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let (code, list) = testwerk(&store, &["executions", "--tag", "team=payments"]);
+    assert_eq!(code, Some(0), "{list}");
+    assert!(
+        list.contains("tagged-1") && !list.contains("tagged-2"),
+        "{list}"
+    );
+    let (_, show) = testwerk(&store, &["executions", "show", "tagged-1"]);
+    assert!(show.contains("tags:     rev=a1b2, team=payments"), "{show}");
+    let (_, both) = testwerk(
+        &store,
+        &["executions", "--tag", "team=payments", "--tag", "rev=zzz"],
+    );
+    assert!(!both.contains("tagged-"), "{both}");
+    let (code, out, err) =
+        testwerk_run(&store, &["--host", &file, "--tag", "testwerk.io/parent=x"]);
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    assert!(err.contains("testwerk's own"), "{err}");
+}
+
 #[test]
 fn a_failing_step_fails_the_run_and_skips_what_follows() {
     let dir = scratch("failing");

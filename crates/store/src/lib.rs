@@ -121,6 +121,7 @@ mod recover;
 mod runner;
 mod schema;
 mod store;
+pub mod tags;
 mod test_cases;
 mod time;
 

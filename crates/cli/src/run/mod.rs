@@ -69,6 +69,8 @@ pub struct RunRequest {
     /// The Pod's own network namespace (a worker's or service's, made by its parent);
     /// `None`: the host's network.
     pub netns: Option<PathBuf>,
+    /// `--tag`: the execution's tags (checked by `testwerk_store::tags`).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A child run's link to its parent.
@@ -337,6 +339,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         serde_json::to_value(compiled.plan.wire()).unwrap_or_default(),
     );
     new.id = Some(id);
+    new.tags.extend(req.tags.clone());
     if let Some(child_of) = &req.child_of {
         new.tags.extend(child_of.tags());
     }

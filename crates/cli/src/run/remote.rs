@@ -27,6 +27,7 @@ pub(super) fn run_remote(req: &RunRequest, server: &str) -> Result<bool, RunErro
         "file": req.file.display().to_string(),
         "workflow": req.workflow,
         "config": req.config,
+        "tags": req.tags,
     });
     let started = Instant::now();
     let mut answer = agent
