@@ -661,6 +661,8 @@ spec:
                 file.to_str().expect("path"),
                 "--server",
                 &env.url(""),
+                "--tag",
+                "team=payments",
             ])
             .env("NO_COLOR", "1")
             .output()
@@ -682,6 +684,26 @@ spec:
     let out = run(&failing);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // Both carry the tag given with --tag, and the API finds them by it (and by two tags).
+    let tagged = |query: &str| -> Vec<String> {
+        env.get(&format!("/v1/executions?{query}"))
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e["workflow"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut found = tagged("tag=team=payments");
+    found.sort();
+    assert_eq!(found, ["remote-fail", "remote-pass"]);
+    assert!(tagged("tag=team=payments&tag=tier=1").is_empty());
+    assert_eq!(
+        tagged("tag=team=payments&workflow=remote-pass"),
+        ["remote-pass"]
+    );
+    let (status, doc) = env.submit_tagged("t.yaml", "x", &json!({"testwerk.io/parent": "p"}));
+    assert_eq!(status, 422, "{doc}");
+    assert!(doc.to_string().contains("testwerk's own"), "{doc}");
     assert!(
         stdout.contains("FAIL") && stdout.contains("exit code 3"),
         "{stdout}"

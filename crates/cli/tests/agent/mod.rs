@@ -233,11 +233,19 @@ impl AgentEnv {
 
     /// Submits a workflow through the REST API; returns the answer's status and JSON.
     pub fn submit(&self, file: &str, source: &str, workflow: Option<&str>) -> (u16, Value) {
-        let body = json!({"source": source, "file": file, "workflow": workflow});
+        self.submit_body(&json!({"source": source, "file": file, "workflow": workflow}))
+    }
+
+    /// Submits with `tags`; returns the answer's status and JSON.
+    pub fn submit_tagged(&self, file: &str, source: &str, tags: &Value) -> (u16, Value) {
+        self.submit_body(&json!({"source": source, "file": file, "tags": tags}))
+    }
+
+    fn submit_body(&self, body: &Value) -> (u16, Value) {
         let mut answer = self
             .http
             .post(&self.url("/v1/executions"))
-            .send_json(&body)
+            .send_json(body)
             .unwrap_or_else(|e| panic!("POST /v1/executions: {e}"));
         let status = answer.status().as_u16();
         let doc = answer.body_mut().read_json().unwrap_or(Value::Null);
