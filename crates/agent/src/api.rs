@@ -135,10 +135,8 @@ impl ListQuery {
                 "parent" => q.parent = Some(value.into_owned()),
                 "workflow" => q.workflow = Some(value.into_owned()),
                 "tag" => {
-                    let (k, v) = value
-                        .split_once('=')
-                        .ok_or_else(|| format!("tag `{value}`: expected KEY=VALUE"))?;
-                    q.tags.insert(k.to_owned(), v.to_owned());
+                    let (k, v) = testwerk_store::tags::parse_filter(&value)?;
+                    q.tags.insert(k, v);
                 }
                 other => return Err(format!("unknown query parameter `{other}`")),
             }

@@ -7,6 +7,7 @@ use testwerk_expr::{Chain, MapMachine};
 use testwerk_protocol::children::{ChildKind, ChildRequest, ChildWorkflow, Selection};
 use testwerk_spec::ExecuteWorkflow;
 
+use crate::transfer::Pack;
 use crate::{Planned, SpecError};
 
 /// What an `execute` step got: its entries, `async` and `parallelism`.
@@ -91,10 +92,7 @@ pub fn target(entry: &ExecuteWorkflow, i: usize) -> Result<Target, SpecError> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tarball {
     pub name: String,
-    pub from: String,
-    pub patterns: Vec<String>,
-    /// The parent's artifact that carries it.
-    pub archive: String,
+    pub pack: Pack,
     pub url: String,
 }
 
@@ -105,18 +103,18 @@ pub fn tarballs(
     parent_ref: &str,
     sink: Option<&str>,
 ) -> Result<Vec<Tarball>, SpecError> {
-    let field = format!("execute.workflows[{i}].tarball");
     entry
         .tarball
         .iter()
         .map(|(name, request)| {
+            let field = format!("execute.workflows[{i}].tarball.{name}");
             if name.is_empty()
                 || !name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
                 return Err(SpecError::Failed(format!(
-                    "{field}.{name}: a tarball's name is letters, digits, `-` and `_`"
+                    "{field}: a tarball's name is letters, digits, `-` and `_`"
                 )));
             }
             let from = request
@@ -124,24 +122,23 @@ pub fn tarballs(
                 .clone()
                 .filter(|f| !f.is_empty())
                 .ok_or_else(|| {
-                    SpecError::Usage(format!("{field}.{name}.from: the folder to pack is missing"))
+                    SpecError::Usage(format!("{field}.from: the folder to pack is missing"))
                 })?;
             let files = serde_json::to_value(&request.files)
-                .map_err(|e| SpecError::Usage(format!("{field}.{name}.files: {e}")))?;
-            let patterns =
-                crate::transfer::patterns(&serde_json::json!({ "files": files }), &format!("{field}.{name}"))?;
-            let sink = sink.ok_or_else(|| {
-                SpecError::Failed(format!(
-                    "{field}.{name}: this backend keeps no artifacts, which carry the files to the workflow"
-                ))
-            })?;
-            let archive = format!("tw-tarball-{i}-{name}.tar.gz");
-            Ok(Tarball {
-                url: format!("{}/{parent_ref}/{archive}", sink.trim_end_matches('/')),
-                name: name.clone(),
+                .map_err(|e| SpecError::Usage(format!("{field}.files: {e}")))?;
+            let pack = Pack {
+                patterns: crate::transfer::patterns(
+                    &serde_json::json!({ "files": files }),
+                    &field,
+                )?,
+                archive: format!("tw-tarball-{i}-{name}.tar.gz"),
                 from,
-                patterns,
-                archive,
+                field,
+            };
+            Ok(Tarball {
+                url: pack.url(sink, parent_ref)?,
+                name: name.clone(),
+                pack,
             })
         })
         .collect()
@@ -254,8 +251,8 @@ mod tests {
             format!("{sink}/r2/tw-tarball-0-data.tar.gz")
         );
         let packed = tarballs(&step.entries[0], 0, "r2", Some(sink)).expect("tarballs");
-        assert_eq!(packed[0].from, "/data/out");
-        assert_eq!(packed[0].patterns, ["*.txt"]);
+        assert_eq!(packed[0].pack.from, "/data/out");
+        assert_eq!(packed[0].pack.patterns, ["*.txt"]);
         assert!(step.contains("r2", Some(sink), &planned[0].request, &|_, _| false));
         let err =
             executions(&step.entries[0], 0, "r2", &["consumer".into()], None).expect_err("no sink");

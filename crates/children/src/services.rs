@@ -42,14 +42,12 @@ pub fn instances(
         return Err(SpecError::Usage(format!("{field}: not a map")));
     };
     let mut document = workflow(name, fields);
-    let tarballs = crate::transfer::tarballs(
-        service,
-        &format!("{field}.transfer"),
-        &format!("{name}-"),
+    crate::transfer::add_tarballs(
+        &mut document["spec"],
+        &transfers(name, service)?,
         sink,
         step,
     )?;
-    crate::transfer::add_tarballs(&mut document["spec"], tarballs);
     crate::instances(fields, &field)?
         .iter()
         .map(|instance| {
@@ -178,7 +176,7 @@ mod tests {
         );
         assert!(doc["spec"]["container"].get("transfer").is_none());
         let packed = transfers("web", &service).expect("transfers");
-        assert_eq!(packed[0].archive, "tw-transfer-web-0.tar.gz");
+        assert_eq!(packed[0].pack.archive, "tw-transfer-web-0.tar.gz");
         assert!(instances("g1", "web", &service, "r3", None).is_err());
     }
 }

@@ -24,15 +24,43 @@ pub struct Fetch {
     pub to: String,
 }
 
-/// One `transfer` entry.
+/// Files of the parent packed into an artifact of its step, for a child to fetch: a
+/// `transfer` entry's, or an `execute` entry's `tarball`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Transfer {
-    /// Its artifact's name.
-    pub archive: String,
-    pub from: String,
-    pub patterns: Vec<String>,
+pub struct Pack {
     /// The field, for errors: `parallel.transfer[0]`.
     pub field: String,
+    pub from: String,
+    pub patterns: Vec<String>,
+    /// Its artifact's name.
+    pub archive: String,
+}
+
+impl Pack {
+    /// Where a child fetches it: the artifact of `step`, whose artifacts go to `sink` (the
+    /// parent's artifact URL; `None`: the backend keeps none, and nothing can be carried).
+    pub fn url(&self, sink: Option<&str>, step: &str) -> Result<String, SpecError> {
+        let sink = sink.ok_or_else(|| {
+            SpecError::Failed(format!(
+                "{}: this backend keeps no artifacts, which carry the files",
+                self.field
+            ))
+        })?;
+        Ok(format!(
+            "{}/{step}/{}",
+            sink.trim_end_matches('/'),
+            self.archive
+        ))
+    }
+}
+
+/// One `transfer` entry: what is packed, and where the child unpacks it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub pack: Pack,
+    /// `to`, default `from`.
+    pub to: String,
+    pub mount: Option<bool>,
 }
 
 /// The artifact that carries entry `k` of `transfer` or `fetch` (`kind`).
@@ -101,55 +129,39 @@ pub(crate) fn transfers_of(
     entries(spec, "transfer")
         .map(|(k, entry)| {
             let field = format!("{field}[{k}]");
+            let from = from_of(entry, &field)?;
             Ok(Transfer {
-                archive: archive("transfer", format!("{tag}{k}")),
-                from: from_of(entry, &field)?,
-                patterns: patterns(entry, &field)?,
-                field,
+                to: entry["to"].as_str().unwrap_or(&from).to_owned(),
+                mount: entry["mount"].as_bool(),
+                pack: Pack {
+                    archive: archive("transfer", format!("{tag}{k}")),
+                    patterns: patterns(entry, &field)?,
+                    from,
+                    field,
+                },
             })
         })
         .collect()
 }
 
-/// The `content.tarball` entries for the `transfer` of `spec` (named `field`, artifacts
-/// tagged `tag`) by step `step`, whose artifacts go to `sink` (the parent's artifact URL;
-/// `None`: the backend keeps none).
-pub(crate) fn tarballs(
-    spec: &Value,
-    field: &str,
-    tag: &str,
+/// Adds the `content.tarball` entries of `transfers` (by step `step`, whose artifacts go to
+/// `sink`) to a workflow spec.
+pub(crate) fn add_tarballs(
+    spec: &mut Value,
+    transfers: &[Transfer],
     sink: Option<&str>,
     step: &str,
-) -> Result<Vec<Value>, SpecError> {
+) -> Result<(), SpecError> {
+    if transfers.is_empty() {
+        return Ok(());
+    }
     let mut tarballs = Vec::new();
-    for (k, entry) in entries(spec, "transfer") {
-        let field = format!("{field}[{k}]");
-        let from = from_of(entry, &field)?;
-        let sink = sink.ok_or_else(|| {
-            SpecError::Failed(format!(
-                "{field}: this backend keeps no artifacts, which carry the files"
-            ))
-        })?;
-        let mut tarball = json!({
-            "url": format!(
-                "{}/{step}/{}",
-                sink.trim_end_matches('/'),
-                archive("transfer", format!("{tag}{k}"))
-            ),
-            "path": entry["to"].as_str().unwrap_or(&from),
-        });
-        if let Some(mount) = entry["mount"].as_bool() {
+    for t in transfers {
+        let mut tarball = json!({"url": t.pack.url(sink, step)?, "path": t.to});
+        if let Some(mount) = t.mount {
             tarball["mount"] = mount.into();
         }
         tarballs.push(tarball);
-    }
-    Ok(tarballs)
-}
-
-/// Adds `tarballs` to the `content.tarball` of a workflow spec.
-pub(crate) fn add_tarballs(spec: &mut Value, tarballs: Vec<Value>) {
-    if tarballs.is_empty() {
-        return;
     }
     let content = spec
         .as_object_mut()
@@ -160,6 +172,7 @@ pub(crate) fn add_tarballs(spec: &mut Value, tarballs: Vec<Value>) {
             None => content["tarball"] = Value::Array(tarballs),
         }
     }
+    Ok(())
 }
 
 /// Gives the workers' spec the tarballs of the parallel step's (`parallel`) `transfer` and a
@@ -170,9 +183,8 @@ pub(crate) fn add_to_workers(
     sink: Option<&str>,
     step: &str,
 ) -> Result<(), SpecError> {
-    let tarballs = tarballs(parallel, "parallel.transfer", "", sink, step)?;
+    add_tarballs(spec, &transfers(parallel)?, sink, step)?;
     let fetches = fetches(parallel)?;
-    add_tarballs(spec, tarballs);
     if fetches.is_empty() {
         return Ok(());
     }

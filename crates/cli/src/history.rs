@@ -65,13 +65,10 @@ fn list_to(
     tags: &[String],
     format: Format,
 ) -> Result<(), Failure> {
-    // Any tag may be looked for, testwerk's own (`testwerk.io/parent=<id>`) too.
     let tags = tags
         .iter()
         .map(|t| {
-            t.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| Failure::Input(format!("--tag `{t}`: expected KEY=VALUE")))
+            testwerk_store::tags::parse_filter(t).map_err(|e| Failure::Input(format!("--tag: {e}")))
         })
         .collect::<Result<_, _>>()?;
     let store = open(store)?;

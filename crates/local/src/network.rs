@@ -48,12 +48,18 @@ pub fn available() -> Result<PathBuf, String> {
 /// The host's address on the bridge (made if missing), where Pods with networks of their own
 /// reach the runner; the error says why there is none.
 pub fn host_address() -> Result<Ipv4Addr, String> {
-    let ip = available()?;
-    let dir = Path::new(LEASES);
-    std::fs::create_dir_all(dir).map_err(|e| format!("{LEASES}: {e}"))?;
-    let _lock = Lock::take(&dir.join("lock")).map_err(|e| e.to_string())?;
-    bridge(&ip).map_err(|e| e.to_string())?;
+    prepared().map_err(|e| e.to_string())?;
     Ok(HOST)
+}
+
+/// `ip`, with the bridge in place and the lock on leases held (until the [`Lock`] drops).
+fn prepared() -> Result<(PathBuf, Lock), LocalError> {
+    let ip = available().map_err(LocalError::Setup)?;
+    let dir = Path::new(LEASES);
+    std::fs::create_dir_all(dir).map_err(|e| LocalError::io(dir, e))?;
+    let lock = Lock::take(&dir.join("lock"))?;
+    bridge(&ip)?;
+    Ok((ip, lock))
 }
 
 fn ip_program() -> Option<PathBuf> {
@@ -76,11 +82,8 @@ pub struct PodNetwork {
 impl PodNetwork {
     /// Makes the bridge if it is missing, leases an address and makes the namespace.
     pub fn create() -> Result<PodNetwork, LocalError> {
-        let ip = available().map_err(LocalError::Setup)?;
+        let (ip, _lock) = prepared()?;
         let dir = Path::new(LEASES);
-        std::fs::create_dir_all(dir).map_err(|e| LocalError::io(dir, e))?;
-        let _lock = Lock::take(&dir.join("lock"))?;
-        bridge(&ip)?;
         let address = lease(&ip, dir)?;
         let name = netns_name(address);
         let net = PodNetwork {
@@ -186,7 +189,8 @@ fn bridge(ip: &Path) -> Result<(), LocalError> {
 }
 
 /// A free address, its lease file made (with our pid until [`PodNetwork::hand_to`]). A lease
-/// whose process is gone is taken back, its namespace deleted.
+/// whose process is gone is taken back, its namespace deleted. Leases are made under the lock,
+/// so taking one back is overwriting it.
 fn lease(ip: &Path, dir: &Path) -> Result<Ipv4Addr, LocalError> {
     let start = std::process::id() as usize;
     let span = 254 * 254;
@@ -194,34 +198,25 @@ fn lease(ip: &Path, dir: &Path) -> Result<Ipv4Addr, LocalError> {
         let n = (start + k) % span;
         let address = Ipv4Addr::new(10, 219, (n / 254 + 1) as u8, (n % 254 + 1) as u8);
         let file = dir.join(address.to_string());
-        match std::fs::OpenOptions::new()
+        let free = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&file)
         {
-            Ok(_) => {
-                write_lease(&file, std::process::id())?;
-                return Ok(address);
-            }
+            Ok(_) => true,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if lease_is_stale(&file) {
-                    let name = netns_name(address);
-                    if Path::new(NETNS_DIR).join(&name).exists() {
-                        let _ = run(ip, &["netns", "del", &name]);
-                    }
-                    let _ = std::fs::remove_file(&file);
-                    if std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .open(&file)
-                        .is_ok()
-                    {
-                        write_lease(&file, std::process::id())?;
-                        return Ok(address);
-                    }
+                let stale = lease_is_stale(&file);
+                let name = netns_name(address);
+                if stale && Path::new(NETNS_DIR).join(&name).exists() {
+                    let _ = run(ip, &["netns", "del", &name]);
                 }
+                stale
             }
             Err(e) => return Err(LocalError::io(&file, e)),
+        };
+        if free {
+            write_lease(&file, std::process::id())?;
+            return Ok(address);
         }
     }
     Err(LocalError::Setup(format!(

@@ -10,13 +10,18 @@ pub const RESERVED_PREFIX: &str = "testwerk.io/";
 const MAX_KEY: usize = 63;
 const MAX_VALUE: usize = 253;
 
-/// `key=value`, checked.
+/// `key=value`, checked: a tag a person gives.
 pub fn parse_tag(pair: &str) -> Result<(String, String), String> {
-    let (key, value) = pair
-        .split_once('=')
-        .ok_or_else(|| format!("tag `{pair}`: expected KEY=VALUE, e.g. team=payments"))?;
-    check_tag(key, value)?;
-    Ok((key.to_owned(), value.to_owned()))
+    let (key, value) = parse_filter(pair)?;
+    check_tag(&key, &value)?;
+    Ok((key, value))
+}
+
+/// `key=value` to look for: any key, testwerk's own too (`testwerk.io/parent=<id>`).
+pub fn parse_filter(pair: &str) -> Result<(String, String), String> {
+    pair.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("tag `{pair}`: expected KEY=VALUE, e.g. team=payments"))
 }
 
 /// Whether `key` and `value` make a tag a person may give.

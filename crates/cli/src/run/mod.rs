@@ -804,7 +804,6 @@ fn find_program(
     )))
 }
 
-/// Whether the setup step copies the toolkit into the shared volume (a user image runs it).
 /// The name of a local execution's objects: `<workflow>-<number>`, a DNS label.
 fn resource_id(workflow: &str, number: u64) -> String {
     format!(
@@ -816,6 +815,7 @@ fn resource_id(workflow: &str, number: u64) -> String {
     )
 }
 
+/// Whether the setup step copies the toolkit into the shared volume (a user image runs it).
 fn copies_toolkit(plan: &Plan) -> bool {
     plan.groups
         .iter()

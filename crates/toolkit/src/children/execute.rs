@@ -22,15 +22,7 @@ pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitE
     for (i, entry) in step.entries.iter().enumerate() {
         // The files each workflow fetches (`{{ tarball.<name>.url }}`), packed before any starts.
         for tarball in tarballs(entry, i, &parent_ref, sink)? {
-            let field = format!("execute.workflows[{i}].tarball.{}", tarball.name);
-            super::files::pack(
-                &tarball.from,
-                &tarball.patterns,
-                &tarball.archive,
-                &field,
-                settings,
-                &parent_ref,
-            )?;
+            super::files::pack(&tarball.pack, settings, &parent_ref)?;
         }
         let names = match target(entry, i)? {
             Target::Name(name) => vec![name],

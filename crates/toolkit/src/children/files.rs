@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use serde_json::Value;
-use testwerk_children::transfer::{self, Fetch};
+use testwerk_children::transfer::{self, Fetch, Pack};
 use testwerk_protocol::toolkit::ToolkitSettings;
 
 use super::backend::Backend;
@@ -17,41 +17,27 @@ use crate::artifacts;
 /// `content.tarball`, [`testwerk_children::transfer`]).
 pub fn send(spec: &Value, settings: &ToolkitSettings, step: &str) -> Result<(), ToolkitError> {
     for transfer in transfer::transfers(spec)? {
-        pack(
-            &transfer.from,
-            &transfer.patterns,
-            &transfer.archive,
-            &transfer.field,
-            settings,
-            step,
-        )?;
+        pack(&transfer.pack, settings, step)?;
     }
     Ok(())
 }
 
-/// Packs the files of `from` matching `patterns` into the artifact `archive` of `step`
-/// (`field` names the spec entry in errors).
-pub fn pack(
-    from: &str,
-    patterns: &[String],
-    archive: &str,
-    field: &str,
-    settings: &ToolkitSettings,
-    step: &str,
-) -> Result<(), ToolkitError> {
+/// Packs the files `what` names into its artifact of `step`.
+pub fn pack(what: &Pack, settings: &ToolkitSettings, step: &str) -> Result<(), ToolkitError> {
     let sink = settings.artifacts.as_ref().ok_or_else(|| {
         ToolkitError::Failed(format!(
-            "{field}: this backend keeps no artifacts, which carry the files"
+            "{}: this backend keeps no artifacts, which carry the files",
+            what.field
         ))
     })?;
     let options = artifacts::Options {
         mounts: Vec::new(),
-        compress: Some(archive.to_owned()),
-        patterns: patterns.to_vec(),
+        compress: Some(what.archive.clone()),
+        patterns: what.patterns.clone(),
     };
     let mut out = std::io::stdout();
-    writeln!(out, "{field}: packing {from}").ok();
-    artifacts::collect(&options, Some(sink), Path::new(from), step, &mut out)
+    writeln!(out, "{}: packing {}", what.field, what.from).ok();
+    artifacts::collect(&options, Some(sink), Path::new(&what.from), step, &mut out)
 }
 
 /// Unpacks what every worker sent back into each `fetch` entry's `to`. A worker that sent

@@ -148,14 +148,7 @@ fn start(
     // The files its instances get, packed as artifacts of this step before any starts.
     let step = super::parent_ref();
     for transfer in testwerk_children::services::transfers(name, service)? {
-        super::files::pack(
-            &transfer.from,
-            &transfer.patterns,
-            &transfer.archive,
-            &transfer.field,
-            settings,
-            &step,
-        )?;
+        super::files::pack(&transfer.pack, settings, &step)?;
     }
     let sink = settings.artifacts.as_ref().map(|s| s.url.as_str());
     let mut out = Vec::new();
