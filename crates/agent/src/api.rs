@@ -20,32 +20,51 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use testwerk_results::Update;
+use testwerk_routes::{Access, Route};
 use testwerk_store::{ExecutionFilter, Store, StoreError};
 
 use crate::submit::{Submission, SubmitError};
 use crate::{Agent, control, kinds};
 
-pub fn router(agent: Arc<Agent>) -> Router {
-    Router::new()
-        .route("/v1/health", get(|| async { "ok" }))
-        .route("/v1/executions", post(create).get(list))
-        .route("/v1/test-workflows/{name}/executions", post(run_named))
-        .route("/v1/executions/{id}", get(show))
-        .route("/v1/executions/{id}/logs", get(logs))
-        .route("/v1/executions/{id}/events", get(events))
-        .route("/v1/executions/{id}/tests", get(tests))
-        .route("/v1/executions/{id}/follow", get(follow))
-        .route("/v1/executions/{id}/{action}", post(act))
-        .with_state(agent)
+/// The API's routes (see the module docs); the server checks each caller's rights.
+pub fn routes() -> Vec<Route<Arc<Agent>>> {
+    vec![
+        Route::get("/v1/health", || async { "ok" })
+            .summary("`ok` once the agent serves")
+            .access(Access::Public)
+            .produces("text/plain"),
+        Route::post("/v1/executions", create)
+            .summary("Run a workflow given as YAML (with optional `config` and `tags`)")
+            .access(Access::Run),
+        Route::get("/v1/executions", list).summary(
+            "The latest executions (`?limit=`, `?parent=`, `?workflow=`, `?tag=k=v` repeatable)",
+        ),
+        Route::post("/v1/test-workflows/{name}/executions", run_named)
+            .summary("Run the cluster's TestWorkflow `name` (body: `{\"config\": {..}}`, optional)")
+            .access(Access::Run),
+        Route::get("/v1/executions/{id}", show)
+            .summary("One execution with its steps and outputs (id, name or unique id prefix)"),
+        Route::get("/v1/executions/{id}/logs", logs)
+            .summary("Its stored log")
+            .produces("text/plain"),
+        Route::get("/v1/executions/{id}/events", events)
+            .summary("What Kubernetes said about its Job and Pod"),
+        Route::get("/v1/executions/{id}/tests", tests)
+            .summary("Its test cases, failures first, with counts per status"),
+        Route::get("/v1/executions/{id}/follow", follow)
+            .summary("Live updates as JSON lines: `header`, `update`s, `end`; `?from=N` resumes")
+            .produces("application/x-ndjson"),
+        Route::post("/v1/executions/{id}/{action}", act)
+            .summary("Abort, pause or resume it (`action`)")
+            .access(Access::Control),
+    ]
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -229,26 +248,11 @@ async fn act(
     State(agent): State<Arc<Agent>>,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
-    let Some(live) = agent.live_by_query(&id) else {
-        return error(
-            StatusCode::CONFLICT,
-            format!("execution `{id}` is not running on this agent"),
-        );
-    };
-    let result = match action.as_str() {
-        "abort" => control::abort(&agent, &live).await,
-        "pause" => control::pause(&agent, &live).await,
-        "resume" => control::resume(&agent, &live).await,
-        other => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("unknown action `{other}` (abort, pause, resume)"),
-            );
-        }
-    };
-    match result {
-        Ok(()) => axum::Json(json!({"ok": true, "execution": live.name})).into_response(),
-        Err(e) => error(StatusCode::BAD_GATEWAY, e),
+    match control::act(&agent, &id, &action).await {
+        Ok(name) => axum::Json(json!({"ok": true, "execution": name})).into_response(),
+        Err(control::ActError::NotRunning(m)) => error(StatusCode::CONFLICT, m),
+        Err(control::ActError::Unknown(m)) => error(StatusCode::NOT_FOUND, m),
+        Err(control::ActError::Failed(m)) => error(StatusCode::BAD_GATEWAY, m),
     }
 }
 

@@ -11,16 +11,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::json;
 use testwerk_protocol::children::{
     ChildKind, ChildRequest, ChildStarted, ChildState, ChildWorkflow, KIND_TAG, NEXT_HEADER,
     PARENT_STEP_TAG, PARENT_TAG, Selected, Selection, StopGroup, Stopped, named_document,
 };
+use testwerk_routes::{Access, Route};
 use testwerk_store::{ExecutionFilter, ExecutionStatus};
 
 use testwerk_children::check::Parent;
@@ -37,17 +36,27 @@ const LOG_LINES_PER_ANSWER: u64 = 2000;
 /// How long stopped services may take to end.
 const STOP_WAIT: Duration = Duration::from_secs(60);
 
-pub fn router(agent: Arc<Agent>) -> Router {
-    Router::new()
-        .route(ROUTE, post(start))
-        .route(&format!("{ROUTE}/select"), post(select))
-        .route(&format!("{ROUTE}/stop"), post(stop))
-        .route(&format!("{ROUTE}/{{id}}"), get(state))
-        .route(&format!("{ROUTE}/{{id}}/logs"), get(logs))
-        .route(&format!("{ROUTE}/{{id}}/abort"), post(abort))
-        .route(&format!("{ROUTE}/{{id}}/resume"), post(resume))
-        .route(&format!("{ROUTE}/{{id}}/files/{{name}}"), get(file))
-        .with_state(agent)
+/// The toolkit's routes; each checks the execution's own token.
+pub fn routes() -> Vec<Route<Arc<Agent>>> {
+    let own = |r: Route<Arc<Agent>>| r.access(Access::OwnToken);
+    vec![
+        own(Route::post(ROUTE, start).summary("The toolkit starts child executions")),
+        own(Route::post(format!("{ROUTE}/select"), select)
+            .summary("The toolkit picks which children run")),
+        own(Route::post(format!("{ROUTE}/stop"), stop).summary("The toolkit stops its children")),
+        own(Route::get(format!("{ROUTE}/{{id}}"), state)
+            .summary("A child's state, for the toolkit")),
+        own(Route::get(format!("{ROUTE}/{{id}}/logs"), logs)
+            .summary("A child's log, for the toolkit")
+            .produces("text/plain")),
+        own(Route::post(format!("{ROUTE}/{{id}}/abort"), abort)
+            .summary("The toolkit aborts a child")),
+        own(Route::post(format!("{ROUTE}/{{id}}/resume"), resume)
+            .summary("The toolkit resumes a child")),
+        own(Route::get(format!("{ROUTE}/{{id}}/files/{{name}}"), file)
+            .summary("A file a child's parent packed for it")
+            .produces("application/octet-stream")),
+    ]
 }
 
 /// Where execution `execution`'s toolkit asks for children, given the agent's URL as Pods

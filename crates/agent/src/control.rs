@@ -16,6 +16,37 @@ use crate::live::Live;
 
 use testwerk_protocol::control::{DONE, PAUSE, PORT, REFUSED, RESUME, request};
 
+/// Why [`act`] did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActError {
+    /// The execution is not followed by this agent (over, unknown, or another agent's).
+    NotRunning(String),
+    /// No such action.
+    Unknown(String),
+    /// The cluster did not do it.
+    Failed(String),
+}
+
+/// Aborts, pauses or resumes (`action`) the execution `query` names; returns its name.
+pub async fn act(agent: &Agent, query: &str, action: &str) -> Result<String, ActError> {
+    let Some(live) = agent.live_by_query(query) else {
+        return Err(ActError::NotRunning(format!(
+            "execution `{query}` is not running on this agent"
+        )));
+    };
+    let done = match action {
+        "abort" => abort(agent, &live).await,
+        "pause" => pause(agent, &live).await,
+        "resume" => resume(agent, &live).await,
+        other => {
+            return Err(ActError::Unknown(format!(
+                "unknown action `{other}` (abort, pause, resume)"
+            )));
+        }
+    };
+    done.map(|()| live.name.clone()).map_err(ActError::Failed)
+}
+
 pub async fn abort(agent: &Agent, live: &Live) -> Result<(), String> {
     live.request_abort();
     let pods: Api<Pod> = Api::namespaced(agent.client.clone(), &agent.namespace);

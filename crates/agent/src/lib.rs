@@ -26,6 +26,7 @@
 //! ([`events`]).
 
 pub mod api;
+pub mod auth;
 pub mod blueprint;
 pub mod catalog;
 pub mod children;
@@ -230,8 +231,28 @@ impl Agent {
     }
 }
 
-/// Connects, prepares the cluster, recovers, and serves until the process is stopped.
-pub async fn run(mut config: AgentConfig) -> Result<(), String> {
+/// What a surface adds to the agent's server (the web UI): its router, its routes for the
+/// OpenAPI document, and a hook told every route the server ends up with.
+pub struct Surface {
+    pub router: axum::Router,
+    pub routes: Vec<testwerk_routes::RouteDoc>,
+    pub publish: Box<dyn FnOnce(Vec<testwerk_routes::RouteDoc>) + Send>,
+}
+
+/// What a surface is given to build itself: the agent, the gate every route goes through
+/// and the latency every route is timed into.
+pub type SurfaceMaker = Box<
+    dyn FnOnce(
+            &Arc<Agent>,
+            Arc<dyn testwerk_routes::Gate>,
+            Arc<testwerk_routes::latency::Latency>,
+        ) -> Surface
+        + Send,
+>;
+
+/// Connects, prepares the cluster, recovers, and serves until the process is stopped; the
+/// API (and `surface`, the UI) only to callers Kubernetes lets in ([`auth`]).
+pub async fn run(mut config: AgentConfig, surface: SurfaceMaker) -> Result<(), String> {
     // Bound first: with port 0 the port is known only now, and Pods upload artifacts to it.
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -282,12 +303,41 @@ pub async fn run(mut config: AgentConfig) -> Result<(), String> {
         config.namespace,
         agent.store.path().display()
     );
-    let router = api::router(agent.clone())
-        .merge(Arc::clone(&agent.artifacts).router())
-        .merge(children::router(agent.clone()));
+    let router = server(&agent, surface);
     axum::serve(listener, router)
         .await
         .map_err(|e| format!("the API server stopped: {e}"))
+}
+
+/// The agent's whole server: its API, the artifact and toolkit routes, and the surface, all
+/// behind one gate and one latency record.
+fn server(agent: &Arc<Agent>, surface: SurfaceMaker) -> axum::Router {
+    use testwerk_routes::{Gate, router};
+    let gate: Arc<dyn Gate> = Arc::new(auth::KubeGate::new(
+        agent.client.clone(),
+        agent.namespace.clone(),
+    ));
+    let latency = Arc::new(testwerk_routes::latency::Latency::default());
+    let (api, files, toolkit) = (
+        api::routes(),
+        testwerk_artifacts::Receiver::routes(),
+        children::routes(),
+    );
+    let surface = surface(agent, Arc::clone(&gate), Arc::clone(&latency));
+    let mut docs: Vec<testwerk_routes::RouteDoc> = Vec::new();
+    docs.extend(api.iter().map(|r| r.doc().clone()));
+    docs.extend(files.iter().map(|r| r.doc().clone()));
+    docs.extend(toolkit.iter().map(|r| r.doc().clone()));
+    docs.extend(surface.routes);
+    (surface.publish)(docs);
+    router(api, Arc::clone(&gate), Arc::clone(&latency))
+        .with_state(Arc::clone(agent))
+        .merge(
+            router(files, Arc::clone(&gate), Arc::clone(&latency))
+                .with_state(Arc::clone(&agent.artifacts)),
+        )
+        .merge(router(toolkit, gate, latency).with_state(Arc::clone(agent)))
+        .merge(surface.router)
 }
 
 /// Artifact storage from the flags (default: `artifacts/` beside the store at `path`), and the

@@ -94,6 +94,13 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
     new.secrets = testwerk_resolve::literal_credentials(&doc.value.spec);
     new.tags.extend(submission.tags.clone());
     new.tags.extend(submission.links.clone());
+    let schema = &doc.value.spec.body.config;
+    if let Some(config) = testwerk_store::tags::config_tag(&submission.config, |k| {
+        schema.get(k).and_then(|p| p.sensitive) == Some(true)
+    }) {
+        new.tags
+            .insert(testwerk_store::tags::CONFIG_TAG.to_owned(), config);
+    }
     if let Some(owner) = &submission.owner {
         new.tags
             .insert(kinds::OWNER_TAG.to_owned(), owner.uid.clone());
@@ -429,6 +436,40 @@ async fn pull_secrets(agent: &Agent, doc: &Document<TestWorkflow>) -> Vec<PullSe
         }
     }
     out
+}
+
+/// Runs the workflow of the execution `query` names again: the same source, configuration
+/// and tags (not testwerk's links: a re-run is nobody's child). A configuration with a
+/// sensitive value cannot be given again (its value was never stored) and is refused.
+pub async fn rerun(agent: &Arc<Agent>, query: &str) -> Result<Execution, SubmitError> {
+    let detail = agent
+        .store
+        .execution(query)
+        .map_err(|e| SubmitError::Input(vec![e.to_string()]))?
+        .ok_or_else(|| SubmitError::Input(vec![format!("no execution `{query}`")]))?;
+    let e = &detail.execution;
+    let config = match e.tags.get(testwerk_store::tags::CONFIG_TAG) {
+        Some(text) => testwerk_store::tags::config_from_tag(text)
+            .map_err(|m| SubmitError::Input(vec![format!("{}: {m}", e.name)]))?
+            .into_iter()
+            .collect(),
+        None => IndexMap::new(),
+    };
+    let submission = Submission {
+        source: detail.source.clone(),
+        file: format!("the source of {}", e.name),
+        workflow: Some(e.workflow.clone()),
+        config,
+        owner: None,
+        tags: e
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with(testwerk_store::tags::RESERVED_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        links: BTreeMap::new(),
+    };
+    submit(agent, submission).await
 }
 
 #[cfg(test)]

@@ -16,11 +16,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::json;
 use testwerk_protocol::toolkit::ArtifactSink;
+use testwerk_routes::{Access, Route};
 use testwerk_store::{ArtifactRecord, NewArtifact, Store, StoreError};
 
 use crate::content_type;
@@ -106,15 +106,28 @@ impl Receiver {
         }
     }
 
-    /// The routes (see the module docs).
+    /// The routes (see the module docs): reading needs [`Access::Read`] from the server's
+    /// gate, an upload the execution's own token.
+    pub fn routes() -> Vec<Route<Arc<Receiver>>> {
+        const ONE: &str = "/api/v1/executions/{id}/artifacts/{step}/{*name}";
+        vec![
+            Route::get("/api/v1/executions/{id}/artifacts", list)
+                .summary("An execution's artifacts (step, name, size, content type)"),
+            Route::get(ONE, download)
+                .summary("One artifact's bytes")
+                .produces("application/octet-stream"),
+            Route::put(ONE, upload)
+                .summary("The toolkit's upload of one artifact")
+                .access(Access::OwnToken),
+        ]
+    }
+
+    /// The routes for a local run's own server, which listens only where this machine's
+    /// users and the run's containers reach it (loopback, or the run's bridge), as before
+    /// the gated servers: reads are open there, uploads still need the execution's token.
     pub fn router(self: Arc<Self>) -> Router {
-        Router::new()
-            .route("/api/v1/executions/{id}/artifacts", get(list))
-            .route(
-                "/api/v1/executions/{id}/artifacts/{step}/{*name}",
-                get(download).put(upload),
-            )
-            .with_state(self)
+        let gate = Arc::new(testwerk_routes::access::Open);
+        testwerk_routes::router(Receiver::routes(), gate, Default::default()).with_state(self)
     }
 
     /// The artifacts of the execution `query` names.

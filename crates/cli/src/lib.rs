@@ -12,3 +12,4 @@ pub mod remote;
 pub mod render;
 pub mod run;
 pub mod test_cases;
+pub mod ui;

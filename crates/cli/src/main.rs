@@ -94,8 +94,12 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions of the testworkflows.testkube.io/v1 kinds.
     Crds,
-    /// Run workflows on a Kubernetes cluster: watch TestWorkflowExecutions, serve the REST API.
+    /// Run workflows on a Kubernetes cluster: watch TestWorkflowExecutions, serve the REST API
+    /// and the web UI (callers need a Kubernetes token; RBAC decides what they may do).
     Agent(Box<AgentArgs>),
+    /// Serve the web UI over this machine's results (executions, logs, test cases, workflow
+    /// health): on loopback, behind a random token printed at start.
+    Ui(Box<UiArgs>),
     /// Abort a running execution (its running step is aborted, the rest skipped).
     Abort(ControlArgs),
     /// Pause a running execution (its processes are suspended).
@@ -310,6 +314,18 @@ struct AgentArgs {
     advertise_url: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
+}
+
+#[derive(clap::Args)]
+struct UiArgs {
+    /// Where it listens: loopback only (`testwerk ui` serves this machine's results).
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: std::net::SocketAddr,
+    /// The results database (default: the user's data directory).
+    #[arg(long, value_name = "DB")]
+    store: Option<PathBuf>,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 /// Where artifacts are stored: `--artifacts`, `--s3-endpoint`, `--s3-region` (credentials from
@@ -533,6 +549,20 @@ fn main() -> ExitCode {
             } => image_pull(&reference, &registry, cache),
         },
         Command::Agent(args) => agent(*args),
+        Command::Ui(args) => {
+            let request = testwerk_cli::ui::UiRequest {
+                store: args.store,
+                listen: args.listen,
+                storage: args.storage.flags(),
+            };
+            match testwerk_cli::ui::ui(&request) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Artifacts(args) => ExitCode::from(testwerk_cli::artifacts::artifacts(
             &testwerk_cli::artifacts::ArtifactsRequest {
                 id: args.id,
@@ -673,7 +703,10 @@ fn agent(args: AgentArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(testwerk_agent::run(config)) {
+    match runtime.block_on(testwerk_agent::run(
+        config,
+        testwerk_cli::ui::agent_surface(),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -2,14 +2,33 @@
 
 use serde_json::Value;
 
+/// Where the CLI finds its credential for an agent: a Kubernetes token (an environment
+/// variable, not a flag, so that it does not show in `ps`).
+pub const TOKEN_VARIABLE: &str = "TESTWERK_TOKEN";
+
 /// An HTTP client that hands non-2xx answers back instead of failing, so the agent's error
-/// message reaches the user.
+/// message reaches the user, and that sends `$TESTWERK_TOKEN` as a bearer token.
 pub fn client() -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
-    )
+    let token = std::env::var(TOKEN_VARIABLE)
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let mut config = ureq::Agent::config_builder().http_status_as_error(false);
+    if let Some(token) = token {
+        let value = format!("Bearer {token}");
+        config = config.middleware(
+            move |mut request: ureq::http::Request<ureq::SendBody>,
+                  next: ureq::middleware::MiddlewareNext| {
+                if let Ok(v) = ureq::http::HeaderValue::from_str(&value) {
+                    request
+                        .headers_mut()
+                        .insert(ureq::http::header::AUTHORIZATION, v);
+                }
+                next.handle(request)
+            },
+        );
+    }
+    ureq::Agent::new_with_config(config.build())
 }
 
 /// `POST /v1/executions/{id}/{action}`; returns the execution's name.

@@ -115,6 +115,10 @@ pub enum RunEvent {
     },
     DeadlineExceeded,
     Aborted,
+    /// Nothing came from the container for a moment: a chance for periodic work (writing
+    /// the log lines held in memory, so that readers of the store see a quiet step's last
+    /// lines).
+    Idle,
 }
 
 /// How the Pod ended.
@@ -542,7 +546,7 @@ fn supervise(
                 }
             }
             Ok(Chunk::Closed) => open -= 1,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => on(RunEvent::Idle),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         let over_deadline = opts.deadline.is_some_and(|d| started.elapsed() >= d);

@@ -134,6 +134,7 @@ pub use model::{
     ClusterEvent, Execution, ExecutionDetail, ExecutionFilter, ExecutionStatus, LogLine,
     NewExecution, StepOutput, StepResult, StepStatus, StoredLogLine, UnknownStatus,
 };
+pub use query::ExecutionStats;
 pub use runner::RunnerIdentity;
 pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store};

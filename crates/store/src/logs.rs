@@ -191,6 +191,28 @@ impl Store {
             .map_err(|e| self.sqlite(e))
         })
     }
+
+    /// At most `limit` lines of the execution `query` names that contain `needle`, ignoring
+    /// ASCII case, in order: a search over a log too long to send whole.
+    pub fn search_logs(
+        &self,
+        query: &str,
+        needle: &str,
+        limit: u64,
+    ) -> Result<Vec<StoredLogLine>, StoreError> {
+        self.read(|tx| {
+            let pk = self.resolve_existing(tx, query)?;
+            tx.prepare_cached(&format!(
+                "SELECT {LOG_LINE_COLUMNS} FROM logs
+                 WHERE execution = ?1 AND instr(lower(text), lower(?2)) > 0 ORDER BY seq LIMIT ?3"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(params![pk, needle, to_i64(limit)], log_line)?
+                    .collect()
+            })
+            .map_err(|e| self.sqlite(e))
+        })
+    }
 }
 
 /// Log lines read from line `from` as text (one per line), and the line to read from next.

@@ -378,6 +378,12 @@ pub struct ExecutionFilter {
     pub statuses: Vec<ExecutionStatus>,
     /// Only executions with all of these tags.
     pub tags: BTreeMap<String, String>,
+    /// Only executions created at or after this instant.
+    pub created_from: Option<Timestamp>,
+    /// Only executions created before this instant.
+    pub created_until: Option<Timestamp>,
+    /// Only executions listed after this one (its unique id): the next page of a list.
+    pub after: Option<String>,
     /// At most this many, newest first.
     pub limit: Option<u32>,
 }

@@ -21,31 +21,11 @@ const EXECUTION_COLUMNS: &str = "e.pk, e.id, e.name, e.workflow, e.number, e.sta
 impl Store {
     /// The executions that match `filter`, newest first.
     pub fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
-        let mut sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions e WHERE 1");
-        let mut args: Vec<SqlValue> = Vec::new();
-        if let Some(workflow) = &filter.workflow {
-            args.push(SqlValue::Text(workflow.clone()));
-            sql += &format!(" AND e.workflow = ?{}", args.len());
-        }
-        if !filter.statuses.is_empty() {
-            let mut placeholders = Vec::new();
-            for status in &filter.statuses {
-                args.push(SqlValue::Text(status.as_str().to_owned()));
-                placeholders.push(format!("?{}", args.len()));
-            }
-            sql += &format!(" AND e.status IN ({})", placeholders.join(", "));
-        }
-        for (key, value) in &filter.tags {
-            args.push(SqlValue::Text(key.clone()));
-            args.push(SqlValue::Text(value.clone()));
-            sql += &format!(
-                " AND EXISTS (SELECT 1 FROM execution_tags t WHERE t.execution = e.pk \
-                 AND t.key = ?{} AND t.value = ?{})",
-                args.len() - 1,
-                args.len()
-            );
-        }
-        sql += " ORDER BY e.created_at DESC, e.pk DESC";
+        let (condition, mut args) = where_clause(filter);
+        let mut sql = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions e WHERE {condition} \
+             ORDER BY e.created_at DESC, e.pk DESC"
+        );
         if let Some(limit) = filter.limit {
             args.push(SqlValue::Integer(i64::from(limit)));
             sql += &format!(" LIMIT ?{}", args.len());
@@ -64,6 +44,23 @@ impl Store {
                     Ok(execution)
                 })
                 .collect()
+        })
+    }
+
+    /// How many executions match `filter`, ignoring its `limit` and `after`: the size of a
+    /// list that is read a page at a time.
+    pub fn count_executions(&self, filter: &ExecutionFilter) -> Result<u64, StoreError> {
+        let whole = ExecutionFilter {
+            after: None,
+            limit: None,
+            ..filter.clone()
+        };
+        let (condition, args) = where_clause(&whole);
+        let sql = format!("SELECT count(*) FROM executions e WHERE {condition}");
+        self.read(|tx| {
+            tx.query_row(&sql, params_from_iter(args), |r| r.get::<_, i64>(0))
+                .map(to_u64)
+                .map_err(|e| self.sqlite(e))
         })
     }
 
@@ -281,4 +278,110 @@ where
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
     })
     .transpose()
+}
+
+/// The SQL condition on `executions e` that `filter` sets (all but its `limit`), and its
+/// arguments, numbered from `?1`.
+fn where_clause(filter: &ExecutionFilter) -> (String, Vec<SqlValue>) {
+    let mut sql = String::from("1");
+    let mut args: Vec<SqlValue> = Vec::new();
+    if let Some(workflow) = &filter.workflow {
+        args.push(SqlValue::Text(workflow.clone()));
+        sql += &format!(" AND e.workflow = ?{}", args.len());
+    }
+    if !filter.statuses.is_empty() {
+        let mut placeholders = Vec::new();
+        for status in &filter.statuses {
+            args.push(SqlValue::Text(status.as_str().to_owned()));
+            placeholders.push(format!("?{}", args.len()));
+        }
+        sql += &format!(" AND e.status IN ({})", placeholders.join(", "));
+    }
+    for (key, value) in &filter.tags {
+        args.push(SqlValue::Text(key.clone()));
+        args.push(SqlValue::Text(value.clone()));
+        sql += &format!(
+            " AND EXISTS (SELECT 1 FROM execution_tags t WHERE t.execution = e.pk \
+             AND t.key = ?{} AND t.value = ?{})",
+            args.len() - 1,
+            args.len()
+        );
+    }
+    // Timestamps are stored in one fixed-width form that sorts as text in time order.
+    if let Some(from) = filter.created_from {
+        args.push(SqlValue::Text(from.to_string()));
+        sql += &format!(" AND e.created_at >= ?{}", args.len());
+    }
+    if let Some(until) = filter.created_until {
+        args.push(SqlValue::Text(until.to_string()));
+        sql += &format!(" AND e.created_at < ?{}", args.len());
+    }
+    // Keyset paging: the rows after the cursor in list order, which stays right while new
+    // executions arrive at the top (an offset would shift). An unknown cursor lists nothing.
+    if let Some(after) = &filter.after {
+        args.push(SqlValue::Text(after.clone()));
+        sql += &format!(
+            " AND (e.created_at, e.pk) < (SELECT c.created_at, c.pk FROM executions c WHERE c.id = ?{})",
+            args.len()
+        );
+    }
+    (sql, args)
+}
+
+/// What `/metrics` reports of the executions a store holds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecutionStats {
+    /// How many executions are in each status (every status, zeros included).
+    pub by_status: Vec<(crate::model::ExecutionStatus, u64)>,
+    /// The durations of finished executions that started, in milliseconds, unordered.
+    pub durations_ms: Vec<u64>,
+}
+
+impl Store {
+    /// Counts by status and the durations of finished executions.
+    pub fn execution_stats(&self) -> Result<ExecutionStats, StoreError> {
+        use crate::model::ExecutionStatus;
+        self.read(|tx| {
+            let counts: Vec<(String, i64)> = tx
+                .prepare_cached("SELECT status, count(*) FROM executions GROUP BY status")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .map_err(|e| self.sqlite(e))?;
+            let by_status = ExecutionStatus::ALL
+                .iter()
+                .map(|s| {
+                    let n = counts
+                        .iter()
+                        .find(|(name, _)| name == s.as_str())
+                        .map_or(0, |(_, n)| *n);
+                    (*s, to_u64(n))
+                })
+                .collect();
+            let durations: Vec<(String, String)> = tx
+                .prepare_cached(
+                    "SELECT started_at, finished_at FROM executions
+                     WHERE started_at IS NOT NULL AND finished_at IS NOT NULL",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .map_err(|e| self.sqlite(e))?;
+            let durations_ms = durations
+                .iter()
+                .filter_map(|(start, end)| {
+                    let start = crate::time::Timestamp::from_str(start).ok()?;
+                    crate::time::Timestamp::from_str(end)
+                        .ok()?
+                        .millis_since(start)
+                })
+                .collect();
+            Ok(ExecutionStats {
+                by_status,
+                durations_ms,
+            })
+        })
+    }
 }

@@ -28,6 +28,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// Sensitive values per execution id. Kept in memory only.
     maskers: Mutex<HashMap<String, Arc<Masker>>>,
+    /// Failed reads and writes since it was opened, for `/metrics`.
+    errors: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -86,6 +88,7 @@ impl Store {
             path,
             conn: Mutex::new(conn),
             maskers: Mutex::new(HashMap::new()),
+            errors: Default::default(),
         })
     }
 
@@ -349,7 +352,18 @@ impl Store {
     }
 
     pub(crate) fn sqlite(&self, error: rusqlite::Error) -> StoreError {
+        self.count_error();
         StoreError::sqlite(&self.path, error)
+    }
+
+    fn count_error(&self) {
+        self.errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many reads and writes failed (SQLite errors and damage found) since it was opened.
+    pub fn error_count(&self) -> u64 {
+        self.errors.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The row key and status of the execution with unique id `id`.
@@ -375,6 +389,7 @@ impl Store {
     }
 
     pub(crate) fn corrupt(&self, detail: String) -> StoreError {
+        self.count_error();
         StoreError::Corrupt {
             path: self.path.clone(),
             detail,

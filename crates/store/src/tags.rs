@@ -85,3 +85,68 @@ mod tests {
         assert!(parse_tag(&format!("{}=v", "k".repeat(64))).is_err());
     }
 }
+
+/// The link that records the configuration an execution was given (`--config k=v`, the
+/// API's `config`), so that it can be run again the same way and runs can be compared: a
+/// JSON object of the values, where a sensitive parameter's value is `null` (never stored).
+pub const CONFIG_TAG: &str = "testwerk.io/config";
+
+/// The [`CONFIG_TAG`] value for `values`; `sensitive` says which parameters are sensitive.
+/// `None` when nothing was given.
+pub fn config_tag<'a>(
+    values: impl IntoIterator<Item = (&'a String, &'a String)>,
+    sensitive: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let object: serde_json::Map<String, serde_json::Value> = values
+        .into_iter()
+        .map(|(k, v)| {
+            let value = if sensitive(k) {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::from(v.as_str())
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    (!object.is_empty()).then(|| serde_json::Value::Object(object).to_string())
+}
+
+/// The configuration a [`CONFIG_TAG`] recorded, in order, or why it cannot be given again.
+pub fn config_from_tag(text: &str) -> Result<Vec<(String, String)>, String> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|e| format!("the recorded configuration is damaged: {e}"))?;
+    object
+        .into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            _ => Err(format!(
+                "`{k}` is a sensitive parameter, whose value is not kept: run the workflow again with its value"
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_is_recorded_without_sensitive_values() {
+        let values = [
+            ("env".to_owned(), "prod".to_owned()),
+            ("password".to_owned(), "hunter2".to_owned()),
+        ];
+        let tag =
+            config_tag(values.iter().map(|(k, v)| (k, v)), |k| k == "password").unwrap_or_default();
+        assert!(!tag.contains("hunter2"), "{tag}");
+        let err = config_from_tag(&tag).err().unwrap_or_default();
+        assert!(err.contains("`password` is a sensitive parameter"), "{err}");
+        let plain =
+            config_tag(values[..1].iter().map(|(k, v)| (k, v)), |_| false).unwrap_or_default();
+        assert_eq!(
+            config_from_tag(&plain),
+            Ok(vec![("env".into(), "prod".into())])
+        );
+        assert_eq!(config_tag(std::iter::empty(), |_| false), None);
+    }
+}

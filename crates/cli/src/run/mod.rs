@@ -31,6 +31,9 @@ use view::HumanReporter;
 /// The namespace a local run's objects name (`namespace` in expressions): there is no cluster,
 /// so no namespace of one is pretended.
 const LOCAL_NAMESPACE: &str = "local";
+/// How long log lines may wait in memory before they are written to the store, where
+/// `testwerk ui` and `testwerk logs` read them while the run goes on.
+const LOG_FLUSH: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What `testwerk run` was asked to do.
 pub struct RunRequest {
@@ -340,6 +343,13 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     );
     new.id = Some(id);
     new.tags.extend(req.tags.clone());
+    let schema = &doc.value.spec.body.config;
+    if let Some(config) = testwerk_store::tags::config_tag(&req.config, |k| {
+        schema.get(k).and_then(|p| p.sensitive) == Some(true)
+    }) {
+        new.tags
+            .insert(testwerk_store::tags::CONFIG_TAG.to_owned(), config);
+    }
     if let Some(child_of) = &req.child_of {
         new.tags.extend(child_of.tags());
     }
@@ -489,13 +499,13 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     }
 
     let started = Instant::now();
-    let mut recorder = Recorder::new(&store, &id);
+    let recorder = std::cell::RefCell::new(Recorder::new(&store, &id));
     // A run whose results cannot be stored is stopped: its outcome could not be trusted.
     let store_broke = std::cell::Cell::new(false);
     let stop = Arc::clone(&opts.abort);
-    let mut handle = |tracker: &mut Tracker, view: &mut LiveView, updates: Vec<Update>| {
+    let handle = |tracker: &mut Tracker, view: &mut LiveView, updates: Vec<Update>| {
         for u in &updates {
-            if let Err(e) = recorder.record(tracker, u)
+            if let Err(e) = recorder.borrow_mut().record(tracker, u)
                 && !store_broke.replace(true)
             {
                 view.warn(&format!("{e}; stopping the run"));
@@ -519,6 +529,15 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             let mut updates = Vec::new();
             tracker.feed(&bytes, &mut |u| updates.push(u));
             handle(&mut tracker, &mut view, updates);
+        }
+        // Readers of the store (`testwerk ui`, `logs`) see lines within LOG_FLUSH.
+        RunEvent::Idle => {
+            if let Err(e) = recorder.borrow_mut().flush_if_older(LOG_FLUSH)
+                && !store_broke.replace(true)
+            {
+                view.warn(&format!("{e}; stopping the run"));
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
         }
         RunEvent::Diagnostic { line, .. } => {
             view.warn(&line);
@@ -567,7 +586,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         handle(&mut tracker, &mut view, updates);
     }
     // Whatever is still refused now is in `unsaved` below.
-    if recorder.flush().is_err() {
+    if recorder.borrow_mut().flush().is_err() {
         store_broke.set(true);
     }
 
@@ -609,7 +628,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         record,
     );
     view.report_all(&end);
-    let unsaved = recorder.unsaved();
+    let unsaved = recorder.borrow().unsaved();
     if store_broke.get() || !unsaved.is_empty() || status_stored.is_err() {
         let mut missing = unsaved.to_string();
         if let Err(e) = &status_stored {
