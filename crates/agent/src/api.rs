@@ -1,5 +1,7 @@
 //! The agent's REST API (JSON over HTTP/1.1), for `testwerk run --server` and for people with
-//! `curl`:
+//! `curl`. Every route but `/v1/health` needs a Kubernetes bearer token whose user RBAC lets
+//! do the route's verb on `testworkflowexecutions` ([`crate::auth`]); the toolkit's routes
+//! take the execution's own token instead. `GET /v1/openapi.json` documents them all:
 //!
 //! | method and path | what |
 //! | --- | --- |

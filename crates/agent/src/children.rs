@@ -73,6 +73,7 @@ pub fn endpoint(
             ROUTE.replace("{parent}", execution)
         ),
         token: agent.artifacts.tokens().token(execution),
+        shared: None,
     }
 }
 
@@ -225,7 +226,9 @@ fn allowed(
     let blueprint = Blueprint::from_value(&parent.plan)?;
     let plan: WirePlan = serde_json::from_value(blueprint.plan)
         .map_err(|e| format!("the parent's stored plan is not readable: {e}"))?;
-    let sink = agent.artifact_sink(&parent.execution.id).map(|s| s.url);
+    let sink = agent
+        .artifact_sink(&parent.execution.id)
+        .and_then(|s| s.shared);
     let named = match &request.workflow {
         ChildWorkflow::Named(name) => Some(name.as_str()),
         ChildWorkflow::Document(_) => None,
@@ -312,7 +315,7 @@ async fn file(
     if let Some(denied) = guard(&agent, &parent, &id, &headers) {
         return denied;
     }
-    match testwerk_artifacts::location(&agent.store, &id, &name) {
+    match testwerk_artifacts::location(&agent.store, agent.artifacts.tokens(), &id, &name) {
         Ok(Some(path)) => axum::response::Redirect::temporary(&path).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,

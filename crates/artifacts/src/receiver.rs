@@ -30,8 +30,15 @@ use crate::storage::{Storage, StorageError};
 use crate::token::TokenKey;
 
 /// Where the receiver serves artifact `name` of `execution` (the one stored last under that
-/// name, by any step): the path of its `GET` route, or `None` when there is none.
-pub fn location(store: &Store, execution: &str, name: &str) -> Result<Option<String>, StoreError> {
+/// name, by any step) to whoever the backend sends there (a parent's toolkit fetching its
+/// child's files): the path of its shared `GET` route, with the read capability of that one
+/// execution (`tokens`), or `None` when there is none.
+pub fn location(
+    store: &Store,
+    tokens: &TokenKey,
+    execution: &str,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
     let Some(found) = store
         .artifacts(execution)?
         .into_iter()
@@ -45,7 +52,8 @@ pub fn location(store: &Store, execution: &str, name: &str) -> Result<Option<Str
         .map(testwerk_protocol::toolkit::encode_segment)
         .collect();
     Ok(Some(format!(
-        "/api/v1/executions/{execution}/artifacts/{}",
+        "/api/v1/executions/{execution}/shared/{}/{}",
+        tokens.read_capability(execution),
         segments.join("/")
     )))
 }
@@ -97,12 +105,14 @@ impl Receiver {
     /// Where execution `execution` (its full id) uploads, given the base URL its Pods reach
     /// this receiver at (`http://10.0.0.5:8088`), with its token.
     pub fn sink(&self, base_url: &str, execution: &str) -> ArtifactSink {
+        let base = base_url.trim_end_matches('/');
         ArtifactSink {
-            url: format!(
-                "{}/api/v1/executions/{execution}/artifacts",
-                base_url.trim_end_matches('/')
-            ),
+            url: format!("{base}/api/v1/executions/{execution}/artifacts"),
             token: self.tokens.token(execution),
+            shared: Some(format!(
+                "{base}/api/v1/executions/{execution}/shared/{}",
+                self.tokens.read_capability(execution)
+            )),
         }
     }
 
@@ -119,6 +129,13 @@ impl Receiver {
             Route::put(ONE, upload)
                 .summary("The toolkit's upload of one artifact")
                 .access(Access::OwnToken),
+            Route::get(
+                "/api/v1/executions/{id}/shared/{capability}/{step}/{*name}",
+                shared,
+            )
+            .summary("One artifact's bytes, for the execution's children (a read capability in the path)")
+            .produces("application/octet-stream")
+            .access(Access::OwnToken),
         ]
     }
 
@@ -327,6 +344,26 @@ async fn download(
     State(receiver): State<Arc<Receiver>>,
     Path((id, step, name)): Path<(String, String, String)>,
 ) -> Response {
+    send(&receiver, id, step, name).await
+}
+
+/// What a child fetches of its parent's artifacts: the capability in the path is the
+/// credential (a child's `content.tarball` sends none), and it reads that one execution's
+/// artifacts only.
+async fn shared(
+    State(receiver): State<Arc<Receiver>>,
+    Path((id, capability, step, name)): Path<(String, String, String, String)>,
+) -> Response {
+    if !receiver.tokens.verify_read(&id, &capability) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            format!("this link does not read the artifacts of execution {id}"),
+        );
+    }
+    send(&receiver, id, step, name).await
+}
+
+async fn send(receiver: &Receiver, id: String, step: String, name: String) -> Response {
     let store = Arc::clone(&receiver.store);
     let (s, n) = (step.clone(), name.clone());
     let found = tokio::task::spawn_blocking(move || store.artifact(&id, &s, &n))

@@ -98,6 +98,18 @@ impl TokenKey {
         hex(tag.as_ref())
     }
 
+    /// The capability that reads `execution`'s artifacts and does nothing else: its children
+    /// fetch `transfer` and `execute` tarballs with it.
+    pub fn read_capability(&self, execution: &str) -> String {
+        hex(hmac::sign(&self.key, &read_message(execution)).as_ref())
+    }
+
+    /// Whether `capability` reads `execution`'s artifacts (in constant time).
+    pub fn verify_read(&self, execution: &str, capability: &str) -> bool {
+        unhex(capability)
+            .is_some_and(|tag| hmac::verify(&self.key, &read_message(execution), &tag).is_ok())
+    }
+
     /// Whether `token` is `execution`'s (in constant time).
     pub fn verify(&self, execution: &str, token: &str) -> bool {
         match unhex(token) {
@@ -109,6 +121,13 @@ impl TokenKey {
 
 fn message(execution: &str) -> Vec<u8> {
     [PURPOSE, execution.as_bytes()].concat()
+}
+
+/// What a read capability signs: another purpose, so that it never opens an upload.
+const READ_PURPOSE: &[u8] = b"testwerk artifacts read v1\0";
+
+fn read_message(execution: &str) -> Vec<u8> {
+    [READ_PURPOSE, execution.as_bytes()].concat()
 }
 
 fn hex(bytes: &[u8]) -> String {

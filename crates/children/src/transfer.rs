@@ -37,8 +37,9 @@ pub struct Pack {
 }
 
 impl Pack {
-    /// Where a child fetches it: the artifact of `step`, whose artifacts go to `sink` (the
-    /// parent's artifact URL; `None`: the backend keeps none, and nothing can be carried).
+    /// Where a child fetches it: the artifact of `step` under `sink`, where the parent's
+    /// children read its artifacts (the sink's `shared` URL, which carries a read-only
+    /// capability; `None`: the backend keeps none, and nothing can be carried).
     pub fn url(&self, sink: Option<&str>, step: &str) -> Result<String, SpecError> {
         let sink = sink.ok_or_else(|| {
             SpecError::Failed(format!(

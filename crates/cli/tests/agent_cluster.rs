@@ -605,6 +605,7 @@ spec:
     // Abort from the command line.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
         .args(["abort", &id, "--server", &env.url("")])
+        .env("TESTWERK_TOKEN", &env.tokens.runner)
         .output()
         .expect("testwerk abort");
     assert!(
@@ -656,6 +657,7 @@ spec:
     .expect("write");
     let run = |file: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+            .env("TESTWERK_TOKEN", &env.tokens.runner)
             .args([
                 "run",
                 file.to_str().expect("path"),
@@ -727,6 +729,7 @@ spec:
 /// A `run --server` client shown the live view of a workflow printing numbered lines.
 fn spawn_client(env: &AgentEnv, file: &std::path::Path, timeout: &str) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .env("TESTWERK_TOKEN", &env.tokens.runner)
         .args([
             "run",
             file.to_str().expect("path"),
@@ -1776,5 +1779,118 @@ fn corpus_workflows_with_parallel_services_and_execute_reach_their_local_results
         CHILDREN_CORPUS.len(),
         failures.join("\n\n")
     );
+    env.assert_clean();
+}
+
+/// Who may use the agent is RBAC's call: no token is 401, a token without the verb is 403,
+/// `testwerk-viewer` reads and `testwerk-runner` runs. The toolkit's own routes and
+/// `/v1/health` are not the gate's business.
+#[test]
+fn the_api_and_the_ui_let_in_only_tokens_rbac_allows() {
+    let env = AgentEnv::start("auth", &[]);
+    let t = env.tokens.clone();
+    assert_eq!(env.status_as(None, "GET", "/v1/health"), 200);
+    assert_eq!(env.status_as(None, "GET", "/v1/executions"), 401);
+    assert_eq!(env.status_as(None, "POST", "/v1/executions"), 401);
+    assert_eq!(env.status_as(None, "GET", "/"), 401);
+    assert_eq!(
+        env.status_as(Some("not-a-token"), "GET", "/v1/executions"),
+        401
+    );
+    assert_eq!(env.status_as(Some(&t.nobody), "GET", "/v1/executions"), 403);
+    assert_eq!(env.status_as(Some(&t.nobody), "GET", "/"), 403);
+    assert_eq!(env.status_as(Some(&t.viewer), "GET", "/v1/executions"), 200);
+    assert_eq!(env.status_as(Some(&t.viewer), "GET", "/"), 200);
+    assert_eq!(
+        env.status_as(Some(&t.viewer), "POST", "/v1/executions"),
+        403
+    );
+    assert_eq!(
+        env.status_as(Some(&t.viewer), "POST", "/v1/executions/x/abort"),
+        403
+    );
+    // The runner may: the API answers about the execution rather than about the caller.
+    assert_eq!(
+        env.status_as(Some(&t.runner), "POST", "/v1/executions/x/abort"),
+        409
+    );
+    // The document lists the API, the UI and the toolkit's routes.
+    let doc = env.get("/v1/openapi.json").unwrap_or_default();
+    for path in [
+        "/v1/executions",
+        "/v1/executions/{id}/follow",
+        "/executions/{id}",
+        "/api/v1/executions/{parent}/children",
+        "/metrics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not in {doc}");
+    }
+    // No token ever reaches the agent's log.
+    for token in [&t.runner, &t.viewer, &t.nobody] {
+        assert!(
+            !env.log().contains(token.as_str()),
+            "a token is in the agent's log"
+        );
+    }
+}
+
+/// Headless Chromium against the agent: log in with a Kubernetes token, see the list, an
+/// execution's steps, log and test cases, and a running execution finish without a reload.
+#[test]
+fn a_browser_follows_executions_in_the_agents_ui() {
+    let Some(mut browser) = testwerk_testbrowser::Browser::start() else {
+        return;
+    };
+    let env = AgentEnv::start_reachable("browser", &[]);
+    let report = "<testsuite name='web'><testcase classname='shop' name='checkout'><failure message='price mismatch'/></testcase><testcase classname='shop' name='browse'/></testsuite>";
+    let source = format!(
+        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: shop\nspec:\n  container:\n    image: alpine:3.22.0\n    workingDir: /data/out\n  steps:\n  - name: Run the suite\n    shell: echo \"{report}\" > junit.xml && echo 'suite ran'\n    artifacts:\n      paths: ['*.xml']\n"
+    );
+    let id = env.submit_ok("shop.yaml", &source, None);
+    let doc = env.wait_done(&id, 5 * MINUTE);
+    assert_eq!(doc["status"], "passed", "{doc}\n{}", env.log());
+    let name = doc["name"].as_str().unwrap_or_default().to_owned();
+    let wait = Duration::from_secs(60);
+
+    browser.goto(&env.url(&format!("/login?token={}&next=/", env.tokens.viewer)));
+    browser.wait_for("document.querySelector('#rows') !== null", wait);
+    let rows = browser.text("#rows");
+    assert!(rows.contains(&name), "{rows}");
+
+    browser.goto(&env.url(&format!("/executions/{id}")));
+    let steps = browser.text("#steps");
+    assert!(
+        steps.contains("Run the suite") && steps.contains("passed"),
+        "{steps}"
+    );
+    let log = browser.text("#log");
+    assert!(
+        log.contains("suite ran") && log.contains("▸ Upload artifacts"),
+        "{log}"
+    );
+    let first_case = browser.text("#cases tr:nth-child(2)");
+    assert!(
+        first_case.contains("shop.checkout") && first_case.contains("price mismatch"),
+        "{first_case}"
+    );
+
+    // A run that is still going when its page opens.
+    let slow = "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\nmetadata:\n  name: slow\nspec:\n  container:\n    image: alpine:3.22.0\n  steps:\n  - name: Take a while\n    shell: echo 'started'; sleep 6; echo 'finished after a while'\n";
+    let id = env.submit_ok("slow.yaml", slow, None);
+    env.wait_for_log_line(&id, "started", 3 * MINUTE);
+    browser.goto(&env.url(&format!("/executions/{id}")));
+    browser.eval("window.samePage = true");
+    assert!(
+        browser.text("#status").contains("running"),
+        "{}",
+        browser.text("#status")
+    );
+    browser.wait_for(
+        "document.querySelector('#status').textContent.includes('passed') \
+         && document.querySelector('#log').textContent.includes('finished after a while') \
+         && window.samePage",
+        Duration::from_secs(120),
+    );
+    env.wait_done(&id, MINUTE);
     env.assert_clean();
 }

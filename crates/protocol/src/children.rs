@@ -213,6 +213,7 @@ mod tests {
         let endpoint = ChildrenEndpoint {
             url: "http://127.0.0.1:1/x".into(),
             token: "secret".into(),
+            shared: None,
         };
         assert!(!format!("{endpoint:?}").contains("secret"));
         let state = ChildState {

@@ -78,6 +78,11 @@ pub struct Endpoint {
     pub url: String,
     /// Sent as `Authorization: Bearer <token>`.
     pub token: String,
+    /// For an artifact sink: where the execution's children read its artifacts (`transfer`
+    /// and `execute` tarballs) with no credential of their own: a URL with a read-only
+    /// capability for this one execution's artifacts in its path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<String>,
 }
 
 /// The execution's artifact receiver: the agent's API, or the local runner's loopback server.
@@ -89,6 +94,7 @@ impl std::fmt::Debug for Endpoint {
         f.debug_struct("Endpoint")
             .field("url", &self.url)
             .field("token", &"***")
+            .field("shared", &self.shared.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -127,7 +133,9 @@ mod tests {
         let sink = ArtifactSink {
             url: "http://127.0.0.1:1/a".into(),
             token: "s3cr3t".into(),
+            shared: Some("http://127.0.0.1:1/shared/c4p4b1l1ty".into()),
         };
         assert!(!format!("{sink:?}").contains("s3cr3t"));
+        assert!(!format!("{sink:?}").contains("c4p4b1l1ty"));
     }
 }

@@ -196,8 +196,12 @@ fn tree(
                     .unwrap_or_else(Timestamp::now)
                     .millis_since(start)
                     .unwrap_or(0) as f64;
-                let left = (from / span * 100.0).clamp(0.0, 100.0);
-                (left, ((to - from) / span * 100.0).clamp(0.3, 100.0 - left))
+                // At least a sliver, always inside the bar (NaN-free: `span` is at least 1).
+                let left = (from / span * 100.0).clamp(0.0, 99.7);
+                (
+                    left,
+                    ((to - from) / span * 100.0).max(0.3).min(100.0 - left),
+                )
             }
             None => (0.0, 0.0),
         };
@@ -515,5 +519,78 @@ async fn act(site: &SiteState, id: &str, command: Command) -> Response {
             Redirect::to(&to).into_response()
         }
         Err(e) => error_page(StatusCode::CONFLICT, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testwerk_store::{Execution, ExecutionStatus, RunnerIdentity, StepStatus};
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_unix_millis(1_800_000_000_000 + ms)
+    }
+
+    /// A step that starts at (or after) the execution's end still gets a bar inside the
+    /// timeline, and steps nest under their parents.
+    #[test]
+    fn timeline_bars_stay_inside_the_timeline_and_steps_nest() {
+        let step = |r: &str, parent: Option<&str>, start: i64, end: Option<i64>| {
+            let mut s = StepResult::new(r, StepStatus::Passed);
+            s.parent_ref = parent.map(str::to_owned);
+            s.name = Some(format!("step {r}"));
+            s.started_at = Some(at(start));
+            s.finished_at = end.map(at);
+            s
+        };
+        let detail = ExecutionDetail {
+            execution: Execution {
+                id: "x".into(),
+                name: "w-1".into(),
+                workflow: "w".into(),
+                number: 1,
+                status: ExecutionStatus::Passed,
+                reason: None,
+                created_at: at(0),
+                started_at: Some(at(0)),
+                finished_at: Some(at(1000)),
+                runner: RunnerIdentity::current(),
+                tags: Default::default(),
+            },
+            source: String::new(),
+            plan: serde_json::Value::Null,
+            steps: vec![
+                step("r1", None, 0, Some(1000)),
+                step("r2", Some("r1"), 999, Some(2000)),
+                step("r3", Some("gone"), 5000, None),
+            ],
+            outputs: Vec::new(),
+        };
+        let html = steps(&detail);
+        assert!(
+            html.contains(r#"data-ref="r1"><div class="row"><span class="name">step r1</span>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<ul><li class="step" data-ref="r2">"#),
+            "r2 nests under r1: {html}"
+        );
+        for bar in html.split("style=\"left:").skip(1) {
+            let left: f64 = bar
+                .split('%')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1.0);
+            let width: f64 = bar
+                .split("width:")
+                .nth(1)
+                .and_then(|w| w.split('%').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1.0);
+            assert!(
+                (0.0..=99.7).contains(&left) && width >= 0.29 && left + width <= 100.01,
+                "{bar}"
+            );
+        }
     }
 }

@@ -141,8 +141,23 @@ pub async fn execution(
                 }
                 last_status = status;
             }
-            let html = steps(&detail);
-            if html != last_steps {
+            // Sent when a step's status or times change, not on every look: a running step's
+            // timeline bar grows with the page's next update.
+            let shape: String = detail
+                .steps
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}:{}:{:?}:{:?};",
+                        s.step_ref,
+                        s.status.as_str(),
+                        s.started_at,
+                        s.finished_at
+                    )
+                })
+                .collect();
+            if shape != last_steps {
+                let html = steps(&detail);
                 if tx
                     .send(event("steps", json!({"html": html})))
                     .await
@@ -150,7 +165,7 @@ pub async fn execution(
                 {
                     return;
                 }
-                last_steps = html;
+                last_steps = shape;
             }
             let more = lines.len() as u64 == LINES_PER_EVENT;
             if let Some(last) = lines.last() {

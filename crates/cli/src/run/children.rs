@@ -99,7 +99,8 @@ impl LocalChildren {
         })
     }
 
-    /// The parent is compiled: `plan` declares its children, `sink` is its artifact URL.
+    /// The parent is compiled: `plan` declares its children, `sink` is where they read its
+    /// artifacts ([`testwerk_protocol::toolkit::Endpoint::shared`]).
     pub fn declare(&self, plan: WirePlan, sink: Option<String>) {
         let _ = self.declared.set(Declared { plan, sink });
     }
@@ -138,6 +139,7 @@ impl LocalChildren {
                 ROUTE.replace("{parent}", &self.parent)
             ),
             token: self.tokens.token(&self.parent),
+            shared: None,
         }
     }
 
@@ -590,7 +592,7 @@ async fn file(
     if let Some(denied) = children.guard(&parent, &id, &headers) {
         return denied;
     }
-    match testwerk_artifacts::location(&children.store, &id, &name) {
+    match testwerk_artifacts::location(&children.store, &children.tokens, &id, &name) {
         Ok(Some(path)) => axum::response::Redirect::temporary(&path).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,

@@ -388,7 +388,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
             .toolkit
             .as_ref()
             .and_then(|t| t.artifacts.as_ref())
-            .map(|a| a.url.clone()),
+            .and_then(|a| a.shared.clone()),
     );
 
     let token = testwerk_protocol::line::new_token()

@@ -27,6 +27,9 @@ pub struct AgentEnv {
     extra_args: Vec<String>,
     extra_env: Vec<(String, String)>,
     http: ureq::Agent,
+    /// Tokens of ServiceAccounts bound to deploy/rbac.yaml's Roles: `runner` (what these
+    /// tests use), `viewer`, and `nobody` (no Role).
+    pub tokens: Tokens,
 }
 
 /// The `testwerk` binary: cargo names it for tests; an example finds it next to its own
@@ -110,7 +113,8 @@ impl AgentEnv {
         let dir = std::env::temp_dir().join(&namespace);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
-        let kubeconfig = rt.block_on(prepare(&client, &namespace, &cluster.kubeconfig, &dir));
+        let (kubeconfig, tokens) =
+            rt.block_on(prepare(&client, &namespace, &cluster.kubeconfig, &dir));
         let store = store.unwrap_or_else(|| dir.join("agent.db"));
         let mut env = AgentEnv {
             namespace,
@@ -126,12 +130,8 @@ impl AgentEnv {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            http: ureq::Agent::new_with_config(
-                ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(Duration::from_secs(60)))
-                    .build(),
-            ),
+            http: client_with(Some(&tokens.runner)),
+            tokens,
         };
         env.start_agent();
         env
@@ -265,6 +265,18 @@ impl AgentEnv {
             return None;
         }
         answer.body_mut().read_json().ok()
+    }
+
+    /// The status of `method path` sent with `token` (or none).
+    pub fn status_as(&self, token: Option<&str>, method: &str, path: &str) -> u16 {
+        let http = client_with(token);
+        let answer = match method {
+            "GET" => http.get(&self.url(path)).call(),
+            _ => http.post(&self.url(path)).send_empty(),
+        };
+        answer
+            .map(|a| a.status().as_u16())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     pub fn post(&self, path: &str) -> (u16, Value) {
@@ -408,7 +420,95 @@ impl Drop for AgentEnv {
     }
 }
 
-async fn prepare(client: &kube::Client, namespace: &str, admin: &Path, dir: &Path) -> PathBuf {
+/// Kubernetes tokens of people using the agent (ServiceAccounts in the test's namespace).
+#[derive(Clone)]
+pub struct Tokens {
+    /// Bound to `testwerk-runner`: reads, runs and controls executions.
+    pub runner: String,
+    /// Bound to `testwerk-viewer`: reads only.
+    pub viewer: String,
+    /// No Role at all.
+    pub nobody: String,
+}
+
+/// An HTTP client that answers every status, sending `token` as a bearer token.
+pub fn client_with(token: Option<&str>) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(60)));
+    if let Some(token) = token {
+        let value = format!("Bearer {token}");
+        config = config.middleware(
+            move |mut request: ureq::http::Request<ureq::SendBody>,
+                  next: ureq::middleware::MiddlewareNext| {
+                let v = ureq::http::HeaderValue::from_str(&value).expect("a header value");
+                request.headers_mut().insert("authorization", v);
+                next.handle(request)
+            },
+        );
+    }
+    ureq::Agent::new_with_config(config.build())
+}
+
+async fn token_for(client: &kube::Client, namespace: &str, account: &str) -> String {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let request = json!({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 7200},
+    });
+    let answer: Value = accounts
+        .create_subresource("token", account, &PostParams::default(), &request)
+        .await
+        .unwrap_or_else(|e| panic!("token for {account}: {e}"));
+    answer["status"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+/// ServiceAccounts for people, bound to deploy/rbac.yaml's Roles, and their tokens.
+async fn people(client: &kube::Client, namespace: &str) -> Tokens {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+        Api::namespaced(client.clone(), namespace);
+    for (account, role) in [
+        ("person-runner", Some("testwerk-runner")),
+        ("person-viewer", Some("testwerk-viewer")),
+        ("person-nobody", None),
+    ] {
+        let sa: ServiceAccount =
+            serde_json::from_value(json!({"metadata": {"name": account}})).expect("sa");
+        accounts
+            .create(&PostParams::default(), &sa)
+            .await
+            .unwrap_or_else(|e| panic!("ServiceAccount {account}: {e}"));
+        if let Some(role) = role {
+            let binding = serde_json::from_value(json!({
+                "metadata": {"name": account},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+            }))
+            .expect("binding");
+            bindings
+                .create(&PostParams::default(), &binding)
+                .await
+                .unwrap_or_else(|e| panic!("RoleBinding {account}: {e}"));
+        }
+    }
+    Tokens {
+        runner: token_for(client, namespace, "person-runner").await,
+        viewer: token_for(client, namespace, "person-viewer").await,
+        nobody: token_for(client, namespace, "person-nobody").await,
+    }
+}
+
+async fn prepare(
+    client: &kube::Client,
+    namespace: &str,
+    admin: &Path,
+    dir: &Path,
+) -> (PathBuf, Tokens) {
     testwerk_agent::crd::ensure(client, true)
         .await
         .unwrap_or_else(|e| panic!("CRDs: {e}"));
@@ -475,19 +575,7 @@ async fn prepare(client: &kube::Client, namespace: &str, admin: &Path, dir: &Pat
     .unwrap_or_else(|e| panic!("ClusterRoleBinding: {e}"));
 
     // A token of the agent's ServiceAccount, in a kubeconfig of its own.
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    let request = json!({
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 7200},
-    });
-    let answer: Value = accounts
-        .create_subresource("token", "testwerk-agent", &PostParams::default(), &request)
-        .await
-        .unwrap_or_else(|e| panic!("token for testwerk-agent: {e}"));
-    let token = answer["status"]["token"]
-        .as_str()
-        .expect("a token")
-        .to_owned();
+    let token = token_for(client, namespace, "testwerk-agent").await;
     let admin_text = std::fs::read_to_string(admin).expect("admin kubeconfig");
     let admin: Value = serde_saphyr::from_str(&admin_text).expect("kubeconfig YAML");
     let cluster = admin["clusters"][0]["cluster"].clone();
@@ -500,7 +588,7 @@ async fn prepare(client: &kube::Client, namespace: &str, admin: &Path, dir: &Pat
     });
     let path = dir.join("agent.kubeconfig");
     std::fs::write(&path, serde_saphyr::to_string(&kubeconfig).expect("yaml")).expect("kubeconfig");
-    path
+    (path, people(client, namespace).await)
 }
 
 async fn leftovers(client: &kube::Client, namespace: &str) -> Vec<String> {

@@ -17,7 +17,10 @@ pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitE
     let step = Execute::from_payload(&payload)?;
     let backend = Backend::from_settings(settings, "`execute`")?;
     let parent_ref = super::parent_ref();
-    let sink = settings.artifacts.as_ref().map(|s| s.url.as_str());
+    let sink = settings
+        .artifacts
+        .as_ref()
+        .and_then(|s| s.shared.as_deref());
     let mut children = Vec::new();
     for (i, entry) in step.entries.iter().enumerate() {
         // The files each workflow fetches (`{{ tarball.<name>.url }}`), packed before any starts.

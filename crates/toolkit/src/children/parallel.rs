@@ -16,7 +16,10 @@ pub fn run(args: Vec<String>, settings: &ToolkitSettings) -> Result<(), ToolkitE
     let spec = super::payload(&args, "parallel")?;
     let parent_ref = super::parent_ref();
     let fetches = testwerk_children::transfer::fetches(&spec)?;
-    let sink = settings.artifacts.as_ref().map(|s| s.url.as_str());
+    let sink = settings
+        .artifacts
+        .as_ref()
+        .and_then(|s| s.shared.as_deref());
     let workers = Workers::new(&spec, &parent_ref, sink)?;
     if workers.is_empty() {
         println!("parallel: no instances, nothing to run");

@@ -150,7 +150,10 @@ fn start(
     for transfer in testwerk_children::services::transfers(name, service)? {
         super::files::pack(&transfer.pack, settings, &step)?;
     }
-    let sink = settings.artifacts.as_ref().map(|s| s.url.as_str());
+    let sink = settings
+        .artifacts
+        .as_ref()
+        .and_then(|s| s.shared.as_deref());
     let mut out = Vec::new();
     for instance in testwerk_children::services::instances(group, name, service, &step, sink)? {
         let started = backend.start(&instance.request)?;
