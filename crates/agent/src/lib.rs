@@ -274,9 +274,10 @@ pub async fn run(mut config: AgentConfig, surface: SurfaceMaker) -> Result<(), S
             .map_err(|e| format!("results store: {e}"))?
             .with_file_name(format!("agent-{}.db", config.namespace)),
     };
-    let store = Store::open(&path).map_err(|e| format!("results store {}: {e}", path.display()))?;
+    // The error names the store itself, without a PostgreSQL URL's password.
+    let store = Store::open(&path).map_err(|e| format!("results store: {e}"))?;
     let store = Arc::new(store);
-    let artifacts = artifact_receiver(&config, &path, &store)?;
+    let artifacts = artifact_receiver(&config, &store.files_beside(), &store)?;
     let registry = RegistryClient::new(config.registry.clone())
         .map_err(|e| format!("registry client: {e}"))?;
     let view = ClusterView::start(&client, &config.namespace);

@@ -40,7 +40,7 @@ pub fn serve_for_store_with(
     ip: IpAddr,
     extra: impl FnOnce(&Receiver) -> axum::Router,
 ) -> Result<LocalServer, String> {
-    let path = store.path().to_owned();
+    let path = store.files_beside();
     let settings = crate::StorageSettings::from_flags(flags, &path, &|k| std::env::var(k).ok())
         .map_err(|e| e.to_string())?;
     let storage = crate::Storage::open(&settings).map_err(|e| e.to_string())?;

@@ -121,9 +121,10 @@ impl Source {
             None => Store::open_default(),
         }
         .map_err(|e| Failure::Input(format!("results store: {e}")))?;
-        let settings =
-            StorageSettings::from_flags(&req.storage, store.path(), &|k| std::env::var(k).ok())
-                .map_err(|e| Failure::Input(e.to_string()))?;
+        let settings = StorageSettings::from_flags(&req.storage, &store.files_beside(), &|k| {
+            std::env::var(k).ok()
+        })
+        .map_err(|e| Failure::Input(e.to_string()))?;
         let storage = Storage::open(&settings).map_err(|e| Failure::Input(e.to_string()))?;
         Ok(Source::Local {
             store: Box::new(store),

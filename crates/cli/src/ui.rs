@@ -95,9 +95,9 @@ pub fn ui(req: &UiRequest) -> Result<(), String> {
         None => Store::open_default(),
     }
     .map_err(|e| format!("results store: {e}"))?;
-    let path = store.path().to_owned();
+    let beside = store.files_beside();
     let store = Arc::new(store);
-    let settings = testwerk_artifacts::StorageSettings::from_flags(&req.storage, &path, &|k| {
+    let settings = testwerk_artifacts::StorageSettings::from_flags(&req.storage, &beside, &|k| {
         std::env::var(k).ok()
     })
     .map_err(|e| e.to_string())?;
@@ -107,7 +107,7 @@ pub fn ui(req: &UiRequest) -> Result<(), String> {
     let gate: Arc<dyn Gate> = Arc::new(TokenGate::new(token.clone()));
     let latency = Arc::new(Latency::default());
     let actions = Arc::new(LocalActions {
-        store: path.clone(),
+        store: store.location().to_owned(),
     });
     let site = Arc::new(Site::new(
         Arc::clone(&store),
@@ -150,7 +150,7 @@ pub fn ui(req: &UiRequest) -> Result<(), String> {
         use std::io::Write;
         let mut out = std::io::stdout();
         let _ = writeln!(out, "testwerk ui: http://{address}/login?token={token}");
-        let _ = writeln!(out, "store: {}", path.display());
+        let _ = writeln!(out, "store: {}", store.path().display());
         let _ = out.flush();
         axum::serve(listener, router)
             .await
@@ -204,7 +204,7 @@ fn local_rerun(store_path: &std::path::Path, execution: &str) -> Result<Acted, S
         None => Vec::new(),
     };
     // The source as it was run, beside the store: the new run reads it from there.
-    let dir = store_path.with_file_name("reruns");
+    let dir = store.files_beside().with_file_name("reruns");
     std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let file = dir.join(format!("{}.yaml", e.id));
     std::fs::write(&file, &detail.source).map_err(|err| format!("{}: {err}", file.display()))?;

@@ -786,3 +786,74 @@ fn impure_steps_over_the_job_limit_run_locally() {
     }
     assert!(out.contains("200 passed, 0 failed"), "{}", tail(&out));
 }
+
+/// Every command that takes `--store` takes a PostgreSQL URL too: a run is recorded there and
+/// read back by `executions`, `executions show` and `logs`, and the password shows nowhere.
+#[test]
+fn a_postgres_store_serves_run_executions_and_logs() {
+    let Some(server) = testwerk_testpostgres::server() else {
+        return;
+    };
+    let url = server.database();
+    let dir = scratch("postgres-store");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello.yaml");
+    // Run directories and artifacts live beside the default store path, here in the scratch.
+    let testwerk = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+            .args(args)
+            .args(["--store", &url])
+            .env("XDG_DATA_HOME", &*dir)
+            .env("TESTWERK_INIT", init_binary())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run testwerk: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !text.contains(testwerk_testpostgres::PASSWORD),
+            "the password shows: {text}"
+        );
+        (out.status.code(), text)
+    };
+    let (code, out) = testwerk(&["run", example.to_str().unwrap_or_default()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("PASSED hello-1"), "{out}");
+    let (code, list) = testwerk(&["executions"]);
+    assert_eq!(code, Some(0), "{list}");
+    assert!(
+        list.contains("hello-1") && list.contains("passed"),
+        "{list}"
+    );
+    let (code, show) = testwerk(&["executions", "show", "hello-1"]);
+    assert_eq!(code, Some(0), "{show}");
+    assert!(show.contains("Say hello"), "{show}");
+    let (code, logs) = testwerk(&["logs", "hello-1", "--step", "Say hello"]);
+    assert_eq!(code, Some(0), "{logs}");
+    assert!(logs.contains("hello from"), "{logs}");
+    assert_eq!(
+        server
+            .sql(
+                url.rsplit('/').next().unwrap_or_default(),
+                "SELECT status FROM executions"
+            )
+            .ok()
+            .as_deref(),
+        Some("passed"),
+        "the execution is in PostgreSQL"
+    );
+
+    // A wrong password: a clear error that names the store, without either password.
+    let wrong = url.replace(testwerk_testpostgres::PASSWORD, "not-the-password");
+    let out = Command::new(env!("CARGO_BIN_EXE_testwerk"))
+        .args(["executions", "--store", &wrong])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains(&format!("postgres://testwerk@127.0.0.1:{}/", server.port()))
+            && err.contains("password"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-password"), "{err}");
+}

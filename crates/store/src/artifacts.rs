@@ -2,11 +2,10 @@
 //! (`testwerk-artifacts`); a row here says which execution and step a file belongs to, its name,
 //! size and content type, and where storage keeps it.
 
-use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+use crate::db::{ColumnError, Row};
 use crate::error::StoreError;
-use crate::query::parse;
 use crate::store::{Store, to_i64, to_u64};
 use crate::time::Timestamp;
 
@@ -57,28 +56,25 @@ impl Store {
             storage_key: artifact.storage_key.clone(),
             created_at: Timestamp::now(),
         };
-        self.write_with(|tx| {
+        self.write(|tx| {
             let (pk, _) = self.execution_pk(tx, id)?;
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO artifacts
                      (execution, step_ref, name, size, content_type, storage_key, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (execution, step_ref, name) DO UPDATE SET
                      size = excluded.size, content_type = excluded.content_type,
                      storage_key = excluded.storage_key, created_at = excluded.created_at",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    pk,
-                    record.step_ref,
-                    record.name,
-                    to_i64(record.size),
-                    record.content_type,
-                    record.storage_key,
-                    record.created_at.to_string(),
-                ])
-            })
-            .map_err(|e| self.sqlite(e))?;
+                &[
+                    pk.into(),
+                    (&record.step_ref).into(),
+                    (&record.name).into(),
+                    to_i64(record.size).into(),
+                    (&record.content_type).into(),
+                    (&record.storage_key).into(),
+                    record.created_at.to_string().into(),
+                ],
+            )?;
             Ok(())
         })?;
         Ok(record)
@@ -89,11 +85,11 @@ impl Store {
     pub fn artifacts(&self, query: &str) -> Result<Vec<ArtifactRecord>, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            tx.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM artifacts WHERE execution = ?1 ORDER BY rowid"
-            ))
-            .and_then(|mut stmt| stmt.query_map([pk], from_row)?.collect())
-            .map_err(|e| self.sqlite(e))
+            tx.query(
+                &format!("SELECT {COLUMNS} FROM artifacts WHERE execution = ?1 ORDER BY rowid"),
+                &[pk.into()],
+                from_row,
+            )
         })
     }
 
@@ -106,29 +102,28 @@ impl Store {
     ) -> Result<Option<ArtifactRecord>, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            tx.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM artifacts
-                 WHERE execution = ?1 AND step_ref = ?2 AND name = ?3"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row(params![pk, step_ref, name], from_row)
-                    .optional()
-            })
-            .map_err(|e| self.sqlite(e))
+            tx.query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM artifacts
+                     WHERE execution = ?1 AND step_ref = ?2 AND name = ?3"
+                ),
+                &[pk.into(), step_ref.into(), name.into()],
+                from_row,
+            )
         })
     }
 }
 
 const COLUMNS: &str = "step_ref, name, size, content_type, storage_key, created_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<ArtifactRecord> {
+fn from_row(row: &Row<'_>) -> Result<ArtifactRecord, ColumnError> {
     Ok(ArtifactRecord {
         step_ref: row.get(0)?,
         name: row.get(1)?,
         size: to_u64(row.get(2)?),
         content_type: row.get(3)?,
         storage_key: row.get(4)?,
-        created_at: parse(row, 5)?,
+        created_at: row.parse(5)?,
     })
 }
 

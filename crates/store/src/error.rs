@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode;
 
+use crate::db::DbError;
+
 /// An error of the results store. Each message names the store's file where it matters and
 /// says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -122,11 +124,101 @@ pub enum StoreError {
         /// The error.
         source: rusqlite::Error,
     },
+
+    /// The PostgreSQL server could not be reached, or went away.
+    #[error("cannot reach the results store {}: {detail}; check that PostgreSQL runs there and the URL's user, password and database are right", path.display())]
+    Unreachable {
+        /// The URL, without its password.
+        path: PathBuf,
+        /// What the connection said.
+        detail: String,
+    },
+
+    /// Any other PostgreSQL error.
+    #[error("results store {}: {}", path.display(), postgres_detail(source))]
+    Postgres {
+        /// The URL, without its password.
+        path: PathBuf,
+        /// The error.
+        source: tokio_postgres::Error,
+    },
+}
+
+/// `error: its cause: its cause's cause` (`tokio_postgres::Error` says "error connecting to
+/// server" and keeps "Connection refused" as its source).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text = format!("{text}: {e}");
+        cause = e.source();
+    }
+    text
+}
+
+/// The server's own message where there is one (`tokio_postgres::Error` alone says only
+/// "db error").
+fn postgres_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    }
 }
 
 impl StoreError {
+    /// Classifies an error of the database at `path` (a file, or a URL without password).
+    pub(crate) fn from_db(path: &Path, error: DbError) -> StoreError {
+        match error {
+            DbError::Sqlite(e) => StoreError::sqlite(path, e),
+            DbError::Postgres(e) => StoreError::postgres(path, e),
+            DbError::Io(e) => StoreError::Unreachable {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            },
+        }
+    }
+
+    fn postgres(path: &Path, error: tokio_postgres::Error) -> StoreError {
+        use tokio_postgres::error::SqlState;
+        let path = path.to_owned();
+        let Some(code) = error.code() else {
+            // No SQL state: the connection (refused, closed, timed out, TLS, authentication
+            // before the server answered).
+            return StoreError::Unreachable {
+                path,
+                detail: with_causes(&error),
+            };
+        };
+        match code {
+            c if *c == SqlState::DISK_FULL => StoreError::DiskFull { path },
+            c if *c == SqlState::LOCK_NOT_AVAILABLE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+            {
+                StoreError::Locked { path }
+            }
+            c if *c == SqlState::READ_ONLY_SQL_TRANSACTION => StoreError::ReadOnly { path },
+            c if *c == SqlState::INVALID_PASSWORD
+                || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                || *c == SqlState::INVALID_CATALOG_NAME
+                || *c == SqlState::CANNOT_CONNECT_NOW
+                || *c == SqlState::TOO_MANY_CONNECTIONS
+                || *c == SqlState::ADMIN_SHUTDOWN =>
+            {
+                StoreError::Unreachable {
+                    path,
+                    detail: postgres_detail(&error),
+                }
+            }
+            _ => StoreError::Postgres {
+                path,
+                source: error,
+            },
+        }
+    }
+
     /// Classifies an SQLite error on the database at `path`.
-    pub(crate) fn sqlite(path: &Path, error: rusqlite::Error) -> StoreError {
+    fn sqlite(path: &Path, error: rusqlite::Error) -> StoreError {
         let path = path.to_owned();
         let Some(code) = error.sqlite_error_code() else {
             return match error {

@@ -2,11 +2,8 @@
 //! "0/1 nodes are available", "Back-off restarting"), kept beside the logs because they
 //! explain failures the steps cannot see.
 
-use rusqlite::params;
-
 use crate::error::StoreError;
 use crate::model::ClusterEvent;
-use crate::query::parse;
 use crate::store::{Store, to_i64, to_u64};
 
 /// Messages longer than this are cut: an event explains, it is not a log.
@@ -37,33 +34,31 @@ impl Store {
                 }
             })
             .collect();
-        self.write_with(|tx| {
+        self.write(|tx| {
             let (pk, _) = self.execution_pk(tx, id)?;
-            let insert = || -> rusqlite::Result<Vec<bool>> {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO events
-                         (execution, uid, count, time, warning, object, reason, message)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?;
-                events
-                    .iter()
-                    .zip(&messages)
-                    .map(|(event, message)| {
-                        stmt.execute(params![
-                            pk,
-                            event.uid,
-                            to_i64(event.count),
-                            event.time.to_string(),
-                            event.warning,
-                            event.object,
-                            event.reason,
-                            message,
-                        ])
-                        .map(|n| n > 0)
-                    })
-                    .collect()
-            };
-            insert().map_err(|e| self.sqlite(e))
+            events
+                .iter()
+                .zip(&messages)
+                .map(|(event, message)| {
+                    tx.execute(
+                        "INSERT INTO events
+                             (execution, uid, count, time, warning, object, reason, message)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT DO NOTHING",
+                        &[
+                            pk.into(),
+                            (&event.uid).into(),
+                            to_i64(event.count).into(),
+                            event.time.to_string().into(),
+                            event.warning.into(),
+                            (&event.object).into(),
+                            (&event.reason).into(),
+                            message.into(),
+                        ],
+                    )
+                    .map(|n| n > 0)
+                })
+                .collect()
         })
     }
 
@@ -71,25 +66,22 @@ impl Store {
     pub fn events(&self, query: &str) -> Result<Vec<ClusterEvent>, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            tx.prepare_cached(
+            tx.query(
                 "SELECT uid, count, time, warning, object, reason, message
                  FROM events WHERE execution = ?1 ORDER BY time, rowid",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map([pk], |row| {
+                &[pk.into()],
+                |row| {
                     Ok(ClusterEvent {
                         uid: row.get(0)?,
                         count: to_u64(row.get(1)?),
-                        time: parse(row, 2)?,
+                        time: row.parse(2)?,
                         warning: row.get(3)?,
                         object: row.get(4)?,
                         reason: row.get(5)?,
                         message: row.get(6)?,
                     })
-                })?
-                .collect()
-            })
-            .map_err(|e| self.sqlite(e))
+                },
+            )
         })
     }
 }

@@ -4,9 +4,31 @@
 //! happened in each execution of a workflow — its status, the result and outputs of every
 //! step, and its logs — so that they can be listed and read back afterwards.
 //!
-//! It is one SQLite database file, embedded (no server):
+//! By default it is one SQLite database file, embedded (no server):
 //! `$XDG_DATA_HOME/testwerk/testwerk.db`, or `~/.local/share/testwerk/testwerk.db` without
 //! `XDG_DATA_HOME` ([`Store::open_default`]), or any path ([`Store::open`], for `--store`).
+//!
+//! Given a `postgres://USER:PASSWORD@HOST:PORT/DATABASE` URL instead of a path,
+//! [`Store::open`] uses that PostgreSQL database: several agents (replicas) then share one
+//! store. Everything below holds for both; the differences:
+//!
+//! - The URL's password never shows: [`Store::path`] (in every message) is the URL without
+//!   it. [`Store::location`] is the URL as given, for handing to another testwerk process.
+//! - Reads run in `REPEATABLE READ` (one snapshot, like SQLite's); writes lock the
+//!   execution's row, so writers of one execution take turns and writers of different
+//!   executions do not wait for each other.
+//! - PostgreSQL text cannot hold NUL: a NUL in a log line is stored as `␀` (U+2400).
+//! - A connection the server closed is opened again on the next call; the call that found it
+//!   closed fails with [`StoreError::Unreachable`].
+//! - The schema is versioned in the table `testwerk_schema` ([`POSTGRES_SCHEMA_VERSION`]);
+//!   agents starting together migrate under an advisory lock, once. A database with an
+//!   `executions` table but no `testwerk_schema` is refused as another application's.
+//! - Files that belong with the store (local artifacts, the artifact token key) live beside
+//!   [`Store::files_beside`]: the default store path, as PostgreSQL has no file here.
+//! - Connections are plain TCP (no TLS yet): keep the server on a trusted network.
+//!
+//! The SQL is written once, for both ([`db`](self) module `db`); each database has its own
+//! schema, with the same tables.
 //!
 //! ## Example
 //!
@@ -90,7 +112,7 @@
 //!
 //! ## Schema
 //!
-//! The schema is versioned with `PRAGMA user_version` ([`SCHEMA_VERSION`]) and marked as a
+//! On SQLite the schema is versioned with `PRAGMA user_version` ([`SCHEMA_VERSION`]) and marked as a
 //! testwerk store with `PRAGMA application_id`. Opening a store written by an older testwerk
 //! migrates it, one committed step per version; a store from a newer testwerk is refused
 //! ([`StoreError::NewerSchema`]), as is a file that is not a testwerk store.
@@ -110,6 +132,7 @@
 //! Inspect it with `sqlite3 ~/.local/share/testwerk/testwerk.db`.
 
 mod artifacts;
+mod db;
 mod error;
 mod events;
 mod id;
@@ -119,13 +142,14 @@ mod model;
 mod query;
 mod recover;
 mod runner;
-mod schema;
 mod store;
 pub mod tags;
 mod test_cases;
 mod time;
 
 pub use artifacts::{ArtifactRecord, NewArtifact};
+pub use db::postgres_schema::POSTGRES_SCHEMA_VERSION;
+pub use db::sqlite_schema::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use id::new_execution_id;
 pub use logs::{MAX_LOG_LINE_BYTES, lines_as_text};
@@ -136,7 +160,6 @@ pub use model::{
 };
 pub use query::ExecutionStats;
 pub use runner::RunnerIdentity;
-pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store};
 pub use test_cases::{StoredTestCase, TestCaseCounts, TestCaseReport};
 pub use testwerk_reports::{

@@ -2,11 +2,9 @@
 
 use std::borrow::Cow;
 
-use rusqlite::params;
-
+use crate::db::{ColumnError, Row, Tx};
 use crate::error::StoreError;
 use crate::model::{LogLine, StoredLogLine};
-use crate::query::parse;
 use crate::store::{Store, to_i64, to_u64};
 
 /// Log lines longer than this many bytes (after masking) are cut to it, at a character
@@ -36,33 +34,33 @@ impl Store {
                 }
             })
             .collect();
-        self.write_with(|tx| {
+        self.write(|tx| {
             let (pk, _) = self.execution_pk(tx, id)?;
-            let insert = || -> rusqlite::Result<()> {
-                let next: i64 = tx
-                    .prepare_cached(
-                        "SELECT coalesce(max(seq) + 1, 0) FROM logs WHERE execution = ?1",
-                    )?
-                    .query_row([pk], |r| r.get(0))?;
-                let mut stmt = tx.prepare_cached(
+            let next: i64 = tx.query_one(
+                "SELECT coalesce(max(seq) + 1, 0) FROM logs WHERE execution = ?1",
+                &[pk.into()],
+                |r| r.get(0),
+            )?;
+            for (seq, (line, (text, cut))) in (next..).zip(lines.iter().zip(&prepared)) {
+                let time = line.time.to_string();
+                tx.execute(
                     "INSERT INTO logs (execution, seq, step_ref, time, text, truncated_bytes)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    &[
+                        pk.into(),
+                        seq.into(),
+                        line.step_ref.as_deref().into(),
+                        (&time).into(),
+                        text.as_ref().into(),
+                        cut.map(to_i64).into(),
+                    ],
                 )?;
-                for (seq, (line, (text, cut))) in (next..).zip(lines.iter().zip(&prepared)) {
-                    stmt.execute(params![
-                        pk,
-                        seq,
-                        line.step_ref,
-                        line.time.to_string(),
-                        text,
-                        cut.map(to_i64),
-                    ])?;
-                }
-                tx.prepare_cached("UPDATE executions SET log_lines = ?2 WHERE pk = ?1")?
-                    .execute(params![pk, next + lines.len() as i64])?;
-                Ok(())
-            };
-            insert().map_err(|e| self.sqlite(e))
+            }
+            tx.execute(
+                "UPDATE executions SET log_lines = ?2 WHERE pk = ?1",
+                &[pk.into(), (next + lines.len() as i64).into()],
+            )?;
+            Ok(())
         })
     }
 
@@ -71,13 +69,12 @@ impl Store {
     pub fn log_count(&self, query: &str) -> Result<u64, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            tx.query_row(
+            tx.query_one(
                 "SELECT count(*) FROM logs WHERE execution = ?1",
-                [pk],
-                |r| r.get::<_, i64>(0),
+                &[pk.into()],
+                |r| r.get::<i64>(0),
             )
             .map(to_u64)
-            .map_err(|e| self.sqlite(e))
         })
     }
 
@@ -89,19 +86,20 @@ impl Store {
             let pk = self.resolve_existing(tx, query)?;
             let columns = LOG_LINE_COLUMNS;
             let lines = match step {
-                None => tx
-                    .prepare_cached(&format!(
-                        "SELECT {columns} FROM logs WHERE execution = ?1 ORDER BY seq"
-                    ))
-                    .and_then(|mut stmt| stmt.query_map([pk], log_line)?.collect()),
-                Some(step) => tx
-                    .prepare_cached(&format!(
+                None => tx.query(
+                    &format!("SELECT {columns} FROM logs WHERE execution = ?1 ORDER BY seq"),
+                    &[pk.into()],
+                    log_line,
+                )?,
+                Some(step) => tx.query(
+                    &format!(
                         "SELECT {columns} FROM logs WHERE execution = ?1 AND step_ref = ?2
                          ORDER BY seq"
-                    ))
-                    .and_then(|mut stmt| stmt.query_map(params![pk, step], log_line)?.collect()),
+                    ),
+                    &[pk.into(), step.into()],
+                    log_line,
+                )?,
             };
-            let lines: Vec<StoredLogLine> = lines.map_err(|e| self.sqlite(e))?;
             self.check_complete(tx, pk, step, &lines)?;
             Ok(lines)
         })
@@ -113,36 +111,34 @@ impl Store {
     /// reported as damaged instead of being printed short.
     fn check_complete(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &mut Tx<'_>,
         pk: i64,
         step: Option<&str>,
         lines: &[StoredLogLine],
     ) -> Result<(), StoreError> {
+        let count = |r: &Row<'_>| r.get::<i64>(0);
         let indexed: i64 = match step {
-            None => tx.query_row(
+            None => tx.query_one(
                 "SELECT count(*) FROM logs WHERE execution = ?1",
-                [pk],
-                |r| r.get(0),
-            ),
-            Some(step) => tx.query_row(
+                &[pk.into()],
+                count,
+            )?,
+            Some(step) => tx.query_one(
                 "SELECT count(*) FROM logs WHERE execution = ?1 AND step_ref = ?2",
-                params![pk, step],
-                |r| r.get(0),
-            ),
-        }
-        .map_err(|e| self.sqlite(e))?;
+                &[pk.into(), step.into()],
+                count,
+            )?,
+        };
         let damaged = |detail: String| StoreError::Corrupt {
             path: self.path().to_owned(),
             detail,
         };
         // Written with every append, in the execution's own row: another part of the file.
-        let recorded: Option<i64> = tx
-            .query_row(
-                "SELECT log_lines FROM executions WHERE pk = ?1",
-                [pk],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.sqlite(e))?;
+        let recorded: Option<i64> = tx.query_one(
+            "SELECT log_lines FROM executions WHERE pk = ?1",
+            &[pk.into()],
+            |r| r.get(0),
+        )?;
         if step.is_none()
             && let Some(recorded) = recorded
             && to_u64(recorded) != lines.len() as u64
@@ -180,15 +176,14 @@ impl Store {
     ) -> Result<Vec<StoredLogLine>, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            tx.prepare_cached(&format!(
-                "SELECT {LOG_LINE_COLUMNS} FROM logs
-                 WHERE execution = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map(params![pk, to_i64(from), to_i64(limit)], log_line)?
-                    .collect()
-            })
-            .map_err(|e| self.sqlite(e))
+            tx.query(
+                &format!(
+                    "SELECT {LOG_LINE_COLUMNS} FROM logs
+                     WHERE execution = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"
+                ),
+                &[pk.into(), to_i64(from).into(), to_i64(limit).into()],
+                log_line,
+            )
         })
     }
 
@@ -202,15 +197,17 @@ impl Store {
     ) -> Result<Vec<StoredLogLine>, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            tx.prepare_cached(&format!(
-                "SELECT {LOG_LINE_COLUMNS} FROM logs
-                 WHERE execution = ?1 AND instr(lower(text), lower(?2)) > 0 ORDER BY seq LIMIT ?3"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map(params![pk, needle, to_i64(limit)], log_line)?
-                    .collect()
-            })
-            .map_err(|e| self.sqlite(e))
+            // LIKE, with the needle's own wildcards escaped: both databases have it (SQLite's
+            // `instr` and PostgreSQL's `strpos` differ).
+            let pattern = format!("%{}%", escape_like(needle));
+            tx.query(
+                &format!(
+                    "SELECT {LOG_LINE_COLUMNS} FROM logs
+                     WHERE execution = ?1 AND lower(text) LIKE lower(?2) ESCAPE '\\' ORDER BY seq LIMIT ?3"
+                ),
+                &[pk.into(), pattern.as_str().into(), to_i64(limit).into()],
+                log_line,
+            )
         })
     }
 }
@@ -243,20 +240,37 @@ fn bound_line(text: &str) -> (Cow<'_, str>, Option<u64>) {
 /// The columns [`log_line`] reads, in its order.
 const LOG_LINE_COLUMNS: &str = "seq, time, step_ref, text, truncated_bytes";
 
+/// `text` with LIKE's wildcards (and the escape character) escaped by `\\`.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A stored log line from a row of [`LOG_LINE_COLUMNS`].
-fn log_line(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLogLine> {
+fn log_line(row: &Row<'_>) -> Result<StoredLogLine, ColumnError> {
     Ok(StoredLogLine {
         seq: to_u64(row.get(0)?),
-        time: parse(row, 1)?,
+        time: row.parse(1)?,
         step_ref: row.get(2)?,
         text: row.get(3)?,
-        truncated_bytes: row.get::<_, Option<i64>>(4)?.map(to_u64),
+        truncated_bytes: row.get::<Option<i64>>(4)?.map(to_u64),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_wildcards_in_a_search_are_literal() {
+        assert_eq!(escape_like(r"50%_of\x"), r"50\%\_of\\x");
+    }
 
     #[test]
     fn short_lines_are_kept_whole() {

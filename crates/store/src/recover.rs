@@ -2,11 +2,10 @@
 
 use std::collections::HashMap;
 
-use rusqlite::params;
-
 use crate::error::StoreError;
+use crate::model::StepStatus;
 use crate::runner::{Liveness, RunnerIdentity};
-use crate::store::Store;
+use crate::store::{Store, to_i64};
 use crate::time::Timestamp;
 
 impl Store {
@@ -21,12 +20,11 @@ impl Store {
     /// Executions whose runner is alive, or ran on another host, are left alone.
     pub fn recover_abandoned(&self) -> Result<Vec<String>, StoreError> {
         let active: Vec<(i64, String, RunnerIdentity)> = self.read(|tx| {
-            tx.prepare(
+            tx.query(
                 "SELECT pk, id, runner_host, runner_pid, runner_start FROM executions
                  WHERE status IN ('queued', 'running') ORDER BY pk",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |r| {
+                &[],
+                |r| {
                     Ok((
                         r.get(0)?,
                         r.get(1)?,
@@ -36,10 +34,8 @@ impl Store {
                             process_start: r.get(4)?,
                         },
                     ))
-                })?
-                .collect()
-            })
-            .map_err(|e| self.sqlite(e))
+                },
+            )
         })?;
         let mut liveness: HashMap<RunnerIdentity, Liveness> = HashMap::new();
         let mut recovered = Vec::new();
@@ -51,30 +47,46 @@ impl Store {
                 continue;
             }
             let reason = format!("runner {runner} stopped before the execution finished");
-            let now = Timestamp::now().to_string();
+            let now = Timestamp::now();
             let aborted = self.write(|tx| {
                 // The status is checked again: the runner may have finished it meanwhile.
                 let changed = tx.execute(
                     "UPDATE executions SET status = 'aborted', reason = ?2,
                          finished_at = coalesce(finished_at, ?3)
                      WHERE pk = ?1 AND status IN ('queued', 'running')",
-                    params![pk, reason, now],
+                    &[pk.into(), (&reason).into(), now.to_string().into()],
                 )?;
                 if changed == 0 {
                     return Ok(false);
                 }
-                tx.execute(
-                    "UPDATE steps SET
-                         status = CASE status WHEN 'queued' THEN 'skipped' ELSE 'aborted' END,
-                         finished_at = CASE status WHEN 'queued' THEN finished_at
-                                       ELSE coalesce(finished_at, ?2) END,
-                         duration_ms = CASE WHEN status <> 'queued' AND started_at IS NOT NULL
-                             THEN max(0, CAST(round((julianday(coalesce(finished_at, ?2))
-                                 - julianday(started_at)) * 86400000) AS INTEGER))
-                             ELSE duration_ms END
-                     WHERE execution = ?1 AND status IN ('queued', 'running', 'paused')",
-                    params![pk, now],
-                )?;
+                let open: Vec<(String, StepStatus, Option<Timestamp>, Option<Timestamp>)> = tx
+                    .query(
+                        "SELECT ref, status, started_at, finished_at FROM steps
+                         WHERE execution = ?1 AND status IN ('queued', 'running', 'paused')",
+                        &[pk.into()],
+                        |r| Ok((r.get(0)?, r.parse(1)?, r.parse_opt(2)?, r.parse_opt(3)?)),
+                    )?;
+                for (step_ref, status, started, finished) in open {
+                    let (status, finished) = match status {
+                        StepStatus::Queued => (StepStatus::Skipped, finished),
+                        _ => (StepStatus::Aborted, Some(finished.unwrap_or(now))),
+                    };
+                    let duration = started
+                        .zip(finished)
+                        .map(|(start, end)| to_i64(end.millis_since(start).unwrap_or(0)));
+                    tx.execute(
+                        "UPDATE steps SET status = ?3, finished_at = ?4,
+                             duration_ms = coalesce(?5, duration_ms)
+                         WHERE execution = ?1 AND ref = ?2",
+                        &[
+                            pk.into(),
+                            step_ref.into(),
+                            status.as_str().into(),
+                            finished.map(|t| t.to_string()).into(),
+                            duration.into(),
+                        ],
+                    )?;
+                }
                 Ok(true)
             })?;
             if aborted {

@@ -3,33 +3,35 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-
+use crate::db::{self, Access, Conn, Tx};
 use crate::error::StoreError;
 use crate::id::{is_execution_id, new_execution_id};
 use crate::mask::Masker;
 use crate::model::{Execution, ExecutionStatus, NewExecution, StepResult};
-use crate::schema::{self, MigrateError, SCHEMA_VERSION};
 use crate::time::Timestamp;
 
 /// How long a write waits for another process's write to finish before failing with
 /// [`StoreError::Locked`]. Change it with [`Store::set_busy_timeout`].
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The results store: one SQLite database file.
+/// The results store: one SQLite database file, or a PostgreSQL database.
 ///
 /// A `Store` is `Send + Sync`; share it between threads by reference or `Arc`. Several
-/// processes may open the same file at once: readers never block, writers take turns.
+/// processes may open the same store at once: readers never block, writers take turns.
 pub struct Store {
+    /// The file, or the URL without its password.
     path: PathBuf,
-    conn: Mutex<Connection>,
+    /// What [`Store::open`] was given (a URL with its password).
+    given: PathBuf,
+    conn: Mutex<Conn>,
     /// Sensitive values per execution id. Kept in memory only.
     maskers: Mutex<HashMap<String, Arc<Masker>>>,
     /// Failed reads and writes since it was opened, for `/metrics`.
-    errors: std::sync::atomic::AtomicU64,
+    errors: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -39,56 +41,28 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens the store at `path`, creating the file, its directories and the schema as needed,
-    /// and migrating a store written by an older testwerk.
+    /// Opens the store at `path`: a file path for SQLite (creating the file, its directories
+    /// and the schema as needed), or a `postgres://USER:PASSWORD@HOST:PORT/DATABASE` URL for
+    /// PostgreSQL (creating the schema in that database). A store written by an older testwerk
+    /// is migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_owned();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_owned(),
-                source,
-            })?;
-        }
-        let sqlite = |e| StoreError::sqlite(&path, e);
-        let mut conn = Connection::open(&path).map_err(sqlite)?;
-        if conn.is_readonly(rusqlite::MAIN_DB).map_err(sqlite)? {
-            return Err(StoreError::ReadOnly { path });
-        }
-        conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(sqlite)?;
-        // WAL: readers do not block the writer and the writer does not block readers; a commit
-        // is one append to the log. `synchronous = NORMAL` keeps every committed transaction
-        // across a crash of the process; after a power loss the last few may be rolled back,
-        // but the database stays consistent.
-        patiently(
-            || conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get::<_, String>(0)),
-            is_busy,
-        )
-        .map_err(sqlite)?;
-        conn.pragma_update(None, "synchronous", "normal")
-            .map_err(sqlite)?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(sqlite)?;
-        patiently(
-            || schema::migrate(&mut conn),
-            |e| matches!(e, MigrateError::Sqlite(e) if is_busy(e)),
-        )
-        .map_err(|e| match e {
-            MigrateError::NotAStore(detail) => StoreError::NotAStore {
-                path: path.clone(),
-                detail,
-            },
-            MigrateError::Newer(found) => StoreError::NewerSchema {
-                path: path.clone(),
-                found,
-                supported: SCHEMA_VERSION,
-            },
-            MigrateError::Sqlite(e) => StoreError::sqlite(&path, e),
-        })?;
+        let given = path.as_ref();
+        let (path, conn) = match given.to_str().filter(|s| db::postgres::is_url(s)) {
+            Some(url) => (
+                db::postgres::display_location(url)?,
+                Conn::Postgres(Box::new(db::postgres::open(url, DEFAULT_BUSY_TIMEOUT)?)),
+            ),
+            None => (
+                given.to_owned(),
+                Conn::Sqlite(db::sqlite::open(given, DEFAULT_BUSY_TIMEOUT)?),
+            ),
+        };
         Ok(Store {
             path,
+            given: given.to_owned(),
             conn: Mutex::new(conn),
             maskers: Mutex::new(HashMap::new()),
-            errors: Default::default(),
+            errors: AtomicU64::new(0),
         })
     }
 
@@ -103,17 +77,46 @@ impl Store {
         default_path_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
     }
 
-    /// The database file.
+    /// The database file, or the PostgreSQL URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What [`Store::open`] was given: the file, or the PostgreSQL URL **with its password**.
+    /// For handing the store to another testwerk process; never print it ([`Store::path`]
+    /// names the store in messages).
+    pub fn location(&self) -> &Path {
+        &self.given
+    }
+
+    /// The path that files belonging with the store (local artifacts, the artifact token
+    /// key, run directories) are kept beside: the SQLite file itself; for PostgreSQL, which
+    /// has no file here, [`Store::default_path`] (or `./testwerk.db` without a data
+    /// directory).
+    pub fn files_beside(&self) -> PathBuf {
+        if self.is_postgres() {
+            Store::default_path().unwrap_or_else(|_| PathBuf::from("testwerk.db"))
+        } else {
+            self.path.clone()
+        }
     }
 
     /// Sets how long an operation waits for another process's write before failing with
     /// [`StoreError::Locked`] (default [`DEFAULT_BUSY_TIMEOUT`]).
     pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
-        self.conn()
-            .busy_timeout(timeout)
-            .map_err(|e| self.sqlite(e))
+        let set = match &mut *self.conn() {
+            Conn::Sqlite(conn) => conn.busy_timeout(timeout).map_err(db::DbError::from),
+            Conn::Postgres(conn) => conn.set_busy_timeout(timeout),
+        };
+        set.map_err(|e| {
+            self.count_error();
+            StoreError::from_db(&self.path, e)
+        })
+    }
+
+    /// Whether the store is a PostgreSQL database (rather than an SQLite file).
+    pub fn is_postgres(&self) -> bool {
+        matches!(*self.conn(), Conn::Postgres(_))
     }
 
     /// Registers sensitive values of execution `id` (the full unique id): from now on, every
@@ -132,15 +135,13 @@ impl Store {
     /// The number the next execution of `workflow` will get (if no other process creates one
     /// first; [`Store::create_execution`] assigns numbers atomically).
     pub fn next_execution_number(&self, workflow: &str) -> Result<u64, StoreError> {
-        let last: Option<i64> = self
-            .conn()
-            .query_row(
+        let last: Option<i64> = self.read(|tx| {
+            tx.query_opt(
                 "SELECT last_number FROM workflow_counters WHERE workflow = ?1",
-                [workflow],
+                &[workflow.into()],
                 |r| r.get(0),
             )
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
+        })?;
         Ok(to_u64(last.unwrap_or(0)) + 1)
     }
 
@@ -168,37 +169,41 @@ impl Store {
             .collect();
         let created_at = Timestamp::now();
         let runner = new.runner;
+        let created = created_at.to_string();
         let number = self.write(|tx| {
-            let number: i64 = tx.query_row(
+            let number: i64 = tx.query_one(
                 "INSERT INTO workflow_counters (workflow, last_number) VALUES (?1, 1)
-                 ON CONFLICT (workflow) DO UPDATE SET last_number = last_number + 1
+                 ON CONFLICT (workflow) DO UPDATE
+                     SET last_number = workflow_counters.last_number + 1
                  RETURNING last_number",
-                [&new.workflow],
+                &[(&new.workflow).into()],
                 |r| r.get(0),
             )?;
-            tx.execute(
+            let name = format!("{}-{number}", new.workflow);
+            let pk: i64 = tx.query_one(
                 "INSERT INTO executions (id, workflow, number, name, status, created_at,
                      runner_host, runner_pid, runner_start, source, plan)
-                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    id,
-                    new.workflow,
-                    number,
-                    format!("{}-{number}", new.workflow),
-                    created_at.to_string(),
-                    runner.hostname,
-                    runner.pid,
-                    runner.process_start,
-                    source,
-                    plan,
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10)
+                 RETURNING pk",
+                &[
+                    (&id).into(),
+                    (&new.workflow).into(),
+                    number.into(),
+                    (&name).into(),
+                    (&created).into(),
+                    (&runner.hostname).into(),
+                    runner.pid.into(),
+                    runner.process_start.as_deref().into(),
+                    (&source).into(),
+                    (&plan).into(),
                 ],
-            )?;
-            let pk = tx.last_insert_rowid();
-            let mut insert_tag = tx.prepare_cached(
-                "INSERT INTO execution_tags (execution, key, value) VALUES (?1, ?2, ?3)",
+                |r| r.get(0),
             )?;
             for (key, value) in &tags {
-                insert_tag.execute(params![pk, key, value])?;
+                tx.execute(
+                    "INSERT INTO execution_tags (execution, key, value) VALUES (?1, ?2, ?3)",
+                    &[pk.into(), key.into(), value.into()],
+                )?;
             }
             Ok(to_u64(number))
         })?;
@@ -221,13 +226,12 @@ impl Store {
     /// the execution first (to have its number) and compile it afterwards.
     pub fn set_plan(&self, id: &str, plan: &serde_json::Value) -> Result<(), StoreError> {
         let plan = self.masker(id).mask_json(plan).to_string();
-        self.write_with(|tx| {
+        self.write(|tx| {
             let (pk, _) = self.execution_pk(tx, id)?;
             tx.execute(
                 "UPDATE executions SET plan = ?2 WHERE pk = ?1",
-                params![pk, plan],
-            )
-            .map_err(|e| self.sqlite(e))?;
+                &[pk.into(), (&plan).into()],
+            )?;
             Ok(())
         })
     }
@@ -245,7 +249,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let reason = reason.map(|r| self.masker(id).mask(r).into_owned());
         let now = Timestamp::now().to_string();
-        self.write_with(|tx| {
+        self.write(|tx| {
             let (pk, current) = self.execution_pk(tx, id)?;
             if !current.can_become(status) {
                 return Err(StoreError::InvalidTransition {
@@ -263,9 +267,14 @@ impl Store {
                      finished_at = CASE WHEN ?5 THEN coalesce(finished_at, ?4)
                                         ELSE finished_at END
                  WHERE pk = ?1",
-                params![pk, status.as_str(), reason, now, status.is_final()],
-            )
-            .map_err(|e| self.sqlite(e))?;
+                &[
+                    pk.into(),
+                    status.as_str().into(),
+                    reason.as_deref().into(),
+                    (&now).into(),
+                    status.is_final().into(),
+                ],
+            )?;
             Ok(())
         })
     }
@@ -283,9 +292,11 @@ impl Store {
             .error
             .as_deref()
             .map(|e| self.masker(id).mask(e).into_owned());
-        self.write_with(|tx| {
+        let started_at = step.started_at.map(|t| t.to_string());
+        let finished_at = step.finished_at.map(|t| t.to_string());
+        self.write(|tx| {
             let (pk, _) = self.execution_pk(tx, id)?;
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO steps (execution, ref, step_id, name, parent_ref, status, exit_code,
                      started_at, finished_at, duration_ms, error)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -295,23 +306,20 @@ impl Store {
                      exit_code = excluded.exit_code, started_at = excluded.started_at,
                      finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
                      error = excluded.error",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    pk,
-                    step.step_ref,
-                    step.id,
-                    step.name,
-                    step.parent_ref,
-                    step.status.as_str(),
-                    step.exit_code,
-                    step.started_at.map(|t| t.to_string()),
-                    step.finished_at.map(|t| t.to_string()),
-                    step.duration_ms().map(to_i64),
-                    error,
-                ])
-            })
-            .map_err(|e| self.sqlite(e))?;
+                &[
+                    pk.into(),
+                    (&step.step_ref).into(),
+                    step.id.as_deref().into(),
+                    step.name.as_deref().into(),
+                    step.parent_ref.as_deref().into(),
+                    step.status.as_str().into(),
+                    step.exit_code.into(),
+                    started_at.as_deref().into(),
+                    finished_at.as_deref().into(),
+                    step.duration_ms().map(to_i64).into(),
+                    error.as_deref().into(),
+                ],
+            )?;
             Ok(())
         })
     }
@@ -331,14 +339,13 @@ impl Store {
             ));
         }
         let value = self.masker(id).mask_json(value).to_string();
-        self.write_with(|tx| {
+        self.write(|tx| {
             let (pk, _) = self.execution_pk(tx, id)?;
             tx.execute(
                 "INSERT INTO outputs (execution, step_ref, name, value) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (execution, step_ref, name) DO UPDATE SET value = excluded.value",
-                params![pk, step_ref, name, value],
-            )
-            .map_err(|e| self.sqlite(e))?;
+                &[pk.into(), step_ref.into(), name.into(), (&value).into()],
+            )?;
             Ok(())
         })
     }
@@ -347,53 +354,40 @@ impl Store {
 
     /// The connection, even if another thread panicked while holding it (a transaction it
     /// left open was rolled back when it was dropped).
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+    fn conn(&self) -> MutexGuard<'_, Conn> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn sqlite(&self, error: rusqlite::Error) -> StoreError {
-        self.count_error();
-        StoreError::sqlite(&self.path, error)
-    }
-
     fn count_error(&self) {
-        self.errors
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.errors.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// How many reads and writes failed (SQLite errors and damage found) since it was opened.
+    /// How many reads and writes failed (database errors and damage found) since it was
+    /// opened.
     pub fn error_count(&self) -> u64 {
-        self.errors.load(std::sync::atomic::Ordering::Relaxed)
+        self.errors.load(Ordering::Relaxed)
     }
 
-    /// The row key and status of the execution with unique id `id`.
+    /// The row key and status of the execution with unique id `id`. In a write transaction
+    /// the row stays locked until the end, so writers of one execution take turns.
     pub(crate) fn execution_pk(
         &self,
-        tx: &Transaction<'_>,
+        tx: &mut Tx<'_>,
         id: &str,
     ) -> Result<(i64, ExecutionStatus), StoreError> {
-        let row: Option<(i64, String)> = tx
-            .prepare_cached("SELECT pk, status FROM executions WHERE id = ?1")
-            .and_then(|mut stmt| {
-                stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(|e| self.sqlite(e))?;
+        let lock = tx.dialect().lock_row();
+        let row: Option<(i64, String)> = tx.query_opt(
+            &format!("SELECT pk, status FROM executions WHERE id = ?1{lock}"),
+            &[id.into()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let (pk, status) = row.ok_or_else(|| StoreError::NotFound {
             query: id.to_owned(),
         })?;
         let status = status
             .parse()
-            .map_err(|e| self.corrupt(format!("execution {id}: {e}")))?;
+            .map_err(|e| tx.corrupt(format!("execution {id}: {e}")))?;
         Ok((pk, status))
-    }
-
-    pub(crate) fn corrupt(&self, detail: String) -> StoreError {
-        self.count_error();
-        StoreError::Corrupt {
-            path: self.path.clone(),
-            detail,
-        }
     }
 
     /// The masker of execution `id` (empty if nothing was registered).
@@ -403,39 +397,33 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction and commits it, or rolls it back if `f` fails.
+    ///
+    /// Writers take turns: on SQLite the transaction takes the write lock at once; on
+    /// PostgreSQL [`Store::execution_pk`] locks the execution's row.
     pub(crate) fn write<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.write_with(|tx| f(tx).map_err(|e| self.sqlite(e)))
-    }
-
-    /// [`Store::write`] for closures that fail with a [`StoreError`].
-    ///
-    /// The transaction takes the write lock at once (`BEGIN IMMEDIATE`), so it waits for other
-    /// writers under the busy timeout instead of failing when it upgrades from reading.
-    pub(crate) fn write_with<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.sqlite(e))?;
-        let value = f(&tx)?;
-        tx.commit().map_err(|e| self.sqlite(e))?;
-        Ok(value)
+        self.transaction(Access::Write, f)
     }
 
     /// Runs `f` in a read transaction, so that it sees one consistent state of the database.
     pub(crate) fn read<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.transaction(Access::Read, f)
+    }
+
+    fn transaction<T>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        let value = f(&tx)?;
-        tx.finish().map_err(|e| self.sqlite(e))?;
+        let mut tx = conn.begin(access, &self.path, &self.errors)?;
+        let value = f(&mut tx)?;
+        tx.commit()?;
         Ok(value)
     }
 }
@@ -475,34 +463,6 @@ pub(crate) fn to_u64(value: i64) -> u64 {
 
 pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Whether `e` is SQLite saying another connection holds the database.
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
-/// Runs `step` of opening a store again while another connection holds the database, as long
-/// as any write would wait. Switching to WAL and migrating take the database for themselves,
-/// and SQLite may answer "busy" at once, without waiting, while another process opens the same
-/// new store (several `testwerk run` started together on a fresh store).
-fn patiently<T, E>(
-    mut step: impl FnMut() -> Result<T, E>,
-    busy: impl Fn(&E) -> bool,
-) -> Result<T, E> {
-    let deadline = std::time::Instant::now() + DEFAULT_BUSY_TIMEOUT;
-    loop {
-        match step() {
-            Err(e) if busy(&e) && std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return other,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,12 +3,11 @@
 
 use std::fmt;
 
-use rusqlite::{Transaction, params};
 use serde::Serialize;
 use testwerk_reports::{CaseStatus, ReadReportError, ReportSummary, TestCase, read_report};
 
+use crate::db::Tx;
 use crate::error::StoreError;
-use crate::query::{parse, parse_opt};
 use crate::store::{Store, to_i64, to_u64};
 
 /// A test case as stored: which step's which report it came from, and its place in the
@@ -117,37 +116,34 @@ impl Store {
         let masker = self.masker(id);
         let mask = |text: &str| masker.mask(text).into_owned();
         let report = mask(report);
-        self.write_with(|tx| {
+        self.write(|tx| {
             let (pk, _) = self.execution_pk(tx, id)?;
-            let insert = || -> rusqlite::Result<()> {
-                let next: i64 = tx
-                    .prepare_cached(
-                        "SELECT coalesce(max(seq) + 1, 0) FROM test_cases WHERE execution = ?1",
-                    )?
-                    .query_row([pk], |r| r.get(0))?;
-                let mut stmt = tx.prepare_cached(
+            let next: i64 = tx.query_one(
+                "SELECT coalesce(max(seq) + 1, 0) FROM test_cases WHERE execution = ?1",
+                &[pk.into()],
+                |r| r.get(0),
+            )?;
+            for (seq, case) in (next..).zip(cases) {
+                tx.execute(
                     "INSERT INTO test_cases
                          (execution, seq, step_ref, report, suite, class, name, time_ms, status,
                           message)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    &[
+                        pk.into(),
+                        seq.into(),
+                        step_ref.into(),
+                        (&report).into(),
+                        mask(&case.suite).into(),
+                        case.class.as_deref().map(mask).into(),
+                        mask(&case.name).into(),
+                        case.time_ms.map(to_i64).into(),
+                        case.status.as_str().into(),
+                        case.message.as_deref().map(mask).into(),
+                    ],
                 )?;
-                for (seq, case) in (next..).zip(cases) {
-                    stmt.execute(params![
-                        pk,
-                        seq,
-                        step_ref,
-                        report,
-                        mask(&case.suite),
-                        case.class.as_deref().map(mask),
-                        mask(&case.name),
-                        case.time_ms.map(to_i64),
-                        case.status.as_str(),
-                        case.message.as_deref().map(mask),
-                    ])?;
-                }
-                Ok(())
-            };
-            insert().map_err(|e| self.sqlite(e))
+            }
+            Ok(())
         })
     }
 
@@ -197,11 +193,11 @@ impl Store {
     pub fn test_case_report(&self, query: &str) -> Result<TestCaseReport, StoreError> {
         self.read(|tx| {
             let pk = self.resolve_existing(tx, query)?;
-            let execution = tx
-                .query_row("SELECT id FROM executions WHERE pk = ?1", [pk], |r| {
-                    r.get(0)
-                })
-                .map_err(|e| self.sqlite(e))?;
+            let execution = tx.query_one(
+                "SELECT id FROM executions WHERE pk = ?1",
+                &[pk.into()],
+                |r| r.get(0),
+            )?;
             Ok(TestCaseReport {
                 execution,
                 counts: self.counts_of(tx, pk)?,
@@ -228,13 +224,14 @@ impl Store {
         })
     }
 
-    fn cases_of(&self, tx: &Transaction<'_>, pk: i64) -> Result<Vec<StoredTestCase>, StoreError> {
-        tx.prepare_cached(&format!(
-            "SELECT seq, step_ref, report, suite, class, name, time_ms, status, message
+    fn cases_of(&self, tx: &mut Tx<'_>, pk: i64) -> Result<Vec<StoredTestCase>, StoreError> {
+        tx.query(
+            &format!(
+                "SELECT seq, step_ref, report, suite, class, name, time_ms, status, message
                  FROM test_cases WHERE execution = ?1 ORDER BY {FAILURES_FIRST}"
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_map([pk], |row| {
+            ),
+            &[pk.into()],
+            |row| {
                 Ok(StoredTestCase {
                     seq: to_u64(row.get(0)?),
                     step_ref: row.get(1)?,
@@ -243,27 +240,21 @@ impl Store {
                         suite: row.get(3)?,
                         class: row.get(4)?,
                         name: row.get(5)?,
-                        time_ms: row.get::<_, Option<i64>>(6)?.map(to_u64),
-                        status: parse(row, 7)?,
+                        time_ms: row.get::<Option<i64>>(6)?.map(to_u64),
+                        status: row.parse(7)?,
                         message: row.get(8)?,
                     },
                 })
-            })?
-            .collect()
-        })
-        .map_err(|e| self.sqlite(e))
+            },
+        )
     }
 
-    fn counts_of(&self, tx: &Transaction<'_>, pk: i64) -> Result<TestCaseCounts, StoreError> {
-        let rows: Vec<(Option<CaseStatus>, i64)> = tx
-            .prepare_cached(
-                "SELECT status, count(*) FROM test_cases WHERE execution = ?1 GROUP BY status",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map([pk], |row| Ok((parse_opt(row, 0)?, row.get(1)?)))?
-                    .collect()
-            })
-            .map_err(|e| self.sqlite(e))?;
+    fn counts_of(&self, tx: &mut Tx<'_>, pk: i64) -> Result<TestCaseCounts, StoreError> {
+        let rows: Vec<(Option<CaseStatus>, i64)> = tx.query(
+            "SELECT status, count(*) FROM test_cases WHERE execution = ?1 GROUP BY status",
+            &[pk.into()],
+            |row| Ok((row.parse_opt(0)?, row.get(1)?)),
+        )?;
         let mut counts = TestCaseCounts::default();
         for (status, n) in rows {
             if let Some(status) = status {

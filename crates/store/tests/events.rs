@@ -3,8 +3,14 @@
 
 mod common;
 
-use common::{new_execution, raw, temp_store};
+use common::{TestStore, new_execution};
 use testwerk_store::{ClusterEvent, StoreError, Timestamp};
+
+on_both_databases!(
+    event_messages_are_masked_and_bounded,
+    an_event_seen_again_is_stored_once_and_a_repeat_of_it_again,
+    events_of_an_unknown_execution_are_not_found
+);
 
 fn event(uid: &str, count: u64, at_ms: i64, reason: &str, message: &str) -> ClusterEvent {
     ClusterEvent {
@@ -18,9 +24,8 @@ fn event(uid: &str, count: u64, at_ms: i64, reason: &str, message: &str) -> Clus
     }
 }
 
-#[test]
-fn an_event_seen_again_is_stored_once_and_a_repeat_of_it_again() {
-    let (_dir, _path, store) = temp_store();
+fn an_event_seen_again_is_stored_once_and_a_repeat_of_it_again(t: TestStore) {
+    let store = t.store;
     let id = store.create_execution(new_execution("w")).unwrap().id;
     let pull = event("u1", 1, 10, "FailedPull", "image not found");
     assert_eq!(
@@ -44,9 +49,8 @@ fn an_event_seen_again_is_stored_once_and_a_repeat_of_it_again() {
     assert_eq!(events, vec![scheduled, pull, again], "oldest first");
 }
 
-#[test]
-fn event_messages_are_masked_and_bounded() {
-    let (_dir, path, store) = temp_store();
+fn event_messages_are_masked_and_bounded(t: TestStore) {
+    let store = &t.store;
     let mut new = new_execution("w");
     new.secrets = vec!["s3cr3t-value".into()];
     let id = store.create_execution(new).unwrap().id;
@@ -60,19 +64,12 @@ fn event_messages_are_masked_and_bounded() {
     assert_eq!(events[0].message, "env TOKEN=****ue rejected");
     assert!(events[1].message.len() <= 4096 + '…'.len_utf8());
     assert!(events[1].message.ends_with('…'));
-    let stored: i64 = raw(&path)
-        .query_row(
-            "SELECT count(*) FROM events WHERE message LIKE '%s3cr3t%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(stored, 0, "the secret never reaches the file");
+    let stored = t.scalar("SELECT count(*) FROM events WHERE message LIKE '%s3cr3t%'");
+    assert_eq!(stored, "0", "the secret never reaches the database");
 }
 
-#[test]
-fn events_of_an_unknown_execution_are_not_found() {
-    let (_dir, _path, store) = temp_store();
+fn events_of_an_unknown_execution_are_not_found(t: TestStore) {
+    let store = t.store;
     assert!(matches!(
         store.events("nope-1"),
         Err(StoreError::NotFound { .. })

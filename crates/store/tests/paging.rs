@@ -3,12 +3,18 @@
 
 mod common;
 
-use common::{new_execution, temp_store};
+use common::{TestStore, new_execution};
 use testwerk_store::{ExecutionFilter, ExecutionStatus, LogLine, Timestamp};
 
-#[test]
-fn pages_follow_one_another_without_gaps_or_repeats_while_new_executions_arrive() {
-    let (_dir, _path, store) = temp_store();
+on_both_databases!(
+    pages_follow_one_another_without_gaps_or_repeats_while_new_executions_arrive,
+    a_time_window_selects_by_creation,
+    log_search_ignores_case_and_stays_within_its_limit,
+    stats_count_every_status_and_the_durations_of_finished_executions
+);
+
+fn pages_follow_one_another_without_gaps_or_repeats_while_new_executions_arrive(t: TestStore) {
+    let store = t.store;
     let mut ids = Vec::new();
     for n in 0..7 {
         let e = store
@@ -66,9 +72,8 @@ fn pages_follow_one_another_without_gaps_or_repeats_while_new_executions_arrive(
     );
 }
 
-#[test]
-fn a_time_window_selects_by_creation() {
-    let (_dir, _path, store) = temp_store();
+fn a_time_window_selects_by_creation(t: TestStore) {
+    let store = t.store;
     let e = store
         .create_execution(new_execution("w"))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -87,9 +92,8 @@ fn a_time_window_selects_by_creation() {
     );
 }
 
-#[test]
-fn log_search_ignores_case_and_stays_within_its_limit() {
-    let (_dir, _path, store) = temp_store();
+fn log_search_ignores_case_and_stays_within_its_limit(t: TestStore) {
+    let store = t.store;
     let e = store
         .create_execution(new_execution("w"))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -129,9 +133,8 @@ fn log_search_ignores_case_and_stays_within_its_limit() {
     );
 }
 
-#[test]
-fn stats_count_every_status_and_the_durations_of_finished_executions() {
-    let (_dir, _path, store) = temp_store();
+fn stats_count_every_status_and_the_durations_of_finished_executions(t: TestStore) {
+    let store = t.store;
     let a = store
         .create_execution(new_execution("w"))
         .unwrap_or_else(|e| panic!("{e}"));

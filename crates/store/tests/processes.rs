@@ -10,8 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{new_execution, raw, temp_store};
+use common::{TestStore, new_execution, raw, temp_store};
 use testwerk_store::{ExecutionStatus, LogLine, RunnerIdentity, StepResult, StepStatus, Store};
+
+on_both_databases!(
+    readers_see_whole_batches_while_a_writer_appends,
+    recovers_executions_whose_runner_is_gone_and_only_those,
+    recovers_an_execution_whose_pid_now_belongs_to_another_process
+);
 
 /// Set in the child process of [`a_writer_killed_mid_write_leaves_every_committed_line`] to the
 /// store's path.
@@ -160,9 +166,8 @@ fn exited_pid() -> u32 {
     pid
 }
 
-#[test]
-fn recovers_executions_whose_runner_is_gone_and_only_those() {
-    let (_dir, _path, store) = temp_store();
+fn recovers_executions_whose_runner_is_gone_and_only_those(t: TestStore) {
+    let store = t.store;
     let me = RunnerIdentity::current();
     let start = |runner: RunnerIdentity, status: ExecutionStatus| {
         let mut new = new_execution("w");
@@ -252,9 +257,8 @@ fn recovers_executions_whose_runner_is_gone_and_only_those() {
 }
 
 #[cfg(target_os = "linux")]
-#[test]
-fn recovers_an_execution_whose_pid_now_belongs_to_another_process() {
-    let (_dir, _path, store) = temp_store();
+fn recovers_an_execution_whose_pid_now_belongs_to_another_process(t: TestStore) {
+    let store = t.store;
     let mut new = new_execution("w");
     // This process's pid, but a start time that is not this process's.
     new.runner.process_start = Some("an-earlier-boot:12345".into());
@@ -265,11 +269,10 @@ fn recovers_an_execution_whose_pid_now_belongs_to_another_process() {
     assert_eq!(store.recover_abandoned().unwrap(), [id]);
 }
 
-#[test]
-fn readers_see_whole_batches_while_a_writer_appends() {
+fn readers_see_whole_batches_while_a_writer_appends(t: TestStore) {
     const BATCHES: usize = 150;
     const BATCH: usize = 40;
-    let (_dir, path, store) = temp_store();
+    let (path, store) = (t.location.clone(), t.store);
     let id = store.create_execution(new_execution("busy")).unwrap().id;
     store
         .set_status(&id, ExecutionStatus::Running, None)

@@ -7,12 +7,22 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{new_execution, raw, temp_store, user_version};
+use common::{TestStore, new_execution, raw, temp_store, user_version};
 use serde_json::json;
 use testwerk_store::{
     ExecutionFilter, ExecutionStatus, LogLine, MAX_LOG_LINE_BYTES, SCHEMA_VERSION, StepResult,
     StepStatus, Store, StoreError, Timestamp,
 };
+
+on_both_databases!(
+    steps_are_upserted_in_first_recorded_order_and_outputs_replaced,
+    log_sequence_continues_across_stores_and_lines_are_bounded,
+    numbers_executions_per_workflow,
+    statuses_move_forward_and_record_times,
+    looks_executions_up_by_id_name_and_unique_prefix,
+    lists_executions_newest_first_with_filters,
+    appends_100k_log_lines_and_reads_them_back
+);
 
 #[test]
 fn creates_the_schema_in_new_directories_and_reopens_with_everything_kept() {
@@ -64,9 +74,8 @@ fn creates_the_schema_in_new_directories_and_reopens_with_everything_kept() {
     assert_eq!((second.number, second.name.as_str()), (2, "smoke-2"));
 }
 
-#[test]
-fn numbers_executions_per_workflow() {
-    let (_dir, _path, store) = temp_store();
+fn numbers_executions_per_workflow(t: TestStore) {
+    let store = t.store;
     assert_eq!(store.next_execution_number("a").unwrap(), 1);
     let names: Vec<String> = ["a", "b", "a", "a", "b"]
         .iter()
@@ -77,9 +86,8 @@ fn numbers_executions_per_workflow() {
     assert_eq!(store.next_execution_number("c").unwrap(), 1);
 }
 
-#[test]
-fn statuses_move_forward_and_record_times() {
-    let (_dir, _path, store) = temp_store();
+fn statuses_move_forward_and_record_times(t: TestStore) {
+    let store = t.store;
     let id = store.create_execution(new_execution("w")).unwrap().id;
     let get = |id: &str| store.execution(id).unwrap().unwrap().execution;
 
@@ -152,9 +160,8 @@ fn statuses_move_forward_and_record_times() {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
 }
 
-#[test]
-fn steps_are_upserted_in_first_recorded_order_and_outputs_replaced() {
-    let (_dir, path, store) = temp_store();
+fn steps_are_upserted_in_first_recorded_order_and_outputs_replaced(t: TestStore) {
+    let store = &t.store;
     let id = store.create_execution(new_execution("w")).unwrap().id;
     let t0 = Timestamp::from_unix_millis(1_700_000_000_000);
     let t1 = Timestamp::from_unix_millis(1_700_000_001_250);
@@ -196,12 +203,8 @@ fn steps_are_upserted_in_first_recorded_order_and_outputs_replaced() {
     assert_eq!(detail.steps[0].status, StepStatus::Failed);
     assert_eq!(detail.steps[1], finished);
     assert_eq!(detail.steps[1].duration_ms(), Some(1250));
-    let duration: i64 = raw(&path)
-        .query_row("SELECT duration_ms FROM steps WHERE ref = 'r1'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(duration, 1250);
+    let duration = t.scalar("SELECT duration_ms FROM steps WHERE ref = 'r1'");
+    assert_eq!(duration, "1250");
     let outputs: Vec<_> = detail
         .outputs
         .iter()
@@ -222,9 +225,8 @@ fn steps_are_upserted_in_first_recorded_order_and_outputs_replaced() {
     ));
 }
 
-#[test]
-fn looks_executions_up_by_id_name_and_unique_prefix() {
-    let (_dir, _path, store) = temp_store();
+fn looks_executions_up_by_id_name_and_unique_prefix(t: TestStore) {
+    let store = t.store;
     let ids: Vec<String> = (0..3)
         .map(|_| store.create_execution(new_execution("smoke")).unwrap().id)
         .collect();
@@ -280,9 +282,8 @@ fn looks_executions_up_by_id_name_and_unique_prefix() {
     ));
 }
 
-#[test]
-fn lists_executions_newest_first_with_filters() {
-    let (_dir, _path, store) = temp_store();
+fn lists_executions_newest_first_with_filters(t: TestStore) {
+    let store = t.store;
     let mut ids = Vec::new();
     for (workflow, team) in [("a", "qa"), ("b", "dev"), ("a", "dev"), ("a", "qa")] {
         let mut new = new_execution(workflow);
@@ -344,9 +345,8 @@ fn lists_executions_newest_first_with_filters() {
     assert_eq!(listed[0].status, ExecutionStatus::Passed);
 }
 
-#[test]
-fn appends_100k_log_lines_and_reads_them_back() {
-    let (_dir, _path, store) = temp_store();
+fn appends_100k_log_lines_and_reads_them_back(t: TestStore) {
+    let store = t.store;
     let id = store.create_execution(new_execution("big")).unwrap().id;
     let steps = ["r1", "r2", "r3", "r4"];
     let started = Instant::now();
@@ -390,9 +390,8 @@ fn appends_100k_log_lines_and_reads_them_back() {
     assert_eq!(r3[1].seq, 6);
 }
 
-#[test]
-fn log_sequence_continues_across_stores_and_lines_are_bounded() {
-    let (_dir, path, store) = temp_store();
+fn log_sequence_continues_across_stores_and_lines_are_bounded(t: TestStore) {
+    let (path, store) = (t.location.clone(), t.store);
     let id = store.create_execution(new_execution("w")).unwrap().id;
     store
         .append_logs(&id, &[LogLine::new(None, "one"), LogLine::new(None, "two")])

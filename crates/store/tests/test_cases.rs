@@ -4,8 +4,15 @@
 
 mod common;
 
-use common::{new_execution, temp_store};
+use common::{TestStore, new_execution};
 use testwerk_store::{CaseStatus, StoreError, TestCase, TestCaseCounts};
+
+on_both_databases!(
+    a_generated_report_is_stored_in_batches,
+    a_report_that_is_not_one_or_is_cut_short,
+    cases_are_numbered_on_and_listed_failures_first,
+    secrets_in_names_and_messages_are_masked
+);
 
 fn case(name: &str, status: CaseStatus, message: Option<&str>) -> TestCase {
     TestCase {
@@ -18,9 +25,8 @@ fn case(name: &str, status: CaseStatus, message: Option<&str>) -> TestCase {
     }
 }
 
-#[test]
-fn cases_are_numbered_on_and_listed_failures_first() {
-    let (_dir, _path, store) = temp_store();
+fn cases_are_numbered_on_and_listed_failures_first(t: TestStore) {
+    let store = t.store;
     let id = store.create_execution(new_execution("w")).unwrap().id;
     let other = store.create_execution(new_execution("w")).unwrap().id;
     store
@@ -121,9 +127,8 @@ fn cases_are_numbered_on_and_listed_failures_first() {
     ));
 }
 
-#[test]
-fn secrets_in_names_and_messages_are_masked() {
-    let (_dir, _path, store) = temp_store();
+fn secrets_in_names_and_messages_are_masked(t: TestStore) {
+    let store = t.store;
     let id = store.create_execution(new_execution("w")).unwrap().id;
     store.register_secrets(&id, ["hunter22"]);
     store
@@ -143,10 +148,9 @@ fn secrets_in_names_and_messages_are_masked() {
     assert_eq!(stored.message.as_deref(), Some("token ****22 refused"));
 }
 
-#[test]
-fn a_report_that_is_not_one_or_is_cut_short() {
+fn a_report_that_is_not_one_or_is_cut_short(t: TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let (_d, _p, store) = temp_store();
+    let store = t.store;
     let id = store.create_execution(new_execution("w")).unwrap().id;
     let pom = dir.path().join("pom.xml");
     std::fs::write(&pom, "<project><testcase name=\"x\"/></project>").unwrap();
@@ -174,8 +178,7 @@ fn a_report_that_is_not_one_or_is_cut_short() {
     ));
 }
 
-#[test]
-fn a_generated_report_is_stored_in_batches() {
+fn a_generated_report_is_stored_in_batches(t: TestStore) {
     use std::io::BufWriter;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.xml");
@@ -184,7 +187,7 @@ fn a_generated_report_is_stored_in_batches() {
         testwerk_reports::sample::write_sample_junit(&mut file, 40 * 1024 * 1024).unwrap();
     drop(file);
 
-    let (_dir, _path, store) = temp_store();
+    let store = t.store;
     let id = store.create_execution(new_execution("w")).unwrap().id;
     let summary = store
         .record_report_file(&id, "r1", "reports/big.xml", &path)

@@ -610,7 +610,7 @@ async fn resume(
     if let Some(denied) = children.guard(&parent, &id, &headers) {
         return denied;
     }
-    let store = children.store.path().to_owned();
+    let store = children.store.location().to_owned();
     let resumed = tokio::task::spawn_blocking(move || {
         super::control::control(Some(&store), &id, super::control::Action::Resume)
     })

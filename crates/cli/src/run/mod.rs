@@ -258,8 +258,8 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     // `artifacts` steps upload to this run's receiver with a token for this
     // execution only; JUnit and xUnit reports among them become the execution's test cases.
     // Parallel workers and executed workflows are asked for on the same server.
-    let store_dir = store
-        .path()
+    let beside = store.files_beside();
+    let store_dir = beside
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
@@ -442,7 +442,7 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
         // The store holds every run's logs, other runs' directories and runc's state: no
         // step may read them (the directory itself may be the user's working directory).
         hidden: {
-            let mut hidden = hidden_store_paths(store.path(), &store_dir);
+            let mut hidden = hidden_store_paths(&beside, &store_dir);
             hidden.extend(
                 artifacts
                     .receiver()
@@ -475,9 +475,10 @@ fn run_inner(req: &RunRequest) -> Result<bool, RunError> {
     view.translator.resume_hint = Some(format!(
         "resume it with `testwerk resume {}{}`",
         execution.name,
+        // The store as messages name it: a PostgreSQL URL without its password.
         req.store
             .as_ref()
-            .map(|p| format!(" --store {}", p.display()))
+            .map(|_| format!(" --store {}", store.path().display()))
             .unwrap_or_default()
     ));
     let not_started = |e: testwerk_store::StoreError| {

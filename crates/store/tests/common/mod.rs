@@ -13,6 +13,90 @@ pub fn temp_store() -> (tempfile::TempDir, PathBuf, Store) {
     (dir, path, store)
 }
 
+/// A store for a test that runs on both databases: what `Store::open` was given (a path, or
+/// a URL with its password), the store, and what keeps it alive.
+pub struct TestStore {
+    pub store: Store,
+    pub location: String,
+    /// The PostgreSQL database's name; `None` on SQLite.
+    database: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestStore {
+    /// The first column of the first row `sql` returns, as text, read beneath the API: with
+    /// SQLite from the file, with PostgreSQL through `psql`.
+    pub fn scalar(&self, sql: &str) -> String {
+        match &self.database {
+            None => raw(Path::new(&self.location))
+                .query_row(sql, [], |r| {
+                    Ok(match r.get_ref(0)? {
+                        rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into(),
+                        other => format!("{other:?}"),
+                    })
+                })
+                .unwrap(),
+            Some(database) => testwerk_testpostgres::server()
+                .unwrap()
+                .sql(database, sql)
+                .unwrap(),
+        }
+    }
+}
+
+/// A fresh SQLite store.
+pub fn sqlite_store() -> TestStore {
+    let (dir, path, store) = temp_store();
+    TestStore {
+        store,
+        location: path.to_string_lossy().into_owned(),
+        database: None,
+        _dir: Some(dir),
+    }
+}
+
+/// A store in a fresh database of the test process's PostgreSQL server; `None` when
+/// PostgreSQL is not installed (the test is reported as skipped, and fails under `CI`).
+#[track_caller]
+pub fn postgres_store() -> Option<TestStore> {
+    let url = testwerk_testpostgres::server()?.database();
+    let store = Store::open(&url).unwrap_or_else(|e| panic!("{e}"));
+    let database = url.rsplit('/').next().map(str::to_owned);
+    Some(TestStore {
+        store,
+        location: url,
+        database,
+        _dir: None,
+    })
+}
+
+/// Runs each named test function (`fn name(t: TestStore)`) once on SQLite
+/// (`on_sqlite::name`) and once on PostgreSQL (`on_postgres::name`). Once per test file.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($crate::common::sqlite_store())
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(store) = $crate::common::postgres_store() {
+                        super::$name(store)
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// A new execution of `workflow` by this process with a small source and plan.
 pub fn new_execution(workflow: &str) -> NewExecution {
     NewExecution::new(
