@@ -14,6 +14,7 @@
 //! | `GET /v1/executions/{id}/tests` | the test cases read from its JUnit/xUnit reports, failures first, with counts per status ([`TestCaseReport`](testwerk_store::TestCaseReport)) |
 //! | `GET /v1/executions/{id}/follow` | live updates as JSON lines: a `header`, then `update`s, then `end`; `?from=N` resumes after the first `N` log lines |
 //! | `POST /v1/executions/{id}/abort`, `/pause`, `/resume` | control it |
+//! | `GET /v1/queue` | the queued executions in the order they start, with the limits and how many run ([`crate::queue`]) |
 //! | `GET /api/v1/executions/{id}/artifacts` | its artifacts (step, name, size, content type) |
 //! | `GET /api/v1/executions/{id}/artifacts/{step}/{name…}` | one artifact's bytes |
 //! | `PUT /api/v1/executions/{id}/artifacts/{step}/{name…}` | the toolkit's upload, with the execution's token ([`testwerk_artifacts::Receiver`]) |
@@ -66,7 +67,44 @@ pub fn routes() -> Vec<Route<Arc<Agent>>> {
         Route::post("/v1/executions/{id}/{action}", act)
             .summary("Abort, pause or resume it (`action`)")
             .access(Access::Control),
+        Route::get("/v1/queue", queue)
+            .summary("The queued executions in the order they start, the limit, how many run"),
     ]
+}
+
+async fn queue(State(agent): State<Arc<Agent>>) -> Response {
+    let waiting = match crate::queue::waiting(&agent) {
+        Ok(w) => w,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let queued: Vec<Value> = waiting
+        .iter()
+        .enumerate()
+        .map(|(position, e)| {
+            let group = agent
+                .store
+                .execution(&e.id)
+                .ok()
+                .flatten()
+                .and_then(|d| crate::blueprint::Blueprint::from_value(&d.plan).ok())
+                .and_then(|b| b.limit)
+                .map(|l| json!({"group": l.group, "max": l.max}));
+            json!({
+                "position": position + 1,
+                "id": e.id,
+                "name": e.name,
+                "workflow": e.workflow,
+                "createdAt": e.created_at,
+                "limit": group,
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "maxRunning": agent.queue.max_running(),
+        "running": agent.queue.running(),
+        "queued": queued,
+    }))
+    .into_response()
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -37,6 +37,10 @@ pub struct Blueprint {
     pub secrets: Vec<String>,
     /// The plan as `init` reads it, for people reading the store.
     pub plan: serde_json::Value,
+    /// The workflow's `spec.concurrency` limit, which the queue applies
+    /// ([`crate::queue`]); absent in executions stored before there was a queue.
+    #[serde(default)]
+    pub limit: Option<crate::queue::GroupLimit>,
 }
 
 impl Blueprint {
@@ -89,6 +93,7 @@ impl Blueprint {
                 .filter_map(|s| s.metadata.name.clone())
                 .collect(),
             plan: serde_json::to_value(plan.wire()).unwrap_or_default(),
+            limit: None,
         }
     }
 

@@ -39,6 +39,7 @@ pub mod kinds;
 pub mod live;
 pub mod monitor;
 pub mod objects;
+pub mod queue;
 pub mod recover;
 pub mod submit;
 pub mod twe;
@@ -102,6 +103,8 @@ pub struct AgentConfig {
     /// `None`: `http://<listen>` when that is an address Pods can reach (not loopback or
     /// unspecified); otherwise Pods get no artifact receiver and an `artifacts` step says so.
     pub advertise_url: Option<String>,
+    /// `--max-running`: executions run at once; more wait in the queue ([`queue`]).
+    pub max_running: Option<usize>,
 }
 
 impl AgentConfig {
@@ -137,6 +140,8 @@ pub struct Agent {
     pub catalog: catalog::Catalog,
     /// Receives the artifacts execution Pods upload, and serves them back.
     pub artifacts: Arc<testwerk_artifacts::Receiver>,
+    /// Which executions hold a slot; the queue itself is in the store ([`queue`]).
+    pub queue: queue::Queue,
     live: Mutex<HashMap<String, Arc<Live>>>,
     /// Why the store holds less than the agent saw of an execution, by execution id: the API
     /// shows it with the execution, which otherwise just stays `running` while the agent
@@ -179,10 +184,17 @@ impl Agent {
         true
     }
 
+    /// Stops following execution `id` (it ended): its slot goes to the next queued one.
     pub fn forget(&self, id: &str) {
         if let Ok(mut map) = self.live.lock() {
             map.remove(id);
         }
+        self.queue.release(id);
+    }
+
+    /// Whether execution `id` (its full id) is followed.
+    pub fn is_tracked(&self, id: &str) -> bool {
+        self.live.lock().map(|m| m.contains_key(id)).unwrap_or(false)
     }
 
     /// The followed execution that `query` (id, name or id prefix) names.
@@ -291,6 +303,7 @@ pub async fn run(mut config: AgentConfig, surface: SurfaceMaker) -> Result<(), S
         view,
         catalog,
         artifacts,
+        queue: queue::Queue::new(config.max_running),
         live: Mutex::default(),
         store_trouble: Mutex::default(),
     });
@@ -298,6 +311,7 @@ pub async fn run(mut config: AgentConfig, surface: SurfaceMaker) -> Result<(), S
         tracing::info!("recovered {note}");
     }
     tokio::spawn(twe::run(agent.clone()));
+    tokio::spawn(queue::run(agent.clone()));
     // One line in this form: tests and scripts read the address from it.
     tracing::info!(
         "API on http://{address}, namespace {}, store {}",

@@ -150,12 +150,7 @@ pub async fn create_all(
     secrets: &[Secret],
     owner: Option<OwnerReference>,
 ) -> Result<Job, CreateError> {
-    let secret_api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    for s in secrets {
-        create(&secret_api, s).await.map_err(|e| {
-            CreateError::new(format!("creating Secret {}", name_of(&s.metadata)), &e)
-        })?;
-    }
+    create_secrets(client, namespace, secrets).await?;
     let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     for c in &blueprint.config_maps {
         create(&cm_api, c).await.map_err(|e| {
@@ -195,6 +190,22 @@ pub async fn create_all(
     // Reported inside; the execution goes on either way (see `adopt`).
     adopt(client, namespace, blueprint, &job).await;
     Ok(job)
+}
+
+/// Creates the compiler's Secrets (with their values), which a queued execution needs before
+/// it waits: their values are never stored.
+pub async fn create_secrets(
+    client: &Client,
+    namespace: &str,
+    secrets: &[Secret],
+) -> Result<(), CreateError> {
+    let secret_api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    for s in secrets {
+        create(&secret_api, s).await.map_err(|e| {
+            CreateError::new(format!("creating Secret {}", name_of(&s.metadata)), &e)
+        })?;
+    }
+    Ok(())
 }
 
 /// Why the objects could not be created.

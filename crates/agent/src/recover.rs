@@ -50,17 +50,12 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
                 continue;
             }
         };
-        let owner = match (
-            execution.tags.get(kinds::OWNER_TAG),
-            execution.tags.get(kinds::OWNER_NAME_TAG),
-        ) {
-            (Some(uid), Some(name)) => Some(OwnerCr {
-                name: name.clone(),
-                uid: uid.clone(),
-            }),
-            _ => None,
-        };
+        let owner = owner_of(&execution);
+        let child = crate::queue::is_child(&execution.tags);
         if agent.view.job(&blueprint.resource).is_some() {
+            if !child {
+                agent.queue.hold(&execution.id, blueprint.limit.as_ref());
+            }
             match crate::objects::ensure_token(&agent.client, &agent.namespace, &blueprint).await {
                 Ok(token) => {
                     crate::submit::attach(
@@ -75,6 +70,12 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
                 }
                 Err(e) => notes.push(format!("{}: {e}", execution.name)),
             }
+        } else if execution.status == ExecutionStatus::Queued
+            && !child
+            && secrets_exist(agent, &blueprint).await
+        {
+            // Its turn comes in the queue, as before the restart.
+            notes.push(format!("{}: still queued", execution.name));
         } else if execution.status == ExecutionStatus::Queued && blueprint.secrets.is_empty() {
             match crate::submit::start(agent, &execution, blueprint, &[], owner).await {
                 Ok(()) => notes.push(format!("{}: created its objects", execution.name)),
@@ -120,6 +121,33 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
         }
     }
     notes
+}
+
+/// The `TestWorkflowExecution` that started `execution`, from its tags.
+pub(crate) fn owner_of(execution: &testwerk_store::Execution) -> Option<OwnerCr> {
+    match (
+        execution.tags.get(kinds::OWNER_TAG),
+        execution.tags.get(kinds::OWNER_NAME_TAG),
+    ) {
+        (Some(uid), Some(name)) => Some(OwnerCr {
+            name: name.clone(),
+            uid: uid.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// Whether every Secret of a queued execution is in the cluster (they are created when it is
+/// queued; an agent killed in between has none).
+async fn secrets_exist(agent: &Agent, blueprint: &Blueprint) -> bool {
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(agent.client.clone(), &agent.namespace);
+    for name in &blueprint.secrets {
+        if !matches!(api.get_opt(name).await, Ok(Some(_))) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Settles an execution whose Job is gone: open steps aborted (the first) or skipped. The

@@ -86,6 +86,7 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
     let templates = cluster_templates(agent, &inline, false).await?;
     let doc = pick(workflows, submission.workflow.as_deref(), &submission.file)?;
     let workflow = doc.value.metadata.name.clone().unwrap_or_default();
+    let doc_concurrency = doc.value.spec.body.concurrency.clone();
     let pull_secrets = pull_secrets(agent, &doc).await;
 
     let mut new = NewExecution::new(&workflow, submission.source.clone(), serde_json::json!({}));
@@ -163,20 +164,56 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
     {
         pod.service_account_name = Some(account.clone());
     }
-    let blueprint = Blueprint::new(&compiled.plan, &compiled.bundle);
+    let mut blueprint = Blueprint::new(&compiled.plan, &compiled.bundle);
+    let child = !submission.links.is_empty();
+    if !child {
+        blueprint.limit = crate::queue::GroupLimit::of(&workflow, doc_concurrency.as_ref());
+    }
     agent
         .store
         .set_plan(&execution.id, &blueprint.to_value())
         .map_err(|e| SubmitError::Agent(format!("results store: {e}")))?;
-    match start(
+    if !child {
+        use crate::queue::Admission;
+        match agent
+            .queue
+            .try_admit(&execution.id, blueprint.limit.as_ref())
+        {
+            Admission::Admitted | Admission::Starting => {}
+            Admission::AgentFull | Admission::GroupFull => {
+                // It waits in the store, its Secrets in the cluster: the queue needs nothing
+                // else to start it, even after a restart.
+                return match crate::objects::create_secrets(
+                    &agent.client,
+                    &agent.namespace,
+                    &compiled.bundle.secrets,
+                )
+                .await
+                {
+                    Ok(()) => {
+                        agent.queue.wake();
+                        Ok(execution)
+                    }
+                    Err(e) => {
+                        fail_unstarted(agent, &execution, &blueprint, &e.message).await;
+                        Err(SubmitError::Agent(e.message))
+                    }
+                };
+            }
+        }
+    }
+    let started = start(
         agent,
         &execution,
         blueprint,
         &compiled.bundle.secrets,
         submission.owner,
     )
-    .await
-    {
+    .await;
+    if started.is_err() {
+        agent.queue.release(&execution.id);
+    }
+    match started {
         Ok(()) => Ok(execution),
         // The cluster refused the workflow's objects: the execution exists, and failed.
         Err(e) if e.invalid => Ok(agent
@@ -213,19 +250,7 @@ pub(crate) async fn start(
     )
     .await
     {
-        if let Err(store) =
-            agent
-                .store
-                .set_status(&execution.id, ExecutionStatus::Failed, Some(&e.message))
-        {
-            // Left queued: recovery settles it after a restart.
-            tracing::error!(execution = %execution.name, error = %store, "cannot record that the cluster refused the execution's objects");
-        }
-        if let Err(d) =
-            crate::objects::delete_all(&agent.client, &agent.namespace, &blueprint.resource).await
-        {
-            tracing::warn!(execution = %execution.name, error = %d, "deleting the objects the cluster did accept");
-        }
+        fail_unstarted(agent, execution, &blueprint, &e.message).await;
         return Err(e);
     }
     attach(
@@ -237,6 +262,23 @@ pub(crate) async fn start(
         owner,
     );
     Ok(())
+}
+
+/// Records that execution `execution` failed before it started, and deletes what the cluster
+/// did accept of its objects.
+async fn fail_unstarted(agent: &Agent, execution: &Execution, blueprint: &Blueprint, why: &str) {
+    if let Err(store) = agent
+        .store
+        .set_status(&execution.id, ExecutionStatus::Failed, Some(why))
+    {
+        // Left queued: recovery settles it after a restart.
+        tracing::error!(execution = %execution.name, error = %store, "cannot record that the cluster refused the execution's objects");
+    }
+    if let Err(d) =
+        crate::objects::delete_all(&agent.client, &agent.namespace, &blueprint.resource).await
+    {
+        tracing::warn!(execution = %execution.name, error = %d, "deleting the objects the cluster did accept");
+    }
 }
 
 /// Follows an execution whose objects exist.

@@ -295,6 +295,10 @@ struct AgentArgs {
     /// How long a Pod may wait for a node before its execution fails (seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     unschedulable_timeout: u64,
+    /// Run at most N executions at once; the others wait in a queue, oldest first (a
+    /// workflow's `spec.concurrency.max` limits its own group too). Default: no limit.
+    #[arg(long, value_name = "N")]
+    max_running: Option<usize>,
     /// Image that runs `init` and our own steps.
     #[arg(long)]
     init_image: Option<String>,
@@ -685,6 +689,7 @@ fn agent(args: AgentArgs) -> ExitCode {
         git_mirrors: args.git_mirror,
         artifact_storage: args.storage.flags(),
         advertise_url: args.advertise_url,
+        max_running: args.max_running,
     };
     // The agent logs through `tracing`: `RUST_LOG` picks levels and targets (default: info).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

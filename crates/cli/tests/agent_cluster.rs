@@ -1894,3 +1894,182 @@ fn a_browser_follows_executions_in_the_agents_ui() {
     env.wait_done(&id, MINUTE);
     env.assert_clean();
 }
+
+/// A queued execution's interval as the store has it: (started, finished) in milliseconds.
+fn ran_between(doc: &Value) -> (i64, i64) {
+    let millis = |field: &str| {
+        doc[field]
+            .as_str()
+            .and_then(|t| t.parse::<testwerk_store::Timestamp>().ok())
+            .map(testwerk_store::Timestamp::unix_millis)
+            .unwrap_or_else(|| panic!("no {field}: {doc}"))
+    };
+    (millis("started_at"), millis("finished_at"))
+}
+
+/// The most intervals that overlap at any moment.
+fn most_at_once(intervals: &[(i64, i64)]) -> usize {
+    intervals
+        .iter()
+        .map(|(start, _)| {
+            intervals
+                .iter()
+                .filter(|(s, f)| s <= start && start < f)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The queue on the real cluster, with the agent's store in PostgreSQL: `--max-running 2`
+/// and a workflow limited to one at a time by `spec.concurrency`; the agent is SIGKILLed
+/// while executions wait, and the new one starts each waiting execution once, in turn.
+#[test]
+fn the_queue_keeps_both_limits_starts_the_oldest_first_and_survives_a_kill() {
+    let Some(postgres) = testwerk_testpostgres::server() else {
+        return;
+    };
+    let url = postgres.database();
+    let mut env = AgentEnv::start_with_store(
+        "queue",
+        &["--max-running", "2"],
+        std::path::Path::new(&url),
+    );
+    let workflow = |name: &str, limit: &str| {
+        format!(
+            "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {{name: {name}}}\nspec:\n{limit}  container: {{image: \"busybox:1.37\"}}\n  steps:\n  - shell: sleep 3\n"
+        )
+    };
+    let limited = workflow("queue-limited", "  concurrency: {max: 1}\n");
+    let free = workflow("queue-free", "");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(("limited", env.submit_ok("limited.yaml", &limited, None)));
+        ids.push(("free", env.submit_ok("free.yaml", &free, None)));
+    }
+    let queue = env.get("/v1/queue").expect("the queue");
+    let queued = queue["queued"].as_array().cloned().unwrap_or_default();
+    assert!(queued.len() >= 3, "6 submitted, at most 2 run: {queue}");
+    assert_eq!(queue["maxRunning"], 2, "{queue}");
+    let positions: Vec<u64> = queued.iter().filter_map(|q| q["position"].as_u64()).collect();
+    assert_eq!(positions, (1..=queued.len() as u64).collect::<Vec<_>>(), "{queue}");
+
+    env.kill_agent();
+    env.start_agent();
+
+    let mut limited_runs = Vec::new();
+    let mut all_runs = Vec::new();
+    for (kind, id) in &ids {
+        let doc = env.wait_done(id, 5 * MINUTE);
+        assert_eq!(doc["status"], "passed", "{doc}\n{}", env.log());
+        let interval = ran_between(&doc);
+        all_runs.push(interval);
+        if *kind == "limited" {
+            limited_runs.push(interval);
+        }
+    }
+    assert!(most_at_once(&all_runs) <= 2, "--max-running 2: {all_runs:?}");
+    assert_eq!(most_at_once(&limited_runs), 1, "concurrency max 1: {limited_runs:?}");
+    assert!(
+        limited_runs.windows(2).all(|w| w[0].0 <= w[1].0),
+        "the oldest starts first: {limited_runs:?}"
+    );
+    let listed = env.get("/v1/executions?limit=100").expect("the list");
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(6),
+        "each submission ran once: {listed}"
+    );
+    let stored = postgres
+        .sql(
+            url.rsplit('/').next().unwrap_or_default(),
+            "SELECT count(*) FROM executions WHERE status = 'passed'",
+        )
+        .ok();
+    assert_eq!(stored.as_deref(), Some("6"), "the results are in PostgreSQL");
+    env.assert_clean();
+}
+
+/// A burst of 500 submissions (upstream's kubeshop/testkube#8290 stalled on such bursts):
+/// each is accepted at once, queued behind `--max-running`, and the queue drains without
+/// stalling: executions keep finishing, minute after minute, until all 500 passed.
+#[test]
+fn a_burst_of_500_submissions_is_queued_and_drained_without_stalling() {
+    const BURST: usize = 500;
+    let env = AgentEnv::start("burst", &["--max-running", "20"]);
+    let workflow = "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {name: burst}\nspec:\n  container: {image: \"busybox:1.37\"}\n  steps:\n  - shell: \"true\"\n";
+    let submitted = Instant::now();
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..BURST / 10)
+                        .map(|_| env.submit_ok("burst.yaml", workflow, None))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|_| panic!("a submitter panicked")))
+            .collect()
+    });
+    let submit_time = submitted.elapsed();
+    assert_eq!(ids.len(), BURST);
+    let queued = env.get("/v1/queue").expect("the queue");
+    eprintln!(
+        "burst: {BURST} submissions accepted in {:.1} s ({:.0}/s); {} queued right after",
+        submit_time.as_secs_f64(),
+        BURST as f64 / submit_time.as_secs_f64(),
+        queued["queued"].as_array().map_or(0, Vec::len)
+    );
+
+    let finished = |env: &AgentEnv| -> usize {
+        let list = env
+            .get(&format!("/v1/executions?limit={}&workflow=burst", BURST + 10))
+            .unwrap_or_default();
+        list.as_array()
+            .map(|l| {
+                l.iter()
+                    .filter(|e| !matches!(e["status"].as_str(), Some("queued" | "running")))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let mut last = (Instant::now(), finished(&env));
+    while last.1 < BURST {
+        std::thread::sleep(Duration::from_secs(5));
+        let now = finished(&env);
+        if now > last.1 {
+            last = (Instant::now(), now);
+        }
+        assert!(
+            last.0.elapsed() < MINUTE,
+            "the queue stalled at {}/{BURST} finished for a minute: {:?}\n{}",
+            last.1,
+            env.get("/v1/queue"),
+            env.log()
+        );
+    }
+    let drained = submitted.elapsed();
+    eprintln!(
+        "burst: all {BURST} finished {:.0} s after the first submission ({:.2} executions/s at --max-running 20)",
+        drained.as_secs_f64(),
+        BURST as f64 / drained.as_secs_f64()
+    );
+    let list = env
+        .get(&format!("/v1/executions?limit={}&workflow=burst", BURST + 10))
+        .unwrap_or_default();
+    let statuses: HashMap<String, usize> =
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .fold(HashMap::new(), |mut m, e| {
+                *m.entry(e["status"].as_str().unwrap_or("?").to_owned())
+                    .or_default() += 1;
+                m
+            });
+    assert_eq!(statuses.get("passed"), Some(&BURST), "{statuses:?}");
+    let left = env.wait_clean(3 * MINUTE);
+    assert!(left.is_empty(), "objects left behind: {left:?}");
+}
