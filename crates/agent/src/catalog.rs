@@ -76,6 +76,11 @@ impl Catalog {
             .collect())
     }
 
+    /// Every TestWorkflow the watch has seen (none before it first listed them).
+    pub fn workflows(&self) -> Vec<std::sync::Arc<DynamicObject>> {
+        self.workflows.state()
+    }
+
     /// Every TestWorkflowTemplate: from memory once the watch has listed them, otherwise (or
     /// when `fresh`) from the API server.
     pub async fn templates(&self, fresh: bool) -> Result<Vec<DynamicObject>, kube::Error> {

@@ -18,6 +18,10 @@
 //! - starts the child executions an execution's toolkit asks for — parallel workers,
 //!   services, executed workflows — under its own rights, and stops workers and services
 //!   when their parent ends ([`children`]);
+//! - queues executions beyond `--max-running` and a workflow's `spec.concurrency.max`
+//!   ([`queue`]), and starts workflows on their cron schedules ([`schedule`]);
+//! - with `--leader-election`, runs as one of several replicas sharing a PostgreSQL store:
+//!   all serve the API, the leader (by a Lease) starts and follows executions ([`leader`]);
 //! - after a restart (even SIGKILL), follows the unfinished executions again, settles those
 //!   whose Job vanished, and cleans up what a finished one left ([`recover`]).
 //!
@@ -36,11 +40,13 @@ pub mod crd;
 pub mod events;
 pub mod failure;
 pub mod kinds;
+pub mod leader;
 pub mod live;
 pub mod monitor;
 pub mod objects;
 pub mod queue;
 pub mod recover;
+pub mod schedule;
 pub mod submit;
 pub mod twe;
 
@@ -105,6 +111,8 @@ pub struct AgentConfig {
     pub advertise_url: Option<String>,
     /// `--max-running`: executions run at once; more wait in the queue ([`queue`]).
     pub max_running: Option<usize>,
+    /// `--leader-election`: several replicas share the store; one leads ([`leader`]).
+    pub leader_election: bool,
 }
 
 impl AgentConfig {
@@ -142,6 +150,8 @@ pub struct Agent {
     pub artifacts: Arc<testwerk_artifacts::Receiver>,
     /// Which executions hold a slot; the queue itself is in the store ([`queue`]).
     pub queue: queue::Queue,
+    /// Whether this replica starts and follows executions ([`leader`]).
+    pub leadership: leader::Leadership,
     live: Mutex<HashMap<String, Arc<Live>>>,
     /// Why the store holds less than the agent saw of an execution, by execution id: the API
     /// shows it with the execution, which otherwise just stays `running` while the agent
@@ -192,9 +202,18 @@ impl Agent {
         self.queue.release(id);
     }
 
+    /// Whether this replica starts and follows executions: always without
+    /// `--leader-election`, otherwise while it holds the Lease.
+    pub fn leads(&self) -> bool {
+        self.leadership.leads()
+    }
+
     /// Whether execution `id` (its full id) is followed.
     pub fn is_tracked(&self, id: &str) -> bool {
-        self.live.lock().map(|m| m.contains_key(id)).unwrap_or(false)
+        self.live
+            .lock()
+            .map(|m| m.contains_key(id))
+            .unwrap_or(false)
     }
 
     /// The followed execution that `query` (id, name or id prefix) names.
@@ -262,6 +281,17 @@ pub type SurfaceMaker = Box<
         + Send,
 >;
 
+/// What only the leader does (every replica when there is no election): follow the unfinished
+/// executions again, then start the queued ones, `TestWorkflowExecution`s and schedules.
+async fn lead(agent: Arc<Agent>) {
+    for note in recover::recover(&agent).await {
+        tracing::info!("recovered {note}");
+    }
+    tokio::spawn(twe::run(agent.clone()));
+    tokio::spawn(queue::run(agent.clone()));
+    tokio::spawn(schedule::run(agent.clone()));
+}
+
 /// Connects, prepares the cluster, recovers, and serves until the process is stopped; the
 /// API (and `surface`, the UI) only to callers Kubernetes lets in ([`auth`]).
 pub async fn run(mut config: AgentConfig, surface: SurfaceMaker) -> Result<(), String> {
@@ -304,14 +334,19 @@ pub async fn run(mut config: AgentConfig, surface: SurfaceMaker) -> Result<(), S
         catalog,
         artifacts,
         queue: queue::Queue::new(config.max_running),
+        leadership: if config.leader_election {
+            leader::Leadership::elected(leader::identity())
+        } else {
+            leader::Leadership::sole()
+        },
         live: Mutex::default(),
         store_trouble: Mutex::default(),
     });
-    for note in recover::recover(&agent).await {
-        tracing::info!("recovered {note}");
+    if agent.leadership.is_elected() {
+        tokio::spawn(leader::run(agent.clone(), lead));
+    } else {
+        lead(agent.clone()).await;
     }
-    tokio::spawn(twe::run(agent.clone()));
-    tokio::spawn(queue::run(agent.clone()));
     // One line in this form: tests and scripts read the address from it.
     tracing::info!(
         "API on http://{address}, namespace {}, store {}",

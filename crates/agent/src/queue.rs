@@ -7,8 +7,8 @@
 //! - a workflow's `spec.concurrency.max`: executions of its `group` (default: the workflow)
 //!   running at once.
 //!
-//! Child executions (parallel workers, services, executed workflows) are never queued: their
-//! parent holds a slot and waits for them, so queueing them could wait forever.
+//! Child executions (parallel workers, services, executed workflows) never wait: their parent
+//! holds a slot and waits for them, so queueing them could wait forever.
 //!
 //! The queue is the store itself: an execution that waits is `queued` with its compiled
 //! [`Blueprint`] stored and its Secrets already created in the cluster, so an agent that
@@ -27,7 +27,7 @@ use crate::blueprint::Blueprint;
 
 /// How often the queue is looked at without being woken: a safety net, since every end of an
 /// execution and every new queued one wakes it.
-const POLL: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_secs(2);
 
 /// A workflow's concurrency limit, from `spec.concurrency`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +40,10 @@ pub struct GroupLimit {
 
 impl GroupLimit {
     /// The limit `spec.concurrency` sets for `workflow`; `None` without a positive `max`.
-    pub fn of(workflow: &str, concurrency: Option<&testwerk_spec::Concurrency>) -> Option<GroupLimit> {
+    pub fn of(
+        workflow: &str,
+        concurrency: Option<&testwerk_spec::Concurrency>,
+    ) -> Option<GroupLimit> {
         let concurrency = concurrency?;
         let max = u32::try_from(concurrency.max?).ok().filter(|m| *m > 0)?;
         let group = match concurrency.group.as_deref().map(str::trim) {
@@ -51,11 +54,20 @@ impl GroupLimit {
     }
 }
 
+/// What an admitted execution holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slot {
+    /// A slot of the agent, and of its group if it has one.
+    Counted(Option<String>),
+    /// A child: it counts against nothing, but is marked so that it starts once.
+    Child,
+}
+
 /// Which executions hold a slot.
 #[derive(Debug, Default)]
 pub struct Queue {
     max_running: Option<usize>,
-    slots: Mutex<HashMap<String, Option<String>>>,
+    slots: Mutex<HashMap<String, Slot>>,
     wake: tokio::sync::Notify,
 }
 
@@ -80,37 +92,47 @@ impl Queue {
         }
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<String>>> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Gives execution `id` a slot if both limits leave room.
-    pub fn try_admit(&self, id: &str, limit: Option<&GroupLimit>) -> Admission {
+    /// Gives execution `id` a slot if both limits leave room (a child always gets one that
+    /// counts against nothing).
+    pub fn try_admit(&self, id: &str, limit: Option<&GroupLimit>, child: bool) -> Admission {
         let mut slots = self.slots();
         if slots.contains_key(id) {
             return Admission::Starting;
         }
-        if self.max_running.is_some_and(|max| slots.len() >= max) {
+        if child {
+            slots.insert(id.to_owned(), Slot::Child);
+            return Admission::Admitted;
+        }
+        let counted = slots.values().filter(|s| **s != Slot::Child).count();
+        if self.max_running.is_some_and(|max| counted >= max) {
             return Admission::AgentFull;
         }
         if let Some(limit) = limit {
             let in_group = slots
                 .values()
-                .filter(|g| g.as_deref() == Some(limit.group.as_str()))
+                .filter(|s| matches!(s, Slot::Counted(Some(g)) if *g == limit.group))
                 .count();
             if in_group >= limit.max as usize {
                 return Admission::GroupFull;
             }
         }
-        slots.insert(id.to_owned(), limit.map(|l| l.group.clone()));
+        slots.insert(id.to_owned(), Slot::Counted(limit.map(|l| l.group.clone())));
         Admission::Admitted
     }
 
     /// Execution `id` runs already (found again after a restart): it holds its slot whatever
     /// the limits say now.
-    pub fn hold(&self, id: &str, limit: Option<&GroupLimit>) {
-        self.slots()
-            .insert(id.to_owned(), limit.map(|l| l.group.clone()));
+    pub fn hold(&self, id: &str, limit: Option<&GroupLimit>, child: bool) {
+        let slot = if child {
+            Slot::Child
+        } else {
+            Slot::Counted(limit.map(|l| l.group.clone()))
+        };
+        self.slots().insert(id.to_owned(), slot);
     }
 
     /// Execution `id` ended (or never started): its slot goes to the next in line.
@@ -125,9 +147,9 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// How many executions hold a slot.
+    /// How many executions hold a slot (children not counted).
     pub fn running(&self) -> usize {
-        self.slots().len()
+        self.slots().values().filter(|s| **s != Slot::Child).count()
     }
 
     pub fn max_running(&self) -> Option<usize> {
@@ -141,13 +163,22 @@ pub fn is_child(tags: &std::collections::BTreeMap<String, String>) -> bool {
 }
 
 /// The queued executions in the order they start: oldest first, children left out.
-pub fn waiting(agent: &Agent) -> Result<Vec<testwerk_store::Execution>, testwerk_store::StoreError> {
+pub fn waiting(
+    agent: &Agent,
+) -> Result<Vec<testwerk_store::Execution>, testwerk_store::StoreError> {
+    let mut queued = queued(agent)?;
+    queued.retain(|e| !is_child(&e.tags));
+    Ok(queued)
+}
+
+/// Every `queued` execution, oldest first: those waiting for a slot, those being started,
+/// and those another replica recorded for the leader to start (children too).
+fn queued(agent: &Agent) -> Result<Vec<testwerk_store::Execution>, testwerk_store::StoreError> {
     let filter = ExecutionFilter {
         statuses: vec![ExecutionStatus::Queued],
         ..Default::default()
     };
     let mut queued = agent.store.list_executions(&filter)?;
-    queued.retain(|e| !is_child(&e.tags));
     queued.reverse();
     Ok(queued)
 }
@@ -162,7 +193,7 @@ pub async fn run(agent: Arc<Agent>) {
         while let Ok(id) = started_rx.try_recv() {
             starting.remove(&id);
         }
-        match waiting(&agent) {
+        match queued(&agent) {
             Err(e) => tracing::warn!(error = %e, "reading the queue from the store"),
             Ok(queued) => {
                 for execution in queued {
@@ -182,9 +213,10 @@ pub async fn run(agent: Arc<Agent>) {
                             continue;
                         }
                     };
+                    let child = is_child(&execution.tags);
                     match agent
                         .queue
-                        .try_admit(&execution.id, blueprint.limit.as_ref())
+                        .try_admit(&execution.id, blueprint.limit.as_ref(), child)
                     {
                         Admission::Admitted => {}
                         Admission::AgentFull => break,
@@ -226,14 +258,25 @@ mod tests {
     fn both_limits_hold_and_a_release_makes_room() {
         let queue = Queue::new(Some(3));
         let a = limit("a", 2);
-        assert_eq!(queue.try_admit("1", a.as_ref()), Admission::Admitted);
-        assert_eq!(queue.try_admit("2", a.as_ref()), Admission::Admitted);
-        assert_eq!(queue.try_admit("3", a.as_ref()), Admission::GroupFull);
-        assert_eq!(queue.try_admit("4", None), Admission::Admitted);
-        assert_eq!(queue.try_admit("5", None), Admission::AgentFull);
-        assert_eq!(queue.try_admit("1", a.as_ref()), Admission::Starting, "holds its slot");
+        assert_eq!(queue.try_admit("1", a.as_ref(), false), Admission::Admitted);
+        assert_eq!(queue.try_admit("2", a.as_ref(), false), Admission::Admitted);
+        assert_eq!(
+            queue.try_admit("3", a.as_ref(), false),
+            Admission::GroupFull
+        );
+        assert_eq!(queue.try_admit("4", None, false), Admission::Admitted);
+        assert_eq!(queue.try_admit("5", None, false), Admission::AgentFull);
+        assert_eq!(
+            queue.try_admit("1", a.as_ref(), false),
+            Admission::Starting,
+            "holds its slot"
+        );
         queue.release("1");
-        assert_eq!(queue.try_admit("3", a.as_ref()), Admission::Admitted);
+        assert_eq!(queue.try_admit("3", a.as_ref(), false), Admission::Admitted);
+        assert_eq!(queue.running(), 3);
+        // Children never wait and never count.
+        assert_eq!(queue.try_admit("c", a.as_ref(), true), Admission::Admitted);
+        assert_eq!(queue.try_admit("c", a.as_ref(), true), Admission::Starting);
         assert_eq!(queue.running(), 3);
     }
 
@@ -241,7 +284,10 @@ mod tests {
     fn without_limits_everything_starts() {
         let queue = Queue::new(None);
         for i in 0..1000 {
-            assert_eq!(queue.try_admit(&i.to_string(), None), Admission::Admitted);
+            assert_eq!(
+                queue.try_admit(&i.to_string(), None, false),
+                Admission::Admitted
+            );
         }
         // A zero limit is no limit (as upstream's `max: 0`).
         assert_eq!(Queue::new(Some(0)).max_running(), None);

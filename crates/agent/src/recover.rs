@@ -53,9 +53,9 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
         let owner = owner_of(&execution);
         let child = crate::queue::is_child(&execution.tags);
         if agent.view.job(&blueprint.resource).is_some() {
-            if !child {
-                agent.queue.hold(&execution.id, blueprint.limit.as_ref());
-            }
+            agent
+                .queue
+                .hold(&execution.id, blueprint.limit.as_ref(), child);
             match crate::objects::ensure_token(&agent.client, &agent.namespace, &blueprint).await {
                 Ok(token) => {
                     crate::submit::attach(
@@ -71,7 +71,6 @@ pub async fn recover(agent: &Arc<Agent>) -> Vec<String> {
                 Err(e) => notes.push(format!("{}: {e}", execution.name)),
             }
         } else if execution.status == ExecutionStatus::Queued
-            && !child
             && secrets_exist(agent, &blueprint).await
         {
             // Its turn comes in the queue, as before the restart.

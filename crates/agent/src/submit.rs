@@ -165,7 +165,9 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         pod.service_account_name = Some(account.clone());
     }
     let mut blueprint = Blueprint::new(&compiled.plan, &compiled.bundle);
-    let child = !submission.links.is_empty();
+    let child = submission
+        .links
+        .contains_key(testwerk_protocol::children::PARENT_TAG);
     if !child {
         blueprint.limit = crate::queue::GroupLimit::of(&workflow, doc_concurrency.as_ref());
     }
@@ -173,12 +175,17 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         .store
         .set_plan(&execution.id, &blueprint.to_value())
         .map_err(|e| SubmitError::Agent(format!("results store: {e}")))?;
-    if !child {
+    {
         use crate::queue::Admission;
-        match agent
-            .queue
-            .try_admit(&execution.id, blueprint.limit.as_ref())
-        {
+        // A replica that does not lead records the execution for the leader to start.
+        let admission = if agent.leads() {
+            agent
+                .queue
+                .try_admit(&execution.id, blueprint.limit.as_ref(), child)
+        } else {
+            Admission::AgentFull
+        };
+        match admission {
             Admission::Admitted | Admission::Starting => {}
             Admission::AgentFull | Admission::GroupFull => {
                 // It waits in the store, its Secrets in the cluster: the queue needs nothing

@@ -299,6 +299,11 @@ struct AgentArgs {
     /// workflow's `spec.concurrency.max` limits its own group too). Default: no limit.
     #[arg(long, value_name = "N")]
     max_running: Option<usize>,
+    /// Run as one of several replicas sharing one PostgreSQL `--store`: every replica serves
+    /// the API and the UI, the one holding the Lease `testwerk-agent` starts and follows the
+    /// executions, and another takes over within seconds when it dies.
+    #[arg(long)]
+    leader_election: bool,
     /// Image that runs `init` and our own steps.
     #[arg(long)]
     init_image: Option<String>,
@@ -690,6 +695,7 @@ fn agent(args: AgentArgs) -> ExitCode {
         artifact_storage: args.storage.flags(),
         advertise_url: args.advertise_url,
         max_running: args.max_running,
+        leader_election: args.leader_election,
     };
     // The agent logs through `tracing`: `RUST_LOG` picks levels and targets (default: info).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1930,11 +1930,8 @@ fn the_queue_keeps_both_limits_starts_the_oldest_first_and_survives_a_kill() {
         return;
     };
     let url = postgres.database();
-    let mut env = AgentEnv::start_with_store(
-        "queue",
-        &["--max-running", "2"],
-        std::path::Path::new(&url),
-    );
+    let mut env =
+        AgentEnv::start_with_store("queue", &["--max-running", "2"], std::path::Path::new(&url));
     let workflow = |name: &str, limit: &str| {
         format!(
             "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {{name: {name}}}\nspec:\n{limit}  container: {{image: \"busybox:1.37\"}}\n  steps:\n  - shell: sleep 3\n"
@@ -1951,8 +1948,15 @@ fn the_queue_keeps_both_limits_starts_the_oldest_first_and_survives_a_kill() {
     let queued = queue["queued"].as_array().cloned().unwrap_or_default();
     assert!(queued.len() >= 3, "6 submitted, at most 2 run: {queue}");
     assert_eq!(queue["maxRunning"], 2, "{queue}");
-    let positions: Vec<u64> = queued.iter().filter_map(|q| q["position"].as_u64()).collect();
-    assert_eq!(positions, (1..=queued.len() as u64).collect::<Vec<_>>(), "{queue}");
+    let positions: Vec<u64> = queued
+        .iter()
+        .filter_map(|q| q["position"].as_u64())
+        .collect();
+    assert_eq!(
+        positions,
+        (1..=queued.len() as u64).collect::<Vec<_>>(),
+        "{queue}"
+    );
 
     env.kill_agent();
     env.start_agent();
@@ -1968,8 +1972,15 @@ fn the_queue_keeps_both_limits_starts_the_oldest_first_and_survives_a_kill() {
             limited_runs.push(interval);
         }
     }
-    assert!(most_at_once(&all_runs) <= 2, "--max-running 2: {all_runs:?}");
-    assert_eq!(most_at_once(&limited_runs), 1, "concurrency max 1: {limited_runs:?}");
+    assert!(
+        most_at_once(&all_runs) <= 2,
+        "--max-running 2: {all_runs:?}"
+    );
+    assert_eq!(
+        most_at_once(&limited_runs),
+        1,
+        "concurrency max 1: {limited_runs:?}"
+    );
     assert!(
         limited_runs.windows(2).all(|w| w[0].0 <= w[1].0),
         "the oldest starts first: {limited_runs:?}"
@@ -1986,7 +1997,11 @@ fn the_queue_keeps_both_limits_starts_the_oldest_first_and_survives_a_kill() {
             "SELECT count(*) FROM executions WHERE status = 'passed'",
         )
         .ok();
-    assert_eq!(stored.as_deref(), Some("6"), "the results are in PostgreSQL");
+    assert_eq!(
+        stored.as_deref(),
+        Some("6"),
+        "the results are in PostgreSQL"
+    );
     env.assert_clean();
 }
 
@@ -2026,7 +2041,10 @@ fn a_burst_of_500_submissions_is_queued_and_drained_without_stalling() {
 
     let finished = |env: &AgentEnv| -> usize {
         let list = env
-            .get(&format!("/v1/executions?limit={}&workflow=burst", BURST + 10))
+            .get(&format!(
+                "/v1/executions?limit={}&workflow=burst",
+                BURST + 10
+            ))
             .unwrap_or_default();
         list.as_array()
             .map(|l| {
@@ -2058,7 +2076,10 @@ fn a_burst_of_500_submissions_is_queued_and_drained_without_stalling() {
         BURST as f64 / drained.as_secs_f64()
     );
     let list = env
-        .get(&format!("/v1/executions?limit={}&workflow=burst", BURST + 10))
+        .get(&format!(
+            "/v1/executions?limit={}&workflow=burst",
+            BURST + 10
+        ))
         .unwrap_or_default();
     let statuses: HashMap<String, usize> =
         list.as_array()
@@ -2072,4 +2093,118 @@ fn a_burst_of_500_submissions_is_queued_and_drained_without_stalling() {
     assert_eq!(statuses.get("passed"), Some(&BURST), "{statuses:?}");
     let left = env.wait_clean(3 * MINUTE);
     assert!(left.is_empty(), "objects left behind: {left:?}");
+}
+
+/// Two replicas with `--leader-election` over one PostgreSQL store: the leader runs the
+/// workflow's `@every 3s` schedule once per tick; a submission to the follower is started by
+/// the leader; the leader is SIGKILLed mid-execution and the follower takes over within 15 s,
+/// finishing the execution with every log line exactly once.
+#[test]
+fn a_second_replica_takes_over_a_killed_leader_and_each_tick_runs_once() {
+    let Some(postgres) = testwerk_testpostgres::server() else {
+        return;
+    };
+    let url = postgres.database();
+    let mut env =
+        AgentEnv::start_with_store("ha", &["--leader-election"], std::path::Path::new(&url));
+    let replica = env.start_replica("agent-2.log");
+    let wait_for = |what: &str, log: &dyn Fn() -> String, timeout: Duration| {
+        let started = Instant::now();
+        while !log().contains(what) {
+            assert!(
+                started.elapsed() < timeout,
+                "no `{what}` within {timeout:?}:\n{}",
+                log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        started.elapsed()
+    };
+    wait_for("leading", &|| env.log(), MINUTE);
+    assert!(!env.log_of("agent-2.log").contains("leading"), "one leader");
+
+    // A schedule, run by the leader once per tick.
+    env.apply_cr(&json!({
+        "apiVersion": "testworkflows.testkube.io/v1", "kind": "TestWorkflow",
+        "metadata": {"name": "ha-cron"},
+        "spec": {
+            "config": {"greeting": {"type": "string", "default": "hi"}},
+            "events": [{"cronjob": {"cron": "@every 3s", "config": {"greeting": "tick"}}}],
+            "container": {"image": "busybox:1.37"},
+            "steps": [{"shell": "echo {{ config.greeting }}"}]
+        }
+    }));
+    std::thread::sleep(Duration::from_secs(10));
+    let scheduled = |env: &AgentEnv| -> Vec<Value> {
+        env.get("/v1/executions?limit=100&workflow=ha-cron")
+            .and_then(|l| l.as_array().cloned())
+            .unwrap_or_default()
+    };
+    let ticks: Vec<String> = scheduled(&env)
+        .iter()
+        .filter_map(|e| {
+            e["tags"]["testwerk.io/cron-tick"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(
+        ticks.len() >= 2,
+        "three ticks in 10 s: {ticks:?}\n{}",
+        env.log()
+    );
+    let distinct: std::collections::BTreeSet<&String> = ticks.iter().collect();
+    assert_eq!(distinct.len(), ticks.len(), "a tick ran twice: {ticks:?}");
+    let ha_cron = scheduled(&env);
+    let first = ha_cron
+        .last()
+        .and_then(|e| e["id"].as_str())
+        .unwrap_or_default();
+    let doc = env.wait_done(first, 2 * MINUTE);
+    assert_eq!(doc["status"], "passed", "{doc}");
+    assert!(
+        env.text(&format!("/v1/executions/{first}/logs"))
+            .contains("tick"),
+        "the event's config"
+    );
+
+    // A long execution, submitted to the follower, started by the leader.
+    let workflow = "kind: TestWorkflow\napiVersion: testworkflows.testkube.io/v1\nmetadata: {name: ha-long}\nspec:\n  container: {image: \"busybox:1.37\"}\n  steps:\n  - shell: for i in $(seq 1 40); do echo line-$i; sleep 0.5; done\n";
+    let answer = agent::client_with(Some(&env.tokens.runner))
+        .post(&format!("http://{}/v1/executions", replica.address))
+        .send_json(json!({"source": workflow, "file": "long.yaml"}));
+    let mut answer = answer.unwrap_or_else(|e| panic!("the follower refused: {e}"));
+    assert_eq!(answer.status().as_u16(), 201);
+    let created: Value = answer.body_mut().read_json().unwrap_or_default();
+    let id = created["id"].as_str().expect("an id").to_owned();
+    env.wait_for_log_line(&id, "line-5", 2 * MINUTE);
+
+    env.kill_agent();
+    let killed = Instant::now();
+    let took_over = wait_for("leading", &|| env.log_of("agent-2.log"), MINUTE);
+    eprintln!(
+        "failover: the follower leads {:.1} s after the leader's SIGKILL",
+        took_over.as_secs_f64()
+    );
+    assert!(took_over < Duration::from_secs(15), "took {took_over:?}");
+    eprintln!(
+        "failover: {:.1} s from the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    env.switch_to(replica);
+    // The schedule's workflow goes away: no more ticks while the rest finishes.
+    env.delete_cr("TestWorkflow", "ha-cron");
+
+    let doc = env.wait_done(&id, 3 * MINUTE);
+    assert_eq!(doc["status"], "passed", "{doc}\n{}", env.log());
+    let log = env.text(&format!("/v1/executions/{id}/logs"));
+    for i in 1..=40 {
+        let line = format!("line-{i}");
+        let times = log
+            .lines()
+            .filter(|l| l.trim_end().ends_with(&line))
+            .count();
+        assert_eq!(times, 1, "{line} appears {times} times:\n{log}");
+    }
+    env.assert_clean();
 }

@@ -128,6 +128,7 @@
 //! | `events` | `(execution, uid, count) →` Kubernetes event |
 //! | `artifacts` | `(execution, step_ref, name) →` size, content type, storage key ([`Store::record_artifact`]) |
 //! | `test_cases` | `(execution, seq) →` step ref, report, suite, class, name, time, status, message |
+//! | `schedule_ticks` | `(key, tick) →` when it was claimed ([`Store::claim_tick`]) |
 //!
 //! Inspect it with `sqlite3 ~/.local/share/testwerk/testwerk.db`.
 
@@ -142,6 +143,7 @@ mod model;
 mod query;
 mod recover;
 mod runner;
+mod schedule;
 mod store;
 pub mod tags;
 mod test_cases;

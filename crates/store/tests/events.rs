@@ -7,6 +7,7 @@ use common::{TestStore, new_execution};
 use testwerk_store::{ClusterEvent, StoreError, Timestamp};
 
 on_both_databases!(
+    a_schedule_tick_is_claimed_once,
     event_messages_are_masked_and_bounded,
     an_event_seen_again_is_stored_once_and_a_repeat_of_it_again,
     events_of_an_unknown_execution_are_not_found
@@ -79,4 +80,33 @@ fn events_of_an_unknown_execution_are_not_found(t: TestStore) {
             .record_events("0123456789abcdef01234567", &[event("u", 1, 0, "X", "y")])
             .is_err()
     );
+}
+
+/// Each tick of a schedule is claimed once, by whichever of several stores (agents) comes
+/// first; other keys and ticks are independent.
+fn a_schedule_tick_is_claimed_once(t: TestStore) {
+    let store = &t.store;
+    let other = testwerk_store::Store::open(&t.location).unwrap();
+    let tick = Timestamp::from_unix_millis(1_790_000_000_000);
+    let claims: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 { store } else { &other };
+                s.spawn(move || store.claim_tick("ns/nightly/0", tick).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(claims.iter().filter(|c| **c).count(), 1, "{claims:?}");
+    assert!(
+        store.claim_tick("ns/nightly/1", tick).unwrap(),
+        "another event"
+    );
+    let later = Timestamp::from_unix_millis(1_790_000_060_000);
+    assert!(
+        other.claim_tick("ns/nightly/0", later).unwrap(),
+        "the next tick"
+    );
+    assert!(!store.claim_tick("ns/nightly/0", later).unwrap());
+    assert!(store.claim_tick("", tick).is_err());
 }

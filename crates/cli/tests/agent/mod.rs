@@ -23,6 +23,8 @@ pub struct AgentEnv {
     /// The agent's `--store`: `agent.db` in [`AgentEnv::dir`] unless the test gives one.
     pub store: PathBuf,
     agent: Option<Child>,
+    /// The log file of the agent talked to.
+    log_name: String,
     pub address: Option<String>,
     extra_args: Vec<String>,
     extra_env: Vec<(String, String)>,
@@ -61,6 +63,22 @@ fn unique(name: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("tw-{name}-{:x}", (nanos ^ std::process::id()) % 0xfffff)
+}
+
+/// A second agent process (see [`AgentEnv::start_replica`]).
+pub struct Replica {
+    child: Option<Child>,
+    pub address: String,
+    pub log: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 impl AgentEnv {
@@ -124,6 +142,7 @@ impl AgentEnv {
             kubeconfig,
             store,
             agent: None,
+            log_name: "agent.log".to_owned(),
             address: listen,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             extra_env: extra_env
@@ -139,20 +158,51 @@ impl AgentEnv {
 
     /// Starts the agent (again: same store, same port).
     pub fn start_agent(&mut self) {
-        let before = self.log().matches("API on http://").count();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("agent.log"))
-            .expect("agent log");
         let listen = self
             .address
             .clone()
             .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+        let (child, address) = self.spawn_agent("agent.log", &listen);
+        self.agent = Some(child);
+        self.address = Some(address);
+    }
+
+    /// Starts another replica of the agent (same namespace, store and arguments, its own port
+    /// and log `log`); it is killed when dropped.
+    pub fn start_replica(&self, log: &str) -> Replica {
+        let listen = match &self.address {
+            Some(a) => format!("{}:0", a.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h)),
+            None => "127.0.0.1:0".to_owned(),
+        };
+        let (child, address) = self.spawn_agent(log, &listen);
+        Replica {
+            child: Some(child),
+            address,
+            log: log.to_owned(),
+        }
+    }
+
+    /// Talks to `replica` from now on (killing the agent started first, if it still runs).
+    pub fn switch_to(&mut self, mut replica: Replica) {
+        self.kill_agent();
+        self.agent = replica.child.take();
+        self.address = Some(replica.address.clone());
+        self.log_name = replica.log.clone();
+    }
+
+    fn spawn_agent(&self, log_name: &str, listen: &str) -> (Child, String) {
+        let log_path = self.dir.join(log_name);
+        let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        let before = read_log().matches("API on http://").count();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("agent log");
         let registry =
             std::env::var("TESTWERK_REGISTRY").unwrap_or_else(|_| "127.0.0.1:15000".into());
         let child = Command::new(testwerk_binary())
-            .args(["agent", "--namespace", &self.namespace, "--listen", &listen])
+            .args(["agent", "--namespace", &self.namespace, "--listen", listen])
             .arg("--store")
             .arg(&self.store)
             .args([
@@ -170,10 +220,10 @@ impl AgentEnv {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the agent: {e}"));
-        self.agent = Some(child);
+        let mut child = child;
         let started = Instant::now();
         loop {
-            let text = self.log();
+            let text = read_log();
             if text.matches("API on http://").count() > before {
                 let line = text
                     .lines()
@@ -186,10 +236,9 @@ impl AgentEnv {
                     .and_then(|r| r.split(',').next())
                     .unwrap_or_default()
                     .to_owned();
-                self.address = Some(addr);
-                return;
+                return (child, addr);
             }
-            if let Some(Ok(Some(status))) = self.agent.as_mut().map(|c| c.try_wait()) {
+            if let Ok(Some(status)) = child.try_wait() {
                 panic!("the agent exited ({status}):\n{text}");
             }
             assert!(
@@ -213,7 +262,12 @@ impl AgentEnv {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.join(&self.log_name)).unwrap_or_default()
+    }
+
+    /// The log of the replica that logs to `name`.
+    pub fn log_of(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }
 
     /// SIGKILL, as a crash would.
@@ -391,6 +445,16 @@ impl AgentEnv {
         self.rt
             .block_on(api.patch(name, &params, &Patch::Apply(doc)))
             .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+    }
+
+    /// Deletes a custom resource as the admin.
+    pub fn delete_cr(&self, kind: &str, name: &str) {
+        let ar = testwerk_agent::kinds::resource(kind);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.namespace, &ar);
+        self.rt
+            .block_on(api.delete(name, &Default::default()))
+            .unwrap_or_else(|e| panic!("deleting {kind} {name}: {e}"));
     }
 
     pub fn get_cr(&self, kind: &str, name: &str) -> Option<DynamicObject> {

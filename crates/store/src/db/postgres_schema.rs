@@ -134,6 +134,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX test_cases_by_status ON test_cases (execution, status);
     "#,
+    // 2: SQLite's version 6: the schedule ticks an agent claimed.
+    r#"
+    CREATE TABLE schedule_ticks (
+        key        TEXT COLLATE "C" NOT NULL,
+        tick       TEXT COLLATE "C" NOT NULL,
+        claimed_at TEXT NOT NULL,
+        PRIMARY KEY (key, tick)
+    );
+    "#,
 ];
 
 /// Why a database cannot be brought to [`POSTGRES_SCHEMA_VERSION`].

@@ -137,6 +137,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX test_cases_by_status ON test_cases (execution, status);
     "#,
+    // 6: the schedule ticks an agent claimed (each tick of a cron event runs once, whichever
+    // replica claims it).
+    r#"
+    CREATE TABLE schedule_ticks (
+        key        TEXT NOT NULL,
+        tick       TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        PRIMARY KEY (key, tick)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Why a database cannot be brought to [`SCHEMA_VERSION`].
@@ -209,7 +219,7 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 5);
+        assert_eq!(SCHEMA_VERSION, 6);
     }
 
     #[test]
@@ -218,7 +228,7 @@ mod tests {
         migrate(&mut conn).expect("migrate");
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set version");
-        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(6))));
+        assert!(matches!(migrate(&mut conn), Err(MigrateError::Newer(7))));
 
         let mut other = Connection::open_in_memory().expect("in-memory database");
         other
