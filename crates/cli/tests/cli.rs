@@ -359,3 +359,18 @@ fn a_hostile_expression_fails_fast_naming_the_field() {
     // A debug build, on a busy machine: the release binary takes a fraction of this.
     assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
 }
+
+/// The chart installs the CRDs `testwerk crds` prints (deploy/chart/files/crds.yaml is a copy:
+/// after a change of the CRDs, `testwerk crds > deploy/chart/files/crds.yaml`).
+#[test]
+fn the_charts_crds_are_the_ones_testwerk_prints() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/chart/files/crds.yaml");
+    let in_chart =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        in_chart == testwerk_spec::crds_yaml(),
+        "{} differs from `testwerk crds`: run `testwerk crds > deploy/chart/files/crds.yaml`",
+        path.display()
+    );
+}

@@ -32,6 +32,8 @@ pub struct Cluster {
     /// This machine's address as Pods reach it (the Pod bridge's host side): servers a test
     /// starts for Pods (Git, files, the agent's artifact receiver) listen here.
     pub host_address: std::net::IpAddr,
+    /// helm, built with the cluster (`scripts/cluster build`), for the chart's tests.
+    pub helm: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -118,6 +120,7 @@ fn parse_env(text: &str) -> Result<Cluster, String> {
     let mut kubeconfig = None;
     let mut registry = None;
     let mut host_address = None;
+    let mut helm = None;
     for line in text.lines() {
         let Some((key, value)) = line
             .trim()
@@ -131,6 +134,7 @@ fn parse_env(text: &str) -> Result<Cluster, String> {
             "KUBECONFIG" => kubeconfig = Some(PathBuf::from(value)),
             "TESTWERK_REGISTRY" => registry = Some(value.to_owned()),
             "TESTWERK_HOST_ADDRESS" => host_address = value.parse().ok(),
+            "TESTWERK_HELM" => helm = Some(PathBuf::from(value)),
             _ => {}
         }
     }
@@ -139,6 +143,7 @@ fn parse_env(text: &str) -> Result<Cluster, String> {
             kubeconfig,
             registry,
             host_address,
+            helm,
         }),
         _ => Err(format!(
             "scripts/cluster env printed no KUBECONFIG, TESTWERK_REGISTRY or TESTWERK_HOST_ADDRESS:\n{text}"
@@ -153,7 +158,7 @@ mod tests {
     #[test]
     fn reads_the_env_output() {
         let cluster = parse_env(
-            "export KUBECONFIG=/var/lib/testwerk-cluster/admin.kubeconfig\nexport TESTWERK_REGISTRY=127.0.0.1:15000\nexport TESTWERK_HOST_ADDRESS=10.217.0.1\n",
+            "export KUBECONFIG=/var/lib/testwerk-cluster/admin.kubeconfig\nexport TESTWERK_REGISTRY=127.0.0.1:15000\nexport TESTWERK_HOST_ADDRESS=10.217.0.1\nexport TESTWERK_HELM=/cache/bin/helm\n",
         )
         .expect("parsed");
         assert_eq!(
@@ -162,6 +167,7 @@ mod tests {
                 kubeconfig: PathBuf::from("/var/lib/testwerk-cluster/admin.kubeconfig"),
                 registry: "127.0.0.1:15000".into(),
                 host_address: std::net::IpAddr::from([10, 217, 0, 1]),
+                helm: Some(PathBuf::from("/cache/bin/helm")),
             }
         );
         assert_eq!(

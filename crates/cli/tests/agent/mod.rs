@@ -515,7 +515,7 @@ pub fn client_with(token: Option<&str>) -> ureq::Agent {
     ureq::Agent::new_with_config(config.build())
 }
 
-async fn token_for(client: &kube::Client, namespace: &str, account: &str) -> String {
+pub async fn token_for(client: &kube::Client, namespace: &str, account: &str) -> String {
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     let request = json!({
         "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
