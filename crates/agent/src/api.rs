@@ -6,6 +6,7 @@
 //! | method and path | what |
 //! | --- | --- |
 //! | `GET /v1/health` | `ok` once the agent serves |
+//! | `GET /v1/ready` | `200` on the replica that runs executions (always without `--leader-election`), `503` on a standby |
 //! | `POST /v1/executions` | run a workflow given as YAML ([`Submission`], with optional `tags`): `201` with the execution, `422` with the compiler's messages |
 //! | `POST /v1/test-workflows/{name}/executions` | run the cluster's TestWorkflow `name` (body: `{"config": {..}}`, optional) |
 //! | `GET /v1/executions` | the latest executions (`?limit=`, default 100; `?parent=<id>`: only that execution's children; `?workflow=`; `?tag=k=v`, repeatable) |
@@ -43,6 +44,10 @@ pub fn routes() -> Vec<Route<Arc<Agent>>> {
             .summary("`ok` once the agent serves")
             .access(Access::Public)
             .produces("text/plain"),
+        Route::get("/v1/ready", ready)
+            .summary("`200 leading` on the replica that runs executions, `503` on a standby")
+            .access(Access::Public)
+            .produces("text/plain"),
         Route::post("/v1/executions", create)
             .summary("Run a workflow given as YAML (with optional `config` and `tags`)")
             .access(Access::Run),
@@ -70,6 +75,21 @@ pub fn routes() -> Vec<Route<Arc<Agent>>> {
         Route::get("/v1/queue", queue)
             .summary("The queued executions in the order they start, the limit, how many run"),
     ]
+}
+
+/// Readiness: with `--leader-election` only the leader takes traffic (the Service routes to
+/// ready Pods), so every request, the toolkit's included, reaches the replica that follows
+/// the executions; a standby becomes ready within a probe period of taking the Lease.
+async fn ready(State(agent): State<Arc<Agent>>) -> Response {
+    if agent.leads() {
+        (StatusCode::OK, "leading").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "standby: another replica holds the Lease and runs the executions",
+        )
+            .into_response()
+    }
 }
 
 async fn queue(State(agent): State<Arc<Agent>>) -> Response {

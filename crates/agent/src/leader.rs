@@ -1,9 +1,11 @@
 //! Leadership among replicas (`--leader-election`): one `coordination.k8s.io` Lease,
 //! `testwerk-agent`, in the namespace.
 //!
-//! Every replica serves the API and the UI, and records the executions it is asked for. Only
-//! the leader starts and follows executions (the queue hands over what other replicas
-//! record), runs the `TestWorkflowExecution` controller and the schedules. A replica that
+//! Only the leader is ready (`GET /v1/ready`), so a Service sends it every request, the
+//! toolkit's included. A standby still serves the API and the UI to whoever reaches it, and
+//! records the executions it is asked for, for the leader to start (through the queue). Only
+//! the leader starts and follows executions, runs the `TestWorkflowExecution` controller and
+//! the schedules. A replica that
 //! becomes leader first recovers, as after a restart ([`crate::recover`]): it follows every
 //! unfinished execution again from what the store holds, so no log line is lost and no Job
 //! is created twice (their names are deterministic).

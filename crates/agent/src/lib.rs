@@ -318,6 +318,12 @@ pub async fn run(mut config: AgentConfig, surface: SurfaceMaker) -> Result<(), S
     };
     // The error names the store itself, without a PostgreSQL URL's password.
     let store = Store::open(&path).map_err(|e| format!("results store: {e}"))?;
+    if config.leader_election && !store.is_postgres() {
+        tracing::warn!(
+            "--leader-election with the SQLite store {}: replicas on other nodes cannot share it; use a postgres:// --store",
+            store.path().display()
+        );
+    }
     let store = Arc::new(store);
     let artifacts = artifact_receiver(&config, &store.files_beside(), &store)?;
     let registry = RegistryClient::new(config.registry.clone())

@@ -2122,6 +2122,19 @@ fn a_second_replica_takes_over_a_killed_leader_and_each_tick_runs_once() {
     };
     wait_for("leading", &|| env.log(), MINUTE);
     assert!(!env.log_of("agent-2.log").contains("leading"), "one leader");
+    let ready = |address: &str| {
+        agent::client_with(None)
+            .get(&format!("http://{address}/v1/ready"))
+            .call()
+            .map(|a| a.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        ready(env.address.as_deref().unwrap_or_default()),
+        200,
+        "the leader is ready"
+    );
+    assert_eq!(ready(&replica.address), 503, "a standby is not");
 
     // A schedule, run by the leader once per tick.
     env.apply_cr(&json!({
@@ -2191,6 +2204,14 @@ fn a_second_replica_takes_over_a_killed_leader_and_each_tick_runs_once() {
         "failover: {:.1} s from the kill",
         killed.elapsed().as_secs_f64()
     );
+    let standby_ready = Instant::now();
+    while ready(&replica.address) != 200 {
+        assert!(
+            standby_ready.elapsed() < Duration::from_secs(5),
+            "the new leader is ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     env.switch_to(replica);
     // The schedule's workflow goes away: no more ticks while the rest finishes.
     env.delete_cr("TestWorkflow", "ha-cron");

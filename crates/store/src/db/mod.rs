@@ -42,6 +42,39 @@ impl From<tokio_postgres::Error> for DbError {
     }
 }
 
+/// Why a database cannot be brought to the schema version this build writes; `E` is the
+/// database's own error.
+#[derive(Debug)]
+pub(crate) enum MigrateError<E> {
+    /// It holds another application's tables.
+    NotAStore(String),
+    /// It was written by a newer testwerk (its schema version).
+    Newer(u32),
+    Db(E),
+}
+
+impl<E> From<E> for MigrateError<E> {
+    fn from(e: E) -> MigrateError<E> {
+        MigrateError::Db(e)
+    }
+}
+
+impl<E: Into<DbError>> MigrateError<E> {
+    /// The error for the store at `path`, whose build knows schema versions up to `supported`.
+    pub(crate) fn into_store_error(self, path: &Path, supported: u32) -> StoreError {
+        let path = path.to_owned();
+        match self {
+            MigrateError::NotAStore(detail) => StoreError::NotAStore { path, detail },
+            MigrateError::Newer(found) => StoreError::NewerSchema {
+                path,
+                found,
+                supported,
+            },
+            MigrateError::Db(e) => StoreError::from_db(&path, e.into()),
+        }
+    }
+}
+
 /// What failed while running a query and reading its rows.
 enum QueryError {
     Db(DbError),

@@ -11,7 +11,7 @@ use futures_executor::block_on;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 
-use super::postgres_schema::{self, MigrateError, POSTGRES_SCHEMA_VERSION};
+use super::postgres_schema::{self, POSTGRES_SCHEMA_VERSION};
 use super::{Access, ColumnError, DbError, Param, QueryError, Row};
 use crate::error::StoreError;
 
@@ -80,18 +80,8 @@ pub(crate) fn open(url: &str, busy_timeout: Duration) -> Result<PgConn, StoreErr
     };
     conn.apply_busy_timeout()
         .map_err(|e| StoreError::from_db(&location, e))?;
-    postgres_schema::migrate(&mut conn.client).map_err(|e| match e {
-        MigrateError::NotAStore(detail) => StoreError::NotAStore {
-            path: location.clone(),
-            detail,
-        },
-        MigrateError::Newer(found) => StoreError::NewerSchema {
-            path: location.clone(),
-            found,
-            supported: POSTGRES_SCHEMA_VERSION,
-        },
-        MigrateError::Postgres(e) => StoreError::from_db(&location, DbError::Postgres(e)),
-    })?;
+    postgres_schema::migrate(&mut conn.client)
+        .map_err(|e| e.into_store_error(&location, POSTGRES_SCHEMA_VERSION))?;
     Ok(conn)
 }
 

@@ -145,21 +145,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Why a database cannot be brought to [`POSTGRES_SCHEMA_VERSION`].
-#[derive(Debug)]
-pub(crate) enum MigrateError {
-    /// The database holds another application's tables.
-    NotAStore(String),
-    /// The database was written by a newer testwerk.
-    Newer(u32),
-    Postgres(tokio_postgres::Error),
-}
-
-impl From<tokio_postgres::Error> for MigrateError {
-    fn from(e: tokio_postgres::Error) -> MigrateError {
-        MigrateError::Postgres(e)
-    }
-}
+type MigrateError = super::MigrateError<tokio_postgres::Error>;
 
 /// Brings the database to [`POSTGRES_SCHEMA_VERSION`] in one transaction (PostgreSQL's DDL is
 /// transactional), under an advisory lock that other testwerk processes wait for.

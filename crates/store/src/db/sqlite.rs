@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::sqlite_schema;
 use super::sqlite_schema::SCHEMA_VERSION;
-use super::sqlite_schema::{self, MigrateError};
-use super::{Access, ColumnError, DbError, Param, QueryError, Row};
+use super::{Access, ColumnError, DbError, MigrateError, Param, QueryError, Row};
 use crate::error::StoreError;
 
 /// Opens (creating the file, its directories and the schema as needed) the SQLite store at
@@ -45,20 +45,9 @@ pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, St
     patiently(
         busy_timeout,
         || sqlite_schema::migrate(&mut conn),
-        |e| matches!(e, MigrateError::Sqlite(e) if is_busy(e)),
+        |e| matches!(e, MigrateError::Db(e) if is_busy(e)),
     )
-    .map_err(|e| match e {
-        MigrateError::NotAStore(detail) => StoreError::NotAStore {
-            path: path.to_owned(),
-            detail,
-        },
-        MigrateError::Newer(found) => StoreError::NewerSchema {
-            path: path.to_owned(),
-            found,
-            supported: SCHEMA_VERSION,
-        },
-        MigrateError::Sqlite(e) => sqlite(e),
-    })?;
+    .map_err(|e| e.into_store_error(path, SCHEMA_VERSION))?;
     Ok(conn)
 }
 

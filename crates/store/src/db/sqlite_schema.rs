@@ -149,22 +149,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Why a database cannot be brought to [`SCHEMA_VERSION`].
-#[derive(Debug)]
-pub(crate) enum MigrateError {
-    /// The file belongs to another application.
-    NotAStore(String),
-    /// The file was written by a newer testwerk.
-    Newer(u32),
-    /// SQLite failed.
-    Sqlite(rusqlite::Error),
-}
-
-impl From<rusqlite::Error> for MigrateError {
-    fn from(e: rusqlite::Error) -> MigrateError {
-        MigrateError::Sqlite(e)
-    }
-}
+type MigrateError = super::MigrateError<rusqlite::Error>;
 
 /// Brings the database to [`SCHEMA_VERSION`], one migration per transaction.
 ///
