@@ -7,6 +7,9 @@ use crate::error::StoreError;
 use crate::model::{LogLine, StoredLogLine};
 use crate::store::{Store, to_i64, to_u64};
 
+/// Log lines one INSERT writes (6 parameters each; both databases allow thousands).
+const LOG_ROWS_PER_INSERT: usize = 100;
+
 /// Log lines longer than this many bytes (after masking) are cut to it, at a character
 /// boundary, and end with a marker saying how much was cut.
 pub const MAX_LOG_LINE_BYTES: usize = 64 * 1024;
@@ -41,19 +44,40 @@ impl Store {
                 &[pk.into()],
                 |r| r.get(0),
             )?;
-            for (seq, (line, (text, cut))) in (next..).zip(lines.iter().zip(&prepared)) {
-                let time = line.time.to_string();
-                tx.execute(
-                    "INSERT INTO logs (execution, seq, step_ref, time, text, truncated_bytes)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    &[
+            // Many rows per statement: on PostgreSQL each statement is a round trip.
+            let rows: Vec<usize> = (0..lines.len()).collect();
+            for chunk in rows.chunks(LOG_ROWS_PER_INSERT) {
+                let mut params = Vec::with_capacity(chunk.len() * 6);
+                let mut values = Vec::with_capacity(chunk.len());
+                for &i in chunk {
+                    let (line, (text, cut)) = (&lines[i], &prepared[i]);
+                    let seq = next + i as i64;
+                    let n = params.len();
+                    values.push(format!(
+                        "(?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5,
+                        n + 6
+                    ));
+                    params.extend([
                         pk.into(),
                         seq.into(),
                         line.step_ref.as_deref().into(),
-                        (&time).into(),
+                        line.time.to_string().into(),
                         text.as_ref().into(),
                         cut.map(to_i64).into(),
-                    ],
+                    ]);
+                }
+                tx.execute(
+                    &format!(
+                        "INSERT INTO logs (execution, seq, step_ref, time, text, truncated_bytes)
+                         VALUES {}",
+                        values.join(", ")
+                    ),
+                    &params,
                 )?;
             }
             tx.execute(

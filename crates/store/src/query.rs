@@ -1,6 +1,6 @@
 //! Reading executions back: lookups by id, name or id prefix; listing; details.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use crate::db::{ColumnError, Param, Row, Tx};
@@ -8,6 +8,9 @@ use crate::error::StoreError;
 use crate::model::{Execution, ExecutionDetail, ExecutionFilter, StepOutput, StepResult};
 use crate::runner::RunnerIdentity;
 use crate::store::{Store, to_u64};
+
+/// Executions whose tags one query reads (bounded: a statement's parameters are).
+const TAG_CHUNK: usize = 500;
 
 /// How many candidates an [`StoreError::Ambiguous`] names at most.
 const MAX_CANDIDATES: usize = 5;
@@ -30,12 +33,14 @@ impl Store {
         }
         self.read(|tx| {
             let rows: Vec<(i64, Execution)> = tx.query(&sql, &args, execution_from_row)?;
-            rows.into_iter()
+            let mut tags = self.tags_of(tx, rows.iter().map(|(pk, _)| *pk))?;
+            Ok(rows
+                .into_iter()
                 .map(|(pk, mut execution)| {
-                    execution.tags = self.tags(tx, pk)?;
-                    Ok(execution)
+                    execution.tags = tags.remove(&pk).unwrap_or_default();
+                    execution
                 })
-                .collect()
+                .collect())
         })
     }
 
@@ -177,6 +182,33 @@ impl Store {
                     .collect(),
             }),
         }
+    }
+
+    /// The tags of many executions, a few queries for all (one per execution would be a round
+    /// trip each on PostgreSQL).
+    fn tags_of(
+        &self,
+        tx: &mut Tx<'_>,
+        pks: impl Iterator<Item = i64>,
+    ) -> Result<HashMap<i64, BTreeMap<String, String>>, StoreError> {
+        let pks: Vec<i64> = pks.collect();
+        let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+        for chunk in pks.chunks(TAG_CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+            let params: Vec<Param<'_>> = chunk.iter().map(|pk| Param::Int(*pk)).collect();
+            let rows: Vec<(i64, String, String)> = tx.query(
+                &format!(
+                    "SELECT execution, key, value FROM execution_tags WHERE execution IN ({})",
+                    placeholders.join(", ")
+                ),
+                &params,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            for (pk, key, value) in rows {
+                tags.entry(pk).or_default().insert(key, value);
+            }
+        }
+        Ok(tags)
     }
 
     fn tags(&self, tx: &mut Tx<'_>, pk: i64) -> Result<BTreeMap<String, String>, StoreError> {
