@@ -15,7 +15,7 @@
 //! restarts (even after SIGKILL) finds it there and starts it in turn ([`run`]). In memory the
 //! agent keeps only which executions hold a slot ([`Queue`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -184,63 +184,69 @@ fn queued(agent: &Agent) -> Result<Vec<testwerk_store::Execution>, testwerk_stor
 }
 
 /// Starts queued executions as slots free up, until the agent stops.
+///
+/// A queued execution's blueprint is read once: executions waiting behind a full group are
+/// looked at on every pass, and their plans can be large.
 pub async fn run(agent: Arc<Agent>) {
-    // Executions this loop started and that have not yet been followed: a slow start must not
-    // be started twice.
-    let mut starting: HashSet<String> = HashSet::new();
-    let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut blueprints: HashMap<String, Blueprint> = HashMap::new();
     loop {
-        while let Ok(id) = started_rx.try_recv() {
-            starting.remove(&id);
-        }
         match queued(&agent) {
             Err(e) => tracing::warn!(error = %e, "reading the queue from the store"),
             Ok(queued) => {
+                blueprints.retain(|id, _| queued.iter().any(|e| e.id == *id));
                 for execution in queued {
-                    if starting.contains(&execution.id) || agent.is_tracked(&execution.id) {
+                    if agent.is_tracked(&execution.id) {
                         continue;
                     }
-                    let blueprint = match agent.store.execution(&execution.id) {
-                        Ok(Some(detail)) => match Blueprint::from_value(&detail.plan) {
-                            Ok(b) => b,
-                            // Not compiled yet (its submission is under way) or never will
-                            // be (recovery settles it).
-                            Err(_) => continue,
-                        },
-                        Ok(None) => continue,
-                        Err(e) => {
-                            tracing::warn!(execution = %execution.name, error = %e, "reading a queued execution");
-                            continue;
-                        }
+                    let Some(blueprint) = blueprint_of(&agent, &execution, &mut blueprints) else {
+                        continue;
                     };
-                    let child = is_child(&execution.tags);
-                    match agent
-                        .queue
-                        .try_admit(&execution.id, blueprint.limit.as_ref(), child)
-                    {
+                    // A slot held already means a start is under way (here or in `submit`).
+                    match agent.queue.try_admit(
+                        &execution.id,
+                        blueprint.limit.as_ref(),
+                        is_child(&execution.tags),
+                    ) {
                         Admission::Admitted => {}
                         Admission::AgentFull => break,
                         Admission::GroupFull | Admission::Starting => continue,
                     }
-                    starting.insert(execution.id.clone());
-                    let (agent, done) = (agent.clone(), started_tx.clone());
+                    let blueprint = blueprint.clone();
+                    let agent = agent.clone();
                     tokio::spawn(async move {
                         let owner = crate::recover::owner_of(&execution);
-                        let id = execution.id.clone();
                         if let Err(e) =
                             crate::submit::start(&agent, &execution, blueprint, &[], owner).await
                         {
                             tracing::warn!(execution = %execution.name, error = %e.message, "starting a queued execution");
-                            agent.queue.release(&id);
                         }
-                        let _ = done.send(id);
-                        agent.queue.wake();
                     });
                 }
             }
         }
         let _ = tokio::time::timeout(POLL, agent.queue.wake.notified()).await;
     }
+}
+
+/// The stored blueprint of a queued execution, read once; `None` while it has none (its
+/// submission is still compiling, or it never will be compiled and recovery settles it).
+fn blueprint_of<'a>(
+    agent: &Agent,
+    execution: &testwerk_store::Execution,
+    blueprints: &'a mut HashMap<String, Blueprint>,
+) -> Option<&'a Blueprint> {
+    if !blueprints.contains_key(&execution.id) {
+        let detail = match agent.store.execution(&execution.id) {
+            Ok(detail) => detail?,
+            Err(e) => {
+                tracing::warn!(execution = %execution.name, error = %e, "reading a queued execution");
+                return None;
+            }
+        };
+        let blueprint = Blueprint::from_value(&detail.plan).ok()?;
+        blueprints.insert(execution.id.clone(), blueprint);
+    }
+    blueprints.get(&execution.id)
 }
 
 #[cfg(test)]

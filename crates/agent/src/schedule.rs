@@ -7,7 +7,7 @@
 //! while no agent ran is not made up for (as Testkube's scheduler). A schedule that does not
 //! parse is reported in the agent's log once, naming the workflow, the event and the fix.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -38,29 +38,46 @@ struct EventKey {
     timezone: Option<String>,
 }
 
+/// A workflow's cron events, read from one version of it.
+struct Events {
+    resource_version: Option<String>,
+    events: Vec<(EventKey, testwerk_spec::CronJobEvent, Schedule)>,
+}
+
 /// Runs the schedules until the agent stops.
 pub async fn run(agent: Arc<Agent>) {
+    // Each workflow is read again only when it changes (its resourceVersion), not every tick.
+    let mut read: HashMap<String, Events> = HashMap::new();
     let mut next: HashMap<EventKey, SystemTime> = HashMap::new();
-    let mut reported: HashSet<EventKey> = HashSet::new();
     loop {
         let now = SystemTime::now();
-        let mut seen = HashSet::new();
-        for workflow in agent.catalog.workflows() {
-            for (key, event) in cron_events(&workflow) {
-                seen.insert(key.clone());
-                let schedule = match Schedule::parse(&key.cron, key.timezone.as_deref()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        if reported.insert(key.clone()) {
-                            tracing::warn!(
-                                workflow = %key.workflow,
-                                "TestWorkflow {}: spec.events[{}].cronjob: {e}; the event is ignored until it is fixed",
-                                key.workflow, key.index
-                            );
-                        }
-                        continue;
-                    }
-                };
+        let workflows = agent.catalog.workflows();
+        read.retain(|name, _| {
+            workflows
+                .iter()
+                .any(|w| w.metadata.name.as_deref() == Some(name))
+        });
+        for workflow in &workflows {
+            let Some(name) = workflow.metadata.name.clone() else {
+                continue;
+            };
+            let version = workflow.metadata.resource_version.clone();
+            if read
+                .get(&name)
+                .is_none_or(|r| r.resource_version != version)
+            {
+                read.insert(
+                    name.clone(),
+                    Events {
+                        resource_version: version,
+                        events: cron_events(&name, workflow),
+                    },
+                );
+            }
+            let Some(events) = read.get(&name) else {
+                continue;
+            };
+            for (key, event, schedule) in &events.events {
                 // The first tick after the agent saw the event: ticks before are not made up.
                 let due = *next
                     .entry(key.clone())
@@ -69,20 +86,23 @@ pub async fn run(agent: Arc<Agent>) {
                     continue;
                 }
                 next.insert(key.clone(), schedule.next_after(now).unwrap_or(NEVER));
-                fire(&agent, &workflow, &key, event, due).await;
+                fire(&agent, workflow, key, event, due).await;
             }
         }
-        next.retain(|k, _| seen.contains(k));
-        reported.retain(|k| seen.contains(k));
+        next.retain(|k, _| {
+            read.get(&k.workflow)
+                .is_some_and(|r| r.events.iter().any(|(key, _, _)| key == k))
+        });
         tokio::time::sleep(RESOLUTION).await;
     }
 }
 
-/// The cron events of `workflow`, keyed.
-fn cron_events(workflow: &DynamicObject) -> Vec<(EventKey, testwerk_spec::CronJobEvent)> {
-    let Some(name) = workflow.metadata.name.clone() else {
-        return Vec::new();
-    };
+/// The cron events of `workflow` with their schedules. One that does not parse is reported
+/// (once per version of the workflow) and left out.
+fn cron_events(
+    name: &str,
+    workflow: &DynamicObject,
+) -> Vec<(EventKey, testwerk_spec::CronJobEvent, Schedule)> {
     let Some(spec) = workflow
         .data
         .get("spec")
@@ -92,19 +112,25 @@ fn cron_events(workflow: &DynamicObject) -> Vec<(EventKey, testwerk_spec::CronJo
     };
     spec.body
         .events
-        .iter()
+        .into_iter()
         .enumerate()
         .filter_map(|(index, event)| {
-            let cron = event.cronjob.clone()?;
-            Some((
-                EventKey {
-                    workflow: name.clone(),
-                    index,
-                    cron: cron.cron.clone(),
-                    timezone: cron.timezone.clone(),
-                },
-                cron,
-            ))
+            let cron = event.cronjob?;
+            let schedule = Schedule::parse(&cron.cron, cron.timezone.as_deref())
+                .map_err(|e| {
+                    tracing::warn!(
+                        workflow = %name,
+                        "TestWorkflow {name}: spec.events[{index}].cronjob: {e}; the event is ignored until it is fixed"
+                    )
+                })
+                .ok()?;
+            let key = EventKey {
+                workflow: name.to_owned(),
+                index,
+                cron: cron.cron.clone(),
+                timezone: cron.timezone.clone(),
+            };
+            Some((key, cron, schedule))
         })
         .collect()
 }
@@ -114,7 +140,7 @@ async fn fire(
     agent: &Arc<Agent>,
     workflow: &DynamicObject,
     key: &EventKey,
-    event: testwerk_spec::CronJobEvent,
+    event: &testwerk_spec::CronJobEvent,
     tick: SystemTime,
 ) {
     let claim_key = format!("{}/{}/{}", agent.namespace, key.workflow, key.index);

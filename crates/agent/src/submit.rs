@@ -165,9 +165,7 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
         pod.service_account_name = Some(account.clone());
     }
     let mut blueprint = Blueprint::new(&compiled.plan, &compiled.bundle);
-    let child = submission
-        .links
-        .contains_key(testwerk_protocol::children::PARENT_TAG);
+    let child = crate::queue::is_child(&submission.links);
     if !child {
         blueprint.limit = crate::queue::GroupLimit::of(&workflow, doc_concurrency.as_ref());
     }
@@ -209,18 +207,15 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
             }
         }
     }
-    let started = start(
+    match start(
         agent,
         &execution,
         blueprint,
         &compiled.bundle.secrets,
         submission.owner,
     )
-    .await;
-    if started.is_err() {
-        agent.queue.release(&execution.id);
-    }
-    match started {
+    .await
+    {
         Ok(()) => Ok(execution),
         // The cluster refused the workflow's objects: the execution exists, and failed.
         Err(e) if e.invalid => Ok(agent
@@ -233,8 +228,23 @@ pub async fn submit(agent: &Arc<Agent>, submission: Submission) -> Result<Execut
     }
 }
 
-/// Creates the objects (idempotent) and follows the execution.
+/// Creates the objects (idempotent) and follows the execution. One that cannot start gives
+/// its queue slot (if it held one) to the next in line.
 pub(crate) async fn start(
+    agent: &Arc<Agent>,
+    execution: &Execution,
+    blueprint: Blueprint,
+    secrets: &[Secret],
+    owner: Option<OwnerCr>,
+) -> Result<(), crate::objects::CreateError> {
+    let started = create_and_follow(agent, execution, blueprint, secrets, owner).await;
+    if started.is_err() {
+        agent.queue.release(&execution.id);
+    }
+    started
+}
+
+async fn create_and_follow(
     agent: &Arc<Agent>,
     execution: &Execution,
     blueprint: Blueprint,

@@ -1929,7 +1929,8 @@ fn the_queue_keeps_both_limits_starts_the_oldest_first_and_survives_a_kill() {
     let Some(postgres) = testwerk_testpostgres::server() else {
         return;
     };
-    let url = postgres.database();
+    let db = postgres.database();
+    let url = db.url.clone();
     let mut env =
         AgentEnv::start_with_store("queue", &["--max-running", "2"], std::path::Path::new(&url));
     let workflow = |name: &str, limit: &str| {
@@ -1993,7 +1994,7 @@ fn the_queue_keeps_both_limits_starts_the_oldest_first_and_survives_a_kill() {
     );
     let stored = postgres
         .sql(
-            url.rsplit('/').next().unwrap_or_default(),
+            &db.name,
             "SELECT count(*) FROM executions WHERE status = 'passed'",
         )
         .ok();
@@ -2104,7 +2105,8 @@ fn a_second_replica_takes_over_a_killed_leader_and_each_tick_runs_once() {
     let Some(postgres) = testwerk_testpostgres::server() else {
         return;
     };
-    let url = postgres.database();
+    let db = postgres.database();
+    let url = db.url.clone();
     let mut env =
         AgentEnv::start_with_store("ha", &["--leader-election"], std::path::Path::new(&url));
     let replica = env.start_replica("agent-2.log");

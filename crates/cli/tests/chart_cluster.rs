@@ -141,7 +141,7 @@ fn the_chart_installs_runs_a_workflow_and_uninstalls_without_a_trace() {
         "hostNetwork": true,
         "service": {"port": port},
         "advertiseUrl": format!("http://{}:{port}", cluster.host_address),
-        "store": {"type": "postgres", "postgres": {"url": postgres.database()}},
+        "store": {"type": "postgres", "postgres": {"url": postgres.database().url}},
         "maxRunning": 5,
         "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/testwerk"}},
         "extraArgs": ["--insecure", registry, "--registry-mirror", format!("docker.io={registry}")],

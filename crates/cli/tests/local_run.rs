@@ -794,7 +794,8 @@ fn a_postgres_store_serves_run_executions_and_logs() {
     let Some(server) = testwerk_testpostgres::server() else {
         return;
     };
-    let url = server.database();
+    let db = server.database();
+    let url = db.url.clone();
     let dir = scratch("postgres-store");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello.yaml");
     // Run directories and artifacts live beside the default store path, here in the scratch.
@@ -832,10 +833,7 @@ fn a_postgres_store_serves_run_executions_and_logs() {
     assert!(logs.contains("hello from"), "{logs}");
     assert_eq!(
         server
-            .sql(
-                url.rsplit('/').next().unwrap_or_default(),
-                "SELECT status FROM executions"
-            )
+            .sql(&db.name, "SELECT status FROM executions")
             .ok()
             .as_deref(),
         Some("passed"),

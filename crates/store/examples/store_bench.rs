@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sqlite = Store::open(dir.path().join("bench.db"))?;
     bench("SQLite", &sqlite)?;
     match testwerk_testpostgres::server() {
-        Some(server) => bench("PostgreSQL", &Store::open(server.database())?)?,
+        Some(server) => bench("PostgreSQL", &Store::open(server.database().url)?)?,
         None => println!("PostgreSQL: not installed (apt-get install -y postgresql); not measured"),
     }
     Ok(())

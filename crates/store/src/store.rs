@@ -48,10 +48,10 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let given = path.as_ref();
         let (path, conn) = match given.to_str().filter(|s| db::postgres::is_url(s)) {
-            Some(url) => (
-                db::postgres::display_location(url)?,
-                Conn::Postgres(Box::new(db::postgres::open(url, DEFAULT_BUSY_TIMEOUT)?)),
-            ),
+            Some(url) => {
+                let (location, conn) = db::postgres::open(url, DEFAULT_BUSY_TIMEOUT)?;
+                (location, Conn::Postgres(Box::new(conn)))
+            }
             None => (
                 given.to_owned(),
                 Conn::Sqlite(db::sqlite::open(given, DEFAULT_BUSY_TIMEOUT)?),

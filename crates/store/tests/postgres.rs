@@ -12,10 +12,10 @@ fn a_database_of_another_application_or_a_newer_testwerk_is_refused() {
     let Some(server) = testwerk_testpostgres::server() else {
         return;
     };
-    let url = server.database();
-    let db = url.rsplit('/').next().unwrap_or_default().to_owned();
+    let db = server.database();
+    let url = db.url.clone();
     server
-        .sql(&db, "CREATE TABLE executions (id TEXT)")
+        .sql(&db.name, "CREATE TABLE executions (id TEXT)")
         .unwrap_or_else(|e| panic!("{e}"));
     let err = Store::open(&url).expect_err("another application's tables");
     assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
@@ -45,7 +45,8 @@ fn agents_opening_a_new_database_together_migrate_it_once() {
     let Some(server) = testwerk_testpostgres::server() else {
         return;
     };
-    let url = server.database();
+    let db = server.database();
+    let url = db.url.clone();
     let opened: Vec<Result<Store, StoreError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6).map(|_| s.spawn(|| Store::open(&url))).collect();
         handles
@@ -56,10 +57,9 @@ fn agents_opening_a_new_database_together_migrate_it_once() {
     for store in &opened {
         assert!(store.is_ok(), "{:?}", store.as_ref().err());
     }
-    let db = url.rsplit('/').next().unwrap_or_default();
     assert_eq!(
         server
-            .sql(db, "SELECT count(*) FROM testwerk_schema")
+            .sql(&db.name, "SELECT count(*) FROM testwerk_schema")
             .ok()
             .as_deref(),
         Some("1")
@@ -89,7 +89,7 @@ fn a_connection_the_server_closed_is_opened_again() {
         .create_execution(new_execution("w"))
         .unwrap_or_else(|e| panic!("{e}"))
         .id;
-    let db = t.location.rsplit('/').next().unwrap_or_default().to_owned();
+    let db = t.database().unwrap_or_default().to_owned();
     t.scalar(&format!(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
          WHERE datname = '{db}' AND pid <> pg_backend_pid()"
@@ -146,7 +146,7 @@ fn masked_values_never_reach_the_server() {
     t.store
         .set_output(&id, "r1", "t", &serde_json::json!(token))
         .unwrap_or_else(|e| panic!("{e}"));
-    let db = t.location.rsplit('/').next().unwrap_or_default();
+    let db = t.database().unwrap_or_default();
     let dump = std::process::Command::new(server.bin().join("pg_dump"))
         .arg(server.url(db))
         .output()

@@ -25,6 +25,14 @@ pub const USER: &str = "testwerk";
 /// Its password: tests check that it never shows in messages.
 pub const PASSWORD: &str = "pg-secret-4711";
 
+/// A database of the server: its name (for [`Server::sql`]) and its URL (for `--store`).
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub name: String,
+    /// `postgres://testwerk:PASSWORD@127.0.0.1:PORT/NAME`.
+    pub url: String,
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
@@ -65,13 +73,16 @@ impl Server {
         )
     }
 
-    /// Creates a new, empty database and returns its URL.
-    pub fn database(&self) -> String {
+    /// Creates a new, empty database.
+    pub fn database(&self) -> Database {
         let n = self.next_database.fetch_add(1, Ordering::Relaxed);
         let name = format!("test_{n}");
         self.sql("postgres", &format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
-        self.url(&name)
+        Database {
+            url: self.url(&name),
+            name,
+        }
     }
 
     /// Runs `sql` with `psql` in `database`; returns what it printed (unaligned, tuples only).

@@ -36,7 +36,8 @@ pub(crate) struct PgConn {
 }
 
 /// The URL without its password, to name the store in messages.
-pub(crate) fn display_location(url: &str) -> Result<PathBuf, StoreError> {
+#[cfg(test)]
+fn display_location(url: &str) -> Result<PathBuf, StoreError> {
     let config = parse(url)?;
     Ok(PathBuf::from(describe(&config)))
 }
@@ -65,8 +66,9 @@ fn describe(config: &Config) -> String {
     format!("postgres://{user}{host}:{port}/{db}")
 }
 
-/// Connects to the store at `url` and brings its schema up to date.
-pub(crate) fn open(url: &str, busy_timeout: Duration) -> Result<PgConn, StoreError> {
+/// Connects to the store at `url` and brings its schema up to date; returns the URL without
+/// its password too, to name the store in messages.
+pub(crate) fn open(url: &str, busy_timeout: Duration) -> Result<(PathBuf, PgConn), StoreError> {
     let mut config = parse(url)?;
     let location = PathBuf::from(describe(&config));
     if config.get_connect_timeout().is_none() {
@@ -82,7 +84,7 @@ pub(crate) fn open(url: &str, busy_timeout: Duration) -> Result<PgConn, StoreErr
         .map_err(|e| StoreError::from_db(&location, e))?;
     postgres_schema::migrate(&mut conn.client)
         .map_err(|e| e.into_store_error(&location, POSTGRES_SCHEMA_VERSION))?;
-    Ok(conn)
+    Ok((location, conn))
 }
 
 impl PgConn {

@@ -24,6 +24,11 @@ pub struct TestStore {
 }
 
 impl TestStore {
+    /// The PostgreSQL database's name; `None` on SQLite.
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
+    }
+
     /// The first column of the first row `sql` returns, as text, read beneath the API: with
     /// SQLite from the file, with PostgreSQL through `psql`.
     pub fn scalar(&self, sql: &str) -> String {
@@ -60,13 +65,12 @@ pub fn sqlite_store() -> TestStore {
 /// PostgreSQL is not installed (the test is reported as skipped, and fails under `CI`).
 #[track_caller]
 pub fn postgres_store() -> Option<TestStore> {
-    let url = testwerk_testpostgres::server()?.database();
-    let store = Store::open(&url).unwrap_or_else(|e| panic!("{e}"));
-    let database = url.rsplit('/').next().map(str::to_owned);
+    let db = testwerk_testpostgres::server()?.database();
+    let store = Store::open(&db.url).unwrap_or_else(|e| panic!("{e}"));
     Some(TestStore {
         store,
-        location: url,
-        database,
+        location: db.url,
+        database: Some(db.name),
         _dir: None,
     })
 }
