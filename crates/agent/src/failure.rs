@@ -72,6 +72,10 @@ const PULL_FAILURES: &[&str] = &[
     "InvalidImageName",
     "ErrImageNeverPull",
 ];
+/// Pull failures the kubelet retries and that pass by themselves: its own rate limit
+/// (`registryPullQPS`), hit when many Pods start on a node that lacks their images (each image
+/// volume is a pull too).
+const TRANSIENT_PULL_FAILURES: &[&str] = &["pull QPS exceeded"];
 const START_FAILURES: &[&str] = &[
     "CreateContainerConfigError",
     "CreateContainerError",
@@ -174,6 +178,16 @@ fn container_trouble(c: &ContainerStatus) -> Option<Trouble> {
     let waiting = c.state.as_ref()?.waiting.as_ref()?;
     let reason = waiting.reason.as_deref()?;
     let detail = waiting.message.as_deref().unwrap_or("no details");
+    if PULL_FAILURES.contains(&reason) && TRANSIENT_PULL_FAILURES.iter().any(|t| detail.contains(t))
+    {
+        return Some(Trouble::Retrying {
+            container: c.name.clone(),
+            message: format!(
+                "the image `{}` is not pulled yet ({reason}): {detail}",
+                c.image
+            ),
+        });
+    }
     if PULL_FAILURES.contains(&reason) {
         return Some(Trouble::ImagePull {
             container: c.name.clone(),
@@ -273,6 +287,25 @@ mod tests {
         assert!(t.message().contains("`nope:1`"), "{}", t.message());
         assert!(t.message().contains("not found"), "{}", t.message());
         assert!(t.is_fatal());
+    }
+
+    #[test]
+    fn the_kubelets_own_pull_rate_limit_is_waited_for() {
+        for (reason, message) in [
+            ("ErrImagePull", "pull QPS exceeded"),
+            (
+                "ImagePullBackOff",
+                "Back-off pulling image \"alpine:3.22.0\": ErrImagePull: pull QPS exceeded",
+            ),
+        ] {
+            let p = pod(json!({"containerStatuses": [{
+                "name": "1", "image": "alpine:3.22.0", "imageID": "", "ready": false,
+                "restartCount": 0, "state": {"waiting": {"reason": reason, "message": message}},
+            }]}));
+            let t = trouble(None, Some(&p)).expect("trouble");
+            assert!(matches!(t, Trouble::Retrying { .. }), "{t:?}");
+            assert!(!t.is_fatal());
+        }
     }
 
     #[test]

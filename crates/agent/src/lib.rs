@@ -18,6 +18,8 @@
 //! - starts the child executions an execution's toolkit asks for — parallel workers,
 //!   services, executed workflows — under its own rights, and stops workers and services
 //!   when their parent ends ([`children`]);
+//! - mounts our images into execution Pods as image volumes where the cluster can
+//!   (`--image-volumes`, probed at start: [`image_volumes`]), saving the setup container;
 //! - queues executions beyond `--max-running` and a workflow's `spec.concurrency.max`
 //!   ([`queue`]), and starts workflows on their cron schedules ([`schedule`]);
 //! - with `--leader-election`, runs as one of several replicas sharing a PostgreSQL store:
@@ -39,6 +41,7 @@ pub mod control;
 pub mod crd;
 pub mod events;
 pub mod failure;
+pub mod image_volumes;
 pub mod kinds;
 pub mod leader;
 pub mod live;
@@ -113,6 +116,8 @@ pub struct AgentConfig {
     pub max_running: Option<usize>,
     /// `--leader-election`: several replicas share the store; one leads ([`leader`]).
     pub leader_election: bool,
+    /// `--image-volumes`: whether Pods mount our images instead of copying from them.
+    pub image_volumes: image_volumes::ImageVolumes,
 }
 
 impl AgentConfig {
@@ -152,6 +157,8 @@ pub struct Agent {
     pub queue: queue::Queue,
     /// Whether this replica starts and follows executions ([`leader`]).
     pub leadership: leader::Leadership,
+    /// How our binaries reach execution Pods now ([`image_volumes`]).
+    pub delivery: image_volumes::Delivery,
     live: Mutex<HashMap<String, Arc<Live>>>,
     /// Why the store holds less than the agent saw of an execution, by execution id: the API
     /// shows it with the execution, which otherwise just stays `running` while the agent
@@ -160,6 +167,14 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Our images, as executions are compiled with now.
+    pub fn own_images(&self) -> OwnImages {
+        OwnImages {
+            delivery: self.delivery.current(),
+            ..self.config.images.clone()
+        }
+    }
+
     /// Where execution `execution` (its full id) uploads artifacts, with its token; `None`
     /// when Pods cannot reach the agent (no `--advertise-url`, a loopback listen address).
     pub fn artifact_sink(
@@ -345,9 +360,17 @@ pub async fn run(mut config: AgentConfig, surface: SurfaceMaker) -> Result<(), S
         } else {
             leader::Leadership::sole()
         },
+        delivery: image_volumes::Delivery::new(config.image_volumes),
         live: Mutex::default(),
         store_trouble: Mutex::default(),
     });
+    match config.image_volumes {
+        image_volumes::ImageVolumes::Auto => {
+            tokio::spawn(image_volumes::stop_on_sigterm(agent.clone()));
+            tokio::spawn(image_volumes::detect(agent.clone()));
+        }
+        mode => tracing::info!("image volumes: {mode:?} (--image-volumes)"),
+    }
     if agent.leadership.is_elected() {
         tokio::spawn(leader::run(agent.clone(), lead));
     } else {

@@ -398,7 +398,7 @@ impl CompileJob {
             };
             let settings = CompileSettings {
                 namespace: agent.namespace.clone(),
-                images: agent.config.images.clone(),
+                images: agent.own_images(),
                 image_source: &source,
                 execution_id: Some(resource),
                 execution: Some(facts),

@@ -39,6 +39,8 @@ pub fn container(
     let command = vec![
         if own_image {
             paths::IMAGE_INIT
+        } else if plan.setup.from_volumes {
+            paths::VOLUME_INIT
         } else {
             paths::COPIED_INIT
         }
@@ -105,6 +107,7 @@ pub fn container(
         env_vars.extend(env::setup_vars(delivery));
         mounts.extend(delivery.mount());
     }
+    mounts.extend(crate::image_volumes::mounts(plan));
     env_vars.extend(env::container_vars(&name));
 
     let path = format!("container {name}");

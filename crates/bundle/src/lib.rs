@@ -12,6 +12,7 @@
 pub mod containers;
 pub mod delivery;
 pub mod env;
+pub mod image_volumes;
 pub mod labels;
 pub mod limits;
 mod pod;

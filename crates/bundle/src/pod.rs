@@ -162,6 +162,7 @@ pub fn build(plan: &Plan, opts: &BundleOptions) -> Result<Bundle, BundleError> {
         .collect();
     volumes.extend(plan.volumes.iter().cloned());
     volumes.extend(delivery.volume());
+    volumes.extend(crate::image_volumes::volumes(plan, &opts.worker));
     opts.worker.apply_size_limit(&mut volumes);
     let pod = &plan.pod;
     let path = "spec.pod.securityContext";

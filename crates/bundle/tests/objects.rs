@@ -374,3 +374,71 @@ fn fixture_25_the_empty_dir_size_limit_never_overrides_an_explicit_one() {
     assert_eq!(limit("open").as_deref(), Some("1Gi"));
     assert_eq!(limit("tw-data").as_deref(), Some("1Gi"));
 }
+
+#[test]
+fn on_image_volumes_every_container_mounts_our_image_and_none_copies_it() {
+    let spec = "steps:\n- container: {image: custom}\n  shell: a\n- container: {image: 'custom:1.2.3'}\n  shell: b\n  artifacts: {paths: ['*.xml']}";
+    let b = build(&plan_on_volumes(&workflow(spec)), &BundleOptions::default())
+        .unwrap_or_else(|e| panic!("bundle: {e}"));
+    let p = pod(&b);
+    let images: Vec<(String, Option<String>, Option<String>)> = p
+        .volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| {
+            let i = v.image.as_ref()?;
+            Some((v.name.clone(), i.reference.clone(), i.pull_policy.clone()))
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [
+            (
+                "tw-init-image".to_owned(),
+                Some(INIT.to_owned()),
+                Some("IfNotPresent".to_owned())
+            ),
+            (
+                "tw-toolkit-image".to_owned(),
+                Some(TOOLKIT.to_owned()),
+                Some("IfNotPresent".to_owned())
+            ),
+        ]
+    );
+    let containers: Vec<&Container> = p
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(p.containers.iter())
+        .collect();
+    assert_eq!(containers.len(), 2, "no setup container");
+    for c in &containers {
+        let command = c.command.clone().unwrap_or_default();
+        assert_eq!(command[0], "/.testwerk-init/init", "{}", c.name);
+        for (name, path) in [
+            ("tw-init-image", "/.testwerk-init"),
+            ("tw-toolkit-image", "/.testwerk-toolkit"),
+        ] {
+            let m = c
+                .volume_mounts
+                .iter()
+                .flatten()
+                .find(|m| m.name == name)
+                .unwrap_or_else(|| panic!("{} does not mount {name}", c.name));
+            assert_eq!((m.mount_path.as_str(), m.read_only), (path, Some(true)));
+        }
+    }
+}
+
+#[test]
+fn copying_mounts_no_image() {
+    let b = bundle("steps:\n- container: {image: custom}\n  shell: a");
+    let p = pod(&b);
+    assert!(p.volumes.iter().flatten().all(|v| v.image.is_none()));
+    let first = &p.init_containers.clone().unwrap_or_default()[0];
+    assert_eq!(first.command.clone().unwrap_or_default()[0], "/init");
+    assert_eq!(
+        p.containers[0].command.clone().unwrap_or_default()[0],
+        "/.testwerk/init"
+    );
+}

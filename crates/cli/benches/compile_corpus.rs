@@ -41,6 +41,7 @@ fn bench(c: &mut Criterion) {
         images: OwnImages {
             init: "testwerk/init:bench".into(),
             toolkit: "testwerk/toolkit:bench".into(),
+            delivery: Default::default(),
         },
         image_source: &images,
         execution_id: None,

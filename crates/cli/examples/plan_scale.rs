@@ -26,6 +26,7 @@ fn main() {
         images: OwnImages {
             init: "testwerk/init:bench".into(),
             toolkit: "testwerk/toolkit:bench".into(),
+            delivery: Default::default(),
         },
         image_source: &NoImages,
         execution_id: None,

@@ -146,6 +146,10 @@ struct CompileArgs {
     /// Show Secret values in the output instead of redacting them.
     #[arg(long)]
     reveal_secrets: bool,
+    /// Compile for a cluster that mounts our images as image volumes (no setup container),
+    /// as the agent does when its probe finds support.
+    #[arg(long)]
+    image_volumes: bool,
 }
 
 #[derive(clap::Args)]
@@ -304,6 +308,11 @@ struct AgentArgs {
     /// executions, and another takes over within seconds when it dies.
     #[arg(long)]
     leader_election: bool,
+    /// Mount our images into execution Pods as image volumes (Kubernetes `ImageVolume`)
+    /// instead of copying `init` and the toolkit in a setup container: `auto` asks the cluster
+    /// once at start with a probe Job and copies until it has answered yes.
+    #[arg(long, value_enum, default_value_t = ImageVolumesArg::Auto)]
+    image_volumes: ImageVolumesArg,
     /// Image that runs `init` and our own steps.
     #[arg(long)]
     init_image: Option<String>,
@@ -393,6 +402,13 @@ struct ControlArgs {
     /// The results database of a local run (default: the user's data directory).
     #[arg(long, value_name = "DB", conflicts_with = "server")]
     store: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImageVolumesArg {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -681,6 +697,7 @@ fn agent(args: AgentArgs) -> ExitCode {
         images: OwnImages {
             init: args.init_image.unwrap_or(defaults.init),
             toolkit: args.toolkit_image.unwrap_or(defaults.toolkit),
+            delivery: Default::default(),
         },
         registry: settings,
         cleanup: match args.cleanup {
@@ -696,6 +713,11 @@ fn agent(args: AgentArgs) -> ExitCode {
         advertise_url: args.advertise_url,
         max_running: args.max_running,
         leader_election: args.leader_election,
+        image_volumes: match args.image_volumes {
+            ImageVolumesArg::Auto => testwerk_agent::image_volumes::ImageVolumes::Auto,
+            ImageVolumesArg::On => testwerk_agent::image_volumes::ImageVolumes::On,
+            ImageVolumesArg::Off => testwerk_agent::image_volumes::ImageVolumes::Off,
+        },
     };
     // The agent logs through `tracing`: `RUST_LOG` picks levels and targets (default: info).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -811,6 +833,11 @@ fn compile(args: CompileArgs) -> ExitCode {
         images: OwnImages {
             init: args.init_image.clone().unwrap_or(defaults.init),
             toolkit: args.toolkit_image.clone().unwrap_or(defaults.toolkit),
+            delivery: if args.image_volumes {
+                testwerk_plan::BinaryDelivery::ImageVolume
+            } else {
+                testwerk_plan::BinaryDelivery::Copy
+            },
         },
         image_source,
         execution_id: args.execution_id.clone(),

@@ -91,10 +91,11 @@ fn the_chart_installs_runs_a_workflow_and_uninstalls_without_a_trace() {
         agent_role_rules(&rbac, "testwerk-agent"),
         "deploy/chart/templates/rbac.yaml and deploy/rbac.yaml grant the agent the same"
     );
-    for bad in [
-        vec!["--set", "replicas=2"],
-        vec!["--set", "store.type=mongo"],
-        vec!["--set", "store.type=postgres"],
+    for (bad, names) in [
+        (vec!["--set", "replicas=2"], "store"),
+        (vec!["--set", "store.type=mongo"], "store"),
+        (vec!["--set", "store.type=postgres"], "store"),
+        (vec!["--set", "imageVolumes=yes"], "imageVolumes"),
     ] {
         let mut args = vec!["template", RELEASE, chart_path];
         args.extend(bad.iter().copied());
@@ -105,7 +106,7 @@ fn the_chart_installs_runs_a_workflow_and_uninstalls_without_a_trace() {
         assert!(!out.status.success(), "{bad:?} is refused");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("store"),
+            err.contains(names),
             "{bad:?}: the message says what to set: {err}"
         );
     }

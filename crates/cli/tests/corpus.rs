@@ -31,19 +31,32 @@ const EXPECTED_FAILURES: [(&str, &str); 4] = [
     ),
 ];
 
-#[test]
-fn every_corpus_workflow_compiles_except_those_meant_to_fail() {
-    let Some(compat) = compat_dir() else {
-        return;
-    };
-    let images = corpus_images();
+/// Every file of the corpus, loaded with the corpus's templates; `None` (a counted skip) without
+/// the corpus.
+fn corpus_inputs() -> Option<Vec<pipeline::Inputs>> {
+    let compat = compat_dir()?;
     let template_dirs = vec![compat.join("k8s/templates"), compat.join("test")];
     let templates = pipeline::load_templates(&template_dirs, None)
         .unwrap_or_else(|e| panic!("corpus templates do not load: {}", join(&e)));
+    Some(
+        workflow_files(&compat.join("test"))
+            .iter()
+            .map(|file| {
+                pipeline::load_file(file, &templates)
+                    .unwrap_or_else(|e| panic!("{} does not load: {}", file.display(), join(&e)))
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn every_corpus_workflow_compiles_except_those_meant_to_fail() {
+    let Some(corpus) = corpus_inputs() else {
+        return;
+    };
+    let images = corpus_images();
     let mut outcomes: BTreeMap<String, Result<usize, String>> = BTreeMap::new();
-    for file in workflow_files(&compat.join("test")) {
-        let inputs = pipeline::load_file(&file, &templates)
-            .unwrap_or_else(|e| panic!("{} does not load: {}", file.display(), join(&e)));
+    for inputs in &corpus {
         for doc in &inputs.workflows {
             let name = doc.value.metadata.name.clone().unwrap_or_default();
             let outcome = pipeline::compile(doc, &inputs.templates, &settings(&images))
@@ -93,4 +106,62 @@ fn every_corpus_workflow_compiles_except_those_meant_to_fail() {
         "the corpus holds about 207 workflows, found {}",
         outcomes.len()
     );
+}
+
+/// The containers of a compiled workflow's Pod.
+fn containers(c: &pipeline::Compiled) -> usize {
+    c.bundle
+        .job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map_or(0, |p| {
+            p.containers.len() + p.init_containers.as_ref().map_or(0, Vec::len)
+        })
+}
+
+/// With our images mounted as image volumes, a workflow loses exactly the setup container that
+/// upstream's layout (ours when copying) starts with whenever its first step runs a user's
+/// image, and nothing else changes in its Pod's shape.
+#[test]
+fn image_volumes_save_the_setup_container_of_every_corpus_workflow_that_has_one() {
+    let Some(corpus) = corpus_inputs() else {
+        return;
+    };
+    let images = corpus_images();
+    let copy = settings(&images);
+    let mut mounted = settings(&images);
+    mounted.images.delivery = testwerk_plan::BinaryDelivery::ImageVolume;
+    let (mut compiled, mut fewer, mut copied_total, mut mounted_total) = (0, 0, 0, 0);
+    for inputs in &corpus {
+        for doc in &inputs.workflows {
+            let Ok(a) = pipeline::compile(doc, &inputs.templates, &copy) else {
+                continue; // the four meant to fail (checked above)
+            };
+            let b = pipeline::compile(doc, &inputs.templates, &mounted)
+                .unwrap_or_else(|e| panic!("{} fails on image volumes: {}", a.name, join(&e)));
+            let setup_alone = a.plan.groups.first().is_some_and(|g| {
+                !g.iter()
+                    .any(|x| matches!(x, testwerk_plan::Action::Container { .. }))
+            });
+            let (n_copy, n_mounted) = (containers(&a), containers(&b));
+            assert_eq!(
+                n_mounted + usize::from(setup_alone),
+                n_copy,
+                "{}: {n_copy} containers when copying, {n_mounted} on image volumes",
+                a.name
+            );
+            compiled += 1;
+            fewer += usize::from(n_mounted < n_copy);
+            copied_total += n_copy;
+            mounted_total += n_mounted;
+        }
+    }
+    eprintln!(
+        "corpus on image volumes: {fewer} of {compiled} workflows use one container fewer than upstream; {mounted_total} containers instead of {copied_total}"
+    );
+    assert!(compiled >= 200, "only {compiled} corpus workflows compiled");
+    // Workflows that start by cloning (most of the corpus) already run the setup in the
+    // toolkit's container; those that start in a user's image save one.
+    assert!(fewer > 0, "no corpus workflow saved a container");
 }

@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use testwerk_protocol::paths;
 use testwerk_protocol::plan::SetupCopies;
 
 use crate::settings::Settings;
@@ -20,47 +21,73 @@ pub struct Copy {
     pub result: Result<bool, String>,
 }
 
-/// Runs the copies the plan asks for.
+/// Runs the copies the plan asks for (or, from image volumes, the links).
 pub fn run(copies: SetupCopies, settings: &Settings) -> Vec<Copy> {
     let internal = &settings.internal_dir;
-    let mut out = Vec::new();
     let prepare = || -> Result<(), String> {
         crate::outputs::shared_dir(internal)
             .map_err(|e| format!("cannot create {}: {e}", internal.display()))
     };
-    out.push(Copy {
-        what: "Configuring init process",
-        result: copies
-            .init
-            .then(|| {
-                prepare().and_then(|()| copy_file(&settings.image_init, &internal.join("init")))
-            })
-            .transpose()
-            .map(|done| done.is_some()),
-    });
-    out.push(Copy {
-        what: "Configuring toolkit",
-        result: copies
-            .toolkit
-            .then(|| {
-                prepare()
-                    .and_then(|()| copy_file(&settings.image_toolkit, &internal.join("toolkit")))
-            })
-            .transpose()
-            .map(|done| done.is_some()),
-    });
-    out.push(Copy {
-        what: "Configuring shell",
-        result: copies
-            .binaries
-            .then(|| {
-                prepare()
-                    .and_then(|()| copy_dir(&settings.image_bin_dir, &settings.copied_bin_dir()))
-            })
-            .transpose()
-            .map(|done| done.is_some()),
-    });
-    out
+    // (what, asked, source in our image, source in the image volume, name in the shared dir)
+    let items: [(&'static str, bool, &Path, &str, &str); 3] = [
+        (
+            "Configuring init process",
+            copies.init,
+            &settings.image_init,
+            paths::VOLUME_INIT,
+            "init",
+        ),
+        (
+            "Configuring toolkit",
+            copies.toolkit,
+            &settings.image_toolkit,
+            paths::VOLUME_TOOLKIT,
+            "toolkit",
+        ),
+        (
+            "Configuring shell",
+            copies.binaries,
+            &settings.image_bin_dir,
+            paths::VOLUME_BIN_DIR,
+            "bin",
+        ),
+    ];
+    items
+        .into_iter()
+        .map(|(what, asked, image_path, volume_path, name)| Copy {
+            what,
+            result: asked
+                .then(|| {
+                    prepare().and_then(|()| {
+                        let to = internal.join(name);
+                        if copies.from_volumes {
+                            link(Path::new(volume_path), &to)
+                        } else if name == "bin" {
+                            copy_dir(image_path, &to)
+                        } else {
+                            copy_file(image_path, &to)
+                        }
+                    })
+                })
+                .transpose()
+                .map(|done| done.is_some()),
+        })
+        .collect()
+}
+
+/// Links `to` to a binary in an image volume, which every container of the Pod mounts at the
+/// same place; a missing one means the cluster did not mount the volume.
+fn link(from: &Path, to: &Path) -> Result<(), String> {
+    if fs::symlink_metadata(from).is_err() {
+        return Err(format!(
+            "{} does not exist: the image volume is not mounted (does this cluster support \
+             Kubernetes image volumes? run the agent with --image-volumes=off)",
+            from.display()
+        ));
+    }
+    let _ = fs::remove_file(to);
+    std::os::unix::fs::symlink(from, to)
+        .map_err(|e| format!("cannot link {} to {}: {e}", to.display(), from.display()))
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
@@ -130,6 +157,7 @@ mod tests {
             init: true,
             toolkit: true,
             binaries: true,
+            from_volumes: false,
         };
         let results: Vec<_> = run(all, &settings).into_iter().map(|c| c.result).collect();
         assert_eq!(results[0], Ok(true));
@@ -144,5 +172,54 @@ mod tests {
             .map(|c| c.result)
             .collect();
         assert_eq!(none, [Ok(false), Ok(false), Ok(false)]);
+    }
+
+    #[test]
+    fn from_image_volumes_links_instead_of_copying() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path();
+        fs::create_dir(root.join("volume")).expect("mkdir");
+        fs::write(root.join("volume/init"), "#!/bin/sh\n").expect("w");
+        link(&root.join("volume/init"), &root.join("init")).expect("link");
+        assert_eq!(
+            fs::read_link(root.join("init")).expect("link"),
+            root.join("volume/init")
+        );
+        // Linking again (a retried setup) replaces the link.
+        link(&root.join("volume/init"), &root.join("init")).expect("relink");
+        let missing = link(&root.join("volume/toolkit"), &root.join("toolkit"));
+        assert!(
+            matches!(&missing, Err(e) if e.contains("image volume is not mounted")
+                && e.contains("--image-volumes=off")),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn a_setup_from_volumes_that_are_not_mounted_fails_naming_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let settings = Settings::from_env(|v| {
+            (v == "TW_INTERNAL_DIR").then(|| dir.path().join("internal").into())
+        })
+        .expect("settings");
+        let copies = SetupCopies {
+            init: true,
+            toolkit: false,
+            binaries: true,
+            from_volumes: true,
+        };
+        let results: Vec<_> = run(copies, &settings)
+            .into_iter()
+            .map(|c| c.result)
+            .collect();
+        assert!(
+            matches!(&results[0], Err(e) if e.contains(paths::VOLUME_INIT)),
+            "{results:?}"
+        );
+        assert_eq!(results[1], Ok(false));
+        assert!(
+            matches!(&results[2], Err(e) if e.contains(paths::VOLUME_BIN_DIR)),
+            "{results:?}"
+        );
     }
 }

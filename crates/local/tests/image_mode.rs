@@ -142,6 +142,7 @@ fn own_images() -> testwerk_plan::OwnImages {
     testwerk_plan::OwnImages {
         init: "testwerk/init:test".into(),
         toolkit: "testwerk/toolkit:test".into(),
+        delivery: Default::default(),
     }
 }
 

@@ -29,6 +29,7 @@ pub fn default_images() -> OwnImages {
     OwnImages {
         init: format!("testwerk/init:{version}"),
         toolkit: format!("testwerk/toolkit:{version}"),
+        delivery: Default::default(),
     }
 }
 

@@ -20,6 +20,7 @@ fn compile_for(yaml: &str, target: Target) -> Result<Compiled, Vec<Diagnostic>> 
         images: OwnImages {
             init: "testwerk/init:test".into(),
             toolkit: "testwerk/toolkit:test".into(),
+            delivery: Default::default(),
         },
         image_source: &NoImages,
         execution_id: None,

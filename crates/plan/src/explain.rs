@@ -40,6 +40,8 @@ pub fn explain(plan: &Plan) -> String {
                     }
                     let what = if what.is_empty() {
                         "nothing to copy".to_owned()
+                    } else if copies.from_volumes {
+                        format!("links {} from the image volumes", what.join(", "))
                     } else {
                         format!("copies {}", what.join(", "))
                     };

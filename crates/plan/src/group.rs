@@ -14,6 +14,20 @@ use crate::paths;
 pub struct OwnImages {
     pub init: String,
     pub toolkit: String,
+    /// How our binaries reach containers that run a user's image.
+    pub delivery: BinaryDelivery,
+}
+
+/// How `init`, the toolkit and our shell reach containers that run a user's image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BinaryDelivery {
+    /// A setup step copies them into the shared volume: in a container of its own when the
+    /// first container runs a user's image (upstream's layout).
+    #[default]
+    Copy,
+    /// Every container mounts our images as image volumes (Kubernetes `ImageVolume`): no
+    /// setup container, ever; the setup step only links them into the shared volume.
+    ImageVolume,
 }
 
 impl OwnImages {
@@ -373,8 +387,9 @@ pub fn use_image_shell(actions: &mut [Action], images: &OwnImages) {
     });
 }
 
-/// Adds the setup step: merged into the first container when that one runs our image, else a
-/// container of its own that also takes the first group's leading bookkeeping actions.
+/// Adds the setup step: merged into the first container when that one runs our image (or our
+/// images arrive as image volumes), else a container of its own that also takes the first
+/// group's leading bookkeeping actions.
 pub fn finalize(
     mut groups: Vec<Vec<Action>>,
     images: &OwnImages,
@@ -387,7 +402,8 @@ pub fn finalize(
     let first_is_own = groups
         .first()
         .is_some_and(|g| transitions(g).all(|c| images.is_own(c.image.as_deref())));
-    let merge_setup = !isolated && first_is_own;
+    let from_volumes = images.delivery == BinaryDelivery::ImageVolume;
+    let merge_setup = from_volumes || (!isolated && first_is_own);
     let first_uses_toolkit = groups
         .first()
         .is_some_and(|g| transitions(g).any(|c| images.is_toolkit(c.image.as_deref())));
@@ -399,10 +415,12 @@ pub fn finalize(
         init: any_user_image,
         binaries: any_user_image,
         toolkit: mixes_toolkit || (merge_setup && first_uses_toolkit),
+        from_volumes: false,
     };
-    if groups.len() == 1 && merge_setup {
+    if groups.len() == 1 && !isolated && first_is_own {
         copies = SetupCopies::default();
     }
+    copies.from_volumes = from_volumes && (copies.needs_init_image() || copies.toolkit);
     if !copies.toolkit {
         for g in &mut groups {
             rewrite_command_prefix(g, paths::COPIED_TOOLKIT, paths::IMAGE_TOOLKIT, |c| {

@@ -39,7 +39,7 @@ use testwerk_spec::{
 
 pub use action::{Action, EARLIER_PASSED, PLAN_FORMAT_VERSION, SetupCopies, WireAction, WirePlan};
 pub use error::PlanError;
-pub use group::{MergeDecision, OwnImages};
+pub use group::{BinaryDelivery, MergeDecision, OwnImages};
 pub use images::{ImageMetadata, ImageSource, NoImages, StaticImages};
 pub use layer::FilesConfigMap;
 pub use signature::SignatureNode;

@@ -29,6 +29,20 @@ pub const IMAGE_SHELL: &str = "/.testwerk-bin/sh";
 pub const IMAGE_INIT: &str = "/init";
 /// The toolkit inside the toolkit image.
 pub const IMAGE_TOOLKIT: &str = "/toolkit";
+/// Where the init image is mounted as an image volume (Kubernetes `ImageVolume`), in every
+/// container of a Pod that gets its binaries that way instead of from a setup copy.
+pub const INIT_VOLUME_DIR: &str = "/.testwerk-init";
+/// The init process in the init image's volume.
+pub const VOLUME_INIT: &str = "/.testwerk-init/init";
+/// The shell and basic tools in the init image's volume.
+pub const VOLUME_BIN_DIR: &str = "/.testwerk-init/.testwerk-bin";
+/// Where the toolkit image is mounted as an image volume.
+pub const TOOLKIT_VOLUME_DIR: &str = "/.testwerk-toolkit";
+/// The toolkit in the toolkit image's volume.
+pub const VOLUME_TOOLKIT: &str = "/.testwerk-toolkit/toolkit";
+/// The Pod volumes of [`INIT_VOLUME_DIR`] and [`TOOLKIT_VOLUME_DIR`].
+pub const INIT_VOLUME: &str = "tw-init-image";
+pub const TOOLKIT_VOLUME: &str = "tw-toolkit-image";
 /// Shared working data (default working directory of steps).
 pub const DATA_DIR: &str = "/data";
 /// Step outputs and results.

@@ -24,7 +24,9 @@ pub const EARLIER_PASSED: &str = "earlier.passed";
 /// A condition names at most this many refs before it uses [`EARLIER_PASSED`] instead.
 pub const MAX_INLINE_REFS: usize = 8;
 
-/// What the setup step copies into the shared volume.
+/// What the setup step makes available in the shared volume, for containers running user
+/// images: copies of our binaries, or (`from_volumes`) symbolic links into the image volumes
+/// the Pod mounts our images on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetupCopies {
     /// Copy `init` (a user image will run it).
@@ -36,6 +38,18 @@ pub struct SetupCopies {
     /// Copy the shell and basic tools (a user image will run `shell` steps).
     #[serde(rename = "b", default, skip_serializing_if = "std::ops::Not::not")]
     pub binaries: bool,
+    /// Link instead of copying: every container mounts our images as image volumes
+    /// ([`crate::paths::INIT_VOLUME_DIR`], [`crate::paths::TOOLKIT_VOLUME_DIR`]), so the
+    /// binaries are already there and nothing is copied.
+    #[serde(rename = "v", default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_volumes: bool,
+}
+
+impl SetupCopies {
+    /// Whether a user image needs anything of ours besides the toolkit (the init image).
+    pub fn needs_init_image(&self) -> bool {
+        self.init || self.binaries
+    }
 }
 
 /// The part of a container transition `init` needs at runtime; the rest is in the Pod spec.

@@ -746,6 +746,7 @@ fn compile(
         images: testwerk_plan::OwnImages {
             init: "testwerk/init:1".to_owned(),
             toolkit: "testwerk/toolkit:1".to_owned(),
+            delivery: Default::default(),
         },
         image_source: source,
     };

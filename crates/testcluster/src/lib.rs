@@ -34,6 +34,9 @@ pub struct Cluster {
     pub host_address: std::net::IpAddr,
     /// helm, built with the cluster (`scripts/cluster build`), for the chart's tests.
     pub helm: Option<PathBuf>,
+    /// Whether Pods can mount images as volumes (the cluster runs with the `ImageVolume`
+    /// feature gate: `scripts/cluster up` does unless `TESTWERK_CLUSTER_IMAGE_VOLUMES=off`).
+    pub image_volumes: bool,
 }
 
 impl Cluster {
@@ -121,6 +124,7 @@ fn parse_env(text: &str) -> Result<Cluster, String> {
     let mut registry = None;
     let mut host_address = None;
     let mut helm = None;
+    let mut image_volumes = false;
     for line in text.lines() {
         let Some((key, value)) = line
             .trim()
@@ -135,6 +139,7 @@ fn parse_env(text: &str) -> Result<Cluster, String> {
             "TESTWERK_REGISTRY" => registry = Some(value.to_owned()),
             "TESTWERK_HOST_ADDRESS" => host_address = value.parse().ok(),
             "TESTWERK_HELM" => helm = Some(PathBuf::from(value)),
+            "TESTWERK_CLUSTER_IMAGE_VOLUMES" => image_volumes = value == "on",
             _ => {}
         }
     }
@@ -144,6 +149,7 @@ fn parse_env(text: &str) -> Result<Cluster, String> {
             registry,
             host_address,
             helm,
+            image_volumes,
         }),
         _ => Err(format!(
             "scripts/cluster env printed no KUBECONFIG, TESTWERK_REGISTRY or TESTWERK_HOST_ADDRESS:\n{text}"
@@ -158,7 +164,7 @@ mod tests {
     #[test]
     fn reads_the_env_output() {
         let cluster = parse_env(
-            "export KUBECONFIG=/var/lib/testwerk-cluster/admin.kubeconfig\nexport TESTWERK_REGISTRY=127.0.0.1:15000\nexport TESTWERK_HOST_ADDRESS=10.217.0.1\nexport TESTWERK_HELM=/cache/bin/helm\n",
+            "export KUBECONFIG=/var/lib/testwerk-cluster/admin.kubeconfig\nexport TESTWERK_REGISTRY=127.0.0.1:15000\nexport TESTWERK_HOST_ADDRESS=10.217.0.1\nexport TESTWERK_HELM=/cache/bin/helm\nexport TESTWERK_CLUSTER_IMAGE_VOLUMES=on\n",
         )
         .expect("parsed");
         assert_eq!(
@@ -168,6 +174,7 @@ mod tests {
                 registry: "127.0.0.1:15000".into(),
                 host_address: std::net::IpAddr::from([10, 217, 0, 1]),
                 helm: Some(PathBuf::from("/cache/bin/helm")),
+                image_volumes: true,
             }
         );
         assert_eq!(

@@ -28,6 +28,9 @@ pub struct AgentEnv {
     pub address: Option<String>,
     extra_args: Vec<String>,
     extra_env: Vec<(String, String)>,
+    /// The cluster mounts images as volumes: the agent is told so (`--image-volumes on`)
+    /// unless a test passes `--image-volumes` itself.
+    pub image_volumes: bool,
     http: ureq::Agent,
     /// Tokens of ServiceAccounts bound to deploy/rbac.yaml's Roles: `runner` (what these
     /// tests use), `viewer`, and `nobody` (no Role).
@@ -149,6 +152,7 @@ impl AgentEnv {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            image_volumes: cluster.image_volumes,
             http: client_with(Some(&tokens.runner)),
             tokens,
         };
@@ -212,6 +216,18 @@ impl AgentEnv {
             ])
             .args(["--insecure", &registry, "--registry-mirror"])
             .arg(format!("docker.io={registry}"))
+            .args(
+                (!self
+                    .extra_args
+                    .iter()
+                    .any(|a| a.starts_with("--image-volumes")))
+                .then_some([
+                    "--image-volumes",
+                    if self.image_volumes { "on" } else { "off" },
+                ])
+                .into_iter()
+                .flatten(),
+            )
             .args(&self.extra_args)
             .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .env("KUBECONFIG", &self.kubeconfig)
@@ -353,6 +369,15 @@ impl AgentEnv {
 
     /// Polls the execution until it is over (the agent may be down for a while).
     pub fn wait_done(&self, id: &str, timeout: Duration) -> Value {
+        self.wait_done_every(id, timeout, Duration::from_millis(300))
+    }
+
+    /// As [`AgentEnv::wait_done`], asking every 50 ms (for benchmarks).
+    pub fn wait_done_quickly(&self, id: &str, timeout: Duration) -> Value {
+        self.wait_done_every(id, timeout, Duration::from_millis(50))
+    }
+
+    fn wait_done_every(&self, id: &str, timeout: Duration, every: Duration) -> Value {
         let started = Instant::now();
         loop {
             if let Some(doc) = self.get(&format!("/v1/executions/{id}"))
@@ -366,7 +391,7 @@ impl AgentEnv {
                 self.get(&format!("/v1/executions/{id}")),
                 self.log()
             );
-            std::thread::sleep(Duration::from_millis(300));
+            std::thread::sleep(every);
         }
     }
 

@@ -26,6 +26,7 @@ pub fn settings(images: &StaticImages) -> pipeline::CompileSettings<'_> {
         images: testwerk_plan::OwnImages {
             init: "testwerk/init:test".into(),
             toolkit: "testwerk/toolkit:test".into(),
+            delivery: Default::default(),
         },
         image_source: images,
         execution_id: None,

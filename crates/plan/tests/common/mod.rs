@@ -2,7 +2,8 @@
 #![allow(dead_code)]
 
 use testwerk_plan::{
-    Action, ImageMetadata, OwnImages, Plan, PlanError, PlanOptions, StaticImages, compile,
+    Action, BinaryDelivery, ImageMetadata, OwnImages, Plan, PlanError, PlanOptions, StaticImages,
+    compile,
 };
 use testwerk_spec::AnyDocument;
 
@@ -27,6 +28,11 @@ pub fn images() -> StaticImages {
 
 /// Compiles the single TestWorkflow in `yaml` with resource id `dummy-id-abc`, root `dummy-id`.
 pub fn try_plan(yaml: &str) -> Result<Plan, PlanError> {
+    try_plan_with(yaml, BinaryDelivery::Copy)
+}
+
+/// [`try_plan`] with our binaries delivered as `delivery` says.
+pub fn try_plan_with(yaml: &str, delivery: BinaryDelivery) -> Result<Plan, PlanError> {
     let docs = testwerk_spec::load_str("fixture.yaml", yaml).unwrap_or_else(|e| {
         panic!(
             "fixture does not load: {}",
@@ -51,6 +57,7 @@ pub fn try_plan(yaml: &str) -> Result<Plan, PlanError> {
         images: OwnImages {
             init: INIT.into(),
             toolkit: TOOLKIT.into(),
+            delivery,
         },
         image_source: &images,
     };
@@ -59,6 +66,12 @@ pub fn try_plan(yaml: &str) -> Result<Plan, PlanError> {
 
 pub fn plan(yaml: &str) -> Plan {
     try_plan(yaml).unwrap_or_else(|e| panic!("fixture does not compile: {e}"))
+}
+
+/// [`plan`] with our images mounted as image volumes.
+pub fn plan_on_volumes(yaml: &str) -> Plan {
+    try_plan_with(yaml, BinaryDelivery::ImageVolume)
+        .unwrap_or_else(|e| panic!("fixture does not compile: {e}"))
 }
 
 /// Wraps a `spec:` body into a full document.
