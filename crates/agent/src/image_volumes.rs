@@ -171,7 +171,8 @@ pub async fn probe(
     outcome
 }
 
-fn mounts_image(job: &Job) -> bool {
+/// Whether the Job's Pod mounts an image as a volume.
+pub(crate) fn mounts_image(job: &Job) -> bool {
     job.spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())

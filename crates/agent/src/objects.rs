@@ -187,6 +187,24 @@ pub async fn create_all(
             ));
         }
     };
+    // An API server without the ImageVolume feature drops image volumes without a word
+    // (`--image-volumes on` on such a cluster): the Pod would fail to find `init`.
+    if crate::image_volumes::mounts_image(&blueprint.job)
+        && !crate::image_volumes::mounts_image(&job)
+    {
+        let background = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        let _ = job_api.delete(&blueprint.resource, &background).await;
+        return Err(CreateError {
+            message: format!(
+                "creating Job {}: the API server dropped its image volumes: this cluster cannot mount images (feature gate ImageVolume off); run the agent with --image-volumes=auto or off",
+                blueprint.resource
+            ),
+            invalid: true,
+        });
+    }
     // Reported inside; the execution goes on either way (see `adopt`).
     adopt(client, namespace, blueprint, &job).await;
     Ok(job)
@@ -212,8 +230,8 @@ pub async fn create_secrets(
 #[derive(Debug)]
 pub struct CreateError {
     pub message: String,
-    /// The cluster found them invalid (the workflow's fault); otherwise the cluster or the
-    /// agent failed.
+    /// The cluster refused them for good (the workflow's fault, or the cluster cannot run
+    /// them); otherwise the cluster or the agent failed.
     pub invalid: bool,
 }
 

@@ -196,5 +196,18 @@ fn the_agent_finds_what_the_cluster_can_mount_and_uses_the_layout_it_allows() {
     } else {
         assert_eq!(detected_containers, copied_containers);
         assert!(image_volumes(&detected).is_empty());
+        // Told to mount anyway, the agent says why it cannot instead of starting a Pod that
+        // finds no `init`.
+        let forced = AgentEnv::start("volumes-on", &["--image-volumes", "on"]);
+        let (_, answer) = forced.submit("volumes.yaml", WORKFLOW, None);
+        let id = answer["id"].as_str().unwrap_or_else(|| panic!("{answer}"));
+        let doc = forced.wait_done(id, MINUTE);
+        assert_eq!(doc["status"], "failed", "{doc}");
+        let reason = doc["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("cannot mount images") && reason.contains("--image-volumes"),
+            "{reason}"
+        );
+        assert!(forced.wait_clean(MINUTE).is_empty(), "objects left behind");
     }
 }
