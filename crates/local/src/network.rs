@@ -77,12 +77,14 @@ pub struct PodNetwork {
     address: Ipv4Addr,
     lease: PathBuf,
     ip: PathBuf,
+    /// The process the lease names now (ours, then the child's after [`PodNetwork::hand_to`]).
+    holder: std::sync::atomic::AtomicU32,
 }
 
 impl PodNetwork {
     /// Makes the bridge if it is missing, leases an address and makes the namespace.
     pub fn create() -> Result<PodNetwork, LocalError> {
-        let (ip, _lock) = prepared()?;
+        let (ip, lock) = prepared()?;
         let dir = Path::new(LEASES);
         let address = lease(&ip, dir)?;
         let name = netns_name(address);
@@ -91,8 +93,12 @@ impl PodNetwork {
             name,
             address,
             ip,
+            holder: std::sync::atomic::AtomicU32::new(std::process::id()),
         };
-        net.build()?;
+        let built = net.build();
+        // Released before a failed `net` drops: its drop takes the lock again.
+        drop(lock);
+        built?;
         Ok(net)
     }
 
@@ -108,7 +114,9 @@ impl PodNetwork {
     /// Names `pid` as the process using the address (a lease of a process that is gone is
     /// taken back).
     pub fn hand_to(&self, pid: u32) -> Result<(), LocalError> {
-        write_lease(&self.lease, pid)
+        write_lease(&self.lease, pid)?;
+        self.holder.store(pid, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     fn build(&self) -> Result<(), LocalError> {
@@ -140,6 +148,16 @@ impl PodNetwork {
 
 impl Drop for PodNetwork {
     fn drop(&mut self) {
+        // Under the lock, and only while the lease still names our holder: once the child it
+        // was handed to has ended, another run may have taken the address back and made a
+        // namespace of the same name, which is not ours to delete.
+        let _lock = Lock::take(&Path::new(LEASES).join("lock"));
+        let holder = self.holder.load(std::sync::atomic::Ordering::Relaxed);
+        let ours = std::fs::read_to_string(&self.lease)
+            .is_ok_and(|text| text.trim().parse::<u32>() == Ok(holder));
+        if !ours {
+            return;
+        }
         // The veth pair goes with the namespace.
         if let Err(e) = run(&self.ip, &["netns", "del", &self.name]) {
             tracing::warn!("cannot delete the network namespace {}: {e}", self.name);
