@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ImageVolumeSource, Pod, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, Pod, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeccompProfile, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use testwerk_plan::{BinaryDelivery, OwnImages, paths};
 
 /// `--image-volumes`.
@@ -106,7 +106,7 @@ pub async fn stop_on_sigterm(agent: std::sync::Arc<crate::Agent>) {
     let job = agent.delivery.probing.lock().ok().and_then(|p| p.clone());
     if let Some(name) = job {
         let jobs: Api<Job> = Api::namespaced(agent.client.clone(), &agent.namespace);
-        let params = background();
+        let params = DeleteParams::background();
         let delete = jobs.delete(&name, &params);
         if !matches!(
             tokio::time::timeout(Duration::from_secs(3), delete).await,
@@ -116,13 +116,6 @@ pub async fn stop_on_sigterm(agent: std::sync::Arc<crate::Agent>) {
         }
     }
     std::process::exit(143);
-}
-
-fn background() -> DeleteParams {
-    DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Background),
-        ..Default::default()
-    }
 }
 
 /// Ok when a Pod mounting the init image as a volume finds `init` in it; otherwise why not.
@@ -162,7 +155,7 @@ pub async fn probe(
     } else {
         Err("the API server dropped the image volume (feature gate ImageVolume off)".into())
     };
-    if let Err(e) = jobs.delete(&name, &background()).await {
+    if let Err(e) = jobs.delete(&name, &DeleteParams::background()).await {
         tracing::warn!("cannot delete the probe Job {name}: {e}");
     }
     if let Ok(mut p) = probing.lock() {
@@ -254,12 +247,10 @@ fn probe_job(name: &str, images: &OwnImages, service_account: Option<&str>) -> J
             "-c".into(),
             format!("test -x {}", paths::VOLUME_INIT),
         ]),
-        volume_mounts: Some(vec![VolumeMount {
-            name: paths::INIT_VOLUME.into(),
-            mount_path: paths::INIT_VOLUME_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        }]),
+        volume_mounts: Some(vec![testwerk_bundle::image_volumes::mount(
+            paths::INIT_VOLUME,
+            paths::INIT_VOLUME_DIR,
+        )]),
         // No CPU limit: a quota of a few millicores makes starting the container itself take
         // seconds.
         resources: Some(ResourceRequirements {
@@ -313,14 +304,11 @@ fn probe_job(name: &str, images: &OwnImages, service_account: Option<&str>) -> J
                         ..Default::default()
                     }),
                     containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: paths::INIT_VOLUME.into(),
-                        image: Some(ImageVolumeSource {
-                            reference: Some(images.init.clone()),
-                            pull_policy: Some("IfNotPresent".into()),
-                        }),
-                        ..Default::default()
-                    }]),
+                    volumes: Some(vec![testwerk_bundle::image_volumes::volume(
+                        paths::INIT_VOLUME,
+                        &images.init,
+                        "IfNotPresent",
+                    )]),
                     ..Default::default()
                 }),
             },

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, EnvVar, EnvVarSource, PersistentVolumeClaim, Pod, Secret, SecretKeySelector,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -192,11 +192,9 @@ pub async fn create_all(
     if crate::image_volumes::mounts_image(&blueprint.job)
         && !crate::image_volumes::mounts_image(&job)
     {
-        let background = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Background),
-            ..Default::default()
-        };
-        let _ = job_api.delete(&blueprint.resource, &background).await;
+        let _ = job_api
+            .delete(&blueprint.resource, &DeleteParams::background())
+            .await;
         return Err(CreateError {
             message: format!(
                 "creating Job {}: the API server dropped its image volumes: this cluster cannot mount images (feature gate ImageVolume off); run the agent with --image-volumes=auto or off",
@@ -300,10 +298,7 @@ fn name_of(meta: &kube::api::ObjectMeta) -> String {
 /// Deletes every object of the execution `resource`: its Job (and through it the Pod), and
 /// by label whatever else carries it.
 pub async fn delete_all(client: &Client, namespace: &str, resource: &str) -> Result<(), String> {
-    let background = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Background),
-        ..Default::default()
-    };
+    let background = DeleteParams::background();
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
     match jobs.delete(resource, &background).await {
         Ok(_) => {}

@@ -40,15 +40,30 @@ pub fn volumes(plan: &Plan, worker: &WorkerDefaults) -> Vec<Volume> {
         .unwrap_or_else(|| "IfNotPresent".into());
     wanted(plan)
         .into_iter()
-        .map(|(name, _, image)| Volume {
-            name: name.to_owned(),
-            image: Some(ImageVolumeSource {
-                reference: Some(image.to_owned()),
-                pull_policy: Some(pull_policy.clone()),
-            }),
-            ..Default::default()
-        })
+        .map(|(name, _, image)| volume(name, image, &pull_policy))
         .collect()
+}
+
+/// One image as a Pod volume.
+pub fn volume(name: &str, image: &str, pull_policy: &str) -> Volume {
+    Volume {
+        name: name.to_owned(),
+        image: Some(ImageVolumeSource {
+            reference: Some(image.to_owned()),
+            pull_policy: Some(pull_policy.to_owned()),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A read-only mount of an image volume (image volumes are read-only anyway; this says so).
+pub fn mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: Some(true),
+        ..Default::default()
+    }
 }
 
 /// The mounts every container gets: the same paths everywhere, so the links the setup step
@@ -56,11 +71,6 @@ pub fn volumes(plan: &Plan, worker: &WorkerDefaults) -> Vec<Volume> {
 pub fn mounts(plan: &Plan) -> Vec<VolumeMount> {
     wanted(plan)
         .into_iter()
-        .map(|(name, path, _)| VolumeMount {
-            name: name.to_owned(),
-            mount_path: path.to_owned(),
-            read_only: Some(true),
-            ..Default::default()
-        })
+        .map(|(name, path, _)| mount(name, path))
         .collect()
 }
